@@ -1,0 +1,3 @@
+"""ivr: a free, confidential voice hotline for migrant workers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The web UI for caseworkers, supervisors and admins."""

@@ -1,0 +1,1 @@
+"""The Asterisk REST Interface: a thin typed client and the event stream."""

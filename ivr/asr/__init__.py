@@ -1,0 +1,1 @@
+"""Offline transcription with Vosk, and spoken menu answers."""

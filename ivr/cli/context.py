@@ -1,0 +1,30 @@
+"""What every CLI command shares: the flags given to ``ivr`` and loading settings from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ivr import log
+from ivr.settings import Settings, SettingsError, load
+
+
+@dataclass
+class CliContext:
+    flags: dict[str, Any] = field(default_factory=dict)
+    config_file: Path | None = None
+
+    def settings(self, mode: str | None = None) -> Settings:
+        """Load and validate the settings, or stop with one line naming the bad setting."""
+        try:
+            settings = load(flags=self.flags, config_file=self.config_file, mode=mode)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+        log.setup(settings.log_level)
+        return settings
+
+
+pass_cli = click.make_pass_decorator(CliContext)

@@ -1,0 +1,83 @@
+"""Commands about the installation itself: settings, checks, the database."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ivr.cli.context import CliContext, pass_cli
+from ivr.db import connect
+from ivr.db.migrations import MigrationError, NewerDatabaseError
+from ivr.db.schema import migrations
+
+
+@click.command()
+@pass_cli
+def config(cli: CliContext) -> None:
+    """Print the effective settings, with secrets masked."""
+    settings = cli.settings()
+    for name, value in settings.masked().items():
+        click.echo(f"{name} = {value}")
+
+
+@click.command()
+@pass_cli
+def check(cli: CliContext) -> None:
+    """Check settings, call flows and prompts. Exits 1 when anything is wrong."""
+    from ivr.checks import run_all
+
+    settings = cli.settings()
+    click.echo("settings: ok")
+    failed = False
+    for name, problems in run_all(settings).items():
+        if not problems:
+            click.echo(f"{name}: ok")
+            continue
+        failed = True
+        click.echo(f"{name}: {len(problems)} problem(s)")
+        for problem in problems:
+            click.echo(f"  {problem}")
+    sys.exit(1 if failed else 0)
+
+
+@click.group()
+def db() -> None:
+    """The case database."""
+
+
+@db.command()
+@pass_cli
+def migrate(cli: CliContext) -> None:
+    """Apply pending migrations. Running it again does nothing."""
+    settings = cli.settings(mode="migrate")
+    database = connect(settings.db_path)
+    try:
+        applied = migrations.apply(database)
+    except (MigrationError, NewerDatabaseError) as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.conn.close()
+    if applied:
+        click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}")
+    else:
+        click.echo(f"{settings.db_path} is up to date")
+
+
+@db.command()
+@pass_cli
+def status(cli: CliContext) -> None:
+    """List applied and pending migrations."""
+    settings = cli.settings()
+    database = connect(settings.db_path)
+    try:
+        applied = migrations.applied(database)
+        pending = [m.name for m in migrations.pending(database)]
+    except NewerDatabaseError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.conn.close()
+    for name in applied:
+        click.echo(f"applied  {name}")
+    for name in pending:
+        click.echo(f"pending  {name}")

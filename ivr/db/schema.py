@@ -1,0 +1,217 @@
+"""The case database's schema, as migrations.
+
+Append new migrations at the end with the next number; never edit one that has
+shipped. Times are ISO-8601 UTC text (see :func:`ivr.db.utcnow`).
+"""
+
+from __future__ import annotations
+
+import sqlite_utils
+
+from ivr.db.migrations import Migrations
+
+migrations = Migrations("ivr")
+
+
+@migrations
+def m0001_core(db: sqlite_utils.Database) -> None:
+    db.execute("""
+        create table users (
+            id integer primary key,
+            username text not null unique,
+            password_hash text not null,
+            role text not null check (role in ('caseworker', 'supervisor', 'admin', 'brand')),
+            languages text not null default '',      -- comma-separated codes; '' = all
+            brand_id integer,                         -- for role 'brand' (supply-chain reports)
+            active integer not null default 1,
+            failed_logins integer not null default 0,
+            locked_until text,
+            created_at text not null,
+            last_login_at text
+        )""")
+
+    db.execute("""
+        create table calls (
+            id text primary key,                      -- our call id, logged on every line
+            channel_id text not null,
+            started_at text not null,
+            answered_at text,
+            ended_at text,
+            duration_s real,
+            language text,
+            caller_ref text,                          -- keyed hash of the number, never the number
+            flow text,
+            flow_version text,
+            menu_choice text,                         -- main-menu category, for reporting
+            outcome text,                             -- completed, abandoned, hangup, quick_exit, error...
+            last_node text,
+            case_id integer,
+            repeat_caller integer not null default 0,
+            anonymised_at text
+        )""")
+    db.execute("create index calls_started on calls (started_at)")
+    db.execute("create index calls_caller on calls (caller_ref)")
+    db.execute("create index calls_open on calls (ended_at) where ended_at is null")
+
+    db.execute("""
+        create table call_steps (
+            id integer primary key,
+            call_id text not null references calls (id) on delete cascade,
+            seq integer not null,
+            at text not null,
+            node text not null,
+            action text,
+            input text,                               -- digits pressed or 'speech'; never free text
+            category text,
+            unique (call_id, seq)
+        )""")
+
+    db.execute("""
+        create table cases (
+            id integer primary key,
+            category text,                            -- ILO indicator key, see callflows
+            categories_suggested text not null default '[]',   -- JSON, from keyword flagging
+            priority integer not null default 1,      -- 0 low, 1 normal, 2 high, 3 emergency
+            status text not null default 'new' check (status in
+                ('new', 'acknowledged', 'in_progress', 'referred', 'resolved', 'closed')),
+            language text,
+            workplace_code text,                      -- as keyed by the caller
+            workplace_id integer,                     -- confirmed link (supply-chain registry)
+            workplace_confirmed integer not null default 0,
+            assignee_id integer references users (id),
+            caller_ref text,
+            source_call_id text references calls (id),
+            code_hash text,                           -- slow salted hash of the case code
+            code_tag text,                            -- short keyed tag to find candidates
+            needs_human_transcript integer not null default 0,
+            callback_requested integer not null default 0,
+            emergency integer not null default 0,
+            version integer not null default 1,       -- optimistic locking for edits
+            created_at text not null,
+            updated_at text not null,
+            acknowledged_at text,
+            resolved_at text,
+            closed_at text
+        )""")
+    db.execute("create index cases_queue on cases (status, priority desc, created_at)")
+    db.execute("create index cases_language on cases (language, status)")
+    db.execute("create index cases_assignee on cases (assignee_id, status)")
+    db.execute("create index cases_created on cases (created_at)")
+    db.execute("create index cases_code_tag on cases (code_tag)")
+    db.execute("create index cases_workplace on cases (workplace_id)")
+
+    db.execute("""
+        create table recordings (
+            id integer primary key,
+            call_id text references calls (id),
+            case_id integer references cases (id),
+            kind text not null default 'voicemail',   -- voicemail, reply (caseworker to caller), fallback
+            path text,                                -- relative to the data dir; null once deleted
+            format text not null default 'wav',
+            duration_s real,
+            size_bytes integer,
+            sha256 text,
+            state text not null default 'pending',    -- pending, stored, empty, failed, deleted
+            asterisk_name text,
+            created_at text not null,
+            created_by integer references users (id),
+            deleted_at text
+        )""")
+    db.execute("create index recordings_case on recordings (case_id)")
+
+    db.execute("""
+        create table transcripts (
+            id integer primary key,
+            recording_id integer not null references recordings (id),
+            kind text not null default 'transcript' check (kind in ('transcript', 'translation')),
+            engine text not null,                     -- 'vosk' or 'human'
+            model text,
+            language text,
+            text text not null default '',
+            words text not null default '[]',         -- JSON [{word, start, end, conf}]
+            confidence real,
+            version integer not null,
+            author_id integer references users (id),
+            created_at text not null,
+            unique (recording_id, kind, version)
+        )""")
+    db.execute(
+        "create virtual table transcripts_fts using fts5 "
+        "(text, content='transcripts', content_rowid='id')"
+    )
+    db.execute("""
+        create trigger transcripts_ai after insert on transcripts begin
+            insert into transcripts_fts (rowid, text) values (new.id, new.text);
+        end""")
+    db.execute("""
+        create trigger transcripts_ad after delete on transcripts begin
+            insert into transcripts_fts (transcripts_fts, rowid, text) values ('delete', old.id, old.text);
+        end""")
+    db.execute("""
+        create trigger transcripts_au after update on transcripts begin
+            insert into transcripts_fts (transcripts_fts, rowid, text) values ('delete', old.id, old.text);
+            insert into transcripts_fts (rowid, text) values (new.id, new.text);
+        end""")
+
+    db.execute("""
+        create table case_notes (
+            id integer primary key,
+            case_id integer not null references cases (id) on delete cascade,
+            author_id integer references users (id),
+            body text not null,
+            created_at text not null
+        )""")
+
+    db.execute("""
+        create table callbacks (
+            id integer primary key,
+            case_id integer references cases (id),
+            call_id text references calls (id),
+            number_encrypted text,                    -- Fernet token; null once deleted
+            window text,                              -- the safe time window the caller chose
+            state text not null default 'requested',  -- requested, done, expired
+            consent_at text not null,
+            delete_after text not null,
+            created_at text not null,
+            done_at text
+        )""")
+
+    db.execute("""
+        create table code_attempts (
+            id integer primary key,
+            caller_ref text,
+            call_id text,
+            at text not null,
+            success integer not null
+        )""")
+    db.execute("create index code_attempts_caller on code_attempts (caller_ref, at)")
+
+    db.execute("""
+        create table audit_log (
+            id integer primary key,
+            at text not null,
+            user_id integer,
+            username text,
+            action text not null,                     -- case.view, recording.play, signin...
+            object_type text,
+            object_id text,
+            detail text not null default '{}',        -- JSON; never a number or transcript
+            prev_hash text not null,
+            row_hash text not null
+        )""")
+
+    db.execute("""
+        create table jobs (
+            id integer primary key,
+            kind text not null default 'transcribe',
+            recording_id integer references recordings (id),
+            language text,
+            state text not null default 'queued',     -- queued, running, done, failed, needs_human, skipped
+            attempts integer not null default 0,
+            lease_owner text,
+            lease_expires_at text,
+            error text,
+            created_at text not null,
+            updated_at text not null
+        )""")
+    db.execute("create index jobs_claim on jobs (state, lease_expires_at)")

@@ -1,0 +1,1 @@
+"""The call engine: one task per call, running call flows over ARI."""

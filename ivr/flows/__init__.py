@@ -1,0 +1,1 @@
+"""Declarative call flows: the format, its loader and its checker."""

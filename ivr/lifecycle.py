@@ -1,0 +1,62 @@
+"""Running long-lived services together until SIGINT or SIGTERM.
+
+A service is anything with ``async start()`` and ``async stop()``. ``start`` returns
+once the service is ready (a port is bound, a socket is connected or retrying);
+``stop`` undoes it. Services stop in the reverse of the order they started.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Protocol
+
+log = logging.getLogger(__name__)
+
+
+class Service(Protocol):
+    name: str
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def run_services(
+    services: Sequence[Service],
+    *,
+    stop: asyncio.Event | None = None,
+    after_start: Callable[[], Awaitable[None]] | None = None,
+) -> None:
+    """Start ``services``, wait for a signal (or ``stop``), then stop them all."""
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop.set)
+        except (NotImplementedError, RuntimeError):  # not the main thread
+            pass
+    started: list[Service] = []
+    try:
+        for service in services:
+            await service.start()
+            started.append(service)
+            log.info("%s started", service.name)
+        if after_start is not None:
+            await after_start()
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        for service in reversed(started):
+            try:
+                await service.stop()
+                log.info("%s stopped", service.name)
+            except Exception:
+                log.exception("%s did not stop cleanly", service.name)
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.remove_signal_handler(sig)
+            except (NotImplementedError, RuntimeError):
+                pass

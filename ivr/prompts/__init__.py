@@ -1,0 +1,1 @@
+"""Prompts: the multilingual catalog, conversion to telephone audio, placeholders."""

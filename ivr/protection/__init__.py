@@ -1,0 +1,1 @@
+"""Worker protection: case codes, caller-number privacy, the audit log, retention."""

@@ -1,0 +1,275 @@
+"""The hotline's settings: one frozen object built from layered sources.
+
+Precedence, lowest first: defaults < ``ivr.toml`` < ``IVR_*`` environment variables
+< command-line flags. Every value is validated once, at start-up; a bad one raises
+:class:`SettingsError` whose message is a single line naming the setting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import os
+import tomllib
+import zoneinfo
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from ivr.languages import LANGUAGES
+
+
+class SettingsError(Exception):
+    """A setting has a value the hotline cannot run with. The message is one line."""
+
+
+# Modes that handle caller data need the deployment secret (caller-number HMAC,
+# encrypted call-back numbers, sign-in sessions).
+MODES_NEEDING_SECRET = frozenset({"engine", "admin", "serve", "transcribe", "retention"})
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./var")
+    db: Path | None = None  # resolved to data_dir/ivr.db
+    ari_url: str = "http://127.0.0.1:8088"
+    ari_user: str = "hotline"
+    ari_password: str = field(default="", repr=False)
+    ari_app: str = "hotline"
+    admin_bind: str = "127.0.0.1:8080"
+    languages: tuple[str, ...] = ("my", "km", "lo", "th", "ne", "vi", "en")
+    timezone: str = "Asia/Bangkok"
+    secret_key: str = field(default="", repr=False)
+    secret_key_file: Path | None = None
+    # Where source recordings, flows and Vosk models live (checked-in folders by default).
+    prompts_dir: Path = Path("./prompts")
+    flows_dir: Path = Path("./callflows")
+    models_dir: Path = Path("./asr_models")
+    flow: str = "hotline"
+    # True when Asterisk shares this machine's filesystem: prompts play by absolute path.
+    asterisk_local: bool = True
+    # Voicemails the dialplan recorded while the engine was away (see asterisk_conf/).
+    fallback_dir: Path | None = None  # resolved to data_dir/fallback
+    # Dial string of the live caseworker queue; empty means no live transfer.
+    transfer_endpoint: str = ""
+    transcribe_workers: int = 2
+    retention_recording_days: int = 365
+    retention_call_days: int = 730
+    callback_number_days: int = 30
+    brand_k: int = 5
+    cookie_secure: bool = True
+    log_level: str = "INFO"
+
+    # -- derived values -------------------------------------------------------------
+
+    @property
+    def db_path(self) -> Path:
+        return self.db if self.db is not None else self.data_dir / "ivr.db"
+
+    @property
+    def fallback_path(self) -> Path:
+        return self.fallback_dir if self.fallback_dir is not None else self.data_dir / "fallback"
+
+    @property
+    def admin_host(self) -> str:
+        return self.admin_bind.rsplit(":", 1)[0]
+
+    @property
+    def admin_port(self) -> int:
+        return int(self.admin_bind.rsplit(":", 1)[1])
+
+    @property
+    def tz(self) -> zoneinfo.ZoneInfo:
+        return zoneinfo.ZoneInfo(self.timezone)
+
+    def key(self, purpose: str) -> bytes:
+        """A key for one purpose, derived from the deployment secret.
+
+        Separate keys mean a leak of, say, session cookies' key does not let anyone
+        link caller references.
+        """
+        if not self.secret_key:
+            raise SettingsError("IVR_SECRET_KEY: not set, and this mode needs it")
+        return hmac.new(self.secret_key.encode(), purpose.encode(), hashlib.sha256).digest()
+
+    def masked(self) -> dict[str, str]:
+        """The effective settings as strings, with secrets masked, for `ivr config`."""
+        out: dict[str, str] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in SECRET_FIELDS:
+                text = "********" if value else "(not set)"
+            elif isinstance(value, tuple):
+                text = ",".join(value)
+            elif value is None:
+                text = "(default)"
+            else:
+                text = str(value)
+            out[f.name] = text
+        out["db"] = str(self.db_path)
+        out["fallback_dir"] = str(self.fallback_path)
+        return out
+
+
+SECRET_FIELDS = frozenset({"ari_password", "secret_key"})
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def env_name(name: str) -> str:
+    return "IVR_" + name.upper()
+
+
+def _coerce(name: str, raw: Any) -> Any:
+    """Turn a raw value (a string from the environment, or a TOML value) into the field's type."""
+    default = FIELDS[name].default
+    kind = FIELDS[name].type
+    label = env_name(name)
+    try:
+        if name == "languages":
+            items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
+            return tuple(str(i).strip() for i in items if str(i).strip())
+        if isinstance(default, bool):
+            if isinstance(raw, bool):
+                return raw
+            text = str(raw).strip().lower()
+            if text in {"1", "true", "yes", "on"}:
+                return True
+            if text in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError("expected true or false")
+        if isinstance(default, int):
+            return int(raw)
+        if "Path" in str(kind):
+            return Path(str(raw)).expanduser()
+        return str(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{label}: {raw!r} is not valid ({exc})") from None
+
+
+def load(
+    *,
+    flags: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+    mode: str | None = None,
+) -> Settings:
+    """Build and validate the settings.
+
+    ``config_file`` defaults to ``$IVR_CONFIG`` or ``./ivr.toml`` when it exists.
+    ``mode`` names the command being run, so a secret is demanded only where needed.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+
+    path = config_file or (Path(environ["IVR_CONFIG"]) if environ.get("IVR_CONFIG") else None)
+    if path is None and Path("ivr.toml").exists():
+        path = Path("ivr.toml")
+    if path is not None:
+        values.update(_read_toml(path))
+
+    for name in FIELDS:
+        if env_name(name) in environ and environ[env_name(name)] != "":
+            values[name] = _coerce(name, environ[env_name(name)])
+
+    for name, value in (flags or {}).items():
+        if name not in FIELDS:
+            raise SettingsError(f"--set {name}: unknown setting")
+        if value is not None:
+            values[name] = _coerce(name, value)
+
+    settings = Settings(**values)
+    settings = _resolve_secret(settings)
+    validate(settings, mode=mode)
+    return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError(f"IVR_CONFIG: {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"IVR_CONFIG: {path} is not valid TOML ({exc})") from None
+    out: dict[str, Any] = {}
+    for name, value in data.items():
+        if name not in FIELDS:
+            raise SettingsError(f"{path}: unknown setting {name!r}")
+        out[name] = _coerce(name, value)
+    return out
+
+
+def _resolve_secret(s: Settings) -> Settings:
+    if s.secret_key or s.secret_key_file is None:
+        return s
+    try:
+        secret = s.secret_key_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise SettingsError(f"IVR_SECRET_KEY_FILE: cannot read {s.secret_key_file} ({exc.strerror})") from None
+    if not secret:
+        raise SettingsError(f"IVR_SECRET_KEY_FILE: {s.secret_key_file} is empty")
+    return dataclasses.replace(s, secret_key=secret)
+
+
+def validate(s: Settings, *, mode: str | None = None) -> None:
+    url = urlsplit(s.ari_url)
+    if url.scheme not in {"http", "https"} or not url.hostname:
+        raise SettingsError(f"IVR_ARI_URL: {s.ari_url!r} is not an http:// or https:// URL with a host")
+    try:
+        _ = url.port
+    except ValueError:
+        raise SettingsError(f"IVR_ARI_URL: {s.ari_url!r} has a port that is not a number") from None
+    if url.username or url.password:
+        raise SettingsError("IVR_ARI_URL: put credentials in IVR_ARI_USER/IVR_ARI_PASSWORD, not in the URL")
+    if not s.ari_app or not all(c.isalnum() or c in "-_." for c in s.ari_app):
+        raise SettingsError(f"IVR_ARI_APP: {s.ari_app!r} is not a valid Stasis application name")
+
+    host, sep, port = s.admin_bind.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise SettingsError(f"IVR_ADMIN_BIND: {s.admin_bind!r} is not HOST:PORT")
+
+    if not s.languages:
+        raise SettingsError("IVR_LANGUAGES: empty; list at least one language code, e.g. my,km,en")
+    for code in s.languages:
+        if code not in LANGUAGES:
+            known = ",".join(sorted(LANGUAGES))
+            raise SettingsError(f"IVR_LANGUAGES: unknown language code {code!r} (known: {known})")
+    if len(set(s.languages)) != len(s.languages):
+        raise SettingsError("IVR_LANGUAGES: a language is listed twice")
+    if len(s.languages) > 9:
+        raise SettingsError("IVR_LANGUAGES: at most 9 languages fit on a keypad menu")
+
+    try:
+        zoneinfo.ZoneInfo(s.timezone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"IVR_TIMEZONE: {s.timezone!r} is not a known time zone") from None
+
+    if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+        raise SettingsError(f"IVR_LOG_LEVEL: {s.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
+    for name in ("transcribe_workers", "retention_recording_days", "retention_call_days",
+                 "callback_number_days", "brand_k"):
+        if getattr(s, name) < 1:
+            raise SettingsError(f"{env_name(name)}: must be at least 1")
+
+    if mode in MODES_NEEDING_SECRET:
+        if not s.secret_key:
+            raise SettingsError(
+                f"IVR_SECRET_KEY: `ivr {mode}` needs a secret (set IVR_SECRET_KEY or IVR_SECRET_KEY_FILE)"
+            )
+        if len(s.secret_key) < 16:
+            raise SettingsError("IVR_SECRET_KEY: too short; use at least 16 random characters")
+
+    if mode is not None:
+        _check_writable(s.data_dir)
+
+
+def _check_writable(path: Path) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        probe = path / ".write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise SettingsError(f"IVR_DATA_DIR: {path} cannot be written ({exc.strerror})") from None

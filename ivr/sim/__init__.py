@@ -1,0 +1,1 @@
+"""An Asterisk 22 emulator that speaks ARI, for tests and `ivr demo`."""

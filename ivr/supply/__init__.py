@@ -1,0 +1,1 @@
+"""The supply-chain view: workplaces, suppliers, brands and brand reports."""

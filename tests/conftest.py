@@ -1,0 +1,47 @@
+"""Fixtures every part of the suite shares. Parts add their own in their test modules."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from ivr.db.writer import Database
+from ivr.settings import Settings, load
+
+REPO = Path(__file__).resolve().parents[1]
+# The reference captures and spec of a real Asterisk 22 sit beside the clone.
+SHARED = Path(os.environ.get("IVR_SHARED_DIR", REPO.parent / "shared"))
+ARI_SHARED = SHARED / "asterisk-ari"
+
+requires_shared = pytest.mark.skipif(
+    not ARI_SHARED.is_dir(),
+    reason=f"{ARI_SHARED} is absent: the Asterisk 22 spec and captures live beside the clone",
+)
+
+TEST_SECRET = "test-secret-key-0123456789abcdef"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings for a throwaway deployment in ``tmp_path`` (the environment is ignored)."""
+    return load(
+        environ={},
+        flags={
+            "data_dir": str(tmp_path / "var"),
+            "secret_key": TEST_SECRET,
+            "prompts_dir": str(REPO / "prompts"),
+            "flows_dir": str(REPO / "callflows"),
+            "models_dir": str(tmp_path / "models"),
+        },
+        mode="serve",
+    )
+
+
+@pytest.fixture
+def database(settings: Settings) -> Iterator[Database]:
+    db = Database(settings.db_path)
+    yield db
+    db.close()
