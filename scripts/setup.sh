@@ -26,8 +26,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 stamp=.venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)
 if [ ! -f "$stamp" ]; then
-  .venv/bin/pip install -q --upgrade pip
-  .venv/bin/pip install -q -e '.[dev]'
+  echo "setup: installing Python packages into .venv (log: .venv/pip.log)"
+  if ! { .venv/bin/pip install --upgrade pip && .venv/bin/pip install -e '.[dev]'; } >.venv/pip.log 2>&1; then
+    tail -40 .venv/pip.log
+    echo "setup: pip install failed; the whole log is in .venv/pip.log"
+    exit 1
+  fi
   rm -f .venv/.installed-*
   touch "$stamp"
 fi
