@@ -215,3 +215,66 @@ def m0001_core(db: sqlite_utils.Database) -> None:
             updated_at text not null
         )""")
     db.execute("create index jobs_claim on jobs (state, lease_expires_at)")
+
+
+@migrations
+def m0201_supply(db: sqlite_utils.Database) -> None:
+    # The supply-chain registry (ivr.supply): who makes what for whom, and the
+    # remediation a supplier agreed to after a case was referred to it.
+    db.execute("""
+        create table brands (
+            id integer primary key,
+            name text not null unique collate nocase,
+            created_at text not null
+        )""")
+    db.execute("""
+        create table suppliers (
+            id integer primary key,
+            name text not null unique collate nocase,
+            country text not null default '',
+            created_at text not null
+        )""")
+    db.execute("""
+        create table workplaces (
+            id integer primary key,
+            code text not null unique,                -- 5 digits + Damm check digit, keyed by callers
+            name text not null,
+            location text not null default '',
+            sector text not null default '',
+            supplier_id integer references suppliers (id),
+            active integer not null default 1,
+            created_at text not null,
+            updated_at text not null
+        )""")
+    db.execute("create index workplaces_supplier on workplaces (supplier_id)")
+    db.execute("""
+        create table workplace_brands (
+            workplace_id integer not null references workplaces (id) on delete cascade,
+            brand_id integer not null references brands (id) on delete cascade,
+            primary key (workplace_id, brand_id)
+        ) without rowid""")
+    db.execute("create index workplace_brands_brand on workplace_brands (brand_id, workplace_id)")
+    db.execute("""
+        create table remediation (
+            id integer primary key,
+            case_id integer not null references cases (id) on delete cascade,
+            supplier_id integer not null references suppliers (id),
+            workplace_id integer references workplaces (id),
+            kind text not null default 'other',       -- reporting value, see ivr.supply.remediation
+            action text not null,                     -- agreed action; free text, never shown to brands
+            due_date text not null,                   -- YYYY-MM-DD
+            status text not null default 'agreed' check (status in
+                ('agreed', 'done', 'not_done', 'cancelled')),
+            created_by integer references users (id),
+            created_at text not null,
+            updated_at text not null,
+            done_at text
+        )""")
+    db.execute("create index remediation_case on remediation (case_id)")
+    db.execute("create index remediation_workplace on remediation (workplace_id, status)")
+    # Brand reports read only these columns of a workplace's cases; covering them
+    # keeps a report over a large supply chain to an index scan.
+    db.execute(
+        "create index cases_supply on cases "
+        "(workplace_id, workplace_confirmed, created_at, category, status, resolved_at)"
+    )

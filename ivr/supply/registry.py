@@ -1,0 +1,188 @@
+"""The registry of workplaces, suppliers and brands, and the link from a case to its workplace.
+
+Functions take a ``sqlite_utils.Database``; those that write are meant to run inside
+a writer transaction (``await database.write(lambda db: ...)``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlite_utils
+
+from ivr.db import utcnow
+from ivr.supply import codes
+
+log = logging.getLogger(__name__)
+
+
+class RegistryError(ValueError):
+    """A registry change that cannot be made; the message says why in one line."""
+
+
+@dataclass(frozen=True)
+class Workplace:
+    code: str
+    name: str
+    location: str = ""
+    sector: str = ""
+    supplier: str = ""
+    brands: tuple[str, ...] = field(default_factory=tuple)
+
+
+def workplace_id_for_code(db: sqlite_utils.Database, code: str | None) -> int | None:
+    """The id of the active workplace with this caller-keyed code; None when invalid or unknown."""
+    if not code or not codes.is_valid(code):
+        return None
+    row = db.execute("select id from workplaces where code = ? and active = 1", [code]).fetchone()
+    return int(row[0]) if row else None
+
+
+def link_case_from_code(db: sqlite_utils.Database, case_id: int) -> int | None:
+    """Link a case to the workplace its caller keyed in, unconfirmed, unless a caseworker already decided.
+
+    Returns the workplace id linked (None when the code matches nothing). Runs in a writer transaction.
+    """
+    row = db.execute(
+        "select workplace_code, workplace_confirmed from cases where id = ?", [case_id]
+    ).fetchone()
+    if row is None or row[1]:
+        return None
+    workplace_id = workplace_id_for_code(db, row[0])
+    if workplace_id is not None:
+        db.execute("update cases set workplace_id = ?, updated_at = ? where id = ?", [workplace_id, utcnow(), case_id])
+    return workplace_id
+
+
+def link_unlinked_cases(db: sqlite_utils.Database) -> int:
+    """Link every unconfirmed, unlinked case whose caller code matches a workplace; return how many.
+
+    Run after an import, so reports made before a workplace was registered find it.
+    """
+    cur = db.execute(
+        """update cases set workplace_id = (select w.id from workplaces w
+                                            where w.code = cases.workplace_code and w.active = 1),
+                            updated_at = ?
+           where workplace_id is null and workplace_confirmed = 0 and workplace_code is not null
+             and exists (select 1 from workplaces w where w.code = cases.workplace_code and w.active = 1)""",
+        [utcnow()],
+    )
+    return int(cur.rowcount)
+
+
+def set_case_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: int | None) -> None:
+    """A caseworker's decision: the case concerns this workplace (or none). Marks the link confirmed."""
+    if workplace_id is not None and db.execute(
+        "select 1 from workplaces where id = ?", [workplace_id]
+    ).fetchone() is None:
+        raise RegistryError(f"there is no workplace with id {workplace_id}")
+    cur = db.execute(
+        "update cases set workplace_id = ?, workplace_confirmed = 1, updated_at = ?, version = version + 1 "
+        "where id = ?",
+        [workplace_id, utcnow(), case_id],
+    )
+    if cur.rowcount == 0:
+        raise RegistryError(f"there is no case {case_id}")
+
+
+# -- brands and suppliers ------------------------------------------------------------
+
+def _insert(db: sqlite_utils.Database, sql: str, params: list[Any]) -> int:
+    rowid = db.execute(sql, params).lastrowid
+    assert rowid is not None  # an insert always sets it
+    return rowid
+
+
+def _id_by_name(db: sqlite_utils.Database, table: str, name: str) -> int | None:
+    row = db.execute(f"select id from {table} where name = ?", [name.strip()]).fetchone()
+    return int(row[0]) if row else None
+
+
+def ensure_brand(db: sqlite_utils.Database, name: str) -> int:
+    name = name.strip()
+    if not name:
+        raise RegistryError("a brand needs a name")
+    found = _id_by_name(db, "brands", name)
+    if found is not None:
+        return found
+    return _insert(db, "insert into brands (name, created_at) values (?, ?)", [name, utcnow()])
+
+
+def add_supplier(db: sqlite_utils.Database, name: str, country: str = "") -> int:
+    name = name.strip()
+    if not name:
+        raise RegistryError("a supplier needs a name")
+    if _id_by_name(db, "suppliers", name) is not None:
+        raise RegistryError(f"supplier {name!r} already exists")
+    return _insert(db, "insert into suppliers (name, country, created_at) values (?, ?, ?)",
+                   [name, country.strip(), utcnow()])
+
+
+def supplier_id(db: sqlite_utils.Database, name: str) -> int | None:
+    return _id_by_name(db, "suppliers", name)
+
+
+def brand_id(db: sqlite_utils.Database, name: str) -> int | None:
+    return _id_by_name(db, "brands", name)
+
+
+# -- workplaces ----------------------------------------------------------------------
+
+def used_codes(db: sqlite_utils.Database) -> frozenset[str]:
+    return frozenset(r[0] for r in db.execute("select code from workplaces"))
+
+
+def save_workplace(db: sqlite_utils.Database, wp: Workplace, *, workplace_id: int | None = None) -> int:
+    """Insert a workplace (or update ``workplace_id``) with its brands; brands are created as needed.
+
+    The supplier must already exist: a misspelt supplier would otherwise silently
+    split one supply chain in two.
+    """
+    problem = codes.problem(wp.code)
+    if problem:
+        raise RegistryError(problem)
+    if not wp.name.strip():
+        raise RegistryError(f"workplace {wp.code} needs a name")
+    sup_id: int | None = None
+    if wp.supplier.strip():
+        sup_id = supplier_id(db, wp.supplier)
+        if sup_id is None:
+            raise RegistryError(f"unknown supplier {wp.supplier.strip()!r} (add it first)")
+    clash = db.execute("select id from workplaces where code = ?", [wp.code]).fetchone()
+    if clash is not None and clash[0] != workplace_id:
+        raise RegistryError(f"workplace code {wp.code} is already used")
+    now = utcnow()
+    values: dict[str, Any] = {
+        "code": wp.code, "name": wp.name.strip(), "location": wp.location.strip(),
+        "sector": wp.sector.strip(), "supplier_id": sup_id, "updated_at": now,
+    }
+    if workplace_id is None:
+        values["created_at"] = now
+        cols = ", ".join(values)
+        marks = ", ".join("?" for _ in values)
+        workplace_id = _insert(db, f"insert into workplaces ({cols}) values ({marks})", list(values.values()))
+    else:
+        sets = ", ".join(f"{k} = ?" for k in values)
+        cur = db.execute(f"update workplaces set {sets} where id = ?", [*values.values(), workplace_id])
+        if cur.rowcount == 0:
+            raise RegistryError(f"there is no workplace with id {workplace_id}")
+        db.execute("delete from workplace_brands where workplace_id = ?", [workplace_id])
+    for brand in dict.fromkeys(b.strip() for b in wp.brands if b.strip()):
+        db.execute(
+            "insert or ignore into workplace_brands (workplace_id, brand_id) values (?, ?)",
+            [workplace_id, ensure_brand(db, brand)],
+        )
+    return workplace_id
+
+
+def list_workplaces(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every workplace with its supplier's name and its brands (sorted, ';'-joined), ordered by code."""
+    return list(db.query("""
+        select w.id, w.code, w.name, w.location, w.sector, w.active, coalesce(s.name, '') as supplier,
+               coalesce((select group_concat(name, ';') from
+                   (select b.name from workplace_brands wb join brands b on b.id = wb.brand_id
+                    where wb.workplace_id = w.id order by b.name)), '') as brands
+        from workplaces w left join suppliers s on s.id = w.supplier_id
+        order by w.code"""))

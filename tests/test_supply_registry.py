@@ -1,0 +1,79 @@
+"""The registry and the link from a case to the workplace its caller keyed in."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+
+from ivr.db import connect, utcnow
+from ivr.db.migrations import migrate
+from ivr.supply import codes, registry
+from ivr.supply.registry import RegistryError, Workplace
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
+    conn = connect(tmp_path / "ivr.db")
+    migrate(conn)
+    yield conn
+    conn.conn.close()
+
+
+def _case(db: sqlite_utils.Database, code: str | None) -> int:
+    now = utcnow()
+    return int(db.execute(
+        "insert into cases (workplace_code, created_at, updated_at) values (?, ?, ?)", [code, now, now]
+    ).lastrowid)
+
+
+def test_workplace_id_for_code_and_auto_link(db: sqlite_utils.Database) -> None:
+    registry.add_supplier(db, "Golden Thread Co")
+    code = codes.make_code(20001)
+    wp_id = registry.save_workplace(db, Workplace(code, "Factory A", "Mae Sot", "garments",
+                                                  "golden thread co", ("Acme", "Bolt")))
+    assert registry.workplace_id_for_code(db, code) == wp_id
+    assert registry.workplace_id_for_code(db, code[:-1] + str((int(code[-1]) + 1) % 10)) is None
+    assert registry.workplace_id_for_code(db, None) is None
+    assert registry.workplace_id_for_code(db, codes.make_code(20002)) is None
+
+    case = _case(db, code)
+    assert registry.link_case_from_code(db, case) == wp_id
+    row = db.execute("select workplace_id, workplace_confirmed from cases where id = ?", [case]).fetchone()
+    assert row == (wp_id, 0)
+
+    # A case reported before its workplace was registered is linked after the import.
+    other_code = codes.make_code(20003)
+    late = _case(db, other_code)
+    assert registry.link_case_from_code(db, late) is None
+    other = registry.save_workplace(db, Workplace(other_code, "Factory B"))
+    assert registry.link_unlinked_cases(db) == 1
+    assert db.execute("select workplace_id from cases where id = ?", [late]).fetchone()[0] == other
+
+    # The caseworker corrects the link; the caller's code no longer overrides it.
+    registry.set_case_workplace(db, case, other)
+    assert registry.link_case_from_code(db, case) is None
+    assert db.execute("select workplace_id, workplace_confirmed from cases where id = ?",
+                      [case]).fetchone() == (other, 1)
+
+    rows = registry.list_workplaces(db)
+    assert [(r["code"], r["supplier"], r["brands"]) for r in rows] == [
+        (code, "Golden Thread Co", "Acme;Bolt"), (other_code, "", "")]
+
+
+def test_registry_rejections(db: sqlite_utils.Database) -> None:
+    code = codes.make_code(30000)
+    with pytest.raises(RegistryError, match="unknown supplier 'Nobody'"):
+        registry.save_workplace(db, Workplace(code, "X", supplier="Nobody"))
+    with pytest.raises(RegistryError, match="check digit"):
+        registry.save_workplace(db, Workplace(code[:-1] + str((int(code[-1]) + 3) % 10), "X"))
+    registry.save_workplace(db, Workplace(code, "X"))
+    with pytest.raises(RegistryError, match="already used"):
+        registry.save_workplace(db, Workplace(code, "Y"))
+    with pytest.raises(RegistryError, match="no workplace"):
+        registry.set_case_workplace(db, _case(db, None), 999)
+    registry.add_supplier(db, "S")
+    with pytest.raises(RegistryError, match="already exists"):
+        registry.add_supplier(db, "s")
