@@ -278,3 +278,47 @@ def m0201_supply(db: sqlite_utils.Database) -> None:
         "create index cases_supply on cases "
         "(workplace_id, workplace_confirmed, created_at, category, status, resolved_at)"
     )
+
+
+@migrations
+def m0301_protection(db: sqlite_utils.Database) -> None:
+    # Application code may only append to the audit log; the hash chain catches anyone who
+    # drops these triggers to edit it.
+    db.execute("""
+        create trigger audit_log_no_update before update on audit_log begin
+            select raise(abort, 'audit_log is append-only');
+        end""")
+    db.execute("""
+        create trigger audit_log_no_delete before delete on audit_log begin
+            select raise(abort, 'audit_log is append-only');
+        end""")
+    # Recording files that retention has marked deleted but not yet overwritten on disk,
+    # so a crash between the two steps is finished by the next run.
+    db.execute("""
+        create table retention_wipes (
+            id integer primary key,
+            recording_id integer not null,
+            path text not null,
+            created_at text not null
+        )""")
+    db.execute("create index callbacks_delete_after on callbacks (delete_after) where number_encrypted is not null")
+    db.execute("create index code_attempts_call on code_attempts (call_id)")
+
+
+@migrations
+def m0401_admin_sessions(db: sqlite_utils.Database) -> None:
+    # Web UI sign-in sessions: only a keyed hash of the browser's token is stored.
+    db.execute("""
+        create table admin_sessions (
+            id integer primary key,
+            token_hash text not null unique,
+            user_id integer not null references users (id) on delete cascade,
+            created_at text not null,
+            last_seen_at text not null,
+            expires_at text not null
+        )""")
+    db.execute("create index admin_sessions_user on admin_sessions (user_id)")
+    # The queue's default order (most urgent, then oldest) without a sort step.
+    db.execute("create index cases_priority_age on cases (priority desc, created_at)")
+    # The dashboard's call counts read only this index, never the rows.
+    db.execute("create index calls_dashboard on calls (started_at, language, menu_choice, outcome)")

@@ -1,0 +1,185 @@
+"""Case codes: the 8-digit secret a caller uses to follow up on their report by phone.
+
+Storage. Only ``hash_code(code)`` (scrypt, random salt) and ``code_tag(key, code)`` (a
+3-hex-digit keyed tag) are stored on the case; the code itself is in no table and no log.
+The tag only narrows the search: with 4096 tags, one tag is shared by many cases, so the
+tag alone (even with the key) leaves ~24,000 codes per case to test against the slow hash.
+
+Cost. scrypt with N=2**14, r=8, p=1 (16 MiB) takes ~65-90 ms on the 2-core development
+machine (see ``bench/casecode.py``): cheap once per call, ruinous for an offline search of
+10**8 codes per case (about three months of one core per case).
+
+Guessing by phone. Wrong codes are limited twice over, and both limits must allow a try:
+- ``PER_CALL`` (3) wrong codes per call; then the flow plays "too many tries" and moves on.
+- ``PER_REF`` (10) wrong codes per caller reference in ``WINDOW`` (24 h), across calls.
+- Callers with a withheld number (``caller_ref`` None) share one reference bucket with the
+  limit ``ANONYMOUS`` (20) per window. An attacker could hide their number to escape the
+  per-phone limit, so withheld numbers must not be unlimited; sharing a bucket means such an
+  attacker can lock out other withheld-number callers from *following up* for a day, which we
+  accept: they can still leave a new report, and nothing they say is lost.
+- Successes never reset failures, so a person holding one real code cannot use it to keep
+  guessing others.
+
+Another phone. The code is a bearer secret: it works from any phone, because a worker's own
+phone may be taken by the employer or they may have to borrow one. Wrong tries count against
+the phone (caller reference) they are made from, so borrowing phones does not multiply an
+attacker's budget for any single phone, and ``code_attempts`` never holds the code.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import itertools
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import sqlite_utils
+
+CODE_LENGTH = 8
+TAG_HEX = 3  # 16**3 = 4096 tags
+
+_WELL_FORMED = re.compile(rf"[0-9]{{{CODE_LENGTH}}}")
+
+# scrypt cost; stored with each hash so it can be raised later without breaking old codes.
+SCRYPT_N = 2**14
+SCRYPT_R = 8
+SCRYPT_P = 1
+_MAXMEM = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class CodePolicy:
+    per_call: int = 3
+    per_ref: int = 10
+    anonymous: int = 20
+    window: timedelta = timedelta(hours=24)
+
+
+DEFAULT_POLICY = CodePolicy()
+ANONYMOUS_REF = None  # code_attempts.caller_ref for withheld numbers
+
+
+def _weak(code: str) -> bool:
+    """Codes a guesser tries first: one repeated digit, or a run up or down (12345678, 98765432)."""
+    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(code)}
+    return len(steps) == 1 and steps <= {0, 1, 9}
+
+
+def new_code() -> str:
+    """Eight random digits from the OS's secure generator (never a trivially guessed one)."""
+    while True:
+        code = f"{secrets.randbelow(10**CODE_LENGTH):0{CODE_LENGTH}d}"
+        if not _weak(code):
+            return code
+
+
+def is_well_formed(code: object) -> bool:
+    """Exactly eight ASCII digits (letters, '*', '#', Unicode digits and wrong lengths fail)."""
+    return isinstance(code, str) and _WELL_FORMED.fullmatch(code) is not None
+
+
+def _scrypt(code: str, salt: bytes, n: int, r: int, p: int) -> bytes:
+    return hashlib.scrypt(code.encode("ascii"), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=32)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii").rstrip("=")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.b64decode(text + "=" * (-len(text) % 4))
+
+
+def hash_code(code: str) -> str:
+    """``scrypt$N$r$p$salt$hash`` with a fresh 16-byte salt."""
+    if not is_well_formed(code):
+        raise ValueError("a case code is eight digits")
+    salt = secrets.token_bytes(16)
+    digest = _scrypt(code, salt, SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${_b64(salt)}${_b64(digest)}"
+
+
+def verify_code(code: str, stored: str) -> bool:
+    """True when ``code`` is the code behind ``stored`` (constant-time comparison)."""
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        actual = _scrypt(code, _unb64(salt), int(n), int(r), int(p))
+        return hmac.compare_digest(actual, _unb64(digest))
+    except (ValueError, UnicodeError):
+        return False
+
+
+def code_tag(key: bytes, code: str) -> str:
+    """A short keyed tag (3 hex digits) of the code; ``key`` is ``settings.key("case-code")``."""
+    return hmac.new(key, code.encode("ascii"), hashlib.sha256).hexdigest()[:TAG_HEX]
+
+
+def find_case(db: sqlite_utils.Database, key: bytes, code: str) -> int | None:
+    """The id of the case whose code this is, or None. Malformed codes match nothing.
+
+    Every candidate sharing the tag is checked, newest first, and the first match wins.
+    """
+    if not is_well_formed(code):
+        return None
+    rows = db.execute(
+        "select id, code_hash from cases where code_tag = ? and code_hash is not null order by id desc",
+        [code_tag(key, code)],
+    ).fetchall()
+    for case_id, stored in rows:
+        if verify_code(code, stored):
+            return int(case_id)
+    return None
+
+
+def _since(now: datetime | None, window: timedelta) -> str:
+    moment = (now or datetime.now(UTC)) - window
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def attempts_left(
+    db: sqlite_utils.Database,
+    caller_ref: str | None,
+    call_id: str,
+    *,
+    policy: CodePolicy = DEFAULT_POLICY,
+    now: datetime | None = None,
+) -> int:
+    """How many more codes this caller may try now: the smaller of the per-call and per-phone budgets."""
+    in_call = db.execute(
+        "select count(*) from code_attempts where call_id = ? and success = 0", [call_id]
+    ).fetchall()[0][0]
+    since = _since(now, policy.window)
+    if caller_ref is None:
+        limit = policy.anonymous
+        recent = db.execute(
+            "select count(*) from code_attempts where caller_ref is null and success = 0 and at >= ?", [since]
+        ).fetchall()[0][0]
+    else:
+        limit = policy.per_ref
+        recent = db.execute(
+            "select count(*) from code_attempts where caller_ref = ? and success = 0 and at >= ?",
+            [caller_ref, since],
+        ).fetchall()[0][0]
+    return max(0, min(policy.per_call - in_call, limit - recent))
+
+
+def record_attempt(
+    db: sqlite_utils.Database,
+    caller_ref: str | None,
+    call_id: str,
+    success: bool,
+    *,
+    now: datetime | None = None,
+) -> None:
+    """Note one code entry (never the code). Call it inside a write transaction."""
+    at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    db.execute(
+        "insert into code_attempts (caller_ref, call_id, at, success) values (?, ?, ?, ?)",
+        [caller_ref, call_id, at, 1 if success else 0],
+    )
