@@ -1,0 +1,170 @@
+"""The workplace registry as CSV: import (all or nothing) and export.
+
+Columns: ``code,name,location,sector,supplier,brands`` (brands separated by ``;``).
+``code``, ``name`` and ``supplier`` are required columns; an empty code in a row
+allocates the next free one. A row whose code is already registered updates that
+workplace, so export -> edit -> import round-trips. Every problem is reported with
+its line number, and nothing is written unless the whole file is good.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+
+import sqlite_utils
+
+from ivr.supply import codes, registry
+from ivr.supply.registry import Workplace
+
+COLUMNS = ("code", "name", "location", "sector", "supplier", "brands")
+REQUIRED = ("code", "name", "supplier")
+MAX_PROBLEMS = 20
+# A spreadsheet runs a cell starting with one of these as a formula ("CSV injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+class CsvImportError(ValueError):
+    """The file was rejected; ``problems`` lists one line per problem, each naming its line."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        more = "" if len(problems) <= 1 else f" (and {len(problems) - 1} more)"
+        super().__init__(f"{problems[0]}{more}" if problems else "the file was rejected")
+
+
+@dataclass(frozen=True)
+class CsvRow:
+    line: int
+    workplace: Workplace
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    added: int
+    updated: int
+    cases_linked: int
+
+
+def _decode(data: bytes) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise CsvImportError([
+            f"line {line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
+            "save it from the spreadsheet as \"CSV UTF-8\""
+        ]) from None
+
+
+def _unguard(value: str) -> str:
+    # Undo the quote export adds in front of a cell a spreadsheet would treat as a formula.
+    if value.startswith("'") and value[1:].startswith(_FORMULA_START):
+        return value[1:]
+    return value
+
+
+def guard(value: str) -> str:
+    """A cell value that a spreadsheet will show as text, never run as a formula."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
+
+
+def parse(data: bytes) -> list[CsvRow]:
+    """Read and check a registry CSV on its own (codes, columns, duplicates); raise CsvImportError."""
+    text = _decode(data)
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = [h.strip().lower() for h in next(reader)]
+    except StopIteration:
+        raise CsvImportError(["line 1: the file is empty; the first line must name the columns"]) from None
+    except csv.Error as exc:
+        raise CsvImportError([f"line 1: not readable as CSV ({exc})"]) from None
+    missing = [c for c in REQUIRED if c not in header]
+    unknown = [h for h in header if h not in COLUMNS]
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append("missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
+        if unknown:
+            parts.append("unknown column" + ("s " if len(unknown) > 1 else " ") + ", ".join(repr(u) for u in unknown))
+        raise CsvImportError([f"line 1: {'; '.join(parts)} (expected {','.join(COLUMNS)})"])
+    if len(set(header)) != len(header):
+        raise CsvImportError(["line 1: a column is named twice"])
+
+    problems: list[str] = []
+    rows: list[CsvRow] = []
+    first_line_of: dict[str, int] = {}
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not any(cell.strip() for cell in record):
+                continue
+            if len(record) != len(header):
+                problems.append(f"line {line}: {len(record)} fields, but the header has {len(header)}")
+                continue
+            cells = {h: _unguard(v.strip()) for h, v in zip(header, record, strict=True)}
+            code = cells["code"]
+            if code:
+                problem = codes.problem(code)
+                if problem:
+                    problems.append(f"line {line}: {problem}")
+                elif code in first_line_of:
+                    problems.append(f"line {line}: duplicate code {code} (also on line {first_line_of[code]})")
+                else:
+                    first_line_of[code] = line
+            if not cells["name"]:
+                problems.append(f"line {line}: the workplace name is empty")
+            brands = tuple(b.strip() for b in cells.get("brands", "").split(";") if b.strip())
+            rows.append(CsvRow(line, Workplace(code, cells["name"], cells.get("location", ""),
+                                               cells.get("sector", ""), cells["supplier"], brands)))
+    except csv.Error as exc:
+        problems.append(f"line {reader.line_num}: not readable as CSV ({exc})")
+    if problems:
+        raise CsvImportError(problems[:MAX_PROBLEMS])
+    return rows
+
+
+def apply(db: sqlite_utils.Database, rows: list[CsvRow]) -> ImportResult:
+    """Write parsed rows. Run inside ONE writer transaction: any problem raises and nothing stays.
+
+    Problems that need the database (unknown suppliers) are collected for every
+    row before raising, so one attempt shows them all.
+    """
+    problems: list[str] = []
+    for row in rows:
+        name = row.workplace.supplier
+        if name and registry.supplier_id(db, name) is None:
+            problems.append(f"line {row.line}: unknown supplier {name!r} (add it with `ivr workplaces supplier add`)")
+    if problems:
+        raise CsvImportError(problems[:MAX_PROBLEMS])
+
+    existing = {r[0]: int(r[1]) for r in db.execute("select code, id from workplaces")}
+    used = set(existing)
+    added = updated = 0
+    for row in rows:
+        wp = row.workplace
+        if not wp.code:
+            code = codes.next_code(frozenset(used))
+            wp = Workplace(code, wp.name, wp.location, wp.sector, wp.supplier, wp.brands)
+        used.add(wp.code)
+        try:
+            registry.save_workplace(db, wp, workplace_id=existing.get(wp.code))
+        except registry.RegistryError as exc:
+            raise CsvImportError([f"line {row.line}: {exc}"]) from None
+        if wp.code in existing:
+            updated += 1
+        else:
+            added += 1
+    linked = registry.link_unlinked_cases(db)
+    return ImportResult(added, updated, linked)
+
+
+def export(db: sqlite_utils.Database) -> str:
+    """The registry as CSV text, in the import format."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(COLUMNS)
+    for wp in registry.list_workplaces(db):
+        writer.writerow([guard(str(wp[c])) for c in COLUMNS])
+    return out.getvalue()
