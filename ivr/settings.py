@@ -56,6 +56,8 @@ class Settings:
     # Dial string of the live caseworker queue; empty means no live transfer.
     transfer_endpoint: str = ""
     transcribe_workers: int = 2
+    # Longer recordings are transcribed up to this many seconds; a person does the rest.
+    transcribe_max_seconds: int = 1200
     retention_recording_days: int = 365
     retention_call_days: int = 730
     callback_number_days: int = 30
@@ -248,7 +250,7 @@ def validate(s: Settings, *, mode: str | None = None) -> None:
 
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"IVR_LOG_LEVEL: {s.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
-    for name in ("transcribe_workers", "retention_recording_days", "retention_call_days",
+    for name in ("transcribe_workers", "transcribe_max_seconds", "retention_recording_days", "retention_call_days",
                  "callback_number_days", "brand_k"):
         if getattr(s, name) < 1:
             raise SettingsError(f"{env_name(name)}: must be at least 1")
