@@ -1,0 +1,191 @@
+"""Small-cell suppression for the count tables shown to brands.
+
+The rule (documented for brands and auditors):
+
+1. **Primary.** Any figure built from 1 to k-1 cases is hidden. Zero is shown: it
+   says nobody called, which exposes nobody.
+2. **No exact recovery.** A table is published with its row totals, column totals
+   and grand total. A hidden figure must not be recoverable by adding and
+   subtracting the figures shown. Treat the table, totals included, as a graph
+   whose vertices are its lines (each row, each column, the totals row and the
+   totals column) and whose edges are the hidden figures; a hidden figure can be
+   worked out exactly if and only if its edge is a *bridge* of that graph
+   (Gusfield, 1988). So while a bridge exists, one more figure on the bridge's row
+   (or column) is hidden — the smallest non-zero one — until every hidden figure
+   lies on a cycle.
+3. **No small remainder.** In a line whose total is shown, the hidden figures
+   together must add up to 0 or at least k; otherwise "these hidden cells hold 3
+   cases between them" would itself describe fewer than k people. Another figure
+   of that line is hidden until they do.
+4. **Linked tables.** Figures that appear in two tables (a category's total in the
+   category-by-month table and in the workplace-by-category table) are hidden in
+   both when hidden in either; tables are re-suppressed until they agree.
+
+Step 2 is exact for one table; step 4 is the usual heuristic for linked tables.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+Cell = tuple[int, int]
+
+
+@dataclass
+class Grid:
+    """A count table with its totals. Row ``len(rows)`` and column ``len(cols)`` hold the totals.
+
+    ``hidden`` is the set of (row, col) positions, totals included, that must not
+    be shown. ``col_totals=False`` describes a table whose column totals and grand
+    total are not published (for example when one case may count in several rows).
+    """
+
+    rows: list[str]
+    cols: list[str]
+    counts: list[list[int]]
+    col_totals: bool = True
+    hidden: set[Cell] = field(default_factory=set)
+
+    @classmethod
+    def build(cls, rows: Iterable[str], cols: Iterable[str], values: dict[tuple[str, str], int], *,
+              col_totals: bool = True) -> Grid:
+        row_list, col_list = list(rows), list(cols)
+        counts = [[values.get((r, c), 0) for c in col_list] for r in row_list]
+        for line in counts:
+            line.append(sum(line))
+        counts.append([sum(line[j] for line in counts) for j in range(len(col_list) + 1)])
+        return cls(row_list, col_list, counts, col_totals)
+
+    @property
+    def total_row(self) -> int:
+        return len(self.rows)
+
+    @property
+    def total_col(self) -> int:
+        return len(self.cols)
+
+    def value(self, cell: Cell) -> int:
+        return self.counts[cell[0]][cell[1]]
+
+    def shown(self, cell: Cell) -> int | None:
+        """The figure to publish, or None when it is hidden."""
+        return None if cell in self.hidden else self.value(cell)
+
+    def cells(self) -> list[Cell]:
+        last_row = self.total_row if self.col_totals else self.total_row - 1
+        return [(i, j) for i in range(last_row + 1) for j in range(self.total_col + 1)]
+
+    def row_line(self, i: int) -> list[Cell] | None:
+        """Row ``i``'s cells with its total last; None when that row's sum is not published."""
+        if i == self.total_row and not self.col_totals:
+            return None
+        return [(i, j) for j in range(self.total_col + 1)]
+
+    def col_line(self, j: int) -> list[Cell] | None:
+        if not self.col_totals:
+            return None
+        return [(i, j) for i in range(self.total_row + 1)]
+
+    def lines(self) -> list[list[Cell]]:
+        """Each published constraint: a line's cells, its total last."""
+        found = [self.row_line(i) for i in range(self.total_row + 1)]
+        found += [self.col_line(j) for j in range(self.total_col + 1)]
+        return [line for line in found if line is not None]
+
+
+def _vertices(grid: Grid, cell: Cell) -> tuple[str, str]:
+    # Row vertex and column vertex of a cell. Without published column totals the
+    # columns impose nothing; grounding them all in one vertex keeps the incidence
+    # structure exact (see the module docstring).
+    i, j = cell
+    row_v = f"r{i}"
+    col_v = f"c{j}" if grid.col_totals else "ground"
+    if not grid.col_totals and j == grid.total_col:
+        col_v = "ground"
+    return row_v, col_v
+
+
+def bridges(grid: Grid) -> list[Cell]:
+    """The hidden cells whose value follows exactly from the figures shown."""
+    edges = sorted(grid.hidden)
+    adjacency: dict[str, list[tuple[str, int]]] = defaultdict(list)
+    for index, cell in enumerate(edges):
+        a, b = _vertices(grid, cell)
+        adjacency[a].append((b, index))
+        adjacency[b].append((a, index))
+    order: dict[str, int] = {}
+    low: dict[str, int] = {}
+    found: list[Cell] = []
+    for root in adjacency:
+        if root in order:
+            continue
+        # Iterative Tarjan; edges are tracked by index so parallel edges count as a cycle.
+        order[root] = low[root] = len(order)
+        stack: list[tuple[str, int, int]] = [(root, -1, 0)]
+        while stack:
+            vertex, via, pos = stack.pop()
+            if pos < len(adjacency[vertex]):
+                stack.append((vertex, via, pos + 1))
+                nxt, edge = adjacency[vertex][pos]
+                if edge == via:
+                    continue
+                if nxt in order:
+                    low[vertex] = min(low[vertex], order[nxt])
+                else:
+                    order[nxt] = low[nxt] = len(order)
+                    stack.append((nxt, edge, 0))
+            elif via >= 0:
+                parent = stack[-1][0]
+                low[parent] = min(low[parent], low[vertex])
+                if low[vertex] > order[parent]:
+                    found.append(edges[via])
+    return found
+
+
+def _complement(grid: Grid, line: list[Cell]) -> Cell | None:
+    """The visible cell of ``line`` whose hiding costs least: the smallest non-zero, then zero, then the total."""
+    visible = [c for c in line if c not in grid.hidden]
+    if not visible:
+        return None
+    interior = [c for c in visible if c != line[-1]]
+    positive = [c for c in interior if grid.value(c) > 0]
+    if positive:
+        return min(positive, key=lambda c: (grid.value(c), c))
+    return interior[0] if interior else visible[0]
+
+
+def _lines_through(grid: Grid, cell: Cell) -> list[list[Cell]]:
+    return [line for line in (grid.row_line(cell[0]), grid.col_line(cell[1])) if line is not None]
+
+
+def suppress(grid: Grid, k: int, forced: Iterable[Cell] = ()) -> Grid:
+    """Hide figures in place by the rule above (``forced`` cells are hidden too); return ``grid``."""
+    grid.hidden |= {c for c in grid.cells() if 0 < grid.value(c) < k}
+    grid.hidden |= set(forced)
+    changed = True
+    while changed:
+        changed = False
+        for line in grid.lines():
+            total = line[-1]
+            if total in grid.hidden:
+                continue
+            mass = sum(grid.value(c) for c in line[:-1] if c in grid.hidden)
+            if 0 < mass < k:
+                extra = _complement(grid, line)
+                if extra is not None:
+                    grid.hidden.add(extra)
+                    changed = True
+        for cell in bridges(grid):
+            if cell not in grid.hidden:
+                continue
+            for line in _lines_through(grid, cell):
+                extra = _complement(grid, line)
+                if extra is not None:
+                    grid.hidden.add(extra)
+                    changed = True
+                    break
+            if changed:
+                break  # recompute bridges after each addition: one may close several
+    return grid
