@@ -1,15 +1,134 @@
-"""Placeholder commands; the issue that owns this part replaces them."""
+"""`ivr admin` (run the web UI) and `ivr user` (manage its users)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
 
 import click
 
+from ivr.cli.context import CliContext, pass_cli
+from ivr.db.writer import Database
+from ivr.languages import LANGUAGES
+
+ROLE_CHOICE = click.Choice(["caseworker", "supervisor", "admin", "brand"])
+
 
 @click.command()
-def admin() -> None:
-    """Not built yet."""
-    raise click.ClickException("`ivr admin` is not built yet")
+@pass_cli
+def admin(cli: CliContext) -> None:
+    """Run the web UI for caseworkers and supervisors on IVR_ADMIN_BIND."""
+    from ivr.admin.server import AdminServer
+    from ivr.lifecycle import run_services
+
+    settings = cli.settings(mode="admin")
+    database = Database(settings.db_path)
+    try:
+        asyncio.run(run_services([AdminServer(settings, database)]))
+    finally:
+        database.close()
 
 
-@click.command()
+@click.group()
 def user() -> None:
-    """Not built yet."""
-    raise click.ClickException("`ivr user` is not built yet")
+    """Manage web UI users."""
+
+
+def _languages(value: str) -> str:
+    codes = [c.strip() for c in value.split(",") if c.strip()]
+    unknown = [c for c in codes if c not in LANGUAGES]
+    if unknown:
+        raise click.BadParameter(f"unknown language code {unknown[0]!r} (known: {','.join(sorted(LANGUAGES))})")
+    return ",".join(codes)
+
+
+def _read_password(username: str) -> str:
+    from ivr.admin.passwords import WeakPassword, check_strength
+
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+    try:
+        check_strength(password, username)
+    except WeakPassword as exc:
+        raise click.ClickException(str(exc)) from None
+    return str(password)
+
+
+@user.command("add")
+@click.argument("username")
+@click.option("--role", type=ROLE_CHOICE, required=True, help="What the user can do.")
+@click.option("--languages", default="", help="Caseworkers: language codes they handle, e.g. my,km (empty = all).")
+@click.option("--brand-id", type=int, default=None, help="Brand users: the brand whose reports they see.")
+@pass_cli
+def user_add(cli: CliContext, username: str, role: str, languages: str, brand_id: int | None) -> None:
+    """Add a user. The password is read from standard input when it is not a terminal."""
+    from ivr.admin.users import UserError, add_user
+
+    settings = cli.settings(mode="user")
+    try:
+        langs = _languages(languages)
+    except click.BadParameter as exc:
+        raise click.ClickException(f"--languages: {exc.message}") from None
+    password = _read_password(username)
+    database = Database(settings.db_path)
+    try:
+        user_id = database.write_sync(lambda db: add_user(db, username, password, role, langs, brand_id))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    click.echo(f"added user {username} (id {user_id}, role {role})")
+
+
+@user.command("list")
+@pass_cli
+def user_list(cli: CliContext) -> None:
+    """List users (never their passwords)."""
+    settings = cli.settings(mode="user")
+    database = Database(settings.db_path)
+    try:
+        rows = database.query_sync("select id, username, role, languages, active from users order by username")
+    finally:
+        database.close()
+    for r in rows:
+        state = "active" if r["active"] else "deactivated"
+        click.echo(f"{r['id']:>4}  {r['username']:<20} {r['role']:<11} {r['languages'] or 'all':<12} {state}")
+
+
+@user.command("passwd")
+@click.argument("username")
+@pass_cli
+def user_passwd(cli: CliContext, username: str) -> None:
+    """Set a new password (read like `user add`) and sign the user out everywhere."""
+    from ivr.admin.users import UserError, set_password
+
+    settings = cli.settings(mode="user")
+    password = _read_password(username)
+    database = Database(settings.db_path)
+    try:
+        database.write_sync(lambda db: set_password(db, username, password))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    click.echo(f"password changed for {username}")
+
+
+@user.command("deactivate")
+@click.argument("username")
+@pass_cli
+def user_deactivate(cli: CliContext, username: str) -> None:
+    """Stop a user signing in, and end their sessions."""
+    from ivr.admin.users import UserError, deactivate
+
+    settings = cli.settings(mode="user")
+    database = Database(settings.db_path)
+    try:
+        database.write_sync(lambda db: deactivate(db, username))
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    click.echo(f"deactivated {username}")

@@ -1,0 +1,25 @@
+// Keeps the case queue current without a reload: polls /cases/live and swaps the rows.
+"use strict";
+(function () {
+  var table = document.getElementById("queue");
+  if (!table) { return; }
+  var rows = document.getElementById("queue-rows");
+  var banner = document.getElementById("emergency-banner");
+  var count = document.getElementById("emergency-count");
+  var note = document.getElementById("live-note");
+  var seen = 0;
+  rows.querySelectorAll("tr[data-id]").forEach(function (tr) { seen = Math.max(seen, +tr.dataset.id); });
+
+  function refresh() {
+    fetch(table.dataset.live, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
+      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+      .then(function (data) {
+        rows.innerHTML = data.html;
+        count.textContent = data.emergencies;
+        banner.hidden = data.emergencies === 0;
+        if (data.newest > seen) { note.hidden = seen === 0 ? true : false; seen = data.newest; }
+      })
+      .catch(function () { /* the next poll tries again; a signed-out page reloads to sign in */ });
+  }
+  setInterval(refresh, 10000);
+})();

@@ -1,0 +1,82 @@
+"""Security headers on every response, and plain-words error pages instead of tracebacks."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+
+from aiohttp import web
+
+from ivr.admin.auth import CSRF_HEADER, Handler
+
+log = logging.getLogger(__name__)
+
+# No inline script or style anywhere: everything the page runs comes from /static.
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "media-src 'self' blob:; connect-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+
+HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Permissions-Policy": "microphone=(self), camera=(), geolocation=()",
+}
+
+DEFAULT_MESSAGES = {
+    400: "The request could not be understood. Please go back and check what you entered.",
+    401: "Your session has ended. Please sign in again.",
+    403: "You do not have permission to open this page.",
+    404: "This page does not exist.",
+    405: "This page cannot be used that way.",
+    409: "Someone else changed this at the same time. Nothing was overwritten.",
+    413: "The file is too big.",
+    500: "Something went wrong on the server. Your work was not saved. Please try again.",
+}
+
+
+async def security_headers(request: web.Request, response: web.StreamResponse) -> None:
+    for name, value in HEADERS.items():
+        response.headers.setdefault(name, value)
+    if not request.path.startswith("/static/"):
+        # Case data must not sit in a shared computer's cache.
+        response.headers.setdefault("Cache-Control", "no-store")
+
+
+def _message(exc: web.HTTPException) -> str:
+    """A handler's own words (``raise web.HTTPNotFound(text=...)``), else a plain default."""
+    text = exc.text or ""
+    if exc.content_type == "text/plain" and text and not text.startswith(f"{exc.status}: "):
+        return text
+    return DEFAULT_MESSAGES.get(exc.status, "This request could not be completed.")
+
+
+def _wants_text(request: web.Request) -> bool:
+    return request.headers.get(CSRF_HEADER) is not None or "application/json" in request.headers.get("Accept", "")
+
+
+def error_response(request: web.Request, status: int, message: str) -> web.Response:
+    if _wants_text(request) or request.path.startswith("/static/"):
+        return web.Response(status=status, text=message, content_type="text/plain")
+    from ivr.admin.render import render
+
+    return render(request, "error.html", {"status": status, "message": message}, status=status)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return error_response(request, exc.status, _message(exc))
+    except Exception:
+        ref = secrets.token_hex(4)
+        log.exception("request failed: %s %s (ref %s)", request.method, request.path, ref)
+        return error_response(request, 500, f"{DEFAULT_MESSAGES[500]} (Reference: {ref})")

@@ -1,0 +1,163 @@
+"""The case queue: reading filter values from the address bar and turning them into SQL.
+
+Every value is checked; one that does not parse raises :class:`FilterError` with a
+message naming the filter, so the page can say what to fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from ivr.admin.keys import User
+from ivr.cases import CATEGORIES, PRIORITIES, STATUSES
+from ivr.languages import LANGUAGES
+
+PAGE_SIZE = 50
+SORTS = {
+    "priority": "c.priority desc, c.created_at asc",
+    "oldest": "c.created_at asc",
+    "newest": "c.created_at desc",
+}
+
+
+class FilterError(ValueError):
+    """A filter value that does not parse; the message names the filter and what it accepts."""
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    status: str = "open"  # a status, "open" (not closed) or "all"
+    language: str = ""
+    category: str = ""
+    priority: int | None = None
+    workplace: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    assignee: str = ""  # "", "me", "none" or a user id
+    sort: str = "priority"
+    page: int = 1
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def query_string(self, **changes: Any) -> str:
+        """The filter as a query string, e.g. for the next page's link."""
+        from urllib.parse import urlencode
+
+        values = {**self.raw, **{k: str(v) for k, v in changes.items()}}
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+def _choice(name: str, value: str, allowed: Mapping[str, Any] | tuple[str, ...]) -> str:
+    if value and value not in allowed:
+        raise FilterError(f"The filter “{name}” cannot be “{value}”. Choose one of: {', '.join(allowed)}.")
+    return value
+
+
+def _date(name: str, value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise FilterError(f"The filter “{name}” needs a date like 2026-01-31, not “{value}”.") from None
+
+
+def parse(query: Mapping[str, str]) -> QueueFilter:
+    raw = {k: query.get(k, "").strip() for k in
+           ("status", "language", "category", "priority", "workplace", "from", "to", "assignee", "sort", "page")}
+    _choice("status", raw["status"], (*STATUSES, "open", "all"))
+    _choice("language", raw["language"], tuple(LANGUAGES))
+    _choice("category", raw["category"], tuple(CATEGORIES))
+    _choice("sort", raw["sort"], tuple(SORTS))
+    priority = None
+    if raw["priority"]:
+        names = {v: k for k, v in PRIORITIES.items()}
+        if raw["priority"].isdigit() and int(raw["priority"]) in PRIORITIES:
+            priority = int(raw["priority"])
+        elif raw["priority"] in names:
+            priority = names[raw["priority"]]
+        else:
+            raise FilterError(f"The filter “priority” cannot be “{raw['priority']}”. "
+                              f"Choose one of: {', '.join(PRIORITIES.values())}.")
+    if raw["workplace"] and not (raw["workplace"].isdigit() and len(raw["workplace"]) <= 12):
+        raise FilterError(f"The filter “workplace” needs the workplace's number code, not “{raw['workplace']}”.")
+    assignee = raw["assignee"]
+    if assignee and assignee not in ("me", "none") and not assignee.isdigit():
+        raise FilterError(f"The filter “assignee” cannot be “{assignee}”.")
+    page = raw["page"] or "1"
+    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+        raise FilterError(f"The page number “{page}” is not a number from 1 up.")
+    date_from, date_to = _date("from", raw["from"]), _date("to", raw["to"])
+    if date_from and date_to and date_from > date_to:
+        raise FilterError("The “from” date is after the “to” date.")
+    return QueueFilter(
+        status=raw["status"] or "open", language=raw["language"], category=raw["category"], priority=priority,
+        workplace=raw["workplace"], date_from=date_from, date_to=date_to, assignee=assignee,
+        sort=raw["sort"] or "priority", page=int(page), raw={k: v for k, v in raw.items() if v and k != "page"},
+    )
+
+
+def _utc(day: date, tz: ZoneInfo) -> str:
+    """Local midnight of ``day`` as the stored UTC text, so a date filter means the office's day."""
+    moment = datetime.combine(day, time(0), tzinfo=tz).astimezone(ZoneInfo("UTC"))
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def visible_to(user: User) -> tuple[str, list[Any]]:
+    """SQL (over alias ``c``) for the cases ``user`` may see: caseworkers see theirs and unassigned ones in
+    their languages; supervisors see all."""
+    if user.role == "supervisor":
+        return "1", []
+    if user.role != "caseworker":
+        return "0", []
+    if not user.languages:
+        return "(c.assignee_id = ? or c.assignee_id is null)", [user.id]
+    marks = ", ".join("?" for _ in user.languages)
+    return f"(c.assignee_id = ? or (c.assignee_id is null and c.language in ({marks})))", [user.id, *user.languages]
+
+
+def where(f: QueueFilter, user: User, tz: ZoneInfo) -> tuple[str, list[Any]]:
+    clause, params = visible_to(user)
+    parts, args = [clause], list(params)
+    if f.status == "open":
+        parts.append("c.status != 'closed'")
+    elif f.status != "all":
+        parts.append("c.status = ?")
+        args.append(f.status)
+    for column, value in (("language", f.language), ("category", f.category), ("workplace_code", f.workplace)):
+        if value:
+            parts.append(f"c.{column} = ?")
+            args.append(value)
+    if f.priority is not None:
+        parts.append("c.priority = ?")
+        args.append(f.priority)
+    if f.date_from:
+        parts.append("c.created_at >= ?")
+        args.append(_utc(f.date_from, tz))
+    if f.date_to:
+        parts.append("c.created_at < ?")
+        args.append(_utc(f.date_to + timedelta(days=1), tz))
+    if f.assignee == "me":
+        parts.append("c.assignee_id = ?")
+        args.append(user.id)
+    elif f.assignee == "none":
+        parts.append("c.assignee_id is null")
+    elif f.assignee:
+        parts.append("c.assignee_id = ?")
+        args.append(int(f.assignee))
+    return " and ".join(parts), args
+
+
+def page_sql(f: QueueFilter, user: User, tz: ZoneInfo) -> tuple[str, list[Any]]:
+    """One page of the queue, plus one row to tell whether a next page exists."""
+    clause, args = where(f, user, tz)
+    sql = (
+        "select c.id, c.created_at, c.priority, c.category, c.language, c.status, c.workplace_code, "
+        "c.needs_human_transcript, c.emergency, c.callback_requested, u.username as assignee "
+        f"from cases c left join users u on u.id = c.assignee_id where {clause} "
+        f"order by {SORTS[f.sort]}, c.id limit ? offset ?"
+    )
+    return sql, [*args, PAGE_SIZE + 1, (f.page - 1) * PAGE_SIZE]

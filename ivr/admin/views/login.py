@@ -1,0 +1,119 @@
+"""Signing in and out, and the start page that sends each role where it works."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlite_utils
+from aiohttp import web
+
+from ivr.admin import audit
+from ivr.admin.auth import SESSIONS, session_cookie_name, set_cookie
+from ivr.admin.keys import DATABASE, LIMITER, NAV_LINKS, SESSION_EXPIRED, SESSION_TOKEN, USER
+from ivr.admin.passwords import hash_password, needs_rehash, verify_password
+from ivr.admin.render import render
+from ivr.admin.sessions import ABSOLUTE
+
+log = logging.getLogger(__name__)
+
+
+def _safe_next(value: str) -> str:
+    # Only paths on this site: "//evil.example" or "https://..." would leave it.
+    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return ""
+
+
+async def home(request: web.Request) -> web.StreamResponse:
+    user = request.get(USER)
+    if user is None:
+        raise web.HTTPSeeOther("/login")
+    for link in request.app[NAV_LINKS]:
+        if user.role in link.roles:
+            raise web.HTTPSeeOther(link.href)
+    return render(request, "error.html", {"status": 200, "message": "There is no page for your role yet."})
+
+
+async def login_form(request: web.Request) -> web.StreamResponse:
+    if request.get(USER) is not None:
+        raise web.HTTPSeeOther(_safe_next(request.query.get("next", "")) or "/")
+    expired = request.query.get("expired") == "1" or bool(request.get(SESSION_EXPIRED))
+    return _form(request, expired=expired)
+
+
+def _form(request: web.Request, *, error: str = "", username: str = "", expired: bool = False,
+          status: int = 200) -> web.Response:
+    ctx: dict[str, Any] = {
+        "error": error,
+        "username": username,
+        "expired": expired,
+        "next": _safe_next(request.query.get("next", "")),
+    }
+    return render(request, "login.html", ctx, status=status)
+
+
+async def login(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    username = str(form.get("username", "")).strip()
+    password = str(form.get("password", ""))
+    address = request.remote or "unknown"
+    limiter = request.app[LIMITER]
+    database = request.app[DATABASE]
+    if limiter.blocked(username, address):
+        log.warning("sign-in refused: too many failures (user or address)")
+        return _form(
+            request,
+            username=username,
+            status=429,
+            error=f"Too many wrong attempts. Please wait {limiter.wait_minutes} minutes and try again, "
+            "or ask a supervisor to reset your password.",
+        )
+    row = await database.query_one(
+        "select id, username, password_hash, active from users where username = ? collate nocase", [username]
+    )
+    ok = verify_password(row["password_hash"] if row else None, password) and bool(row and row["active"])
+    if not ok or row is None:
+        limiter.failed(username, address)
+
+        def failed(db: sqlite_utils.Database) -> None:
+            if row is not None:
+                db.execute("update users set failed_logins = failed_logins + 1 where id = ?", [row["id"]])
+            audit.record(db, None, "signin.failed", "user", row["id"] if row else None,
+                         username=row["username"] if row else None)
+
+        await database.write(failed)
+        log.info("sign-in failed user=%s", row["id"] if row else "unknown")
+        return _form(request, username=username, status=401,
+                     error="The username or password is not right. Please try again.")
+
+    limiter.succeeded(username)
+    user_id = int(row["id"])
+
+    def succeeded(db: sqlite_utils.Database) -> None:
+        if needs_rehash(row["password_hash"]):
+            db.execute("update users set password_hash = ? where id = ?", [hash_password(password), user_id])
+        audit.record(db, None, "signin", "user", user_id, username=row["username"])
+
+    await database.write(succeeded)
+    token = await request.app[SESSIONS].create(user_id)
+    log.info("signed in user=%s", user_id)
+    response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))) or "/")
+    set_cookie(response, request.app, session_cookie_name(request.app), token, max_age=int(ABSOLUTE.total_seconds()))
+    raise response
+
+
+async def logout(request: web.Request) -> web.StreamResponse:
+    token = request.get(SESSION_TOKEN)
+    if token:
+        await request.app[SESSIONS].end(token)
+    response = web.HTTPSeeOther("/login?done=signedout")
+    response.del_cookie(session_cookie_name(request.app), path="/")
+    raise response
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/", home)
+    app.router.add_get("/login", login_form)
+    app.router.add_post("/login", login)
+    app.router.add_post("/logout", logout)

@@ -1,0 +1,66 @@
+"""/cases: the queue, and /cases/live, which the page polls so new cases appear without a reload."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ivr.admin import queue
+from ivr.admin.auth import CASE_ROLES, current_user, require_role
+from ivr.admin.keys import DATABASE, SETTINGS
+from ivr.admin.render import render, render_text
+from ivr.cases import PRIORITY_EMERGENCY, STATUSES
+
+
+async def _load(request: web.Request) -> dict[str, Any]:
+    user = current_user(request)
+    f = queue.parse(request.query)
+    database = request.app[DATABASE]
+    tz = request.app[SETTINGS].tz
+    sql, args = queue.page_sql(f, user, tz)
+    rows = await database.query(sql, args)
+    visible, vargs = queue.visible_to(user)
+    urgent = await database.query_one(
+        f"select count(*) as n from cases c where {visible} and c.status = 'new' and c.priority = ?",
+        [*vargs, PRIORITY_EMERGENCY],
+    )
+    return {
+        "filter": f,
+        "rows": rows[: queue.PAGE_SIZE],
+        "has_next": len(rows) > queue.PAGE_SIZE,
+        "emergencies": urgent["n"] if urgent else 0,
+    }
+
+
+async def _assignees(request: web.Request) -> list[dict[str, Any]]:
+    return await request.app[DATABASE].query(
+        "select id, username from users where role in ('caseworker', 'supervisor') and active = 1 order by username"
+    )
+
+
+@require_role(*CASE_ROLES)
+async def queue_page(request: web.Request) -> web.StreamResponse:
+    ctx: dict[str, Any] = {"statuses": STATUSES, "sorts": queue.SORTS, "assignees": await _assignees(request)}
+    try:
+        ctx.update(await _load(request))
+    except queue.FilterError as exc:
+        ctx.update(filter=queue.QueueFilter(), rows=[], has_next=False, emergencies=0, error=str(exc))
+        return render(request, "queue.html", ctx, status=400)
+    return render(request, "queue.html", {**ctx, "error": ""})
+
+
+@require_role(*CASE_ROLES)
+async def live(request: web.Request) -> web.StreamResponse:
+    try:
+        data = await _load(request)
+    except queue.FilterError as exc:
+        raise web.HTTPBadRequest(text=str(exc)) from None
+    html = render_text(request, "queue_rows.html", data)
+    newest = max((r["id"] for r in data["rows"]), default=0)
+    return web.json_response({"html": html, "emergencies": data["emergencies"], "newest": newest})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/cases", queue_page)
+    app.router.add_get("/cases/live", live)

@@ -1,0 +1,110 @@
+"""Shared pieces of the web UI tests: a real server on loopback and a cookie-keeping client."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import pytest
+import sqlite_utils
+
+from ivr.admin.server import AdminServer
+from ivr.admin.users import add_user
+from ivr.db import utcnow
+from ivr.db.writer import Database
+from ivr.settings import Settings
+
+PASSWORD = "correct horse battery"
+META_CSRF = re.compile(r'<meta name="csrf-token" content="([0-9a-f]+)">')
+
+
+class Client:
+    """An HTTP client that behaves like one browser: it keeps cookies and finds the page's CSRF token."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        self.token = ""
+
+    async def close(self) -> None:
+        await self.session.close()
+
+    async def get(self, path: str, **kw: Any) -> tuple[int, str]:
+        async with self.session.get(self.base + path, allow_redirects=kw.pop("allow_redirects", True), **kw) as r:
+            text = await r.text()
+            found = META_CSRF.search(text)
+            if found:
+                self.token = found.group(1)
+            return r.status, text
+
+    async def post(self, path: str, data: Any = None, *, csrf: str | None = None, **kw: Any) -> tuple[int, str]:
+        form = dict(data or {})
+        form.setdefault("csrf", self.token if csrf is None else csrf)
+        async with self.session.post(self.base + path, data=form, allow_redirects=kw.pop("allow_redirects", True),
+                                     **kw) as r:
+            text = await r.text()
+            found = META_CSRF.search(text)
+            if found:
+                self.token = found.group(1)
+            return r.status, text
+
+    async def login(self, username: str, password: str = PASSWORD) -> tuple[int, str]:
+        await self.get("/login")
+        return await self.post("/login", {"username": username, "password": password})
+
+
+def make_users(db: sqlite_utils.Database) -> dict[str, int]:
+    return {
+        "cw_my": add_user(db, "cw_my", PASSWORD, "caseworker", "my"),
+        "cw_km": add_user(db, "cw_km", PASSWORD, "caseworker", "km"),
+        "super": add_user(db, "super", PASSWORD, "supervisor"),
+        "admin": add_user(db, "admin", PASSWORD, "admin"),
+    }
+
+
+def insert_case(db: sqlite_utils.Database, *, language: str = "my", status: str = "new", priority: int = 1,
+                category: str | None = "wages", assignee_id: int | None = None, created_at: str | None = None,
+                **extra: Any) -> int:
+    now = created_at or utcnow()
+    row = {"language": language, "status": status, "priority": priority, "category": category,
+           "assignee_id": assignee_id, "created_at": now, "updated_at": now, **extra}
+    cursor = db.execute(
+        f"insert into cases ({', '.join(row)}) values ({', '.join('?' for _ in row)})", list(row.values())
+    )
+    return int(cursor.lastrowid or 0)
+
+
+@pytest.fixture
+def web_settings(settings: Settings) -> Settings:
+    # Plain http on loopback: a Secure cookie would never come back.
+    return dataclasses.replace(settings, cookie_secure=False, admin_bind="127.0.0.1:0")
+
+
+@pytest.fixture
+def web_db(web_settings: Settings) -> AsyncIterator[Database]:
+    db = Database(web_settings.db_path)
+    yield db  # type: ignore[misc]
+    db.close()
+
+
+@pytest.fixture
+def users(web_db: Database) -> dict[str, int]:
+    return web_db.write_sync(make_users)
+
+
+@pytest.fixture
+async def server(web_settings: Settings, web_db: Database, users: dict[str, int]) -> AsyncIterator[AdminServer]:
+    srv = AdminServer(web_settings, web_db)
+    await srv.start()
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def client(server: AdminServer) -> AsyncIterator[Client]:
+    c = Client(server.url)
+    yield c
+    await c.close()

@@ -1,0 +1,97 @@
+# ruff: noqa: F811  (fixtures imported from admin_helpers are parameters here)
+"""Sign-in, sessions, CSRF, rate limiting and security headers of the web UI, over real HTTP."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from admin_helpers import PASSWORD, Client, client, server, users, web_db, web_settings  # noqa: F401
+
+from ivr.admin.server import AdminServer
+from ivr.db.writer import Database
+
+
+async def test_sign_in_and_out(client: Client, web_db: Database) -> None:
+    status, text = await client.get("/settings")
+    assert status == 200 and "Sign in" in text  # sent to the sign-in page
+    status, text = await client.login("admin")
+    assert status == 200 and "Settings" in text  # admin's start page
+    cookies = {c.key: c for c in client.session.cookie_jar}
+    assert cookies["ivr-session"]["httponly"] and cookies["ivr-session"]["samesite"] == "Strict"
+    stored = web_db.query_sync("select token_hash from admin_sessions")
+    assert len(stored) == 1 and stored[0]["token_hash"] != cookies["ivr-session"].value
+    actions = [r["action"] for r in web_db.query_sync("select action from audit_log order by id")]
+    assert actions == ["signin"]
+
+    status, text = await client.post("/logout")
+    assert "You have signed out" in text
+    assert web_db.query_sync("select count(*) n from admin_sessions")[0]["n"] == 0
+    status, text = await client.get("/settings")
+    assert "Sign in" in text and "Setting</th>" not in text
+
+
+async def test_wrong_password_repeated_is_rate_limited(client: Client, web_db: Database) -> None:
+    for _ in range(5):
+        status, text = await client.login("cw_my", "wrong password!")
+        assert status == 401 and "username or password is not right" in text
+    status, text = await client.login("cw_my", PASSWORD)  # even the right one waits now
+    assert status == 429 and "Too many wrong attempts" in text and "wait 15 minutes" in text
+    failed = web_db.query_sync("select count(*) n from audit_log where action = 'signin.failed'")[0]["n"]
+    assert failed == 5
+    # Another user from the same address is not blocked by someone else's typos.
+    status, text = await client.login("super", PASSWORD)
+    assert status == 200 and "Sign in</h1>" not in text
+
+
+async def test_unknown_user_gets_the_same_answer(client: Client) -> None:
+    status, text = await client.login("nobody", PASSWORD)
+    assert status == 401 and "username or password is not right" in text
+
+
+async def test_login_form_rejects_missing_or_wrong_csrf(client: Client) -> None:
+    await client.get("/login")
+    for token in ("", "0" * 64):
+        status, text = await client.post("/login", {"username": "admin", "password": PASSWORD}, csrf=token)
+        assert status == 403 and "did not come from this site" in text
+
+
+async def test_expired_session_asks_to_sign_in_again(client: Client, web_db: Database) -> None:
+    await client.login("admin")
+    old = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    web_db.write_sync(lambda db: db.execute("update admin_sessions set last_seen_at = ?", [old]))
+    status, text = await client.get("/settings")
+    assert status == 200 and "signed out because you were away" in text
+    assert web_db.query_sync("select count(*) n from admin_sessions")[0]["n"] == 0
+    # A form posted with the old session gets a plain answer, not a stack trace.
+    await client.login("admin")
+    web_db.write_sync(lambda db: db.execute("update admin_sessions set expires_at = ?", [old]))
+    status, text = await client.post("/logout")
+    assert "Traceback" not in text
+
+
+async def test_security_headers_and_no_inline_script(client: Client, server: AdminServer) -> None:
+    async with client.session.get(server.url + "/login") as r:
+        body = await r.text()
+        csp = r.headers["Content-Security-Policy"]
+        assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert r.headers["Referrer-Policy"] == "no-referrer"
+        assert r.headers["Cache-Control"] == "no-store"
+    assert "<script>" not in body and "style=" not in body
+    async with client.session.get(server.url + "/static/style.css") as r:
+        assert r.status == 200 and r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+async def test_open_redirect_is_refused(client: Client) -> None:
+    await client.get("/login?next=//evil.example/")
+    async with client.session.post(
+        client.base + "/login",
+        data={"username": "admin", "password": PASSWORD, "next": "//evil.example/", "csrf": client.token},
+        allow_redirects=False,
+    ) as r:
+        assert r.status == 303 and r.headers["Location"] == "/"
+
+
+async def test_unknown_page_is_a_plain_404(client: Client) -> None:
+    status, text = await client.get("/no-such-page")
+    assert status == 404 and "does not exist" in text and "Traceback" not in text
