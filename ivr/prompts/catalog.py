@@ -1,0 +1,76 @@
+"""The prompt catalog (prompts/catalog.yaml): every key a flow may play, with its words per language."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ivr.languages import LANGUAGES
+
+CATALOG_FILE = "catalog.yaml"
+KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+SOURCE_LANGUAGE = "en"
+
+
+class CatalogError(Exception):
+    """The catalog cannot be read. The message is one line naming the file and key."""
+
+
+@dataclass(frozen=True)
+class Text:
+    text: str
+    review: bool  # True while the translation is a machine draft nobody has checked
+
+
+@dataclass(frozen=True)
+class Catalog:
+    path: Path
+    languages: tuple[str, ...]
+    prompts: dict[str, dict[str, Text]]
+
+    @property
+    def keys(self) -> list[str]:
+        return list(self.prompts)
+
+    def text(self, key: str, lang: str) -> Text | None:
+        return self.prompts.get(key, {}).get(lang)
+
+
+def load_catalog(prompts_dir: Path) -> Catalog:
+    path = prompts_dir / CATALOG_FILE
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CatalogError(f"{path}: the prompt catalog does not exist") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("prompts"), dict):
+        raise CatalogError(f"{path}: expected a mapping with a 'prompts' section")
+    languages = tuple(str(code) for code in data.get("languages") or ())
+    prompts: dict[str, dict[str, Text]] = {}
+    for key, entry in data["prompts"].items():
+        if not isinstance(key, str) or not KEY_RE.match(key):
+            raise CatalogError(f"{path}: prompt key {key!r} must be lower-case letters, digits and _")
+        if not isinstance(entry, dict) or not entry:
+            raise CatalogError(f"{path}: {key}: expected a text per language")
+        prompts[key] = {str(lang): _text(path, key, str(lang), value) for lang, value in entry.items()}
+        if SOURCE_LANGUAGE not in prompts[key]:
+            raise CatalogError(f"{path}: {key}: has no English source text")
+    return Catalog(path=path, languages=languages, prompts=prompts)
+
+
+def _text(path: Path, key: str, lang: str, value: Any) -> Text:
+    if lang not in LANGUAGES:
+        raise CatalogError(f"{path}: {key}: unknown language code {lang!r}")
+    if isinstance(value, str) and value.strip():
+        return Text(value.strip(), review=False)
+    if isinstance(value, dict) and isinstance(value.get("text"), str) and value["text"].strip():
+        review = value.get("review")
+        if review not in (None, "needed", "done"):
+            raise CatalogError(f"{path}: {key}.{lang}: review must be 'needed' or 'done', not {review!r}")
+        return Text(value["text"].strip(), review=review == "needed")
+    raise CatalogError(f"{path}: {key}.{lang}: expected text, or {{text: ..., review: needed}}")

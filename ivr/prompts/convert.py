@@ -1,0 +1,222 @@
+"""Turn any common audio file into the telephone audio Asterisk plays: 8 kHz mono 16-bit PCM WAV.
+
+ffmpeg decodes and resamples (through soxr, whose low-pass filter stops a 6 kHz tone from
+folding down to 2 kHz the way a naive rate change would). Trimming and loudness
+normalisation happen here, on the 8 kHz samples, so every prompt lands on one level.
+The result is written to a temporary file beside ``dst`` and renamed over it only when
+everything worked: a bad upload never replaces a good prompt.
+"""
+
+from __future__ import annotations
+
+import array
+import json
+import math
+import os
+import subprocess
+import tempfile
+import wave
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+RATE = 8000
+FRAME = RATE // 50  # 20 ms analysis frames
+SUPPORTED = (".wav", ".mp3", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".flac", ".webm", ".amr", ".3gp")
+PROMPT_MAX_SECONDS = 300.0
+
+# One level for every prompt: mean power of the speech frames (a simple gated loudness),
+# with peaks held under the ceiling by a soft limiter.
+TARGET_DBFS = -20.0
+CEILING_DBFS = -1.0
+SILENT_DBFS = -60.0  # nothing louder than this: the file is silence (or a dead microphone)
+TRIM_BELOW_LOUDEST_DB = 35.0  # edges quieter than this, relative to the loudest frame, are trimmed
+GATE_BELOW_LOUDEST_DB = 20.0  # frames counted towards loudness
+PAD_SECONDS = 0.06  # keep a little air so the first consonant isn't clipped
+MAX_GAIN_DB = 50.0
+TOOL_TIMEOUT = 120.0
+
+
+class AudioError(Exception):
+    """The audio cannot be used. The message is one line a caseworker can act on."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    sample_rate: int
+    channels: int
+    sample_width: int  # bytes
+    duration: float  # seconds, after trimming
+    peak_dbfs: float
+    loudness_dbfs: float  # mean power of the speech frames
+    source_duration: float  # seconds, before trimming
+    gain_db: float
+
+
+def _db(value: float) -> float:
+    return 20 * math.log10(value) if value > 0 else -120.0
+
+
+def _minutes(seconds: float) -> str:
+    whole = round(seconds)
+    return f"{whole // 60}:{whole % 60:02d}"
+
+
+def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SECONDS) -> AudioInfo:
+    """Convert ``src`` into ``dst`` (8 kHz mono 16-bit WAV, trimmed, normalised).
+
+    Raises :class:`AudioError` for an empty, corrupt, silent, over-long or unsupported
+    file; ``dst`` is then untouched.
+    """
+    name = src.name
+    if src.suffix.lower() not in SUPPORTED:
+        kinds = ", ".join(s.lstrip(".") for s in SUPPORTED)
+        raise AudioError(f"{name}: unsupported format {src.suffix or '(no extension)'!r}; use one of {kinds}")
+    try:
+        size = src.stat().st_size
+    except OSError as exc:
+        raise AudioError(f"{name}: cannot be read ({exc.strerror})") from None
+    if size == 0:
+        raise AudioError(f"{name}: the file is empty")
+    source_duration = _probe(src, max_seconds)
+    samples = _decode(src, max_seconds)
+    if len(samples) > max_seconds * RATE + FRAME:
+        raise AudioError(f"{name}: too long ({_minutes(len(samples) / RATE)}); the limit is {_minutes(max_seconds)}")
+    if source_duration is None:
+        source_duration = len(samples) / RATE
+    levels = _frame_levels(samples)
+    if not levels or max(levels) < SILENT_DBFS:
+        raise AudioError(f"{name}: there is no sound in it (all silence)")
+    trimmed = _trim(samples, levels)
+    loudness = _loudness(_frame_levels(trimmed))
+    gain_db = min(TARGET_DBFS - loudness, MAX_GAIN_DB)
+    pcm = _to_pcm16(trimmed, 10 ** (gain_db / 20))
+    _write_atomically(dst, pcm)
+    out = array.array("h", pcm)
+    peak = max((abs(s) for s in out), default=0) / 32768
+    return AudioInfo(
+        sample_rate=RATE,
+        channels=1,
+        sample_width=2,
+        duration=len(out) / RATE,
+        peak_dbfs=round(_db(peak), 2),
+        loudness_dbfs=round(_loudness(_frame_levels([s / 32768 for s in out])), 2),
+        source_duration=round(source_duration, 3),
+        gain_db=round(gain_db, 2),
+    )
+
+
+def _run(args: Sequence[str], name: str) -> subprocess.CompletedProcess[bytes]:
+    try:
+        return subprocess.run(
+            list(args), capture_output=True, timeout=TOOL_TIMEOUT, check=False, stdin=subprocess.DEVNULL
+        )
+    except FileNotFoundError:
+        raise AudioError(f"{name}: {args[0]} is not installed (run scripts/setup.sh)") from None
+    except subprocess.TimeoutExpired:
+        raise AudioError(f"{name}: {args[0]} took longer than {TOOL_TIMEOUT:.0f} s") from None
+
+
+def _probe(src: Path, max_seconds: float) -> float | None:
+    """The duration ffprobe reports (None if it can't tell), after checking there is audio."""
+    result = _run(
+        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json", str(src)],
+        src.name,
+    )
+    try:
+        info = json.loads(result.stdout or b"{}")
+    except ValueError:
+        info = {}
+    if result.returncode != 0 or "format" not in info:
+        raise AudioError(f"{src.name}: cannot be read as audio (the file is damaged or not a sound file)")
+    if not any(s.get("codec_type") == "audio" for s in info.get("streams", [])):
+        raise AudioError(f"{src.name}: contains no audio")
+    try:
+        duration = float(info["format"]["duration"])
+    except (KeyError, ValueError):
+        return None
+    if duration > max_seconds + 0.5:
+        raise AudioError(f"{src.name}: too long ({_minutes(duration)}); the limit is {_minutes(max_seconds)}")
+    return duration
+
+
+def _decode(src: Path, max_seconds: float) -> array.array[float]:
+    """Mono float samples at 8 kHz, resampled by soxr (band-limited, so nothing aliases)."""
+    result = _run(
+        [
+            "ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-vn", "-map", "0:a:0",
+            "-t", f"{max_seconds + 1:.3f}",
+            "-af", f"aresample={RATE}:resampler=soxr:precision=28,aformat=sample_fmts=flt:channel_layouts=mono",
+            "-f", "f32le", "-",
+        ],
+        src.name,
+    )
+    if result.returncode != 0:
+        raise AudioError(f"{src.name}: cannot be decoded (the file is damaged or not a sound file)")
+    samples = array.array("f")
+    usable = len(result.stdout) - len(result.stdout) % samples.itemsize
+    samples.frombytes(result.stdout[:usable])
+    if not samples:
+        raise AudioError(f"{src.name}: there is no sound in it (no audio samples)")
+    return samples
+
+
+def _frame_levels(samples: Sequence[float]) -> list[float]:
+    """Level of each 20 ms frame, in dBFS of its mean power."""
+    levels = []
+    for start in range(0, len(samples), FRAME):
+        frame = samples[start:start + FRAME]
+        power = math.fsum(x * x for x in frame) / len(frame)
+        levels.append(10 * math.log10(power) if power > 0 else -120.0)
+    return levels
+
+
+def _trim(samples: array.array[float], levels: list[float]) -> array.array[float]:
+    threshold = max(max(levels) - TRIM_BELOW_LOUDEST_DB, SILENT_DBFS)
+    loud = [i for i, level in enumerate(levels) if level >= threshold]
+    pad = int(PAD_SECONDS * RATE)
+    start = max(loud[0] * FRAME - pad, 0)
+    end = min((loud[-1] + 1) * FRAME + pad, len(samples))
+    return samples[start:end]
+
+
+def _loudness(levels: list[float]) -> float:
+    """Mean power of the frames within GATE_BELOW_LOUDEST_DB of the loudest (pauses don't count)."""
+    gate = max(levels) - GATE_BELOW_LOUDEST_DB
+    active = [10 ** (level / 10) for level in levels if level >= gate]
+    return 10 * math.log10(sum(active) / len(active))
+
+
+def _to_pcm16(samples: Sequence[float], gain: float) -> bytes:
+    """Apply the gain, hold peaks under the ceiling with a soft knee, quantise to 16 bits."""
+    ceiling = 10 ** (CEILING_DBFS / 20)
+    knee = ceiling / 2
+    span = ceiling - knee
+    out = array.array("h", bytes(2 * len(samples)))
+    for i, x in enumerate(samples):
+        y = x * gain
+        if y > knee:
+            y = knee + span * math.tanh((y - knee) / span)
+        elif y < -knee:
+            y = -knee - span * math.tanh((-y - knee) / span)
+        out[i] = round(y * 32767)
+    return out.tobytes()
+
+
+def _write_atomically(dst: Path, pcm: bytes) -> None:
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as raw, wave.open(raw, "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(RATE)
+            wav.writeframes(pcm)
+            raw.flush()
+            os.fsync(raw.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, dst)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise

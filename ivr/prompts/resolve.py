@@ -1,0 +1,73 @@
+"""Which audio to play for a prompt key in a caller's language.
+
+The resolver only ever names files that exist: when a prompt was not built in the
+caller's language it walks :func:`ivr.languages.fallback_chain` (Khmer -> Thai ->
+English, ...) and logs a warning the first time each key falls back. When Asterisk
+shares this machine, prompts play by absolute path; otherwise by the name under which
+`ivr prompts install` put them in Asterisk's sounds folder (``sound:ivr/<lang>/<key>``).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from ivr.languages import fallback_chain
+from ivr.prompts.catalog import KEY_RE
+from ivr.prompts.store import built_path, built_root, is_playable
+from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+LANG_RE = re.compile(r"^[a-z]{2,3}$")
+INSTALL_PREFIX = "ivr"  # the folder under Asterisk's sounds directory
+LARGEST_NUMBER_KEY = 20  # number_10..number_20 are in the catalog; larger numbers are read digit by digit
+
+
+class MissingPrompt(LookupError):
+    """No built audio for the key in the language or any fallback. The message is one line."""
+
+
+class PromptResolver:
+    def __init__(self, settings: Settings) -> None:
+        self._root = built_root(settings)
+        self._local = settings.asterisk_local
+        self._warned: set[tuple[str, str]] = set()
+
+    def media(self, key: str, lang: str) -> list[str]:
+        """The media URIs that play ``key`` in ``lang`` (or the nearest fallback that was built)."""
+        if not KEY_RE.match(key):
+            raise MissingPrompt(f"{key!r} is not a prompt key")
+        if not LANG_RE.match(lang):
+            raise MissingPrompt(f"{lang!r} is not a language code")
+        chain = fallback_chain(lang)
+        for candidate in chain:
+            path = built_path(self._root, candidate, key)
+            if not is_playable(path):
+                continue
+            if candidate != lang and (key, lang) not in self._warned:
+                self._warned.add((key, lang))
+                log.warning("prompt %s has no %s audio; playing the %s prompt instead", key, lang, candidate)
+            if self._local:
+                return [f"sound:{path.with_suffix('')}"]
+            return [f"sound:{INSTALL_PREFIX}/{candidate}/{key}"]
+        raise MissingPrompt(f"prompt {key} is not built for {' or '.join(chain)}; run `ivr prompts build`")
+
+    def digits(self, digits: str, lang: str) -> list[str]:
+        """One prompt per digit, e.g. for reading a case code back."""
+        if not digits or not all(d in "0123456789" for d in digits):
+            raise ValueError("digits must be a non-empty string of 0-9")
+        out: list[str] = []
+        for d in digits:
+            out.extend(self.media(f"digit_{d}", lang))
+        return out
+
+    def number(self, n: int, lang: str) -> list[str]:
+        """A count said as a number up to 20, digit by digit beyond that."""
+        if n < 0:
+            raise ValueError("only numbers from 0 up can be said")
+        if n < 10:
+            return self.media(f"digit_{n}", lang)
+        if n <= LARGEST_NUMBER_KEY:
+            return self.media(f"number_{n}", lang)
+        return self.digits(str(n), lang)

@@ -1,0 +1,64 @@
+"""Where built prompts live ($IVR_DATA_DIR/prompts/<lang>/<key>.wav) and the manifest beside them.
+
+The manifest records, per built prompt, what it was built from (a recording or a
+placeholder synthesised from the catalog text) and the content hash that decides
+whether the next build can skip it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ivr.settings import Settings
+
+MANIFEST = "manifest.json"
+WAV_HEADER = 44  # a built file no bigger than its header holds no sound
+
+
+def built_root(settings: Settings) -> Path:
+    return (settings.data_dir / "prompts").resolve()
+
+
+def built_path(root: Path, lang: str, key: str) -> Path:
+    return root / lang / f"{key}.wav"
+
+
+def is_playable(path: Path) -> bool:
+    try:
+        return path.stat().st_size > WAV_HEADER
+    except OSError:
+        return False
+
+
+def entry_name(lang: str, key: str) -> str:
+    return f"{lang}/{key}"
+
+
+def load_manifest(root: Path) -> dict[str, dict[str, Any]]:
+    try:
+        data = json.loads((root / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except ValueError:
+        # A damaged manifest only costs a full rebuild; the audio files are still fine.
+        return {}
+    entries = data.get("entries") if isinstance(data, dict) else None
+    return entries if isinstance(entries, dict) else {}
+
+
+def save_manifest(root: Path, entries: dict[str, dict[str, Any]]) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=root)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"version": 1, "entries": dict(sorted(entries.items()))}, out, indent=1, ensure_ascii=False)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, root / MANIFEST)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
