@@ -1,0 +1,92 @@
+"""Reading recordings as 16-bit mono PCM at a model's rate, through sox.
+
+sox's ``rate`` effect is a proper band-limited resampler: phone audio is 8 kHz and
+most models expect 16 kHz, and a naive resample would alias into the features.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SOX = "sox"
+BYTES_PER_SAMPLE = 2
+
+
+class AudioError(Exception):
+    """A recording cannot be read. The message is one line and names no content."""
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    duration: float
+    rate: int
+    channels: int
+
+
+def probe(path: Path) -> AudioInfo:
+    """Duration, rate and channels from the file's header (no decoding)."""
+    if not path.is_file():
+        raise AudioError(f"{path.name}: file does not exist")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path.name}: file is empty (0 bytes)")
+    proc = subprocess.run(
+        [SOX, "--info", str(path)], capture_output=True, text=True, errors="replace", timeout=30, check=False
+    )
+    if proc.returncode != 0:
+        raise AudioError(f"{path.name}: not a readable audio file ({_last_line(proc.stderr)})")
+    fields: dict[str, str] = {}
+    for line in proc.stdout.splitlines():
+        key, sep, value = line.partition(":")
+        if sep:
+            fields[key.strip()] = value.strip()
+    try:
+        rate = int(float(fields["Sample Rate"]))
+        channels = int(fields["Channels"])
+        # "00:00:04.21 = 92790 samples ~ ..." -> the sample count is exact
+        samples = int(fields["Duration"].split("=")[1].split()[0])
+    except (KeyError, ValueError, IndexError):
+        raise AudioError(f"{path.name}: header has no usable rate/length") from None
+    if rate <= 0 or channels <= 0:
+        raise AudioError(f"{path.name}: header says {rate} Hz, {channels} channel(s)")
+    return AudioInfo(samples / rate, rate, channels)
+
+
+def pcm_chunks(path: Path, rate: int, *, max_seconds: float | None = None,
+               chunk_seconds: float = 4.0) -> Iterator[bytes]:
+    """Yield signed 16-bit mono PCM at ``rate``, ``chunk_seconds`` at a time, streaming from sox.
+
+    Memory stays flat however long the recording is; ``max_seconds`` stops reading there.
+    Raises :class:`AudioError` if sox fails part-way (a truncated or corrupt file).
+    """
+    cmd = [SOX, "-V1", "-q", str(path), "-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1",
+           "-r", str(rate), "-"]
+    if max_seconds is not None:
+        cmd += ["trim", "0", f"{max_seconds:.3f}"]
+    chunk = int(rate * chunk_seconds) * BYTES_PER_SAMPLE
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    finished = False
+    try:
+        while True:
+            data = proc.stdout.read(chunk)
+            if not data:
+                break
+            yield data
+        finished = True
+    finally:
+        if not finished:  # the caller stopped early: don't leave sox writing into a full pipe
+            proc.kill()
+        proc.stdout.close()
+        err = proc.stderr.read().decode(errors="replace")
+        proc.stderr.close()
+        code = proc.wait()
+    if finished and code != 0:
+        raise AudioError(f"{path.name}: sox could not decode it ({_last_line(err)})")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "no detail"
