@@ -6,13 +6,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import REPO
 
 from ivr.cases import CATEGORIES
 from ivr.flows.check import check_flow_file, check_flows, prompt_keys, read_catalog
 from ivr.flows.load import FlowError, load_flow
 from ivr.settings import Settings
-
-from conftest import REPO
 
 HOTLINE = REPO / "callflows" / "hotline.yaml"
 
@@ -126,7 +125,7 @@ def test_wrong_spec_version_and_yaml_booleans(tmp_path: Path) -> None:
 
 
 def test_every_default_flow_prompt_is_in_the_catalog(settings: Settings) -> None:
-    catalog = read_catalog(settings.prompts_dir / "catalog.yaml")
+    catalog = read_catalog(settings.prompts_dir)
     if catalog is None:
         pytest.skip("prompts/catalog.yaml (issue 5) has not landed yet")
     flow = load_flow(HOTLINE)

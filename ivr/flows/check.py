@@ -9,8 +9,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from ivr.checks import check
 from ivr.flows.load import flow_path, parse_flow
 from ivr.flows.model import PROMPT_FIELDS, Flow, Node
@@ -30,7 +28,7 @@ def check_flows(settings: Settings) -> list[str]:
     problems: list[str] = []
     if not flow_path(settings.flows_dir, settings.flow).exists():
         problems.append(f"IVR_FLOW: {flow_path(settings.flows_dir, settings.flow)} does not exist")
-    catalog = read_catalog(settings.prompts_dir / "catalog.yaml")
+    catalog = read_catalog(settings.prompts_dir)
     for path in paths:
         problems += check_flow_file(path, catalog=catalog, languages=settings.languages)
     return problems
@@ -54,7 +52,7 @@ def check_graph(flow: Flow) -> list[str]:
 
     for node in flow.nodes.values():
         cats = node.categories(operator=flow.operator is not None)
-        for category, target in node.exits.items():
+        for category in node.exits:
             if category not in cats:
                 bad(node.id, f"exit for {category!r}, which this node never yields (it yields {', '.join(cats)})")
         for target in node.targets():
@@ -169,26 +167,14 @@ def check_prompts(flow: Flow, catalog: dict[str, set[str]], languages: tuple[str
     return problems
 
 
-def read_catalog(path: Path) -> dict[str, set[str]] | None:
-    """key -> languages with text, from prompts/catalog.yaml; None when there is no catalog yet."""
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+def read_catalog(prompts_dir: Path) -> dict[str, set[str]] | None:
+    """key -> languages with text, from prompts/catalog.yaml; None when there is no catalog."""
+    from ivr.prompts.catalog import CatalogError, load_catalog
+
+    if not (prompts_dir / "catalog.yaml").exists():
         return None
-    if isinstance(data, dict) and isinstance(data.get("prompts"), dict | list):
-        data = data["prompts"]
-    out: dict[str, set[str]] = {}
-    items: Iterable[tuple[Any, Any]]
-    if isinstance(data, list):
-        items = ((d.get("key"), d) for d in data if isinstance(d, dict))
-    elif isinstance(data, dict):
-        items = data.items()
-    else:
-        return {}
-    for key, entry in items:
-        if not isinstance(entry, dict):
-            continue
-        texts = entry.get("text", entry)
-        if isinstance(texts, dict):
-            out[str(key)] = {str(lang) for lang, text in texts.items() if lang in LANGUAGES and text}
-    return out
+    try:
+        catalog = load_catalog(prompts_dir)
+    except CatalogError:
+        return None   # the prompts check reports a broken catalog
+    return {key: set(texts) for key, texts in catalog.prompts.items()}

@@ -1,0 +1,218 @@
+"""Talking to one caller's channel: prompts with barge-in, keypad input, recordings.
+
+Everything the call's task hears comes through ``Call.next_event`` in order. Digits
+that arrive while a prompt plays stop it (DTMF alone never stops a playback on a real
+Asterisk: the engine DELETEs it) and are kept as type-ahead for the next question.
+The quick-exit key raises :class:`QuickExit` wherever it is pressed; a hang-up raises
+:class:`HungUp` — except during a recording, which always ends with its result so the
+message is kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from ivr.ari.errors import AriError, NotFound
+from ivr.ari.events import (
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHangupRequest,
+    Event,
+    PlaybackEvent,
+    Reconnected,
+    RecordingEvent,
+    StasisEnd,
+)
+from ivr.log import CallLog
+
+# A playback whose PlaybackFinished never comes (unknown scheme, lost event) must not hold the call.
+PLAYBACK_GRACE_S = 120.0
+RECORDING_GRACE_S = 15.0
+
+
+class HungUp(Exception):
+    """The caller hung up (or the channel left Stasis)."""
+
+
+class QuickExit(Exception):
+    """The caller pressed the quick-exit key."""
+
+
+class CallLike(Protocol):
+    channel_id: str
+    client: Any
+    hung_up: bool
+
+    async def next_event(self, timeout: float | None = None) -> Event | None: ...  # noqa: ASYNC109
+
+
+@dataclass
+class RecordResult:
+    name: str
+    duration: float | None
+    hung_up: bool          # the caller hung up during the recording (the message is still kept)
+    quick_exit: bool
+    failed: bool = False
+
+
+_ids = itertools.count(1)
+
+
+class Channel:
+    def __init__(self, call: CallLike, log: CallLog, *, quick_exit: str | None = "*") -> None:
+        self.call = call
+        self.client = call.client
+        self.log = log
+        self.quick_exit = quick_exit
+        self.typeahead: list[str] = []
+        self.ended = False
+        self.resumed_mid_wait = False
+
+    # -- events -----------------------------------------------------------------------------------
+
+    async def _event(self, timeout: float | None) -> Event | None:  # noqa: ASYNC109
+        if self.ended:
+            raise HungUp
+        event = await self.call.next_event(timeout)
+        if isinstance(event, ChannelHangupRequest | ChannelDestroyed | StasisEnd):
+            self.ended = True
+        return event
+
+    def _digit(self, event: Event) -> str | None:
+        if isinstance(event, ChannelDtmfReceived) and event.channel_id == self.call.channel_id:
+            return event.digit
+        return None
+
+    # -- prompts --------------------------------------------------------------------------------------
+
+    async def play(self, media: Sequence[str], *, lang: str | None = None, barge_in: bool = True) -> str | None:
+        """Play ``media``; return the key that interrupted it (kept as type-ahead), if any."""
+        if not media:
+            return None
+        if barge_in and self.typeahead:
+            return self.typeahead[0]   # the caller already answered: skip the question
+        playback_id = f"{self.call.channel_id}-pb{next(_ids)}"
+        try:
+            await self.client.play(self.call.channel_id, list(media), lang=lang, playback_id=playback_id)
+        except NotFound:
+            raise HungUp from None
+        pressed: str | None = None
+        while True:
+            event = await self._event(PLAYBACK_GRACE_S)
+            if event is None or isinstance(event, Reconnected):
+                return pressed   # lost or never-ending playback: carry on rather than strand the caller
+            if self.ended:
+                raise HungUp
+            if isinstance(event, PlaybackEvent) and event.playback_id == playback_id:
+                if event.type == "PlaybackFinished":
+                    return pressed
+                continue
+            digit = self._digit(event)
+            if digit is None:
+                continue
+            if digit == self.quick_exit:
+                await self._stop_playback(playback_id)
+                raise QuickExit
+            self.typeahead.append(digit)
+            if barge_in and pressed is None:
+                pressed = digit
+                await self._stop_playback(playback_id)
+
+    async def _stop_playback(self, playback_id: str) -> None:
+        with contextlib.suppress(NotFound):
+            await self.client.stop_playback(playback_id)
+
+    # -- keypad ----------------------------------------------------------------------------------------
+
+    async def digits(
+        self, *, max_digits: int, timeout: float, interdigit: float = 4.0, terminator: str | None = "#"  # noqa: ASYNC109
+    ) -> str:
+        """Keys pressed (type-ahead first) until ``max_digits``, the terminator, or a pause."""
+        got = ""
+        deadline = timeout
+        while len(got) < max_digits:
+            if self.typeahead:
+                digit: str | None = self.typeahead.pop(0)
+            else:
+                event = await self._event(deadline)
+                if event is None:
+                    break
+                if self.ended:
+                    raise HungUp
+                if isinstance(event, Reconnected):
+                    self.resumed_mid_wait = True
+                    continue
+                digit = self._digit(event)
+                if digit is None:
+                    continue
+            if digit == self.quick_exit:
+                raise QuickExit
+            if terminator and digit == terminator:
+                return got if got else terminator
+            got += str(digit)
+            deadline = interdigit
+        return got
+
+    # -- recordings ------------------------------------------------------------------------------------
+
+    async def record(self, name: str, *, max_duration: int, max_silence: int, beep: bool) -> RecordResult:
+        """Record until '#', silence, the maximum, a hang-up, or the quick-exit key. Never loses the take."""
+        self.typeahead.clear()
+        try:
+            await self.client.record(
+                self.call.channel_id, name, format="wav", max_duration=max_duration, max_silence=max_silence,
+                beep=beep, terminate_on="#", if_exists="overwrite",
+            )
+        except NotFound:
+            raise HungUp from None
+        hung_up = quick = False
+        while True:
+            timeout = RECORDING_GRACE_S if (hung_up or quick) else max_duration + RECORDING_GRACE_S
+            event = await self.call.next_event(timeout)
+            if event is None:
+                # No RecordingFinished: keep whatever Asterisk stored.
+                self.log.warning("recording %s: no finish event; fetching what was stored", name)
+                await self._stop_recording(name)
+                return RecordResult(name, None, hung_up or self.call.hung_up, quick)
+            if isinstance(event, ChannelHangupRequest | ChannelDestroyed | StasisEnd):
+                self.ended = True
+                hung_up = True
+                if isinstance(event, StasisEnd):
+                    return RecordResult(name, None, True, quick)
+                continue
+            if isinstance(event, Reconnected):
+                continue
+            if isinstance(event, RecordingEvent) and event.name == name:
+                if event.type == "RecordingFinished":
+                    return RecordResult(name, event.duration, hung_up, quick)
+                if event.type == "RecordingFailed":
+                    self.log.warning("recording %s failed (%s)", name, event.cause or "no cause")
+                    return RecordResult(name, None, hung_up, quick, failed=True)
+                continue
+            if self._digit(event) == self.quick_exit and not quick:
+                quick = True
+                await self._stop_recording(name)   # stop = keep: what they said so far is a message
+
+    async def _stop_recording(self, name: str) -> None:
+        with contextlib.suppress(AriError):
+            await self.client.stop_recording(name)
+
+    # -- endings ---------------------------------------------------------------------------------------
+
+    async def hangup(self) -> None:
+        if self.ended:
+            return
+        self.ended = True
+        with contextlib.suppress(AriError):
+            await self.client.hangup(self.call.channel_id)
+
+    async def drain(self, timeout: float = 0.0) -> None:  # noqa: ASYNC109
+        """Let queued events pass (used after the call's work is done)."""
+        with contextlib.suppress(asyncio.TimeoutError):
+            while await self.call.next_event(timeout) is not None:
+                pass

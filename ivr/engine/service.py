@@ -1,0 +1,188 @@
+"""The call engine as a Service: the Stasis app, one session per call, live transfers.
+
+``Engine(settings, database)``: ``start()`` loads the flow (a broken flow stops start-up
+with its problems), imports the dialplan's fallback voicemails, then connects to ARI.
+Each channel entering the app runs in its own task. A channel that was mid-call when the
+engine (or its socket) went away comes back with ``Call.resumed`` and continues from the
+node it was on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any, Protocol
+
+from ivr.ari.client import AriClient
+from ivr.ari.errors import AriError
+from ivr.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
+from ivr.ari.stasis import Call, StasisApp
+from ivr.db.writer import Database
+from ivr.engine import store
+from ivr.engine.channel import HungUp
+from ivr.engine.fallback import import_fallback
+from ivr.engine.session import CallState, Prompts, Session, new_call_state
+from ivr.engine.waits import agent_channel_id
+from ivr.flows.load import FlowError, flow_path, load_flow
+from ivr.flows.model import Flow
+from ivr.log import CallLog
+from ivr.protection.caller import caller_ref
+from ivr.settings import Settings, SettingsError
+
+log = logging.getLogger(__name__)
+
+AGENT_ARG = "agent"
+
+
+class SpeechMenu(Protocol):
+    """Hook for spoken menu answers (the transcription part provides recognisers).
+
+    ``choose`` listens to the caller and returns the menu key (e.g. "1") whose category
+    they said, or None to fall back to the keypad.
+    """
+
+    async def choose(self, session: Session, lang: str, choices: dict[str, str]) -> str | None: ...
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        database: Database,
+        *,
+        prompts: Prompts | None = None,
+        speech: SpeechMenu | None = None,
+        client: AriClient | None = None,
+    ) -> None:
+        self.name = "engine"
+        self.settings = settings
+        self.database = database
+        self.prompts = prompts
+        self.speech = speech
+        self.client = client or AriClient(settings.ari_url, settings.ari_user, settings.ari_password)
+        self.app = StasisApp(self.client, settings.ari_app, self.handle)
+        self.flow: Flow | None = None
+        self.sessions: dict[str, Session] = {}
+        self._agents: dict[str, asyncio.Future[Call]] = {}
+        self._agent_gone: dict[str, asyncio.Event] = {}
+
+    # -- Service -------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        try:
+            self.flow = load_flow(flow_path(self.settings.flows_dir, self.settings.flow))
+        except FlowError as exc:
+            raise SettingsError(f"IVR_FLOW: {exc.problems[0]}") from None
+        if self.prompts is None:
+            from ivr.prompts.resolve import PromptResolver
+
+            self.prompts = PromptResolver(self.settings)
+        await import_fallback(self.settings, self.database)
+        await self.app.start()
+        log.info("engine ready: flow=%s version=%s app=%s", self.flow.name, self.flow.version, self.settings.ari_app)
+
+    async def stop(self) -> None:
+        await self.app.stop()
+        await self.client.close()
+
+    # -- calls ----------------------------------------------------------------------------------------
+
+    async def handle(self, call: Call) -> None:
+        if call.args and call.args[0] == AGENT_ARG:
+            await self._agent_leg(call)
+            return
+        assert self.flow is not None and self.prompts is not None
+        state, start = await self._state_for(call)
+        session = Session(settings=self.settings, database=self.database, flow=self.flow, prompts=self.prompts,
+                          call=call, state=state, engine=self)
+        self.sessions[call.channel_id] = session
+        try:
+            if not call.resumed:
+                try:
+                    await call.client.answer(call.channel_id)
+                except AriError:
+                    session.ch.ended = True
+            await session.run(start)
+        finally:
+            self.sessions.pop(call.channel_id, None)
+
+    async def _state_for(self, call: Call) -> tuple[CallState, str | None]:
+        """A new call's state, or a resumed call's from its row (language, case, node)."""
+        flow = self.flow
+        assert flow is not None
+        if call.resumed:
+            row = await self.database.read(lambda db: store.open_call_for_channel(db, call.channel_id))
+            if row is not None:
+                state = CallState(call_id=row["id"], channel_id=call.channel_id, caller_ref=row["caller_ref"],
+                                  number=str((call.channel.get("caller") or {}).get("number") or "") or None,
+                                  language=row["language"] or self.settings.languages[0],
+                                  repeat=bool(row["repeat_caller"]), case_id=row["case_id"],
+                                  menu_choice=row["menu_choice"])
+                CallLog(log, state.call_id).info("resumed at node=%s", row["last_node"] or flow.start)
+                node = row["last_node"] if row["last_node"] in flow.nodes else None
+                return state, node
+        number = (call.channel.get("caller") or {}).get("number")
+        ref = caller_ref(self.settings.key("caller-ref"), number)
+        state = new_call_state(self.settings, call.channel, ref)
+        cid, chan, name, version = state.call_id, call.channel_id, flow.name, flow.version
+        state.repeat = await self.database.write(
+            lambda db: store.open_call(db, call_id=cid, channel_id=chan, caller_ref=ref, flow=name, version=version)
+        )
+        CallLog(log, cid).info("call started channel=%s repeat=%s", chan, state.repeat)
+        return state, None
+
+    # -- live transfer ----------------------------------------------------------------------------------
+
+    async def transfer(self, session: Session, endpoint: str, *, timeout: float) -> bool:  # noqa: ASYNC109
+        """Ring the caseworker queue; bridge the caller in if someone answers within ``timeout``."""
+        agent_id = agent_channel_id(session.state.call_id)
+        answered: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
+        self._agents[agent_id] = answered
+        self._agent_gone[agent_id] = asyncio.Event()
+        try:
+            await self.client.originate(endpoint, app=self.settings.ari_app, app_args=f"{AGENT_ARG},{agent_id}",
+                                        channel_id=agent_id, timeout=int(timeout))
+            agent = await asyncio.wait_for(answered, timeout)
+        except (AriError, TimeoutError) as exc:
+            session.log.info("transfer: nobody answered (%s)", type(exc).__name__)
+            with contextlib.suppress(AriError):
+                await self.client.hangup(agent_id)
+            self._agents.pop(agent_id, None)
+            self._agent_gone.pop(agent_id, None)
+            return False
+        bridge = await self.client.create_bridge("mixing")
+        bridge_id = str(bridge["id"])
+        session.log.info("transfer: caseworker answered; bridged")
+        try:
+            await self.client.add_to_bridge(bridge_id, [session.call.channel_id, agent.channel_id])
+            gone = self._agent_gone[agent_id]
+            while not gone.is_set():
+                event = await session.call.next_event(1.0)
+                if isinstance(event, ChannelHangupRequest | ChannelDestroyed | StasisEnd):
+                    session.ch.ended = True
+                    raise HungUp
+        finally:
+            with contextlib.suppress(AriError):
+                await self.client.destroy_bridge(bridge_id)
+            with contextlib.suppress(AriError):
+                await self.client.hangup(agent.channel_id)
+            self._agents.pop(agent_id, None)
+            self._agent_gone.pop(agent_id, None)
+        return True
+
+    async def _agent_leg(self, call: Call) -> None:
+        agent_id = call.args[1] if len(call.args) > 1 else call.channel_id
+        future = self._agents.get(agent_id)
+        if future is None or future.done():
+            with contextlib.suppress(AriError):
+                await call.client.hangup(call.channel_id)
+            return
+        future.set_result(call)
+        while not call.hung_up:
+            event: Any = await call.next_event(5.0)
+            if isinstance(event, StasisEnd):
+                break
+        gone = self._agent_gone.get(agent_id)
+        if gone is not None:
+            gone.set()

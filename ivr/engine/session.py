@@ -1,0 +1,342 @@
+"""One call running one flow: the interpreter and the call's state.
+
+The session walks the flow's nodes (actions, then a wait or a router, then an exit),
+writes every step to ``call_steps``, and whatever happens — the caller hangs up, presses
+the quick-exit key, or the engine hits a bug — closes the call row with its outcome and
+brings every recording home. Waits live in :mod:`ivr.engine.waits`, routers and actions
+in :mod:`ivr.engine.steps`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ivr.ari.errors import AriError
+from ivr.db.writer import Database
+from ivr.engine import store
+from ivr.engine.channel import Channel, HungUp, QuickExit
+from ivr.engine.recordings import RecordingError, Stored, shred, store_bytes
+from ivr.flows.model import Flow, Node
+from ivr.log import CallLog
+from ivr.settings import Settings
+
+if TYPE_CHECKING:
+    from ivr.engine.channel import CallLike
+
+log = logging.getLogger(__name__)
+
+# A flow that moves this many times without the call ending is broken (the checker catches most).
+MAX_TRANSITIONS = 400
+# Where the dialplan takes a caller the engine cannot serve (asterisk_conf/extensions.conf).
+FALLBACK_CONTEXT = "hotline-fallback"
+
+
+class Prompts(Protocol):
+    """What the engine needs from the prompts part (ivr.prompts.resolve.PromptResolver)."""
+
+    def media(self, key: str, lang: str) -> list[str]: ...
+
+    def digits(self, digits: str, lang: str) -> list[str]: ...
+
+    def number(self, n: int, lang: str) -> list[str]: ...
+
+
+class FlowBug(Exception):
+    """The flow led somewhere the engine cannot follow (e.g. no exit for a category)."""
+
+
+@dataclass
+class Take:
+    """A recording brought home but not yet released on Asterisk (the caller may still review it)."""
+
+    recording_id: int
+    name: str
+    stored: Stored | None
+    empty: bool
+
+
+@dataclass
+class CallState:
+    call_id: str
+    channel_id: str
+    caller_ref: str | None
+    number: str | None = field(default=None, repr=False)   # in memory only; sealed if a call-back is asked
+    language: str = "en"
+    repeat: bool = False
+    vars: dict[str, Any] = field(default_factory=dict)
+    case_id: int | None = None
+    case_code: str | None = field(default=None, repr=False)   # read back to the caller, never stored
+    category: str | None = None
+    workplace_code: str | None = None
+    menu_choice: str | None = None
+    outcome: str | None = None
+    emergency: bool = False
+    node: str | None = None
+    takes: list[Take] = field(default_factory=list)
+    recordings: int = 0
+
+
+class Session:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        database: Database,
+        flow: Flow,
+        prompts: Prompts,
+        call: CallLike,
+        state: CallState,
+        engine: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.flow = flow
+        self.prompts = prompts
+        self.call = call
+        self.state = state
+        self.engine = engine   # the Engine (for live transfer); None in isolation
+        self.log = CallLog(log, state.call_id)
+        self.ch = Channel(call, self.log, quick_exit=flow.quick_exit)
+
+    # -- helpers the steps use --------------------------------------------------------------------
+
+    @property
+    def lang(self) -> str:
+        return self.state.language
+
+    def media(self, keys: list[str] | tuple[str, ...]) -> list[str]:
+        out: list[str] = []
+        for key in keys:
+            out += self.prompts.media(self.flow.prompt_key(key, self.lang), self.lang)
+        return out
+
+    async def say(self, keys: list[str] | tuple[str, ...], *, barge_in: bool = True) -> str | None:
+        return await self.ch.play(self.media(keys), lang=self.lang, barge_in=barge_in)
+
+    def resolve(self, value: Any) -> Any:
+        """``"@name"`` is the variable ``name``; anything else is itself."""
+        if not isinstance(value, str) or not value.startswith("@"):
+            return value
+        name = value[1:]
+        if name == "case_code":
+            return self.state.case_code
+        if name == "language":
+            return self.state.language
+        return self.state.vars.get(name)
+
+    async def write(self, fn: Any) -> Any:
+        return await self.database.write(fn)
+
+    async def step(self, node: str, action: str | None, *, input: str | None = None,
+                   category: str | None = None) -> None:
+        call_id = self.state.call_id
+        await self.write(lambda db: store.add_step(db, call_id, node=node, action=action, input=input,
+                                                   category=category))
+        self.log.info("node=%s %s%s%s", node, action or "-", f" input={input}" if input else "",
+                      f" category={category}" if category else "")
+
+    # -- running --------------------------------------------------------------------------------------
+
+    async def run(self, start: str | None = None) -> None:
+        """Run the flow from ``start`` (a resumed call restarts its last node) until the call ends."""
+        try:
+            await self._walk(start or self.flow.start)
+        except QuickExit:
+            self.state.outcome = "quick_exit"
+            self.log.info("quick exit")
+            await self.ch.hangup()
+        except HungUp:
+            pass
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log.exception("unexpected error at node=%s; apologising and taking a message", self.state.node)
+            self.state.outcome = "error"
+            await self._rescue()
+        finally:
+            await self.finish()
+
+    async def _walk(self, node_id: str) -> None:
+        from ivr.engine import steps, waits
+
+        for _ in range(MAX_TRANSITIONS):
+            node = self.flow.nodes[node_id]
+            self.state.node = node.id
+            for action in node.actions:
+                await steps.run_action(self, node, action)
+                if self.ch.ended:
+                    return
+            category: str | None = None
+            if node.wait is not None:
+                category, shown = await waits.run_wait(self, node, node.wait)
+                await self.step(node.id, node.wait.kind, input=shown, category=category)
+                self.state.vars["choice"] = category
+            elif node.router is not None:
+                category = await steps.run_router(self, node, node.router)
+                await self.step(node.id, node.router.kind, category=category)
+            if category is not None and node.report == "menu_choice":
+                self.state.menu_choice = category
+                await self._save_choice(category)
+            nxt = self._next(node, category)
+            if nxt is None:
+                if node.ends_call():
+                    return
+                raise FlowBug(f"node {node.id}: no exit for category {category!r}")
+            node_id = nxt
+        raise FlowBug(f"more than {MAX_TRANSITIONS} transitions without the call ending")
+
+    async def _save_choice(self, choice: str) -> None:
+        call_id = self.state.call_id
+        await self.write(lambda db: store.update_call(db, call_id, menu_choice=choice))
+
+    def _next(self, node: Node, category: str | None) -> str | None:
+        if category is not None and category in node.exits:
+            return node.exits[category]
+        if category == "operator" and self.flow.operator:
+            return self.flow.operator
+        return node.exit
+
+    async def _rescue(self) -> None:
+        """Never strand a caller: apologise, then take a voicemail, else hand back to the dialplan."""
+        if self.ch.ended:
+            return
+        with contextlib.suppress(HungUp, QuickExit, AriError):
+            await self.ch.play(self.media(["apology_message"]), lang=self.lang, barge_in=False)
+        try:
+            from ivr.engine import waits
+
+            if self.state.case_id is None:
+                await waits.create_case(self, emergency=False)
+            await waits.record_message(self, {"prompts": ["record_instructions"], "beep": True, "review": False})
+            await self.ch.play(self.media(["message_saved", "goodbye"]), lang=self.lang, barge_in=False)
+            await self.ch.hangup()
+        except (HungUp, QuickExit):
+            return
+        except Exception:
+            self.log.exception("voicemail rescue failed; continuing in the dialplan fallback")
+            with contextlib.suppress(AriError):
+                await self.call.client.continue_in_dialplan(self.call.channel_id, context=FALLBACK_CONTEXT,
+                                                            extension="s", priority=1)
+                self.ch.ended = True
+
+    # -- the end of a call ----------------------------------------------------------------------------
+
+    def final_outcome(self) -> str:
+        s = self.state
+        if s.outcome in ("quick_exit", "error"):
+            return s.outcome
+        if s.emergency:
+            return "emergency"
+        if s.outcome:
+            return s.outcome
+        return "abandoned" if s.menu_choice is None else "hangup"
+
+    async def finish(self) -> None:
+        """Release recordings, file orphaned ones under a case, close the call row."""
+        s = self.state
+        for take in list(s.takes):
+            with contextlib.suppress(Exception):
+                await self.release(take)
+        if not self.ch.ended:
+            await self.ch.hangup()
+        outcome = self.final_outcome()
+        call_id, node = s.call_id, s.node
+
+        def close(db: Any) -> int | None:
+            orphan = db.execute(
+                "select count(*) from recordings where call_id = ? and case_id is null and state != 'deleted'",
+                [call_id],
+            ).fetchone()[0]
+            case_id = s.case_id
+            if orphan and case_id is None:
+                # A message with no case yet (the caller hung up early): it still reaches a caseworker.
+                case_id = store.create_case(
+                    db, call_id=call_id, caller_ref=s.caller_ref, language=s.language, category=s.category,
+                    workplace_code=s.workplace_code, workplace_id=None, code_hash=None, code_tag=None,
+                    emergency=s.emergency,
+                )
+            if case_id is not None:
+                store.attach_recordings(db, call_id, case_id)
+            store.close_call(db, call_id, outcome=outcome, last_node=node)
+            return case_id
+
+        case_id = await self.write(close)
+        self.log.info("call ended outcome=%s case=%s recordings=%d", outcome, case_id or "-", s.recordings)
+
+    # -- recordings -----------------------------------------------------------------------------------
+
+    def recording_name(self) -> str:
+        self.state.recordings += 1
+        return f"ivr-{self.state.call_id}-{self.state.recordings}"
+
+    async def bring_home(self, name: str, duration: float | None) -> Take:
+        """Fetch, verify and file a recording; it stays on Asterisk until :meth:`release`."""
+        s = self.state
+        client = self.call.client
+        stored: Stored | None = None
+        try:
+            data = await client.download_stored_recording(name)
+            stored = await asyncio.to_thread(store_bytes, data, self.settings.data_dir, name)
+        except (AriError, RecordingError) as exc:
+            # Left on Asterisk with a 'failed' row naming it, so it can be fetched again later.
+            self.log.error("recording %s could not be brought home (%s); kept on Asterisk", name, exc)
+        empty = stored is not None and (stored.silent or duration == 0)
+        state = "failed" if stored is None else ("empty" if empty else "stored")
+
+        def insert(db: Any) -> int:
+            return store.insert_recording(
+                db, call_id=s.call_id, case_id=s.case_id, kind="voicemail",
+                path=stored.relative if stored else None,
+                duration=stored.duration if stored else (float(duration) if duration is not None else None),
+                size=stored.size if stored else None, sha256=stored.sha256 if stored else None,
+                state=state, asterisk_name=name,
+            )
+
+        rec_id = await self.write(insert)
+        self.log.info("recording=%d state=%s", rec_id, state)
+        take = Take(rec_id, name, stored, empty)
+        s.takes.append(take)
+        return take
+
+    async def release(self, take: Take) -> None:
+        """The take is final: delete Asterisk's copy (only if ours is verified) and queue transcription."""
+        if take in self.state.takes:
+            self.state.takes.remove(take)
+        if take.stored is None:
+            return
+        with contextlib.suppress(AriError):
+            await self.call.client.delete_stored_recording(take.name)
+        if not take.empty:
+            rec_id, lang = take.recording_id, self.state.language
+            await self.write(lambda db: store.queue_transcription(db, rec_id, lang))
+
+    async def discard(self, take: Take) -> None:
+        """The caller chose to record again: the earlier take goes, at their request."""
+        if take in self.state.takes:
+            self.state.takes.remove(take)
+        with contextlib.suppress(AriError):
+            await self.call.client.delete_stored_recording(take.name)
+        if take.stored is not None:
+            await asyncio.to_thread(shred, take.stored.path)
+        rec_id = take.recording_id
+        await self.write(lambda db: store.discard_recording(db, rec_id))
+
+
+def new_call_state(settings: Settings, channel: dict[str, Any], caller_ref: str | None) -> CallState:
+    number = str((channel.get("caller") or {}).get("number") or "") or None
+    return CallState(
+        call_id=uuid.uuid4().hex[:16], channel_id=str(channel["id"]), caller_ref=caller_ref,
+        number=number, language=settings.languages[0],
+    )
+
+
+def reply_media(settings: Settings, relative: str) -> list[str]:
+    """A caseworker's reply, played from the data dir (Asterisk sees it when it runs here)."""
+    path = (settings.data_dir / relative).resolve()
+    return [f"sound:{path.with_suffix('')}"] if path.suffix else [f"sound:{Path(path)}"]

@@ -1,0 +1,206 @@
+"""Waits: the steps that listen to the caller (menus, digits, recordings, transfers).
+
+Each returns ``(category, shown_input)``; ``shown_input`` is what call_steps may hold
+(digits pressed, masked for secrets such as a case code — never free text).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from ivr.engine import store
+from ivr.engine.channel import HungUp
+from ivr.flows.model import Node, Step
+from ivr.protection import casecode
+
+if TYPE_CHECKING:
+    from ivr.engine.session import Session
+
+
+async def run_wait(s: Session, node: Node, wait: Step) -> tuple[str, str | None]:
+    args = wait.args
+    if wait.kind == "menu":
+        return await menu(s, args)
+    if wait.kind == "language_menu":
+        return await language_menu(s, args)
+    if wait.kind == "digits":
+        return await digits(s, args)
+    if wait.kind == "record":
+        return await record_message(s, args)
+    if wait.kind == "transfer":
+        return await transfer(s, args)
+    raise ValueError(f"unknown wait {wait.kind!r}")
+
+
+def _opt(s: Session, args: dict[str, Any], name: str, fallback: Any) -> Any:
+    return args.get(name, s.flow.default(name, fallback))
+
+
+def _keys(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+async def menu(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
+    choices: dict[str, str] = args["choices"]
+    timeout = float(_opt(s, args, "timeout", 6))
+    retries = int(_opt(s, args, "retries", 3))
+    operator = s.flow.operator is not None and bool(s.settings.transfer_endpoint)
+    last = ""
+    for attempt in range(retries):
+        final = attempt == retries - 1
+        await s.say(_keys(args.get("prompts")))
+        if args.get("speech") and s.engine is not None and s.engine.speech is not None:
+            spoken = await s.engine.speech.choose(s, s.lang, choices)
+            if spoken is not None:
+                return choices[spoken], "speech"
+        key = await s.ch.digits(max_digits=1, timeout=timeout, terminator=None)
+        if key == "":
+            if final:
+                return "no_input", None
+            await s.say(_keys(_opt(s, args, "no_input_prompt", None)))
+            continue
+        last = key
+        if key in choices:
+            return choices[key], key
+        if key == "0" and operator:
+            return "operator", key
+        await s.say(_keys(_opt(s, args, "invalid_prompt", None)))
+        if final:
+            return "invalid", last
+    return "invalid", last
+
+
+async def language_menu(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
+    """Digit i is the i-th language of IVR_LANGUAGES; each offer is spoken in its own language."""
+    languages = s.settings.languages
+    prompt = str(args.get("prompt", "choose_language"))
+    offer: list[str] = []
+    for i, lang in enumerate(languages, start=1):
+        offer += s.prompts.media(s.flow.prompt_key(prompt, lang), lang) + s.prompts.digits(str(i), lang)
+    timeout = float(_opt(s, args, "timeout", 6))
+    retries = int(_opt(s, args, "retries", 2))
+    key = ""
+    for _ in range(retries):
+        await s.ch.play(offer, lang=None)
+        key = await s.ch.digits(max_digits=1, timeout=timeout, terminator=None)
+        if key.isdigit() and 1 <= int(key) <= len(languages):
+            await set_language(s, languages[int(key) - 1])
+            return "chosen", key
+    return ("no_input" if key == "" else "invalid"), key or None
+
+
+async def set_language(s: Session, code: str) -> None:
+    s.state.language = code
+    call_id = s.state.call_id
+    await s.write(lambda db: store.update_call(db, call_id, language=code))
+
+
+async def digits(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
+    lo, hi = int(args.get("min", 1)), int(args.get("max", 20))
+    terminator = args.get("terminator", "#")
+    timeout = float(_opt(s, args, "timeout", 6))
+    interdigit = float(args.get("interdigit", s.flow.default("interdigit", 4)))
+    retries = int(_opt(s, args, "retries", 3))
+    into = str(args.get("into", "input"))
+    secret = into == "code"   # a case code never reaches call_steps or a log line
+    for attempt in range(retries):
+        await s.say(_keys(args.get("prompts")))
+        got = await s.ch.digits(max_digits=hi, timeout=timeout, interdigit=interdigit, terminator=terminator)
+        if got == terminator:
+            got = ""
+        if got == "" and lo > 0:
+            if attempt == retries - 1:
+                return "no_input", None
+            await s.say(_keys(s.flow.default("no_input_prompt", None)))
+            continue
+        s.state.vars[into] = got
+        s.state.vars["input"] = got
+        shown = f"[{len(got)} digits]" if secret else (got or "#")
+        return "entered", shown
+    return "no_input", None
+
+
+async def create_case(s: Session, *, emergency: bool, priority: int | None = None, callback: bool = False) -> int:
+    """Open the call's case and give it a fresh case code (only its slow hash is stored)."""
+    st = s.state
+    code = casecode.new_code()
+    code_hash = await asyncio.to_thread(casecode.hash_code, code)
+    tag = casecode.code_tag(s.settings.key("case-code"), code)
+    workplace_id = st.vars.get("workplace_id")
+
+    def create(db: Any) -> int:
+        return store.create_case(
+            db, call_id=st.call_id, caller_ref=st.caller_ref, language=st.language, category=st.category,
+            workplace_code=st.workplace_code, workplace_id=workplace_id, code_hash=code_hash, code_tag=tag,
+            emergency=emergency, priority=priority, callback=callback,
+        )
+
+    st.case_id = await s.write(create)
+    st.case_code = code
+    if emergency:
+        st.emergency = True
+    s.log.info("case=%d opened%s", st.case_id, " EMERGENCY" if emergency else "")
+    return st.case_id
+
+
+async def record_message(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
+    """Record a voice message; with ``review``: 1 keep, 2 listen, 3 record again."""
+    review = bool(args.get("review", True))
+    while True:
+        await s.say(_keys(args.get("prompts")))
+        name = s.recording_name()
+        result = await s.ch.record(
+            name, max_duration=int(args.get("max_duration", 180)), max_silence=int(args.get("max_silence", 6)),
+            beep=bool(args.get("beep", True)),
+        )
+        take = await s.bring_home(name, result.duration)
+        category = "empty" if take.empty or take.stored is None else "recorded"
+        if result.hung_up:
+            await s.release(take)
+            raise HungUp
+        if result.quick_exit:
+            from ivr.engine.channel import QuickExit
+
+            await s.release(take)
+            raise QuickExit
+        if not review or take.stored is None:
+            await s.release(take)
+            return category, None
+        choice = await _review(s, args, take.name)
+        if choice == "again":
+            await s.discard(take)
+            continue
+        await s.release(take)
+        return category, None
+
+
+async def _review(s: Session, args: dict[str, Any], name: str) -> str:
+    choices = {"1": "keep", "2": "listen", "3": "again"}
+    prompt = _keys(args.get("review_prompt", "review_menu"))
+    while True:
+        category, _ = await menu(s, {"prompts": prompt, "choices": choices, "retries": 2})
+        if category == "listen":
+            await s.ch.play([f"recording:{name}"], lang=s.lang)
+            continue
+        return category if category == "again" else "keep"   # silence or a stray key keeps the message
+
+
+async def transfer(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
+    """Originate a call to the caseworker queue and bridge it; 'unavailable' when nobody answers."""
+    endpoint = s.settings.transfer_endpoint
+    if not endpoint or s.engine is None:
+        return "unavailable", None
+    await s.say(_keys(args.get("prompts")))
+    answered = await s.engine.transfer(s, endpoint, timeout=float(args.get("timeout", 30)))
+    if answered:
+        return "answered", None
+    await s.say(_keys(args.get("unavailable_prompt")))
+    return "unavailable", None
+
+
+def agent_channel_id(call_id: str) -> str:
+    return f"agent-{call_id}-{secrets.token_hex(3)}"
