@@ -11,8 +11,8 @@ The rule (documented for brands and auditors):
    totals column) and whose edges are the hidden figures; a hidden figure can be
    worked out exactly if and only if its edge is a *bridge* of that graph
    (Gusfield, 1988). So while a bridge exists, one more figure on the bridge's row
-   (or column) is hidden — the smallest non-zero one — until every hidden figure
-   lies on a cycle.
+   or column is hidden — preferably one that closes a cycle with figures already
+   hidden, then the smallest — until every hidden figure lies on a cycle.
 3. **No small remainder.** In a line whose total is shown, the hidden figures
    together must add up to 0 or at least k; otherwise "these hidden cells hold 3
    cases between them" would itself describe fewer than k people. Another figure
@@ -144,9 +144,9 @@ def bridges(grid: Grid) -> list[Cell]:
     return found
 
 
-def _complement(grid: Grid, line: list[Cell]) -> Cell | None:
+def _complement(grid: Grid, line: list[Cell], blocked: frozenset[Cell]) -> Cell | None:
     """The visible cell of ``line`` whose hiding costs least: the smallest non-zero, then zero, then the total."""
-    visible = [c for c in line if c not in grid.hidden]
+    visible = [c for c in line if c not in grid.hidden and c not in blocked]
     if not visible:
         return None
     interior = [c for c in visible if c != line[-1]]
@@ -156,36 +156,74 @@ def _complement(grid: Grid, line: list[Cell]) -> Cell | None:
     return interior[0] if interior else visible[0]
 
 
-def _lines_through(grid: Grid, cell: Cell) -> list[list[Cell]]:
-    return [line for line in (grid.row_line(cell[0]), grid.col_line(cell[1])) if line is not None]
+def _closing(grid: Grid, bridge: Cell, blocked: frozenset[Cell]) -> Cell | None:
+    """A visible cell on a line through ``bridge`` to hide so that a cycle can close.
+
+    Prefer a cell whose other line already holds a hidden figure (it closes a cycle
+    at once, so suppression does not spread along a row of zeros), then the smallest.
+    """
+    best: tuple[tuple[int, int, Cell], Cell] | None = None
+    for along_row, line in ((True, grid.row_line(bridge[0])), (False, grid.col_line(bridge[1]))):
+        if line is None:
+            continue
+        for cell in line:
+            if cell in grid.hidden or cell in blocked:
+                continue
+            other = grid.col_line(cell[1]) if along_row else grid.row_line(cell[0])
+            closes = other is not None and any(c in grid.hidden for c in other)
+            score = (0 if closes else 1, grid.value(cell), cell)
+            if best is None or score < best[0]:
+                best = (score, cell)
+    return best[1] if best else None
+
+
+def _short_lines(grid: Grid, k: int) -> list[list[Cell]]:
+    """Lines whose total is shown while their hidden figures add up to 1..k-1 (rule 3)."""
+    out = []
+    for line in grid.lines():
+        if line[-1] in grid.hidden:
+            continue
+        mass = sum(grid.value(c) for c in line[:-1] if c in grid.hidden)
+        if 0 < mass < k:
+            out.append(line)
+    return out
+
+
+def _fix(grid: Grid, k: int, blocked: frozenset[Cell]) -> bool:
+    """Add complementary suppressions until rules 2 and 3 hold; False when ``blocked`` makes that impossible."""
+    while True:
+        short = _short_lines(grid, k)
+        if short:
+            extra = _complement(grid, short[0], blocked)
+        else:
+            found = bridges(grid)
+            if not found:
+                return True
+            extra = _closing(grid, found[0], blocked)
+        if extra is None:
+            return False
+        grid.hidden.add(extra)
+
+
+def _cost(grid: Grid) -> tuple[int, int]:
+    return sum(grid.value(c) for c in grid.hidden), len(grid.hidden)
 
 
 def suppress(grid: Grid, k: int, forced: Iterable[Cell] = ()) -> Grid:
-    """Hide figures in place by the rule above (``forced`` cells are hidden too); return ``grid``."""
-    grid.hidden |= {c for c in grid.cells() if 0 < grid.value(c) < k}
-    grid.hidden |= set(forced)
-    changed = True
-    while changed:
-        changed = False
-        for line in grid.lines():
-            total = line[-1]
-            if total in grid.hidden:
-                continue
-            mass = sum(grid.value(c) for c in line[:-1] if c in grid.hidden)
-            if 0 < mass < k:
-                extra = _complement(grid, line)
-                if extra is not None:
-                    grid.hidden.add(extra)
-                    changed = True
-        for cell in bridges(grid):
-            if cell not in grid.hidden:
-                continue
-            for line in _lines_through(grid, cell):
-                extra = _complement(grid, line)
-                if extra is not None:
-                    grid.hidden.add(extra)
-                    changed = True
-                    break
-            if changed:
-                break  # recompute bridges after each addition: one may close several
+    """Hide figures in place by the rule above (``forced`` cells are hidden too); return ``grid``.
+
+    Greedy complements can hide more than needed, so each complementary figure,
+    largest first, is then tried shown again (re-fixing the table without it) and
+    stays shown when the result hides less.
+    """
+    required = {c for c in grid.cells() if 0 < grid.value(c) < k} | set(forced)
+    grid.hidden |= required
+    _fix(grid, k, frozenset())
+    for cell in sorted(grid.hidden - required, key=lambda c: (-grid.value(c), c)):
+        if cell not in grid.hidden:
+            continue
+        trial = Grid(grid.rows, grid.cols, grid.counts, grid.col_totals,
+                     {c for c in grid.hidden if c in required or (c != cell and grid.value(c) > 0)})
+        if _fix(trial, k, frozenset({cell})) and _cost(trial) < _cost(grid):
+            grid.hidden = trial.hidden
     return grid
