@@ -108,3 +108,50 @@ async def client(server: AdminServer) -> AsyncIterator[Client]:
     c = Client(server.url)
     yield c
     await c.close()
+
+
+def write_wav(path: Any, seconds: float = 2.0, freq: float = 440.0) -> int:
+    """A real 8 kHz mono WAV with a tone, like a stored voicemail; returns its size."""
+    import math
+    import struct
+    import wave
+    from pathlib import Path
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frames = b"".join(struct.pack("<h", int(8000 * math.sin(2 * math.pi * freq * i / 8000)))
+                      for i in range(int(8000 * seconds)))
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(frames)
+    return path.stat().st_size
+
+
+def insert_reported_case(db: sqlite_utils.Database, data_dir: Any, *, language: str = "my",
+                         text: str = "my boss keeps my passport", **extra: Any) -> dict[str, int | str]:
+    """A case as the engine and transcription leave it: call, steps, voicemail file, machine transcript."""
+    import json
+
+    now = utcnow()
+    call_id = f"call-{language}-{now[-10:-1]}"
+    db.execute("insert into calls (id, channel_id, started_at, ended_at, language, menu_choice, outcome) "
+               "values (?, 'chan', ?, ?, ?, 'documents', 'completed')", [call_id, now, now, language])
+    case_id = insert_case(db, language=language, category="documents", source_call_id=call_id,
+                          categories_suggested='["documents", "violence"]', **extra)
+    db.execute("update calls set case_id = ? where id = ?", [case_id, call_id])
+    for seq, (node, action, digits) in enumerate([("language_menu", "menu", "1"), ("main_menu", "menu", "2"),
+                                                  ("record", "record", None)], start=1):
+        db.execute("insert into call_steps (call_id, seq, at, node, action, input) values (?, ?, ?, ?, ?, ?)",
+                   [call_id, seq, now, node, action, digits])
+    rel = f"recordings/{call_id}.wav"
+    size = write_wav(f"{data_dir}/{rel}")
+    rec = db.execute("insert into recordings (call_id, case_id, kind, path, state, size_bytes, duration_s, created_at) "
+                     "values (?, ?, 'voicemail', ?, 'stored', ?, 2.0, ?)", [call_id, case_id, rel, size, now]).lastrowid
+    words = [{"word": w, "start": i * 0.3, "end": i * 0.3 + 0.25, "conf": 0.4 if w == "passport" else 0.95}
+             for i, w in enumerate(text.split())]
+    db.execute("insert into transcripts (recording_id, kind, engine, model, language, text, words, confidence, "
+               "version, created_at) values (?, 'transcript', 'vosk', 'test', ?, ?, ?, 0.8, 1, ?)",
+               [rec, language, text, json.dumps(words), now])
+    return {"case_id": case_id, "recording_id": int(rec or 0), "call_id": call_id, "size": size}

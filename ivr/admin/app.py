@@ -30,8 +30,8 @@ log = logging.getLogger(__name__)
 VIEWS = (
     "ivr.admin.views.login",
     "ivr.admin.views.queue",
-    # "ivr.admin.views.case",
-    # "ivr.admin.views.media",
+    "ivr.admin.views.case",
+    "ivr.admin.views.media",
     # "ivr.admin.views.dashboard",
     "ivr.admin.views.users",
     "ivr.admin.views.admin_pages",

@@ -1,0 +1,55 @@
+// Records the caseworker's message for the caller in the browser and uploads it.
+"use strict";
+(function () {
+  var box = document.querySelector(".recorder");
+  if (!box || !window.MediaRecorder || !navigator.mediaDevices) { return; }
+  box.hidden = false;
+  var start = document.getElementById("rec-start");
+  var stop = document.getElementById("rec-stop");
+  var save = document.getElementById("rec-save");
+  var preview = document.getElementById("rec-preview");
+  var status = document.getElementById("rec-status");
+  var token = document.querySelector('meta[name="csrf-token"]').content;
+  var recorder = null, chunks = [], blob = null;
+
+  start.addEventListener("click", function () {
+    navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
+      chunks = [];
+      recorder = new MediaRecorder(stream);
+      recorder.ondataavailable = function (e) { if (e.data.size) { chunks.push(e.data); } };
+      recorder.onstop = function () {
+        stream.getTracks().forEach(function (t) { t.stop(); });
+        blob = new Blob(chunks, { type: recorder.mimeType || "audio/webm" });
+        preview.src = URL.createObjectURL(blob);
+        preview.hidden = false;
+        save.disabled = false;
+        status.textContent = "Listen to it. If it is good, press Save.";
+      };
+      recorder.start();
+      start.disabled = true; stop.disabled = false; save.disabled = true;
+      status.textContent = "Recording… press Stop when you have finished.";
+    }).catch(function () {
+      status.textContent = "The microphone could not be used. You can upload a file instead.";
+    });
+  });
+  stop.addEventListener("click", function () {
+    if (recorder && recorder.state === "recording") { recorder.stop(); }
+    start.disabled = false; stop.disabled = true;
+  });
+  save.addEventListener("click", function () {
+    if (!blob) { return; }
+    var form = new FormData();
+    var ext = (blob.type.indexOf("ogg") >= 0) ? ".ogg" : ".webm";
+    form.append("audio", blob, "message" + ext);
+    save.disabled = true;
+    status.textContent = "Saving…";
+    fetch(box.dataset.url, { method: "POST", body: form, credentials: "same-origin",
+                             headers: { "X-CSRF-Token": token } })
+      .then(function (r) { return r.json().catch(function () { return { ok: false, error: "Please sign in again." }; }); })
+      .then(function (data) {
+        if (data.ok) { window.location = data.redirect; return; }
+        status.textContent = data.error; save.disabled = false;
+      })
+      .catch(function () { status.textContent = "The message could not be sent. Please try again."; save.disabled = false; });
+  });
+})();

@@ -1,0 +1,222 @@
+"""Reading one case for its page, and the changes a caseworker makes to it.
+
+Reads take a ``sqlite_utils.Database`` (run them with ``Database.read``); changes
+are writer functions (run them with ``Database.write``) that record themselves in
+the audit log in the same transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import sqlite_utils
+
+from ivr.admin import audit
+from ivr.admin.keys import User
+from ivr.cases import CATEGORIES, STATUSES, can_move
+from ivr.db import utcnow
+
+# Words the recogniser was less sure of than this are shaded for a human to check.
+LOW_CONFIDENCE = 0.6
+MAX_TEXT = 20_000
+
+
+class Conflict(Exception):
+    """Someone else saved first; nothing was written. ``current`` is what they saved."""
+
+    def __init__(self, message: str, current: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.current = current
+
+
+class Refused(ValueError):
+    """The change is not allowed or not valid; the message says why in plain words."""
+
+
+def can_see(user: User, case: dict[str, Any]) -> bool:
+    if user.role == "supervisor":
+        return True
+    if user.role != "caseworker":
+        return False
+    if case["assignee_id"] == user.id:
+        return True
+    return case["assignee_id"] is None and user.speaks(case["language"])
+
+
+def get_case(db: sqlite_utils.Database, case_id: int) -> dict[str, Any] | None:
+    rows = list(db.query(
+        "select c.*, u.username as assignee from cases c left join users u on u.id = c.assignee_id where c.id = ?",
+        [case_id],
+    ))
+    return rows[0] if rows else None
+
+
+def words_view(words_json: str, text: str) -> list[dict[str, Any]]:
+    """The transcript as words with a ``low`` flag; plain words when there is no timing data."""
+    try:
+        words = json.loads(words_json or "[]")
+    except ValueError:
+        words = []
+    if not isinstance(words, list) or not words:
+        return [{"word": w, "low": False} for w in text.split()]
+    out = []
+    for w in words:
+        if not isinstance(w, dict) or "word" not in w:
+            continue
+        conf = w.get("conf")
+        out.append({"word": str(w["word"]), "low": isinstance(conf, int | float) and conf < LOW_CONFIDENCE,
+                    "conf": conf, "start": w.get("start")})
+    return out
+
+
+def case_page_data(db: sqlite_utils.Database, case: dict[str, Any]) -> dict[str, Any]:
+    """Everything the case page shows besides the case row, in one read."""
+    case_id = case["id"]
+    calls = list(db.query(
+        "select id, started_at, ended_at, duration_s, language, outcome, menu_choice from calls "
+        "where case_id = ? or id = ? order by started_at", [case_id, case["source_call_id"]],
+    ))
+    steps: dict[str, list[dict[str, Any]]] = {c["id"]: [] for c in calls}
+    if calls:
+        marks = ", ".join("?" for _ in calls)
+        for s in db.query(
+            f"select call_id, seq, at, node, action, input, category from call_steps where call_id in ({marks}) "
+            "order by call_id, seq", [c["id"] for c in calls],
+        ):
+            steps[s["call_id"]].append(s)
+    recordings = list(db.query(
+        "select r.id, r.call_id, r.kind, r.state, r.duration_s, r.created_at, r.path, u.username as author "
+        "from recordings r left join users u on u.id = r.created_by where r.case_id = ? order by r.created_at",
+        [case_id],
+    ))
+    versions: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    if recordings:
+        marks = ", ".join("?" for _ in recordings)
+        for t in db.query(
+            "select t.id, t.recording_id, t.kind, t.engine, t.language, t.text, t.words, t.confidence, t.version, "
+            f"t.created_at, u.username as author from transcripts t left join users u on u.id = t.author_id "
+            f"where t.recording_id in ({marks}) order by t.version desc", [r["id"] for r in recordings],
+        ):
+            versions.setdefault((t["recording_id"], t["kind"]), []).append(t)
+    for r in recordings:
+        for kind in ("transcript", "translation"):
+            history = versions.get((r["id"], kind), [])
+            latest = history[0] if history else None
+            r[kind] = latest
+            r[kind + "_history"] = history
+            r[kind + "_version"] = latest["version"] if latest else 0
+        if r["transcript"]:
+            r["words"] = words_view(r["transcript"]["words"], r["transcript"]["text"])
+    notes = list(db.query(
+        "select n.body, n.created_at, u.username as author from case_notes n left join users u on u.id = n.author_id "
+        "where n.case_id = ? order by n.created_at", [case_id],
+    ))
+    try:
+        suggested = [c for c in json.loads(case["categories_suggested"] or "[]") if c in CATEGORIES]
+    except ValueError:
+        suggested = []
+    return {"calls": calls, "steps": steps, "recordings": recordings, "notes": notes, "suggested": suggested}
+
+
+# -- changes ------------------------------------------------------------------------
+
+
+def _touch(db: sqlite_utils.Database, case_id: int) -> None:
+    db.execute("update cases set updated_at = ?, version = version + 1 where id = ?", [utcnow(), case_id])
+
+
+def save_transcript(db: sqlite_utils.Database, user: User, case: dict[str, Any], recording_id: int, kind: str,
+                    base_version: int, text: str) -> int:
+    """Add a human version. ``base_version`` is the version the editor started from; if someone saved
+    after it, :class:`Conflict` carries their version and nothing is written."""
+    if kind not in ("transcript", "translation"):
+        raise Refused("Choose transcript or translation.")
+    if len(text) > MAX_TEXT:
+        raise Refused(f"The text is too long (more than {MAX_TEXT} characters).")
+    rec = db.execute("select id from recordings where id = ? and case_id = ?", [recording_id, case["id"]]).fetchone()
+    if rec is None:
+        raise Refused("That recording is not part of this case.")
+    rows = list(db.query(
+        "select t.version, t.text, t.created_at, u.username as author from transcripts t "
+        "left join users u on u.id = t.author_id where t.recording_id = ? and t.kind = ? "
+        "order by t.version desc limit 1", [recording_id, kind],
+    ))
+    current = rows[0]["version"] if rows else 0
+    if current != base_version:
+        raise Conflict(
+            f"{rows[0]['author'] or 'The transcription engine'} saved a newer {kind} while you were editing.",
+            rows[0] if rows else None,
+        )
+    version = current + 1
+    db.execute(
+        "insert into transcripts (recording_id, kind, engine, language, text, words, version, author_id, created_at) "
+        "values (?, ?, 'human', ?, ?, '[]', ?, ?, ?)",
+        [recording_id, kind, case["language"] if kind == "transcript" else "en", text, version, user.id, utcnow()],
+    )
+    if kind == "transcript":
+        db.execute("update cases set needs_human_transcript = 0 where id = ?", [case["id"]])
+    _touch(db, case["id"])
+    audit.record(db, user, "transcript.edit", "case", case["id"],
+                 {"recording_id": recording_id, "kind": kind, "version": version})
+    return version
+
+
+def _case_version(db: sqlite_utils.Database, case_id: int, seen: int) -> dict[str, Any]:
+    row = get_case(db, case_id)
+    if row is None:
+        raise Refused("This case no longer exists.")
+    if row["version"] != seen:
+        raise Conflict("Someone else changed this case while you had it open. Look at the page again and retry.")
+    return row
+
+
+def change_status(db: sqlite_utils.Database, user: User, case_id: int, seen_version: int, new: str) -> None:
+    row = _case_version(db, case_id, seen_version)
+    if new not in STATUSES or not can_move(row["status"], new):
+        raise Refused(f"A case that is “{row['status'].replace('_', ' ')}” cannot move to “{new.replace('_', ' ')}”.")
+    now = utcnow()
+    stamp = {"acknowledged": "acknowledged_at", "resolved": "resolved_at", "closed": "closed_at"}.get(new)
+    db.execute("update cases set status = ? where id = ?", [new, case_id])
+    if stamp:
+        db.execute(f"update cases set {stamp} = coalesce({stamp}, ?) where id = ?", [now, case_id])
+    _touch(db, case_id)
+    audit.record(db, user, "case.status", "case", case_id, {"from": row["status"], "to": new})
+
+
+def assign(db: sqlite_utils.Database, user: User, case_id: int, seen_version: int, assignee_id: int | None) -> None:
+    row = _case_version(db, case_id, seen_version)
+    if user.role != "supervisor":
+        # A caseworker may take an unassigned case, or hand their own back.
+        if not ((assignee_id == user.id and row["assignee_id"] is None)
+                or (assignee_id is None and row["assignee_id"] == user.id)):
+            raise Refused("Only a supervisor can assign a case to someone else.")
+    if assignee_id is not None:
+        target = db.execute(
+            "select 1 from users where id = ? and active = 1 and role in ('caseworker', 'supervisor')", [assignee_id]
+        ).fetchone()
+        if target is None:
+            raise Refused("That person cannot take cases.")
+    db.execute("update cases set assignee_id = ? where id = ?", [assignee_id, case_id])
+    _touch(db, case_id)
+    audit.record(db, user, "case.assign", "case", case_id, {"from": row["assignee_id"], "to": assignee_id})
+
+
+def add_note(db: sqlite_utils.Database, user: User, case_id: int, body: str) -> None:
+    body = body.strip()
+    if not body:
+        raise Refused("The note is empty.")
+    if len(body) > MAX_TEXT:
+        raise Refused(f"The note is too long (more than {MAX_TEXT} characters).")
+    db.execute("insert into case_notes (case_id, author_id, body, created_at) values (?, ?, ?, ?)",
+               [case_id, user.id, body, utcnow()])
+    _touch(db, case_id)
+    audit.record(db, user, "case.note", "case", case_id)
+
+
+def confirm_category(db: sqlite_utils.Database, user: User, case_id: int, category: str) -> None:
+    if category not in CATEGORIES:
+        raise Refused("Choose a problem from the list.")
+    db.execute("update cases set category = ? where id = ?", [category, case_id])
+    _touch(db, case_id)
+    audit.record(db, user, "case.category", "case", case_id, {"category": category})

@@ -1,0 +1,72 @@
+"""The caseworker's message for the caller: an upload or a browser recording, stored as telephone audio.
+
+The caller hears the latest stored reply when they call back with their case code.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import secrets
+import tempfile
+from pathlib import Path
+
+import sqlite_utils
+
+from ivr.admin import audit
+from ivr.admin.keys import User
+from ivr.db import utcnow
+from ivr.db.writer import Database
+from ivr.prompts.convert import SUPPORTED, AudioError, to_telephone_wav
+from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REPLY_MAX_SECONDS = 180.0
+
+
+def _plain(exc: AudioError, name: str) -> str:
+    text = str(exc).removeprefix(f"{name}: ")
+    return f"This file cannot be used as a message: {text}."
+
+
+async def save_reply(settings: Settings, database: Database, user: User, case_id: int,
+                     filename: str, data: bytes) -> int:
+    """Convert the upload and store it as a ``recordings`` row kind='reply'; raises AudioError (plain words)."""
+    suffix = Path(filename or "").suffix.lower()
+    if suffix not in SUPPORTED:
+        suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ".unknown"
+    folder = settings.data_dir / "recordings" / "replies"
+    folder.mkdir(parents=True, exist_ok=True)
+    relative = Path("recordings") / "replies" / f"case-{case_id}-{secrets.token_hex(6)}.wav"
+    with tempfile.TemporaryDirectory(dir=settings.data_dir) as tmp:
+        src = Path(tmp) / f"upload{suffix}"
+        src.write_bytes(data)
+        try:
+            info = await asyncio.to_thread(to_telephone_wav, src, settings.data_dir / relative,
+                                           max_seconds=REPLY_MAX_SECONDS)
+        except AudioError as exc:
+            log.info("reply upload refused case=%s: %s", case_id, type(exc).__name__)
+            raise AudioError(_plain(exc, src.name)) from None
+    stored = settings.data_dir / relative
+    digest = hashlib.sha256(stored.read_bytes()).hexdigest()
+
+    def write(db: sqlite_utils.Database) -> int:
+        cursor = db.execute(
+            "insert into recordings (case_id, kind, path, format, duration_s, size_bytes, sha256, state, "
+            "created_at, created_by) values (?, 'reply', ?, 'wav', ?, ?, ?, 'stored', ?, ?)",
+            [case_id, str(relative), round(info.duration, 2), stored.stat().st_size, digest, utcnow(), user.id],
+        )
+        db.execute("update cases set updated_at = ?, version = version + 1 where id = ?", [utcnow(), case_id])
+        recording_id = int(cursor.lastrowid or 0)
+        audit.record(db, user, "reply.save", "case", case_id, {"recording_id": recording_id})
+        return recording_id
+
+    try:
+        recording_id = await database.write(write)
+    except BaseException:
+        stored.unlink(missing_ok=True)
+        raise
+    log.info("reply stored case=%s recording=%s", case_id, recording_id)
+    return recording_id
