@@ -1,9 +1,39 @@
-"""Placeholder commands; the issue that owns this part replaces them."""
+"""`ivr engine`: run the call engine against IVR_ARI_URL until SIGINT/SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
 
 import click
 
+from ivr.cli.context import CliContext, pass_cli
+from ivr.db.writer import Database
+from ivr.settings import SettingsError
+
 
 @click.command()
-def engine() -> None:
-    """Not built yet."""
-    raise click.ClickException("`ivr engine` is not built yet")
+@click.option("--import-fallback-only", is_flag=True,
+              help="Import the dialplan's fallback voicemails into cases, then exit (no ARI connection).")
+@pass_cli
+def engine(cli: CliContext, import_fallback_only: bool) -> None:
+    """Run the call engine: answer calls in Stasis app IVR_ARI_APP and run flow IVR_FLOW.
+
+    On start it imports voicemails the dialplan recorded while no engine was connected
+    (IVR_FALLBACK_DIR), then connects to Asterisk, retrying while it is away.
+    """
+    from ivr.engine.fallback import import_fallback
+    from ivr.engine.service import Engine
+    from ivr.lifecycle import run_services
+
+    settings = cli.settings(mode="engine")
+    database = Database(settings.db_path)
+    try:
+        if import_fallback_only:
+            cases = asyncio.run(import_fallback(settings, database))
+            click.echo(f"imported {len(cases)} fallback voicemail(s)")
+            return
+        asyncio.run(run_services([Engine(settings, database)]))
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
