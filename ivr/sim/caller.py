@@ -1,0 +1,243 @@
+"""Scripted callers: a second ARI app that dials the hotline over a Local channel pair.
+
+This is how the real captures were made: ``POST /channels?endpoint=Local/1000@hotline-in&app=<ours>``
+gives leg ;1 (ours: we press digits and play speech on it) and leg ;2 (the hotline's: its prompts
+and recordings run there). The originating app hears both legs' events, so a caller can wait
+until the hotline has played a given prompt or started a recording. Works against the emulator
+and against a real Asterisk alike.
+
+    hub = CallerHub(url, user, password)          # a Service: one socket for every caller
+    await hub.start()
+    caller = await hub.dial("1000", "hotline-in")
+    await caller.wait_prompt("main_menu")         # PlaybackStarted on the hotline leg
+    await caller.press("1")
+    await caller.wait_recording()
+    await caller.speak(Path("message.wav"))
+    await caller.hangup()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path, PurePath
+
+import aiohttp
+
+from ivr.ari.client import AriClient
+from ivr.ari.errors import NotFound
+from ivr.ari.events import Event, PlaybackEvent, RecordingEvent, parse_event
+
+log = logging.getLogger(__name__)
+
+Predicate = Callable[[Event], bool]
+
+
+class CallerTimeout(AssertionError):
+    """What a scripted caller waited for did not happen in time."""
+
+
+class ScriptedCaller:
+    def __init__(self, hub: CallerHub, channel: dict[str, object]) -> None:
+        self.hub = hub
+        self.client = hub.client
+        self.channel_id = str(channel["id"])
+        self.name = str(channel.get("name", ""))
+        self.hotline_channel_id: str | None = None
+        self.events: list[Event] = []
+        self.cursor = 0  # waits look at events after the last one a wait matched
+        self._changed = asyncio.Event()
+
+    # -- what happened ----------------------------------------------------------------------------------------
+
+    def add(self, event: Event) -> None:
+        if self.hotline_channel_id is None:
+            ch = event.raw.get("channel") or {}
+            if str(ch.get("name", "")) == self.name[:-1] + "2":
+                self.hotline_channel_id = str(ch["id"])
+        self.events.append(event)
+        self._changed.set()
+
+    @property
+    def heard(self) -> list[str]:
+        """Media URIs the hotline started playing to this caller, in order."""
+        return [e.media_uri for e in self.events if isinstance(e, PlaybackEvent) and e.type == "PlaybackStarted"
+                and e.channel_id == self.hotline_channel_id]
+
+    @property
+    def hung_up(self) -> bool:
+        return any(e.type in ("ChannelDestroyed", "StasisEnd") and e.channel_id == self.channel_id
+                   for e in self.events)
+
+    async def wait_for(self, predicate: Predicate, timeout: float = 10.0, what: str = "event") -> Event:  # noqa: ASYNC109
+        """The first event after the cursor that matches; moves the cursor past it."""
+        try:
+            async with asyncio.timeout(timeout):
+                while True:
+                    for index in range(self.cursor, len(self.events)):
+                        if predicate(self.events[index]):
+                            self.cursor = index + 1
+                            return self.events[index]
+                    self._changed.clear()
+                    await self._changed.wait()
+        except TimeoutError:
+            seen = [e.type for e in self.events[self.cursor :]]
+            raise CallerTimeout(f"caller {self.channel_id}: no {what} within {timeout}s; saw {seen}") from None
+
+    def _on_hotline(self, event: Event) -> bool:
+        return self.hotline_channel_id is not None and event.channel_id == self.hotline_channel_id
+
+    async def wait_answered(self, timeout: float = 10.0) -> Event:  # noqa: ASYNC109
+        """Our leg entered our app: the hotline answered."""
+        return await self.wait_for(
+            lambda e: e.type == "StasisStart" and e.channel_id == self.channel_id, timeout, "answer"
+        )
+
+    async def wait_prompt(self, media: str | None = None, timeout: float = 10.0) -> PlaybackEvent:  # noqa: ASYNC109
+        """The hotline started playing ``media`` to us (a URI, or any part of one, e.g. a prompt key)."""
+
+        def match(e: Event) -> bool:
+            return (isinstance(e, PlaybackEvent) and e.type == "PlaybackStarted" and self._on_hotline(e)
+                    and (media is None or media in e.media_uri))
+
+        event = await self.wait_for(match, timeout, f"prompt {media or ''}".strip())
+        assert isinstance(event, PlaybackEvent)
+        return event
+
+    async def wait_prompt_finished(self, timeout: float = 10.0) -> PlaybackEvent:  # noqa: ASYNC109
+        event = await self.wait_for(
+            lambda e: e.type == "PlaybackFinished" and self._on_hotline(e), timeout, "end of prompt"
+        )
+        assert isinstance(event, PlaybackEvent)
+        return event
+
+    async def wait_recording(self, timeout: float = 10.0) -> RecordingEvent:  # noqa: ASYNC109
+        """The hotline started recording us."""
+        event = await self.wait_for(
+            lambda e: e.type == "RecordingStarted" and self._on_hotline(e), timeout, "recording start"
+        )
+        assert isinstance(event, RecordingEvent)
+        return event
+
+    async def wait_recording_finished(self, timeout: float = 30.0) -> RecordingEvent:  # noqa: ASYNC109
+        event = await self.wait_for(
+            lambda e: e.type == "RecordingFinished" and self._on_hotline(e), timeout, "recording end"
+        )
+        assert isinstance(event, RecordingEvent)
+        return event
+
+    async def wait_hung_up(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+        """Our leg is gone (the hotline hung up, or we did)."""
+        if not self.hung_up:
+            await self.wait_for(
+                lambda e: e.type in ("ChannelDestroyed", "StasisEnd") and e.channel_id == self.channel_id,
+                timeout, "hang-up",
+            )
+
+    # -- what the caller does ---------------------------------------------------------------------------------
+
+    async def press(self, digits: str, *, between: int | None = None) -> None:
+        """Press keys; each arrives on the hotline leg as ChannelDtmfReceived (100 ms each)."""
+        await self.client.send_dtmf(self.channel_id, digits, between=between)
+        per_digit = (100 + (between if between is not None else 100)) / 1000
+        await self.hub.sleep(per_digit * len(digits))
+
+    async def speak(self, wav: Path, *, timeout: float = 120.0) -> None:  # noqa: ASYNC109
+        """Say what is in ``wav`` (played on our leg, heard and recorded on the hotline's)."""
+        if not PurePath(wav).is_absolute():
+            raise ValueError("speak() needs an absolute path: Asterisk resolves relative names itself")
+        path = str(wav)
+        uri = "sound:" + (path[: -len(".wav")] if path.endswith(".wav") else path)
+        playback = await self.client.play(self.channel_id, [uri])
+        pid = playback["id"]
+        await self.wait_for(
+            lambda e: isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished" and e.playback_id == pid,
+            timeout, "end of our speech",
+        )
+
+    async def silence(self, seconds: float) -> None:
+        await self.hub.sleep(seconds)
+
+    async def hangup(self) -> None:
+        with contextlib.suppress(NotFound):
+            await self.client.hangup(self.channel_id)
+
+
+class CallerHub:
+    """A Service holding the callers' app socket; ``dial`` makes a new :class:`ScriptedCaller`."""
+
+    def __init__(
+        self, url: str, user: str, password: str, *, app: str = "ivr-caller", speed: float = 1.0,
+        caller_id: str = "Worker <66800000000>",
+    ) -> None:
+        self.name = f"callers:{app}"
+        self.client = AriClient(url, user, password)
+        self.app = app
+        self.speed = speed
+        self.caller_id = caller_id
+        self.callers: dict[str, ScriptedCaller] = {}
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._reader: asyncio.Task[None] | None = None
+        self._orphans: list[Event] = []
+
+    async def start(self) -> None:
+        self._ws = await self.client.connect_events(self.app)
+        self._reader = asyncio.create_task(self._read(self._ws))
+
+    async def stop(self) -> None:
+        if self._ws is not None:
+            await self._ws.close()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        await self.client.close()
+
+    async def sleep(self, media_seconds: float) -> None:
+        await asyncio.sleep(media_seconds / self.speed)
+
+    async def dial(
+        self, exten: str = "1000", context: str = "hotline-in", *, caller_id: str | None = None, timeout: int = 30  # noqa: ASYNC109
+    ) -> ScriptedCaller:
+        channel = await self.client.originate(
+            f"Local/{exten}@{context}", app=self.app, app_args="caller", caller_id=caller_id or self.caller_id,
+            timeout=timeout,
+        )
+        caller = ScriptedCaller(self, channel)
+        self.callers[caller.channel_id] = caller
+        self.callers[_other_leg(caller.name)] = caller
+        # Events about the new legs can overtake the originate answer: hand them over now.
+        early, self._orphans = self._orphans, []
+        for event in early:
+            self._route(event)
+        return caller
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        async for msg in ws:
+            if msg.type != aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                event = parse_event(json.loads(msg.data))
+            except ValueError:
+                log.warning("callers: dropped a malformed event")
+                continue
+            self._route(event)
+
+    def _route(self, event: Event) -> None:
+        channel = event.raw.get("channel") or {}
+        caller = self.callers.get(str(channel.get("id", ""))) or self.callers.get(str(channel.get("name", "")))
+        if caller is None and event.channel_id is not None:
+            caller = self.callers.get(event.channel_id)
+        if caller is None:
+            self._orphans = [*self._orphans[-999:], event]
+            return
+        if event.channel_id and event.channel_id not in self.callers:
+            self.callers[event.channel_id] = caller
+        caller.add(event)
+
+
+def _other_leg(name: str) -> str:
+    return name[:-1] + ("2" if name.endswith("1") else "1")
