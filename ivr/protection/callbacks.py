@@ -19,6 +19,7 @@ import sqlite_utils
 from ivr.db import utcnow
 from ivr.protection import audit
 from ivr.protection.caller import NumberVault
+from ivr.protection.times import stamp
 
 log = logging.getLogger(__name__)
 
@@ -54,10 +55,6 @@ class ReasonRequired(CallbackError):
     pass
 
 
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
 def request(
     db: sqlite_utils.Database,
     vault: NumberVault,
@@ -78,11 +75,11 @@ def request(
     cursor = db.execute(
         "insert into callbacks (case_id, call_id, number_encrypted, window, state, consent_at, delete_after,"
         " created_at) values (?, ?, ?, ?, 'requested', ?, ?, ?)",
-        [case_id, call_id, vault.seal(number), window, _stamp(moment),
-         _stamp(moment + timedelta(days=keep_days)), _stamp(moment)],
+        [case_id, call_id, vault.seal(number), window, stamp(moment),
+         stamp(moment + timedelta(days=keep_days)), stamp(moment)],
     )
     callback_id = int(cursor.lastrowid or 0)
-    db.execute("update cases set callback_requested = 1, updated_at = ? where id = ?", [_stamp(moment), case_id])
+    db.execute("update cases set callback_requested = 1, updated_at = ? where id = ?", [stamp(moment), case_id])
     audit.append(db, action="callback.request", object_type="case", object_id=case_id,
                  detail={"callback_id": callback_id, "window": window})
     log.info("case=%s callback=%s requested", case_id, callback_id)
@@ -134,7 +131,7 @@ def mark_done(db: sqlite_utils.Database, callback_id: int, user: Actor) -> None:
 
 def due_for_expiry(db: sqlite_utils.Database, now: datetime | None = None) -> list[int]:
     """Ids of call-backs whose number is past ``delete_after``."""
-    cutoff = _stamp(now or datetime.now(UTC))
+    cutoff = stamp(now or datetime.now(UTC))
     return [int(r[0]) for r in db.execute(
         "select id from callbacks where number_encrypted is not null and delete_after <= ? order by id", [cutoff]
     ).fetchall()]

@@ -39,6 +39,8 @@ from datetime import UTC, datetime, timedelta
 
 import sqlite_utils
 
+from ivr.protection.times import stamp
+
 CODE_LENGTH = 8
 TAG_HEX = 3  # 16**3 = 4096 tags
 
@@ -138,8 +140,7 @@ def find_case(db: sqlite_utils.Database, key: bytes, code: str) -> int | None:
 
 
 def _since(now: datetime | None, window: timedelta) -> str:
-    moment = (now or datetime.now(UTC)) - window
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return stamp((now or datetime.now(UTC)) - window)
 
 
 def attempts_left(
@@ -178,7 +179,7 @@ def record_attempt(
     now: datetime | None = None,
 ) -> None:
     """Note one code entry (never the code). Call it inside a write transaction."""
-    at = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at = stamp(now or datetime.now(UTC))
     db.execute(
         "insert into code_attempts (caller_ref, call_id, at, success) values (?, ?, ?, ?)",
         [caller_ref, call_id, at, 1 if success else 0],

@@ -39,6 +39,7 @@ import sqlite_utils
 from ivr.db import connect
 from ivr.db.writer import Database
 from ivr.protection import audit, callbacks
+from ivr.protection.times import stamp
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -46,10 +47,6 @@ log = logging.getLogger(__name__)
 CODE_ATTEMPT_DAYS = 7
 DAY = 24 * 3600.0
 _CHUNK = 1 << 20
-
-
-def _stamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 @dataclass
@@ -109,8 +106,8 @@ def _column(db: sqlite_utils.Database, sql: str, params: list[Any]) -> list[Any]
 
 
 def make_plan(db: sqlite_utils.Database, settings: Settings, now: datetime) -> Plan:
-    recording_cutoff = _stamp(now - timedelta(days=settings.retention_recording_days))
-    call_cutoff = _stamp(now - timedelta(days=settings.retention_call_days))
+    recording_cutoff = stamp(now - timedelta(days=settings.retention_recording_days))
+    call_cutoff = stamp(now - timedelta(days=settings.retention_call_days))
     recordings = _column(
         db,
         "select r.id from recordings r join cases c on c.id = r.case_id"
@@ -136,7 +133,7 @@ def make_plan(db: sqlite_utils.Database, settings: Settings, now: datetime) -> P
         ),
         callbacks=callbacks.due_for_expiry(db, now),
         code_attempts=_column(
-            db, "select count(*) from code_attempts where at < ?", [_stamp(now - timedelta(days=CODE_ATTEMPT_DAYS))]
+            db, "select count(*) from code_attempts where at < ?", [stamp(now - timedelta(days=CODE_ATTEMPT_DAYS))]
         )[0],
         caseless_recordings=_column(
             db, "select count(*) from recordings where case_id is null and path is not null", []
@@ -151,22 +148,22 @@ def _json(values: list[Any]) -> str:
 def apply(db: sqlite_utils.Database, settings: Settings, now: datetime) -> Plan:
     """Make the database changes of one run (in the caller's transaction); files are wiped after."""
     plan = make_plan(db, settings, now)
-    stamp = _stamp(now)
+    at = stamp(now)
     ids = _json(plan.recordings)
     db.execute(
         "insert into retention_wipes (recording_id, path, created_at)"
         " select id, path, ? from recordings where id in (select value from json_each(?)) and path is not null",
-        [stamp, ids],
+        [at, ids],
     )
     db.execute(
         "update recordings set path = null, sha256 = null, state = 'deleted', deleted_at = coalesce(deleted_at, ?)"
         " where id in (select value from json_each(?))",
-        [stamp, ids],
+        [at, ids],
     )
     db.execute(
         "update jobs set state = 'skipped', error = 'recording deleted by retention', updated_at = ?"
         " where recording_id in (select value from json_each(?)) and state in ('queued', 'running', 'needs_human')",
-        [stamp, ids],
+        [at, ids],
     )
     db.execute("delete from transcripts where id in (select value from json_each(?))", [_json(plan.transcripts)])
     if plan.transcripts:
@@ -176,12 +173,12 @@ def apply(db: sqlite_utils.Database, settings: Settings, now: datetime) -> Plan:
     db.execute(
         "update calls set caller_ref = null, anonymised_at = coalesce(anonymised_at, ?)"
         " where id in (select value from json_each(?))",
-        [stamp, calls],
+        [at, calls],
     )
     db.execute("update call_steps set input = null where call_id in (select value from json_each(?))", [calls])
     db.execute("update cases set caller_ref = null where id in (select value from json_each(?))", [_json(plan.cases)])
     callbacks.expire(db, now)
-    db.execute("delete from code_attempts where at < ?", [_stamp(now - timedelta(days=CODE_ATTEMPT_DAYS))])
+    db.execute("delete from code_attempts where at < ?", [stamp(now - timedelta(days=CODE_ATTEMPT_DAYS))])
     return plan
 
 
