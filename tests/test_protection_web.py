@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import logging
+import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlite_utils
@@ -16,6 +18,7 @@ from ivr.admin.app import create_app
 from ivr.db.writer import Database
 from ivr.protection import audit, callbacks
 from ivr.protection.caller import NumberVault
+from ivr.protection.retention import Retention
 from ivr.settings import Settings
 
 NUMBER = "+959791234567"
@@ -110,3 +113,39 @@ async def test_others_cannot_reveal(
     finally:
         await other.close()
     assert await _audit(web_db, "callback.reveal") == []
+
+
+async def test_retention_while_the_case_page_is_open(
+    client: Client, web_db: Database, web_settings: Settings, users: dict[str, int]
+) -> None:
+    """The caseworker opened the case; retention then deletes its recording; the page's player gets a plain 404."""
+    closed = (datetime.now(UTC) - timedelta(days=web_settings.retention_recording_days + 1)).strftime(
+        "%Y-%m-%dT%H:%M:%S.%fZ")
+    wav = web_settings.data_dir / "recordings" / "old.wav"
+    wav.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(bytes(16000))
+
+    def seed(db: sqlite_utils.Database) -> tuple[int, int]:
+        case_id = insert_case(db, status="closed", assignee_id=users["cw_my"], closed_at=closed)
+        rid = db.execute("insert into recordings (case_id, path, state, created_at) values (?, ?, 'stored', ?)",
+                         [case_id, "recordings/old.wav", closed]).lastrowid
+        return case_id, int(rid or 0)
+
+    case_id, rid = await web_db.write(seed)
+    await client.login("cw_my")
+    status, page = await client.get(f"/cases/{case_id}")
+    assert status == 200 and f"/recordings/{rid}/audio" in page
+    async with client.session.get(f"{client.base}/recordings/{rid}/audio") as response:
+        assert response.status == 200 and (await response.read())[:4] == b"RIFF"
+
+    report = await Retention(web_settings, web_db).run()
+    assert report.plan.recordings == [rid] and not wav.exists()
+
+    status, text = await client.get(f"/recordings/{rid}/audio")  # the open page's player
+    assert status == 404 and "no longer stored" in text
+    status, page = await client.get(f"/cases/{case_id}")
+    assert status == 200 and f"/recordings/{rid}/audio" not in page
