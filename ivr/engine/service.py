@@ -54,12 +54,14 @@ class Engine:
         prompts: Prompts | None = None,
         speech: SpeechMenu | None = None,
         client: AriClient | None = None,
+        time_scale: float = 1.0,
     ) -> None:
         self.name = "engine"
         self.settings = settings
         self.database = database
         self.prompts = prompts
         self.speech = speech
+        self.time_scale = time_scale
         self.client = client or AriClient(settings.ari_url, settings.ari_user, settings.ari_password)
         self.app = StasisApp(self.client, settings.ari_app, self.handle)
         self.flow: Flow | None = None
@@ -95,7 +97,7 @@ class Engine:
         assert self.flow is not None and self.prompts is not None
         state, start = await self._state_for(call)
         session = Session(settings=self.settings, database=self.database, flow=self.flow, prompts=self.prompts,
-                          call=call, state=state, engine=self)
+                          call=call, state=state, engine=self, time_scale=self.time_scale)
         self.sessions[call.channel_id] = session
         try:
             if not call.resumed:

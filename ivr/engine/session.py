@@ -93,6 +93,7 @@ class Session:
         call: CallLike,
         state: CallState,
         engine: Any = None,
+        time_scale: float = 1.0,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -101,6 +102,8 @@ class Session:
         self.call = call
         self.state = state
         self.engine = engine   # the Engine (for live transfer); None in isolation
+        # >1 when the emulator runs media time faster than the wall clock (tests, demos)
+        self.time_scale = time_scale
         self.log = CallLog(log, state.call_id)
         self.ch = Channel(call, self.log, quick_exit=flow.quick_exit)
 
@@ -118,6 +121,10 @@ class Session:
 
     async def say(self, keys: list[str] | tuple[str, ...], *, barge_in: bool = True) -> str | None:
         return await self.ch.play(self.media(keys), lang=self.lang, barge_in=barge_in)
+
+    def secs(self, seconds: float) -> float:
+        """A wait for the caller, in wall seconds."""
+        return seconds / self.time_scale
 
     def resolve(self, value: Any) -> Any:
         """``"@name"`` is the variable ``name``; anything else is itself."""
@@ -180,7 +187,7 @@ class Session:
             elif node.router is not None:
                 category = await steps.run_router(self, node, node.router)
                 await self.step(node.id, node.router.kind, category=category)
-            if category is not None and node.report == "menu_choice":
+            if node.report == "menu_choice" and category not in (None, "no_input", "invalid"):
                 self.state.menu_choice = category
                 await self._save_choice(category)
             nxt = self._next(node, category)

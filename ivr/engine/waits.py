@@ -46,7 +46,7 @@ def _keys(value: Any) -> list[str]:
 
 async def menu(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
     choices: dict[str, str] = args["choices"]
-    timeout = float(_opt(s, args, "timeout", 6))
+    timeout = s.secs(float(_opt(s, args, "timeout", 6)))
     retries = int(_opt(s, args, "retries", 3))
     operator = s.flow.operator is not None and bool(s.settings.transfer_endpoint)
     last = ""
@@ -81,7 +81,7 @@ async def language_menu(s: Session, args: dict[str, Any]) -> tuple[str, str | No
     offer: list[str] = []
     for i, lang in enumerate(languages, start=1):
         offer += s.prompts.media(s.flow.prompt_key(prompt, lang), lang) + s.prompts.digits(str(i), lang)
-    timeout = float(_opt(s, args, "timeout", 6))
+    timeout = s.secs(float(_opt(s, args, "timeout", 6)))
     retries = int(_opt(s, args, "retries", 2))
     key = ""
     for _ in range(retries):
@@ -102,8 +102,8 @@ async def set_language(s: Session, code: str) -> None:
 async def digits(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
     lo, hi = int(args.get("min", 1)), int(args.get("max", 20))
     terminator = args.get("terminator", "#")
-    timeout = float(_opt(s, args, "timeout", 6))
-    interdigit = float(args.get("interdigit", s.flow.default("interdigit", 4)))
+    timeout = s.secs(float(_opt(s, args, "timeout", 6)))
+    interdigit = s.secs(float(args.get("interdigit", s.flow.default("interdigit", 4))))
     retries = int(_opt(s, args, "retries", 3))
     into = str(args.get("into", "input"))
     secret = into == "code"   # a case code never reaches call_steps or a log line
@@ -195,7 +195,7 @@ async def transfer(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
     if not endpoint or s.engine is None:
         return "unavailable", None
     await s.say(_keys(args.get("prompts")))
-    answered = await s.engine.transfer(s, endpoint, timeout=float(args.get("timeout", 30)))
+    answered = await s.engine.transfer(s, endpoint, timeout=s.secs(float(args.get("timeout", 30))))
     if answered:
         return "answered", None
     await s.say(_keys(args.get("unavailable_prompt")))
