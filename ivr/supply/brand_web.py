@@ -1,0 +1,162 @@
+"""Brand report pages: ``/brand`` (web page), ``/brand/{id}/report.csv`` and ``/brand/{id}/report.pdf``.
+
+A brand user sees only its own brand (``users.brand_id``); supervisors and admins
+may open any brand's report to see what the brand sees. Every figure has passed
+k-suppression (:mod:`ivr.supply.report`) before it reaches a template.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import datetime
+from typing import Any
+
+import sqlite_utils
+from aiohttp import web
+
+from ivr.admin import audit
+from ivr.admin.auth import current_user, require_role
+from ivr.admin.keys import DATABASE, NAV_LINKS, SETTINGS, NavLink, User
+from ivr.admin.render import render, render_text
+from ivr.cases import CATEGORIES
+from ivr.supply import codes, pdf, report
+from ivr.supply.report import BrandReport, ReportRefused
+
+log = logging.getLogger(__name__)
+
+REPORT_ROLES = ("brand", "supervisor", "admin")
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+def _brand_id(request: web.Request, user: User) -> int:
+    raw = request.match_info["brand_id"]
+    if not raw.isdigit() or len(raw) > 12:
+        raise web.HTTPNotFound(text="There is no such brand.")
+    wanted = int(raw)
+    if user.role == "brand" and wanted != user.brand_id:
+        raise web.HTTPForbidden(text="This report belongs to another brand. You can only see your own supply chain.")
+    return wanted
+
+
+def _year(request: web.Request) -> int:
+    this_year = datetime.now(request.app[SETTINGS].tz).year
+    raw = request.query.get("year", "").strip()
+    if not raw:
+        return this_year
+    if not raw.isdigit() or not 2000 <= int(raw) <= this_year:
+        raise web.HTTPBadRequest(text=f"The year must be a year from 2000 to {this_year}, not “{raw}”.")
+    return int(raw)
+
+
+async def _build(request: web.Request, user: User, brand_id: int, year: int) -> BrandReport:
+    settings = request.app[SETTINGS]
+    try:
+        return await request.app[DATABASE].read(
+            lambda db: report.build(db, brand_id, year, k=settings.brand_k, tz=settings.tz))
+    except ReportRefused as exc:
+        raise web.HTTPNotFound(text=str(exc)) from None
+
+
+async def _audit(request: web.Request, user: User, action: str, brand_id: int, year: int) -> None:
+    await request.app[DATABASE].write(
+        lambda db: audit.record(db, user, action, "brand", brand_id, {"year": year}))
+
+
+@require_role(*REPORT_ROLES)
+async def brand_home(request: web.Request) -> web.StreamResponse:
+    """A brand user goes straight to its report; supervisors and admins choose a brand."""
+    user = current_user(request)
+    if user.role == "brand":
+        if user.brand_id is None:
+            raise web.HTTPForbidden(text="Your account is not linked to a brand yet. Ask the hotline's administrator.")
+        raise web.HTTPSeeOther(f"/brand/{user.brand_id}")
+    brands = await request.app[DATABASE].query(
+        "select b.id, b.name, count(wb.workplace_id) as workplaces from brands b "
+        "left join workplace_brands wb on wb.brand_id = b.id group by b.id order by b.name")
+    return render(request, "supply/brand_index.html", {"brands": brands})
+
+
+def _focus(db: sqlite_utils.Database, rep: BrandReport, query: Any) -> dict[str, Any]:
+    """What the brand asked to look at (a workplace, or one issue in one month); refused when hidden."""
+    out: dict[str, Any] = {}
+    code = query.get("workplace", "").strip()
+    if code:
+        row = db.execute(
+            "select w.id, w.name from workplaces w join workplace_brands wb on wb.workplace_id = w.id "
+            "where w.code = ? and wb.brand_id = ?", [code, rep.brand_id]).fetchone() if codes.is_valid(code) else None
+        if row is None:
+            raise ReportRefused(f"No workplace with the code “{code}” is in your supply chain.")
+        out["workplace_row"] = report.workplace_row(rep, int(row[0]), str(row[1]))
+    category, month = query.get("category", "").strip(), query.get("month", "").strip()
+    if category or month:
+        if category not in CATEGORIES or not MONTH.match(month):
+            raise ReportRefused("Choose an issue and a month like 2026-03.")
+        out["cell"] = {"category": CATEGORIES[category], "month": month,
+                       "value": report.figure(rep, "category_month", category, month)}
+    return out
+
+
+@require_role(*REPORT_ROLES)
+async def brand_report(request: web.Request) -> web.StreamResponse:
+    user = current_user(request)
+    brand_id = _brand_id(request, user)
+    year = _year(request)
+    rep = await _build(request, user, brand_id, year)
+    try:
+        focus = await request.app[DATABASE].read(lambda db: _focus(db, rep, request.query))
+    except ReportRefused as exc:
+        raise web.HTTPForbidden(text=str(exc)) from None
+    await _audit(request, user, "brand.report", brand_id, year)
+    return render(request, "supply/brand_report.html", _context(rep, focus))
+
+
+def _context(rep: BrandReport, focus: dict[str, Any] | None = None) -> dict[str, Any]:
+    tables = {key: {"table": t, "rows": report.table_rows(t)} for key, t in rep.tables.items()}
+    trend = report.table_rows(rep.tables["category_month"])[-1][1][:-1]  # the totals row, without its total
+    numbers = [int(v) for v in trend if v.isdigit()]
+    peak = max(numbers, default=0) or 1
+    bars = [{"month": m, "value": v, "height": (int(v) * 100 // peak) if v.isdigit() else 0}
+            for m, v in zip(rep.months, trend, strict=True)]
+    return {"rep": rep, "tables": tables, "bars": bars, "hidden": report.HIDDEN,
+            "focus": {"workplace_row": None, "cell": None, **(focus or {})},
+            "categories": CATEGORIES, "years": list(range(rep.year, rep.year - 5, -1))}
+
+
+@require_role(*REPORT_ROLES)
+async def brand_csv(request: web.Request) -> web.StreamResponse:
+    user = current_user(request)
+    brand_id = _brand_id(request, user)
+    year = _year(request)
+    rep = await _build(request, user, brand_id, year)
+    await _audit(request, user, "export", brand_id, year)
+    name = f"brand-report-{year}.csv"
+    return web.Response(body=report.to_csv(rep).encode("utf-8"), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+@require_role(*REPORT_ROLES)
+async def brand_pdf(request: web.Request) -> web.StreamResponse:
+    user = current_user(request)
+    brand_id = _brand_id(request, user)
+    year = _year(request)
+    rep = await _build(request, user, brand_id, year)
+    html = render_text(request, "supply/brand_print.html", _context(rep))
+    try:
+        data = await pdf.html_to_pdf(html)
+    except pdf.PdfError as exc:
+        log.warning("brand report pdf failed brand=%s: %s", brand_id, exc)
+        raise web.HTTPServiceUnavailable(
+            text="The PDF could not be made on this server. Download the CSV or print the web page instead.",
+            content_type="text/plain") from None
+    await _audit(request, user, "export", brand_id, year)
+    return web.Response(body=data, content_type="application/pdf",
+                        headers={"Content-Disposition": f'attachment; filename="brand-report-{year}.pdf"'})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/brand", brand_home)
+    app.router.add_get("/brand/{brand_id}", brand_report)
+    app.router.add_get("/brand/{brand_id}/report.csv", brand_csv)
+    app.router.add_get("/brand/{brand_id}/report.pdf", brand_pdf)
+    app[NAV_LINKS].append(NavLink("Brand reports", "/brand", REPORT_ROLES))

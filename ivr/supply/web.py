@@ -1,0 +1,306 @@
+"""The supply-chain pages of the web UI (an extension, see :mod:`ivr.admin.app`).
+
+- ``/workplaces``: the registry (admins and supervisors): list, add, edit, suppliers, CSV import and export.
+- the case page's workplace panel: confirm or correct the link, refer to a supplier (remediation).
+- ``/workplaces/cases``: cases by workplace, supplier or brand, within what the user may see.
+- ``/brand``: brand reports (see :mod:`ivr.supply.brand_web`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlite_utils
+from aiohttp import web
+
+from ivr.admin import audit
+from ivr.admin.auth import CASE_ROLES, current_user, require_role
+from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
+from ivr.admin.queue import visible_to
+from ivr.admin.render import render
+from ivr.admin.views.case import visible_case
+from ivr.supply import brand_web, codes, registry, registry_csv, remediation, search
+from ivr.supply.registry import RegistryError, Workplace
+
+log = logging.getLogger(__name__)
+
+REGISTRY_ROLES = ("admin", "supervisor")
+PANEL_TEMPLATE = "supply/case_panel.html"
+MAX_CSV_BYTES = 5 * 1024 * 1024
+
+
+def _int_or_404(raw: str, what: str) -> int:
+    if not raw.isdigit() or len(raw) > 12:
+        raise web.HTTPNotFound(text=f"There is no such {what}.")
+    return int(raw)
+
+
+# -- the registry ----------------------------------------------------------------------
+
+async def _registry_page(request: web.Request, *, error: str = "", problems: list[str] | None = None,
+                         notice: str = "", status: int = 200) -> web.Response:
+    database = request.app[DATABASE]
+    workplaces = await database.read(registry.list_workplaces)
+    suppliers = await database.query(
+        "select s.id, s.name, s.country, count(w.id) as workplaces from suppliers s "
+        "left join workplaces w on w.supplier_id = s.id group by s.id order by s.name")
+    brands = await database.query(
+        "select b.id, b.name, count(wb.workplace_id) as workplaces from brands b "
+        "left join workplace_brands wb on wb.brand_id = b.id group by b.id order by b.name")
+    next_code = await database.read(lambda db: codes.next_code(registry.used_codes(db)))
+    return render(request, "supply/workplaces.html", {
+        "workplaces": workplaces, "suppliers": suppliers, "brands": brands, "next_code": next_code,
+        "error": error, "problems": problems or [], "message": notice, "columns": ",".join(registry_csv.COLUMNS),
+    }, status=status)
+
+
+@require_role(*REGISTRY_ROLES)
+async def workplaces_page(request: web.Request) -> web.StreamResponse:
+    return await _registry_page(request)
+
+
+def _workplace_from(form: Any) -> Workplace:
+    brands = tuple(b.strip() for b in str(form.get("brands", "")).split(";") if b.strip())
+    return Workplace(str(form.get("code", "")).strip(), str(form.get("name", "")), str(form.get("location", "")),
+                     str(form.get("sector", "")), str(form.get("supplier", "")), brands)
+
+
+@require_role(*REGISTRY_ROLES)
+async def add_workplace(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    user = current_user(request)
+    wp = _workplace_from(form)
+
+    def write(db: sqlite_utils.Database) -> int:
+        item = wp if wp.code else Workplace(codes.next_code(registry.used_codes(db)), wp.name, wp.location,
+                                            wp.sector, wp.supplier, wp.brands)
+        wp_id = registry.save_workplace(db, item)
+        registry.link_unlinked_cases(db)
+        audit.record(db, user, "workplace.add", "workplace", wp_id)
+        return wp_id
+
+    try:
+        await request.app[DATABASE].write(write)
+    except RegistryError as exc:
+        return await _registry_page(request, error=str(exc), status=400)
+    raise web.HTTPSeeOther("/workplaces?done=saved")
+
+
+@require_role(*REGISTRY_ROLES)
+async def edit_page(request: web.Request) -> web.StreamResponse:
+    wp_id = _int_or_404(request.match_info["id"], "workplace")
+    rows = [r for r in await request.app[DATABASE].read(registry.list_workplaces) if r["id"] == wp_id]
+    if not rows:
+        raise web.HTTPNotFound(text="There is no such workplace.")
+    return render(request, "supply/workplace_edit.html", {"wp": rows[0], "error": ""})
+
+
+@require_role(*REGISTRY_ROLES)
+async def save_workplace(request: web.Request) -> web.StreamResponse:
+    wp_id = _int_or_404(request.match_info["id"], "workplace")
+    form = await request.post()
+    user = current_user(request)
+
+    def write(db: sqlite_utils.Database) -> None:
+        registry.save_workplace(db, _workplace_from(form), workplace_id=wp_id)
+        db.execute("update workplaces set active = ? where id = ?", [1 if form.get("active") else 0, wp_id])
+        audit.record(db, user, "workplace.edit", "workplace", wp_id)
+
+    try:
+        await request.app[DATABASE].write(write)
+    except RegistryError as exc:
+        wp = {"id": wp_id, **{k: str(form.get(k, "")) for k in registry_csv.COLUMNS},
+              "active": bool(form.get("active"))}
+        return render(request, "supply/workplace_edit.html", {"wp": wp, "error": str(exc)}, status=400)
+    raise web.HTTPSeeOther("/workplaces?done=saved")
+
+
+@require_role(*REGISTRY_ROLES)
+async def add_supplier(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    user = current_user(request)
+
+    def write(db: sqlite_utils.Database) -> None:
+        sup_id = registry.add_supplier(db, str(form.get("name", "")), str(form.get("country", "")))
+        audit.record(db, user, "supplier.add", "supplier", sup_id)
+
+    try:
+        await request.app[DATABASE].write(write)
+    except RegistryError as exc:
+        return await _registry_page(request, error=str(exc), status=400)
+    raise web.HTTPSeeOther("/workplaces?done=saved")
+
+
+@require_role(*REGISTRY_ROLES)
+async def import_csv(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    upload = form.get("file")
+    if not isinstance(upload, web.FileField):
+        return await _registry_page(request, error="Choose a CSV file to import.", status=400)
+    data = upload.file.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        return await _registry_page(request, error="The file is bigger than 5 MB; split it.", status=400)
+    user = current_user(request)
+
+    def write(db: sqlite_utils.Database) -> registry_csv.ImportResult:
+        result = registry_csv.apply(db, rows)
+        audit.record(db, user, "workplace.import", "workplace", None,
+                     {"added": result.added, "updated": result.updated})
+        return result
+
+    try:
+        rows = registry_csv.parse(data)
+        result = await request.app[DATABASE].write(write)
+    except registry_csv.CsvImportError as exc:
+        return await _registry_page(request, error="The file was not imported; nothing changed.",
+                                    problems=exc.problems, status=400)
+    return await _registry_page(
+        request, notice=f"Imported: {result.added} added, {result.updated} updated, "
+                        f"{result.cases_linked} case(s) linked to their workplace.")
+
+
+@require_role(*REGISTRY_ROLES)
+async def export_csv(request: web.Request) -> web.StreamResponse:
+    user = current_user(request)
+
+    def run(db: sqlite_utils.Database) -> str:
+        audit.record(db, user, "export", "workplaces", None)
+        return registry_csv.export(db)
+
+    text = await request.app[DATABASE].write(run)
+    return web.Response(body=text.encode("utf-8"), content_type="text/csv", charset="utf-8",
+                        headers={"Content-Disposition": 'attachment; filename="workplaces.csv"'})
+
+
+# -- cases: the workplace panel, the link, remediation ---------------------------------------
+
+def _panel_data(db: sqlite_utils.Database, case: dict[str, Any]) -> dict[str, Any]:
+    linked = None
+    if case.get("workplace_id") is not None:
+        found = [w for w in registry.list_workplaces(db) if w["id"] == case["workplace_id"]]
+        linked = found[0] if found else None
+    keyed = case.get("workplace_code") or ""
+    keyed_problem = codes.problem(keyed) if keyed else None
+    keyed_match = registry.workplace_id_for_code(db, keyed) if keyed and not keyed_problem else None
+    return {
+        "linked": linked,
+        "confirmed": bool(case.get("workplace_confirmed")),
+        "keyed": keyed,
+        "keyed_problem": keyed_problem,
+        "keyed_unknown": bool(keyed) and keyed_problem is None and keyed_match is None,
+        "actions": remediation.for_case(db, int(case["id"])),
+        "suppliers": list(db.query("select id, name from suppliers order by name")),
+        "kinds": remediation.KINDS,
+        "statuses": remediation.STATUSES,
+        "default_supplier": linked and db.execute(
+            "select supplier_id from workplaces where id = ?", [linked["id"]]).fetchone()[0],
+    }
+
+
+async def case_panel(request: web.Request, case: dict[str, Any]) -> dict[str, Any] | None:
+    return await request.app[DATABASE].read(lambda db: _panel_data(db, case))
+
+
+async def _case_form(request: web.Request, action: str, fn: Any) -> web.StreamResponse:
+    """Run a panel form for a case the user may see; a refusal comes back as a plain 400 with the reason."""
+    case = await visible_case(request)
+    user = current_user(request)
+    form = await request.post()
+
+    def write(db: sqlite_utils.Database) -> None:
+        fn(db, int(case["id"]), form, user)
+        audit.record(db, user, action, "case", case["id"])
+
+    try:
+        await request.app[DATABASE].write(write)
+    except (RegistryError, remediation.RemediationError) as exc:
+        raise web.HTTPBadRequest(text=f"{exc}. Go back to the case and try again.") from None
+    raise web.HTTPSeeOther(f"/cases/{case['id']}?done=saved")
+
+
+def _link(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None:
+    choice = str(form.get("link", ""))
+    if choice == "none":
+        registry.set_case_workplace(db, case_id, None)
+        return
+    code = str(form.get("code", "")).strip()
+    problem = codes.problem(code)
+    if problem:
+        raise RegistryError(problem[0].upper() + problem[1:])
+    wp_id = registry.workplace_id_for_code(db, code)
+    if wp_id is None:
+        raise RegistryError(f"No active workplace has the code {code}; add it to the registry first")
+    registry.set_case_workplace(db, case_id, wp_id)
+
+
+@require_role(*CASE_ROLES)
+async def link_workplace(request: web.Request) -> web.StreamResponse:
+    return await _case_form(request, "case.workplace", _link)
+
+
+def _add_action(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None:
+    supplier = str(form.get("supplier_id", ""))
+    remediation.add_action(
+        db, case_id=case_id, supplier_id=int(supplier) if supplier.isdigit() else -1,
+        kind=str(form.get("kind", "")), action=str(form.get("action", "")),
+        due_date=str(form.get("due_date", "")), user_id=user.id)
+
+
+@require_role(*CASE_ROLES)
+async def add_action(request: web.Request) -> web.StreamResponse:
+    return await _case_form(request, "remediation.add", _add_action)
+
+
+@require_role(*CASE_ROLES)
+async def action_status(request: web.Request) -> web.StreamResponse:
+    action_id = _int_or_404(request.match_info["action_id"], "remediation action")
+
+    def run(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None:
+        remediation.set_status(db, action_id, str(form.get("status", "")), case_id=case_id)
+
+    return await _case_form(request, "remediation.status", run)
+
+
+@require_role(*CASE_ROLES)
+async def cases_page(request: web.Request) -> web.StreamResponse:
+    """Cases by workplace, supplier or brand, limited to those the user may open."""
+    database = request.app[DATABASE]
+    user = current_user(request)
+    error = ""
+    rows: list[dict[str, Any]] = []
+    try:
+        found = await database.read(lambda db: search.parse(db, request.query))
+    except search.SearchError as exc:
+        error, found = str(exc), search.SupplySearch()
+    if not found.empty:
+        clause, params = search.where(found)
+        allowed, allowed_params = visible_to(user)
+        rows = await database.query(
+            "select c.id, c.created_at, c.status, c.category, c.language, c.workplace_confirmed, w.code, w.name "
+            f"from cases c join workplaces w on w.id = c.workplace_id where {clause} and {allowed} "
+            "order by c.created_at desc limit 200", [*params, *allowed_params])
+    suppliers = await database.query("select id, name from suppliers order by name")
+    brands = await database.query("select id, name from brands order by name")
+    return render(request, "supply/cases.html", {
+        "rows": rows, "error": error, "suppliers": suppliers, "brands": brands,
+        "q": {k: request.query.get(k, "") for k in ("workplace", "supplier", "brand")},
+    }, status=400 if error else 200)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/workplaces", workplaces_page)
+    app.router.add_post("/workplaces", add_workplace)
+    app.router.add_get("/workplaces/export.csv", export_csv)
+    app.router.add_post("/workplaces/import", import_csv)
+    app.router.add_post("/workplaces/suppliers", add_supplier)
+    app.router.add_get("/workplaces/cases", cases_page)
+    app.router.add_get("/workplaces/{id}", edit_page)
+    app.router.add_post("/workplaces/{id}", save_workplace)
+    app.router.add_post("/cases/{id}/workplace", link_workplace)
+    app.router.add_post("/cases/{id}/remediation", add_action)
+    app.router.add_post("/cases/{id}/remediation/{action_id}", action_status)
+    app[CASE_PANELS].append((PANEL_TEMPLATE, case_panel))
+    app[NAV_LINKS].append(NavLink("Workplaces", "/workplaces", REGISTRY_ROLES))
+    brand_web.setup(app)
+    log.debug("supply pages ready (k=%d)", app[SETTINGS].brand_k)
