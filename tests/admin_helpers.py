@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import AsyncIterator
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -12,7 +14,7 @@ import pytest
 import sqlite_utils
 
 from ivr.admin.server import AdminServer
-from ivr.admin.users import add_user
+from ivr.admin.users import add_user, password_hash
 from ivr.db import utcnow
 from ivr.db.writer import Database
 from ivr.settings import Settings
@@ -56,12 +58,12 @@ class Client:
         return await self.post("/login", {"username": username, "password": password})
 
 
-def make_users(db: sqlite_utils.Database) -> dict[str, int]:
+def make_users(db: sqlite_utils.Database, hashed: str) -> dict[str, int]:
     return {
-        "cw_my": add_user(db, "cw_my", PASSWORD, "caseworker", "my"),
-        "cw_km": add_user(db, "cw_km", PASSWORD, "caseworker", "km"),
-        "super": add_user(db, "super", PASSWORD, "supervisor"),
-        "admin": add_user(db, "admin", PASSWORD, "admin"),
+        "cw_my": add_user(db, "cw_my", hashed, "caseworker", "my"),
+        "cw_km": add_user(db, "cw_km", hashed, "caseworker", "km"),
+        "super": add_user(db, "super", hashed, "supervisor"),
+        "admin": add_user(db, "admin", hashed, "admin"),
     }
 
 
@@ -83,16 +85,29 @@ def web_settings(settings: Settings) -> Settings:
     return dataclasses.replace(settings, cookie_secure=False, admin_bind="127.0.0.1:0")
 
 
+@pytest.fixture(scope="session")
+def admin_template(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, int]]:
+    """A migrated database with the four test users, made once: argon2 hashing is slow on purpose."""
+    path = tmp_path_factory.mktemp("admin-template") / "ivr.db"
+    db = Database(path)
+    hashed = password_hash(PASSWORD, "x")
+    ids = db.write_sync(lambda conn: make_users(conn, hashed))
+    db.close()
+    return path, ids
+
+
 @pytest.fixture
-def web_db(web_settings: Settings) -> AsyncIterator[Database]:
+def web_db(web_settings: Settings, admin_template: tuple[Path, dict[str, int]]) -> Iterator[Database]:
+    web_settings.db_path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(admin_template[0], web_settings.db_path)
     db = Database(web_settings.db_path)
-    yield db  # type: ignore[misc]
+    yield db
     db.close()
 
 
 @pytest.fixture
-def users(web_db: Database) -> dict[str, int]:
-    return web_db.write_sync(make_users)
+def users(web_db: Database, admin_template: tuple[Path, dict[str, int]]) -> dict[str, int]:
+    return admin_template[1]
 
 
 @pytest.fixture
@@ -115,7 +130,6 @@ def write_wav(path: Any, seconds: float = 2.0, freq: float = 440.0) -> int:
     import math
     import struct
     import wave
-    from pathlib import Path
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from admin_helpers import PASSWORD, Client, client, server, users, web_db, web_settings  # noqa: F401
+from admin_helpers import (  # noqa: F401
+    PASSWORD,
+    Client,
+    admin_template,
+    client,
+    server,
+    users,
+    web_db,
+    web_settings,
+)
 
 from ivr.admin.server import AdminServer
 from ivr.db.writer import Database

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from admin_helpers import (  # noqa: F401
     Client,
+    admin_template,
     client,
     insert_reported_case,
     server,

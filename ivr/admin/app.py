@@ -32,7 +32,7 @@ VIEWS = (
     "ivr.admin.views.queue",
     "ivr.admin.views.case",
     "ivr.admin.views.media",
-    # "ivr.admin.views.dashboard",
+    "ivr.admin.views.dashboard",
     "ivr.admin.views.users",
     "ivr.admin.views.admin_pages",
 )
@@ -79,8 +79,17 @@ def _load_extension(app: web.Application, module: str) -> None:
         if exc.name is not None and module.startswith(exc.name):
             log.debug("extension %s is not installed", module)
             return
-        raise
-    ext.setup(app)
+        log.exception("extension %s failed to import; its pages are missing", module)
+        return
+    except Exception:
+        log.exception("extension %s failed to import; its pages are missing", module)
+        return
+    try:
+        ext.setup(app)
+    except Exception:
+        # Caseworkers keep their queue even when another part's pages are broken.
+        log.exception("extension %s failed to set up; its pages are missing", module)
+        return
     log.info("extension %s loaded", module)
 
 

@@ -42,18 +42,18 @@ def _languages(value: str) -> str:
     return ",".join(codes)
 
 
-def _read_password(username: str) -> str:
-    from ivr.admin.passwords import WeakPassword, check_strength
+def _read_password_hash(username: str) -> str:
+    """Read the password (prompted twice on a terminal, else one line of stdin) and return its hash."""
+    from ivr.admin.users import UserError, password_hash
 
     if sys.stdin.isatty():
         password = click.prompt("Password", hide_input=True, confirmation_prompt="Repeat the password")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
     try:
-        check_strength(password, username)
-    except WeakPassword as exc:
+        return password_hash(str(password), username)
+    except UserError as exc:
         raise click.ClickException(str(exc)) from None
-    return str(password)
 
 
 @user.command("add")
@@ -71,10 +71,10 @@ def user_add(cli: CliContext, username: str, role: str, languages: str, brand_id
         langs = _languages(languages)
     except click.BadParameter as exc:
         raise click.ClickException(f"--languages: {exc.message}") from None
-    password = _read_password(username)
+    hashed = _read_password_hash(username)
     database = Database(settings.db_path)
     try:
-        user_id = database.write_sync(lambda db: add_user(db, username, password, role, langs, brand_id))
+        user_id = database.write_sync(lambda db: add_user(db, username, hashed, role, langs, brand_id))
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
@@ -105,10 +105,10 @@ def user_passwd(cli: CliContext, username: str) -> None:
     from ivr.admin.users import UserError, set_password
 
     settings = cli.settings(mode="user")
-    password = _read_password(username)
+    hashed = _read_password_hash(username)
     database = Database(settings.db_path)
     try:
-        database.write_sync(lambda db: set_password(db, username, password))
+        database.write_sync(lambda db: set_password(db, username, hashed))
     except UserError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

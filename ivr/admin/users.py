@@ -18,17 +18,20 @@ class UserError(ValueError):
     """A user could not be saved; the message says why in plain words."""
 
 
-def _check_strength(password: str, username: str) -> None:
+def password_hash(password: str, username: str) -> str:
+    """Check the password's strength and hash it. Slow on purpose (argon2): call it outside the
+    writer thread (``asyncio.to_thread`` in the web UI) and hand the writer only the hash."""
     try:
         check_strength(password, username)
     except WeakPassword as exc:
         raise UserError(str(exc)) from None
+    return hash_password(password)
 
 
 def add_user(
     db: sqlite_utils.Database,
     username: str,
-    password: str,
+    hashed: str,
     role: str,
     languages: str = "",
     brand_id: int | None = None,
@@ -39,12 +42,11 @@ def add_user(
         raise UserError(f"The role must be one of: {', '.join(ROLES)}.")
     if role == "brand" and brand_id is None:
         raise UserError("A brand user needs the brand they belong to (--brand-id).")
-    _check_strength(password, username)
     if db.execute("select 1 from users where username = ? collate nocase", [username]).fetchone():
         raise UserError(f"There is already a user called {username}.")
     cursor = db.execute(
         "insert into users (username, password_hash, role, languages, brand_id, created_at) values (?, ?, ?, ?, ?, ?)",
-        [username, hash_password(password), role, languages, brand_id, utcnow()],
+        [username, hashed, role, languages, brand_id, utcnow()],
     )
     return int(cursor.lastrowid or 0)
 
@@ -56,12 +58,11 @@ def _user_id(db: sqlite_utils.Database, username: str) -> int:
     return int(row[0])
 
 
-def set_password(db: sqlite_utils.Database, username: str, password: str) -> int:
-    _check_strength(password, username)
+def set_password(db: sqlite_utils.Database, username: str, hashed: str) -> int:
     user_id = _user_id(db, username)
     db.execute(
         "update users set password_hash = ?, failed_logins = 0, locked_until = null where id = ?",
-        [hash_password(password), user_id],
+        [hashed, user_id],
     )
     end_all_for_user(db, user_id)
     return user_id

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import logging
 from typing import Any
 
@@ -72,7 +74,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     row = await database.query_one(
         "select id, username, password_hash, active from users where username = ? collate nocase", [username]
     )
-    ok = verify_password(row["password_hash"] if row else None, password) and bool(row and row["active"])
+    # argon2 takes a good fraction of a second: never on the event loop.
+    ok = await asyncio.to_thread(verify_password, row["password_hash"] if row else None, password)
+    ok = ok and bool(row and row["active"])
     if not ok or row is None:
         limiter.failed(username, address)
 
@@ -89,10 +93,11 @@ async def login(request: web.Request) -> web.StreamResponse:
 
     limiter.succeeded(username)
     user_id = int(row["id"])
+    rehashed = await asyncio.to_thread(hash_password, password) if needs_rehash(row["password_hash"]) else None
 
     def succeeded(db: sqlite_utils.Database) -> None:
-        if needs_rehash(row["password_hash"]):
-            db.execute("update users set password_hash = ? where id = ?", [hash_password(password), user_id])
+        if rehashed:
+            db.execute("update users set password_hash = ? where id = ?", [rehashed, user_id])
         audit.record(db, None, "signin", "user", user_id, username=row["username"])
 
     await database.write(succeeded)

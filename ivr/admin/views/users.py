@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import sqlite_utils
 from aiohttp import web
 
@@ -9,7 +11,7 @@ from ivr.admin import audit
 from ivr.admin.auth import current_user, require_role
 from ivr.admin.keys import DATABASE
 from ivr.admin.render import render
-from ivr.admin.users import ROLES, UserError, add_user, deactivate, set_password
+from ivr.admin.users import ROLES, UserError, add_user, deactivate, password_hash, set_password
 from ivr.languages import LANGUAGES
 
 
@@ -42,10 +44,10 @@ async def create(request: web.Request) -> web.StreamResponse:
         languages = _languages([str(v) for v in form.getall("languages", [])])
         brand = str(form.get("brand_id", "")).strip()
         brand_id = int(brand) if brand.isdigit() else None
+        hashed = await asyncio.to_thread(password_hash, str(form.get("password", "")), username)
 
         def write(db: sqlite_utils.Database) -> int:
-            user_id = add_user(db, username, str(form.get("password", "")), str(form.get("role", "")),
-                               languages, brand_id)
+            user_id = add_user(db, username, hashed, str(form.get("role", "")), languages, brand_id)
             audit.record(db, me, "user.create", "user", user_id, {"role": str(form.get("role", ""))})
             return user_id
 
@@ -65,8 +67,10 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
     me = current_user(request)
     username = _target(request)
     try:
+        hashed = await asyncio.to_thread(password_hash, str(form.get("password", "")), username)
+
         def write(db: sqlite_utils.Database) -> None:
-            user_id = set_password(db, username, str(form.get("password", "")))
+            user_id = set_password(db, username, hashed)
             audit.record(db, me, "user.password", "user", user_id)
 
         await request.app[DATABASE].write(write)

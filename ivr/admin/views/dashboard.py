@@ -1,0 +1,71 @@
+"""/dashboard (supervisors): figures with server-drawn charts, and each table as CSV (audited)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+from aiohttp import web
+from markupsafe import Markup
+
+from ivr.admin import audit, stats
+from ivr.admin.auth import current_user, require_role
+from ivr.admin.charts import bar_chart
+from ivr.admin.keys import DATABASE, SETTINGS
+
+CHARTED = {"calls_per_hour", "calls_per_day", "calls_by_language", "calls_by_menu_choice"}
+
+
+def _chart(table: stats.Table) -> Markup | None:
+    if table.name not in CHARTED or not table.rows:
+        return None
+    labels = [str(r[0]) for r in table.rows]
+    series = [[float(r[i]) for r in table.rows] for i in range(1, len(table.columns))]
+    return bar_chart(labels, series, title=table.title, names=table.columns[1:] if len(series) > 1 else ())
+
+
+async def _figures(request: web.Request) -> dict[str, Any]:
+    tz = request.app[SETTINGS].tz
+    return await request.app[DATABASE].read(lambda db: stats.dashboard(db, tz))
+
+
+@require_role("supervisor")
+async def dashboard_page(request: web.Request) -> web.StreamResponse:
+    from ivr.admin.render import render
+
+    figures = await _figures(request)
+    charts = {t.name: _chart(t) for t in figures["tables"]}
+    return render(request, "dashboard.html", {**figures, "charts": charts})
+
+
+def _cell(value: Any) -> Any:
+    # A spreadsheet would run a cell starting with = + - @ as a formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return "'" + value
+    return value
+
+
+@require_role("supervisor")
+async def export_csv(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    figures = await _figures(request)
+    table = next((t for t in figures["tables"] if t.name == name), None)
+    if table is None:
+        raise web.HTTPNotFound(text="There is no table with this name on the dashboard.")
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(table.columns)
+    writer.writerows([_cell(v) for v in row] for row in table.rows)
+    user = current_user(request)
+    await request.app[DATABASE].write(lambda db: audit.record(db, user, "export", "dashboard", name,
+                                                              {"rows": len(table.rows)}))
+    return web.Response(
+        body=out.getvalue().encode("utf-8"), content_type="text/csv", charset="utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'},
+    )
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/dashboard", dashboard_page)
+    app.router.add_get("/dashboard/{name}.csv", export_csv)

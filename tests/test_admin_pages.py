@@ -1,0 +1,173 @@
+# ruff: noqa: F811  (fixtures imported from admin_helpers are parameters here)
+"""The queue, the dashboard, /users and the extension point, over real HTTP."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jinja2
+from admin_helpers import (  # noqa: F401
+    PASSWORD,
+    Client,
+    admin_template,
+    client,
+    insert_case,
+    server,
+    users,
+    web_db,
+    web_settings,
+)
+from aiohttp import web
+
+from ivr.admin.app import create_app
+from ivr.admin.keys import CASE_PANELS, JINJA
+from ivr.admin.server import AdminServer
+from ivr.db.writer import Database
+from ivr.settings import Settings
+
+
+def ago(**kw: Any) -> str:
+    return (datetime.now(UTC) - timedelta(**kw)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def case_ids(text: str) -> list[int]:
+    import re
+
+    return [int(m) for m in re.findall(r'data-id="(\d+)"', text)]
+
+
+async def test_queue_visibility_filters_sort_and_paging(client: Client, web_db: Database,
+                                                        users: dict[str, int]) -> None:
+    ids = web_db.write_sync(lambda db: {
+        "my_old": insert_case(db, language="my", created_at=ago(days=3)),
+        "my_urgent": insert_case(db, language="my", priority=3, created_at=ago(hours=1)),
+        "km": insert_case(db, language="km"),
+        "km_mine": insert_case(db, language="km", assignee_id=users["cw_my"], category="debt"),
+        "my_closed": insert_case(db, language="my", status="closed"),
+        "my_other": insert_case(db, language="my", assignee_id=users["cw_km"]),
+    })
+    await client.login("cw_my")
+    status, text = await client.get("/cases")
+    assert status == 200
+    assert case_ids(text) == [ids["my_urgent"], ids["my_old"], ids["km_mine"]]  # urgent first, then oldest
+    assert "1</span> new emergency case(s)" in text
+    _, text = await client.get("/cases?sort=newest")
+    assert case_ids(text)[0] == ids["km_mine"]
+    _, text = await client.get("/cases?category=debt&assignee=me")
+    assert case_ids(text) == [ids["km_mine"]]
+    _, text = await client.get("/cases?status=all")
+    assert ids["my_closed"] in case_ids(text) and ids["my_other"] not in case_ids(text)
+    today = datetime.now(UTC).date()
+    _, text = await client.get(f"/cases?from={today - timedelta(days=5)}&to={today - timedelta(days=2)}")
+    assert case_ids(text) == [ids["my_old"]]
+    for bad, words in (("priority=urgent!", "“priority” cannot be “urgent!”"), ("from=31/01/2026", "a date like"),
+                       ("page=-1", "page number"), ("status=lost", "“status” cannot be")):
+        status, text = await client.get("/cases?" + bad)
+        assert status == 400 and words in text and "Traceback" not in text, bad
+    async with client.session.get(client.base + "/cases/live?sort=newest") as r:
+        data = await r.json()
+        assert data["emergencies"] == 1 and data["newest"] == ids["km_mine"] and f"#{ids['km']}<" not in data["html"]
+
+
+async def test_queue_pages(client: Client, web_db: Database) -> None:
+    web_db.write_sync(lambda db: [insert_case(db, language="my") for _ in range(55)])
+    await client.login("super")
+    _, text = await client.get("/cases")
+    assert len(case_ids(text)) == 50 and "Next page" in text
+    _, text = await client.get("/cases?page=2")
+    assert len(case_ids(text)) == 5 and "Previous page" in text and "Next page" not in text
+
+
+async def test_dashboard_counts_and_csv(client: Client, web_db: Database) -> None:
+    def seed(db: Any) -> None:
+        for i, (lang, choice, outcome, ended) in enumerate([
+            ("my", "wages", "completed", ago(minutes=50)), ("km", None, "abandoned", ago(minutes=40)),
+            ("my", "documents", None, None),
+        ]):
+            db.execute("insert into calls (id, channel_id, started_at, ended_at, language, menu_choice, outcome) "
+                       "values (?, 'c', ?, ?, ?, ?, ?)", [f"c{i}", ago(hours=1), ended, lang, choice, outcome])
+        insert_case(db, created_at=ago(days=10))
+        insert_case(db, status="acknowledged", created_at=ago(hours=5), acknowledged_at=ago(hours=3))
+
+    web_db.write_sync(seed)
+    await client.login("super")
+    status, text = await client.get("/dashboard")
+    assert status == 200
+    assert '<p class="big" id="active-calls">1</p>' in text and '<p class="big" id="open-cases">2</p>' in text
+    assert "<svg" in text and "Wages unpaid or late: 1" in text
+    async with client.session.get(client.base + "/dashboard/calls_per_day.csv") as r:
+        assert r.status == 200 and r.content_type == "text/csv"
+        rows = list(csv.reader(io.StringIO(await r.text())))
+    assert rows[0] == ["Day", "Calls", "Abandoned"] and sum(int(r[1]) for r in rows[1:]) == 3
+    assert sum(int(r[2]) for r in rows[1:]) == 1
+    async with client.session.get(client.base + "/dashboard/acknowledge.csv") as r:
+        text = await r.text()
+        assert "Median hours to acknowledge,2.0" in text
+    status, _ = await client.get("/dashboard/nothing.csv")
+    assert status == 404
+    exports = web_db.query_sync("select object_id from audit_log where action = 'export'")
+    assert [r["object_id"] for r in exports] == ["calls_per_day", "acknowledge"]
+
+
+async def test_users_admin(client: Client, web_db: Database, server: AdminServer) -> None:
+    await client.login("admin")
+    status, text = await client.post("/users", {"username": "newbie", "role": "caseworker", "password": "short",
+                                                "languages": "my"})
+    assert status == 400 and "at least 10 characters" in text
+    status, text = await client.post("/users", {"username": "newbie", "role": "caseworker",
+                                                "password": "a long password"})
+    assert status == 200 and "The user was saved." in text and "newbie" in text
+    status, text = await client.post("/users", {"username": "newbie", "role": "caseworker",
+                                                "password": "a long password"})
+    assert status == 400 and "already a user called newbie" in text
+
+    worker = Client(server.url)
+    try:
+        await worker.login("newbie", "a long password")
+        assert (await worker.get("/cases"))[0] == 200
+        status, text = await client.post("/users/newbie/password", {"password": "another long one"})
+        assert "The password was changed" in text
+        status, text = await worker.get("/cases")
+        assert "Sign in</h1>" in text  # signed out by the reset
+        await worker.login("newbie", "another long one")
+        status, text = await client.post("/users/newbie/deactivate")
+        assert "deactivated and signed out" in text
+        status, text = await worker.login("newbie", "another long one")
+        assert status == 401
+    finally:
+        await worker.close()
+    actions = [r["action"] for r in web_db.query_sync("select action from audit_log where action like 'user.%'")]
+    assert actions == ["user.create", "user.password", "user.deactivate"]
+
+
+async def test_extension_panel_and_missing_extension(web_settings: Settings, web_db: Database,
+                                                     users: dict[str, int]) -> None:
+    calls: list[int] = []
+
+    async def panel(request: web.Request, case: dict[str, Any]) -> dict[str, Any]:
+        calls.append(case["id"])
+        return {"message": "<b>from the panel</b>"}
+
+    app = create_app(web_settings, web_db, extensions=["ivr.no_such_part.web"])
+    # An extension brings its own template; here from memory, ahead of admin/templates.
+    app[JINJA].loader = jinja2.ChoiceLoader([
+        jinja2.DictLoader({"test_panel.html": '<section class="card" id="test-panel">{{ message }}</section>'}),
+        app[JINJA].loader,
+    ])
+    app[CASE_PANELS].append(("test_panel.html", panel))
+    case_id = web_db.write_sync(lambda db: insert_case(db, language="my"))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    c = Client(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    try:
+        await c.login("cw_my", PASSWORD)
+        status, text = await c.get(f"/cases/{case_id}")
+        assert status == 200 and calls == [case_id] and "&lt;b&gt;from the panel&lt;/b&gt;" in text
+    finally:
+        await c.close()
+        await runner.cleanup()
