@@ -8,6 +8,7 @@ header, never in a URL (URLs end up in logs).
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
@@ -68,7 +69,8 @@ class AriClient:
         self.base_url = api_base(base_url)
         self.timeout = timeout
         self.on_request = on_request
-        self._auth = aiohttp.BasicAuth(user, password)
+        token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+        self._headers = {"Authorization": f"Basic {token}"}
         self._session: aiohttp.ClientSession | None = None
 
     # -- plumbing ---------------------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ class AriClient:
     def session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(
-                auth=self._auth,
+                headers=self._headers,
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
                 connector=aiohttp.TCPConnector(limit=200),
             )
@@ -127,7 +129,7 @@ class AriClient:
             app=app, subscribeAll=_param(subscribe_all)
         )
         return await self.session.ws_connect(
-            ws_url, auth=self._auth, heartbeat=20.0, timeout=aiohttp.ClientWSTimeout(ws_close=5.0)
+            ws_url, headers=self._headers, heartbeat=20.0, timeout=aiohttp.ClientWSTimeout(ws_close=5.0)
         )
 
     # -- channels ---------------------------------------------------------------------------------------------
