@@ -31,7 +31,7 @@ class Calls:
         return await asyncio.wait_for(self.queue.get(), 5)
 
 
-async def types_until(call: Call, last: str, timeout: float = 10.0) -> list[Event]:
+async def types_until(call: Call, last: str, timeout: float = 10.0) -> list[Event]:  # noqa: ASYNC109
     out: list[Event] = []
     while True:
         event = await call.next_event(timeout)
@@ -142,7 +142,7 @@ async def test_silent_caller_and_max_duration(r: tuple[Rig, Calls]) -> None:
 
 
 async def test_error_answers(r: tuple[Rig, Calls]) -> None:
-    setup, call, caller = await answered(r)
+    setup, call, _ = await answered(r)
     client, ch = setup.client, call.channel_id
     with pytest.raises(ChannelNotFound):
         await client.answer("nonexistent-123")
