@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,9 +39,9 @@ class Recorder:
                 return
 
 
-async def wait_until(cond, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]  # noqa: ASYNC109
+async def wait_until(cond: Callable[[], object], timeout: float = 5.0) -> None:  # noqa: ASYNC109
     async with asyncio.timeout(timeout):
-        while not cond():
+        while not cond():  # noqa: ASYNC110 - polling state that several tasks change
             await asyncio.sleep(0.01)
 
 
@@ -168,7 +169,7 @@ async def test_rest_errors_timeouts_and_5xx(tmp_path: Path) -> None:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     client = AriClient(f"http://127.0.0.1:{port}", USER, PASSWORD, timeout=0.3)
     try:
-        with pytest.raises(AriTimeout, match="no answer within 0.3s"):
+        with pytest.raises(AriTimeout, match=r"no answer within 0\.3s"):
             await client.list_channels()
         with pytest.raises(AriUnavailable) as err:
             await client.answer("x")
