@@ -114,6 +114,12 @@ async def test_brand_sees_only_its_own_aggregates(server: Served, chain: dict[st
         assert f"category_month,Wages unpaid or late,{year}-03,12" in body
         assert f"category_month,Wages unpaid or late,{year}-06,hidden" in body
         assert "Small Shop" not in body and "secret" not in body
+        # The PDF is printed by the real headless Chromium.
+        async with c.session.get(f"{server.url}/brand/{chain['acme']}/report.pdf?year={year}") as r:
+            assert r.status == 200 and r.content_type == "application/pdf"
+            assert (await r.read()).startswith(b"%PDF-")
+        status, _ = await c.get(f"/brand/{chain['rival']}/report.pdf?year={year}")
+        assert status == 403
 
         for path in ("/workplaces", f"/cases/{chain['first_case']}", "/workplaces/cases?brand=1"):
             status, _ = await c.get(path)

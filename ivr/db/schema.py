@@ -322,3 +322,17 @@ def m0401_admin_sessions(db: sqlite_utils.Database) -> None:
     db.execute("create index cases_priority_age on cases (priority desc, created_at)")
     # The dashboard's call counts read only this index, never the rows.
     db.execute("create index calls_dashboard on calls (started_at, language, menu_choice, outcome)")
+
+
+@migrations
+def m0202_supply_link(db: sqlite_utils.Database) -> None:
+    # A new case whose caller keyed a registered workplace's code is linked to it at
+    # once, unconfirmed, whichever part of the hotline opened the case.
+    db.execute("""
+        create trigger cases_link_workplace after insert on cases
+        when new.workplace_id is null and new.workplace_code is not null
+        begin
+            update cases set workplace_id =
+                (select id from workplaces where code = new.workplace_code and active = 1)
+            where id = new.id;
+        end""")

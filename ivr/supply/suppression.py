@@ -156,11 +156,13 @@ def _complement(grid: Grid, line: list[Cell], blocked: frozenset[Cell]) -> Cell 
     return interior[0] if interior else visible[0]
 
 
-def _closing(grid: Grid, bridge: Cell, blocked: frozenset[Cell]) -> Cell | None:
+def _closing(grid: Grid, bridge: Cell, blocked: frozenset[Cell], rows_hidden: set[int],
+             cols_hidden: set[int]) -> Cell | None:
     """A visible cell on a line through ``bridge`` to hide so that a cycle can close.
 
     Prefer a cell whose other line already holds a hidden figure (it closes a cycle
     at once, so suppression does not spread along a row of zeros), then the smallest.
+    ``rows_hidden``/``cols_hidden`` are the rows and columns holding a hidden figure.
     """
     best: tuple[tuple[int, int, Cell], Cell] | None = None
     for along_row, line in ((True, grid.row_line(bridge[0])), (False, grid.col_line(bridge[1]))):
@@ -169,8 +171,10 @@ def _closing(grid: Grid, bridge: Cell, blocked: frozenset[Cell]) -> Cell | None:
         for cell in line:
             if cell in grid.hidden or cell in blocked:
                 continue
-            other = grid.col_line(cell[1]) if along_row else grid.row_line(cell[0])
-            closes = other is not None and any(c in grid.hidden for c in other)
+            if along_row:
+                closes = grid.col_totals and cell[1] in cols_hidden
+            else:
+                closes = (cell[0] < grid.total_row or grid.col_totals) and cell[0] in rows_hidden
             score = (0 if closes else 1, grid.value(cell), cell)
             if best is None or score < best[0]:
                 best = (score, cell)
@@ -179,47 +183,79 @@ def _closing(grid: Grid, bridge: Cell, blocked: frozenset[Cell]) -> Cell | None:
 
 def _short_lines(grid: Grid, k: int) -> list[list[Cell]]:
     """Lines whose total is shown while their hidden figures add up to 1..k-1 (rule 3)."""
+    row_mass: dict[int, int] = defaultdict(int)
+    col_mass: dict[int, int] = defaultdict(int)
+    for i, j in grid.hidden:
+        if j != grid.total_col:
+            row_mass[i] += grid.value((i, j))
+        if i != grid.total_row:
+            col_mass[j] += grid.value((i, j))
     out = []
-    for line in grid.lines():
-        if line[-1] in grid.hidden:
-            continue
-        mass = sum(grid.value(c) for c in line[:-1] if c in grid.hidden)
-        if 0 < mass < k:
+    for i, mass in sorted(row_mass.items()):
+        line = grid.row_line(i)
+        if line is not None and 0 < mass < k and line[-1] not in grid.hidden:
+            out.append(line)
+    for j, mass in sorted(col_mass.items()):
+        line = grid.col_line(j)
+        if line is not None and 0 < mass < k and line[-1] not in grid.hidden:
             out.append(line)
     return out
 
 
 def _fix(grid: Grid, k: int, blocked: frozenset[Cell]) -> bool:
-    """Add complementary suppressions until rules 2 and 3 hold; False when ``blocked`` makes that impossible."""
+    """Add complementary suppressions until rules 2 and 3 hold; False when ``blocked`` makes that impossible.
+
+    Works in rounds: every short line, then every bridge, gets one more hidden figure
+    per round (skipping those a figure added earlier in the round may already have
+    fixed), then the table is looked at again.
+    """
     while True:
+        touched: set[str] = set()
         short = _short_lines(grid, k)
         if short:
-            extra = _complement(grid, short[0], blocked)
-        else:
-            found = bridges(grid)
-            if not found:
-                return True
-            extra = _closing(grid, found[0], blocked)
-        if extra is None:
-            return False
-        grid.hidden.add(extra)
+            for line in short:
+                extra = _complement(grid, line, blocked)
+                if extra is None:
+                    return False
+                grid.hidden.add(extra)
+            continue
+        found = bridges(grid)
+        if not found:
+            return True
+        rows_hidden = {i for i, _ in grid.hidden}
+        cols_hidden = {j for _, j in grid.hidden}
+        for bridge in found:
+            if f"r{bridge[0]}" in touched or f"c{bridge[1]}" in touched:
+                continue
+            extra = _closing(grid, bridge, blocked, rows_hidden, cols_hidden)
+            if extra is None:
+                return False
+            grid.hidden.add(extra)
+            rows_hidden.add(extra[0])
+            cols_hidden.add(extra[1])
+            touched |= {f"r{bridge[0]}", f"c{bridge[1]}", f"r{extra[0]}", f"c{extra[1]}"}
 
 
 def _cost(grid: Grid) -> tuple[int, int]:
     return sum(grid.value(c) for c in grid.hidden), len(grid.hidden)
 
 
+# Showing a complementary figure again means re-fixing the table; a cap keeps big tables fast.
+MAX_TRIALS = 40
+
+
 def suppress(grid: Grid, k: int, forced: Iterable[Cell] = ()) -> Grid:
     """Hide figures in place by the rule above (``forced`` cells are hidden too); return ``grid``.
 
-    Greedy complements can hide more than needed, so each complementary figure,
-    largest first, is then tried shown again (re-fixing the table without it) and
-    stays shown when the result hides less.
+    Greedy complements can hide more than needed, so the largest complementary
+    figures (up to :data:`MAX_TRIALS`) are then tried shown again, re-fixing the
+    table without them, and stay shown when the result hides less.
     """
     required = {c for c in grid.cells() if 0 < grid.value(c) < k} | set(forced)
     grid.hidden |= required
     _fix(grid, k, frozenset())
-    for cell in sorted(grid.hidden - required, key=lambda c: (-grid.value(c), c)):
+    candidates = sorted(grid.hidden - required, key=lambda c: (-grid.value(c), c))
+    for cell in [c for c in candidates if grid.value(c) > 0][:MAX_TRIALS]:
         if cell not in grid.hidden:
             continue
         trial = Grid(grid.rows, grid.cols, grid.counts, grid.col_totals,
