@@ -20,6 +20,21 @@ class CatalogError(Exception):
     """The catalog cannot be read. The message is one line naming the file and key."""
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A YAML loader that refuses a key given twice (plain YAML keeps the last one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} appears twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 @dataclass(frozen=True)
 class Text:
     text: str
@@ -43,7 +58,7 @@ class Catalog:
 def load_catalog(prompts_dir: Path) -> Catalog:
     path = prompts_dir / CATALOG_FILE
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
     except FileNotFoundError:
         raise CatalogError(f"{path}: the prompt catalog does not exist") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

@@ -10,9 +10,9 @@ everything worked: a bad upload never replaces a good prompt.
 from __future__ import annotations
 
 import array
-import json
 import math
 import os
+import re
 import subprocess
 import tempfile
 import wave
@@ -78,8 +78,7 @@ def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SE
         raise AudioError(f"{name}: cannot be read ({exc.strerror})") from None
     if size == 0:
         raise AudioError(f"{name}: the file is empty")
-    source_duration = _probe(src, max_seconds)
-    samples = _decode(src, max_seconds)
+    samples, source_duration = _decode(src, max_seconds)
     if len(samples) > max_seconds * RATE + FRAME:
         raise AudioError(f"{name}: too long ({_minutes(len(samples) / RATE)}); the limit is {_minutes(max_seconds)}")
     if source_duration is None:
@@ -117,48 +116,39 @@ def _run(args: Sequence[str], name: str) -> subprocess.CompletedProcess[bytes]:
         raise AudioError(f"{name}: {args[0]} took longer than {TOOL_TIMEOUT:.0f} s") from None
 
 
-def _probe(src: Path, max_seconds: float) -> float | None:
-    """The duration ffprobe reports (None if it can't tell), after checking there is audio."""
-    result = _run(
-        ["ffprobe", "-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "json", str(src)],
-        src.name,
-    )
-    try:
-        info = json.loads(result.stdout or b"{}")
-    except ValueError:
-        info = {}
-    if result.returncode != 0 or "format" not in info:
-        raise AudioError(f"{src.name}: cannot be read as audio (the file is damaged or not a sound file)")
-    if not any(s.get("codec_type") == "audio" for s in info.get("streams", [])):
-        raise AudioError(f"{src.name}: contains no audio")
-    try:
-        duration = float(info["format"]["duration"])
-    except (KeyError, ValueError):
-        return None
-    if duration > max_seconds + 0.5:
-        raise AudioError(f"{src.name}: too long ({_minutes(duration)}); the limit is {_minutes(max_seconds)}")
-    return duration
+DURATION_RE = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
 
 
-def _decode(src: Path, max_seconds: float) -> array.array[float]:
-    """Mono float samples at 8 kHz, resampled by soxr (band-limited, so nothing aliases)."""
+def _decode(src: Path, max_seconds: float) -> tuple[array.array[float], float | None]:
+    """Mono float samples at 8 kHz, resampled by soxr (band-limited, so nothing aliases),
+    and the duration ffmpeg read from the file's header (None when it has none).
+
+    One ffmpeg run does it all (no separate ffprobe): on a busy two-core machine the
+    process start-up is most of a short prompt's build time.
+    """
     result = _run(
         [
-            "ffmpeg", "-nostdin", "-v", "error", "-i", str(src), "-vn", "-map", "0:a:0",
+            "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-v", "info", "-i", str(src), "-vn", "-map", "0:a:0",
             "-t", f"{max_seconds + 1:.3f}",
             "-af", f"aresample={RATE}:resampler=soxr:precision=28,aformat=sample_fmts=flt:channel_layouts=mono",
             "-f", "f32le", "-",
         ],
         src.name,
     )
+    found = DURATION_RE.search(result.stderr)
+    duration = int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3]) if found else None
+    if duration is not None and duration > max_seconds + 0.5:
+        raise AudioError(f"{src.name}: too long ({_minutes(duration)}); the limit is {_minutes(max_seconds)}")
     if result.returncode != 0:
-        raise AudioError(f"{src.name}: cannot be decoded (the file is damaged or not a sound file)")
+        if b"matches no streams" in result.stderr:
+            raise AudioError(f"{src.name}: contains no audio")
+        raise AudioError(f"{src.name}: cannot be read as audio (the file is damaged or not a sound file)")
     samples = array.array("f")
     usable = len(result.stdout) - len(result.stdout) % samples.itemsize
     samples.frombytes(result.stdout[:usable])
     if not samples:
         raise AudioError(f"{src.name}: there is no sound in it (no audio samples)")
-    return samples
+    return samples, duration
 
 
 def _frame_levels(samples: Sequence[float]) -> list[float]:

@@ -7,9 +7,12 @@ whether the next build can skip it.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +65,29 @@ def save_manifest(root: Path, entries: dict[str, dict[str, Any]]) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def manifest_lock(root: Path) -> Iterator[None]:
+    """Serialise manifest updates between a build and an upload from the web UI."""
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def update_manifest(root: Path, changes: Mapping[str, dict[str, Any] | None]) -> None:
+    """Apply entry changes (None removes the entry) without losing a concurrent writer's entries."""
+    if not changes:
+        return
+    with manifest_lock(root):
+        entries = load_manifest(root)
+        for name, entry in changes.items():
+            if entry is None:
+                entries.pop(name, None)
+            else:
+                entries[name] = entry
+        save_manifest(root, entries)

@@ -1,0 +1,222 @@
+"""`ivr prompts build`: recordings and placeholders into $IVR_DATA_DIR/prompts/<lang>/<key>.wav.
+
+For every catalog key in every language a caller may hear (the enabled languages and
+their fallbacks):
+- a recording (prompts/<lang>/<key>.<ext>) is converted to telephone audio;
+- without one, a placeholder is synthesised with espeak-ng from the catalog text,
+  and marked as a placeholder in the manifest;
+- without a recording or an espeak-ng voice (Khmer, Lao), nothing is built and calls
+  play the fallback language's prompt (the resolver logs it; so does this build).
+A content hash decides what needs doing, so a second build with nothing changed only
+reads the sources. A recording that fails to convert never replaces a working prompt.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ivr.db import utcnow
+from ivr.languages import fallback_chain
+from ivr.prompts.catalog import Catalog, load_catalog
+from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
+from ivr.prompts.sources import find_sources, placeholder_hash, recording_hash
+from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest, update_manifest
+from ivr.prompts.voices import Espeak
+from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RECORDED = "recorded"
+PLACEHOLDER = "placeholder"
+
+
+@dataclass(frozen=True)
+class Task:
+    lang: str
+    key: str
+    kind: str  # RECORDED or PLACEHOLDER
+    digest: str
+    source: Path | None = None
+    text: str = ""
+    voice: str = ""
+
+
+@dataclass
+class BuildReport:
+    recorded: list[str] = field(default_factory=list)
+    placeholders: list[str] = field(default_factory=list)
+    unchanged: int = 0
+    failed: list[str] = field(default_factory=list)  # one-line messages
+    removed: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    fallbacks: dict[str, list[str]] = field(default_factory=dict)  # lang -> keys that play another language
+    seconds: float = 0.0
+
+
+def build_languages(settings: Settings) -> list[str]:
+    """Enabled languages plus every language they fall back to, in a stable order."""
+    out: list[str] = []
+    for lang in settings.languages:
+        out += [code for code in fallback_chain(lang) if code not in out]
+    return out
+
+
+class PromptBuilder:
+    def __init__(self, settings: Settings, *, espeak: Espeak | None = None, jobs: int | None = None) -> None:
+        self.settings = settings
+        self.root = built_root(settings)
+        self.espeak = espeak or Espeak()
+        self.jobs = jobs or min(4, os.cpu_count() or 1)
+
+    def build(self, *, force: bool = False, languages: Iterable[str] | None = None) -> BuildReport:
+        started = time.monotonic()
+        catalog = load_catalog(self.settings.prompts_dir)
+        report = BuildReport()
+        manifest = load_manifest(self.root)
+        tasks: list[Task] = []
+        changes: dict[str, dict[str, Any] | None] = {}
+        for lang in languages or build_languages(self.settings):
+            tasks += self._plan_language(catalog, lang, manifest, force, report, changes)
+        with ThreadPoolExecutor(max_workers=self.jobs) as pool:
+            for task, entry, error in pool.map(self._run, tasks):
+                name = entry_name(task.lang, task.key)
+                if error is not None:
+                    report.failed.append(error)
+                    log.error("prompt %s not built: %s", name, error)
+                if entry is not None:
+                    changes[name] = entry
+                    (report.recorded if entry["kind"] == RECORDED else report.placeholders).append(name)
+                elif error is not None and name in manifest:
+                    changes[name] = {**manifest[name], "error": error}
+        update_manifest(self.root, changes)
+        for lang, keys in report.fallbacks.items():
+            log.warning("%d %s prompts have no recording and no placeholder voice; callers hear %s",
+                        len(keys), lang, fallback_chain(lang)[1])
+        report.seconds = time.monotonic() - started
+        log.info("prompts built: %d recorded, %d placeholders, %d unchanged, %d failed in %.1f s",
+                 len(report.recorded), len(report.placeholders), report.unchanged, len(report.failed),
+                 report.seconds)
+        return report
+
+    def _plan_language(
+        self, catalog: Catalog, lang: str, manifest: dict[str, dict[str, Any]], force: bool,
+        report: BuildReport, changes: dict[str, dict[str, Any] | None],
+    ) -> list[Task]:
+        sources = find_sources(self.settings.prompts_dir, lang)
+        report.warnings += sources.problems
+        report.warnings += [f"{path}: no key {key!r} in the catalog; not built"
+                            for key, path in sources.by_key.items() if key not in catalog.prompts]
+        voice = self.espeak.voice_for(lang)
+        tasks: list[Task] = []
+        for key in catalog.keys:
+            name = entry_name(lang, key)
+            previous = manifest.get(name, {})
+            dst = built_path(self.root, lang, key)
+            source = sources.by_key.get(key)
+            text = catalog.text(key, lang)
+            if source is not None:
+                task = Task(lang, key, RECORDED, recording_hash(source), source=source)
+            elif voice is not None and text is not None:
+                task = Task(lang, key, PLACEHOLDER, placeholder_hash(text.text, voice), text=text.text, voice=voice)
+            else:
+                if previous.get("kind") == RECORDED and dst.exists():
+                    # The recording was deleted on purpose; calls go back to the fallback language.
+                    dst.unlink()
+                    changes[name] = None
+                    report.removed.append(name)
+                report.fallbacks.setdefault(lang, []).append(key)
+                continue
+            if not force and previous.get("hash") == task.digest and is_playable(dst) and "error" not in previous:
+                report.unchanged += 1
+                continue
+            tasks.append(task)
+        return tasks
+
+    def _run(self, task: Task) -> tuple[Task, dict[str, Any] | None, str | None]:
+        dst = built_path(self.root, task.lang, task.key)
+        try:
+            if task.kind == RECORDED and task.source is not None:
+                return task, self._entry(task, to_telephone_wav(task.source, dst)), None
+            return task, self._entry(task, self._synthesize(task, dst)), None
+        except AudioError as exc:
+            error = str(exc)
+        if task.kind == RECORDED and not is_playable(dst):
+            # Nothing plays yet in this language: a placeholder is better than the fallback language.
+            placeholder = self._placeholder_for(task)
+            if placeholder is not None:
+                try:
+                    return task, {**self._entry(placeholder, self._synthesize(placeholder, dst)), "error": error}, error
+                except AudioError:
+                    pass
+        return task, None, error
+
+    def _placeholder_for(self, task: Task) -> Task | None:
+        voice = self.espeak.voice_for(task.lang)
+        text = load_catalog(self.settings.prompts_dir).text(task.key, task.lang)
+        if voice is None or text is None:
+            return None
+        return Task(task.lang, task.key, PLACEHOLDER, placeholder_hash(text.text, voice), text=text.text, voice=voice)
+
+    def _synthesize(self, task: Task, dst: Path) -> AudioInfo:
+        with tempfile.TemporaryDirectory(prefix="ivr-tts-") as tmp:
+            raw = Path(tmp) / "speech.wav"
+            self.espeak.synthesize(task.text, task.voice, raw)
+            return to_telephone_wav(raw, dst)
+
+    def _entry(self, task: Task, info: AudioInfo) -> dict[str, Any]:
+        entry: dict[str, Any] = {"kind": task.kind, "hash": task.digest, "built_at": utcnow()}
+        if task.source is not None:
+            entry["source"] = task.source.name
+        else:
+            entry["voice"] = task.voice
+        entry.update(asdict(info))
+        return entry
+
+    def replace_recording(self, lang: str, key: str, upload: Path, suffix: str) -> AudioInfo:
+        """Install a new recording (e.g. uploaded in the web UI) through the same conversion.
+
+        The upload is converted first; only when that works is it kept as the source
+        recording and the built prompt replaced. Raises AudioError otherwise, and then
+        the previous prompt and recording are untouched.
+        """
+        catalog = load_catalog(self.settings.prompts_dir)
+        if key not in catalog.prompts:
+            raise AudioError(f"{key}: not a prompt key in the catalog")
+        if lang not in build_languages(self.settings):
+            raise AudioError(f"{lang}: not an enabled language")
+        dst = built_path(self.root, lang, key)
+        staged = dst.with_name(f".{key}.upload.wav")
+        folder = self.settings.prompts_dir / lang
+        source = folder / f"{key}{suffix.lower()}"
+        named = upload.with_name(f"{key}{suffix.lower()}") if upload.suffix.lower() != suffix.lower() else upload
+        try:
+            if named != upload:
+                shutil.copyfile(upload, named)
+            info = to_telephone_wav(named, staged)
+            folder.mkdir(parents=True, exist_ok=True)
+            keep = folder / f".{source.name}.tmp"
+            shutil.copyfile(named, keep)
+            os.replace(keep, source)
+            for other in folder.iterdir():
+                if other.stem == key and other != source and other.suffix.lower() in SUPPORTED:
+                    other.unlink()  # one recording per key, or the next build would pick between them
+            os.replace(staged, dst)
+        except OSError as exc:
+            raise AudioError(f"{key}: the recording could not be saved ({exc.strerror})") from None
+        finally:
+            staged.unlink(missing_ok=True)
+            if named != upload:
+                named.unlink(missing_ok=True)
+        task = Task(lang, key, RECORDED, recording_hash(source), source=source)
+        update_manifest(self.root, {entry_name(lang, key): self._entry(task, info)})
+        log.info("prompt %s replaced by an uploaded recording", entry_name(lang, key))
+        return info

@@ -1,0 +1,53 @@
+"""`ivr check` for prompts: the catalog, the recordings beside it, and the built audio.
+
+Flows' prompt keys are checked against the catalog by ivr.flows.check; this covers
+every catalog key (digits and numbers too) in every enabled language.
+"""
+
+from __future__ import annotations
+
+from ivr.checks import check
+from ivr.prompts.catalog import CatalogError, load_catalog
+from ivr.prompts.coverage import coverage
+from ivr.prompts.sources import find_sources
+from ivr.prompts.store import MANIFEST, built_root
+from ivr.settings import Settings
+
+SHOWN = 5  # keys named in one problem line before "..."
+
+
+def _some(keys: list[str]) -> str:
+    return ", ".join(keys[:SHOWN]) + (f", ... ({len(keys)} in all)" if len(keys) > SHOWN else "")
+
+
+@check("prompts")
+def check_prompts(settings: Settings) -> list[str]:
+    try:
+        catalog = load_catalog(settings.prompts_dir)
+    except CatalogError as exc:
+        return [str(exc)]
+    problems: list[str] = []
+    for lang in settings.languages:
+        sources = find_sources(settings.prompts_dir, lang)
+        problems += sources.problems
+        problems += [f"{path}: no key {key!r} in {catalog.path.name}"
+                     for key, path in sources.by_key.items() if key not in catalog.prompts]
+        untranslated = [k for k in catalog.keys if catalog.text(k, lang) is None and k not in sources.by_key]
+        if untranslated:
+            problems.append(f"{catalog.path}: no {lang} text or recording for {_some(untranslated)}")
+    root = built_root(settings)
+    if not (root / MANIFEST).exists():
+        problems.append(f"{root}: prompts are not built yet; run `ivr prompts build`")
+        return problems
+    for row in coverage(settings, catalog):
+        silent = [c.key for c in row.cells if c.plays is None]
+        if silent:
+            problems.append(f"{root}/{row.lang}: nothing would play for {_some(silent)}; run `ivr prompts build`")
+        stale = [c.key for c in row.cells if c.stale]
+        if stale:
+            problems.append(f"{settings.prompts_dir}/{row.lang}: recordings changed since the last build: "
+                            f"{_some(stale)}; run `ivr prompts build`")
+        failed = [c.key for c in row.cells if c.error]
+        if failed:
+            problems.append(f"{root}/{row.lang}: the last build failed for {_some(failed)}; see `ivr prompts status`")
+    return problems

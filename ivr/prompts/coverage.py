@@ -1,0 +1,84 @@
+"""What a caller hears for each prompt in each enabled language: recorded, placeholder or missing.
+
+Shared by `ivr prompts status`, `ivr check` and the web UI's prompts page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ivr.languages import fallback_chain
+from ivr.prompts.build import PLACEHOLDER, RECORDED
+from ivr.prompts.catalog import Catalog
+from ivr.prompts.sources import find_sources, recording_hash
+from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest
+from ivr.settings import Settings
+
+MISSING = "missing"
+
+
+@dataclass(frozen=True)
+class Cell:
+    lang: str
+    key: str
+    state: str  # RECORDED, PLACEHOLDER or MISSING (no audio of its own in this language)
+    plays: str | None  # the language whose audio a caller hears; None: nothing at all
+    review: bool  # the catalog text is a machine draft (or absent)
+    stale: bool  # the recording changed (or appeared) since the last build
+    error: str | None  # why the last build of this prompt failed
+    path: Path | None  # the built file, when there is one
+
+
+@dataclass
+class LanguageCoverage:
+    lang: str
+    recorded: int = 0
+    placeholder: int = 0
+    missing: int = 0
+    review: int = 0
+    stale: int = 0
+    errors: int = 0
+    silent: int = 0  # keys with no audio in this language or any fallback
+    cells: list[Cell] = field(default_factory=list)
+
+
+def coverage(settings: Settings, catalog: Catalog, languages: tuple[str, ...] | None = None) -> list[LanguageCoverage]:
+    root = built_root(settings)
+    manifest = load_manifest(root)
+    out = []
+    for lang in languages or settings.languages:
+        sources = find_sources(settings.prompts_dir, lang).by_key
+        row = LanguageCoverage(lang)
+        for key in catalog.keys:
+            entry = manifest.get(entry_name(lang, key), {})
+            cell = _cell(root, lang, key, entry, sources.get(key), catalog)
+            row.cells.append(cell)
+            row.recorded += cell.state == RECORDED
+            row.placeholder += cell.state == PLACEHOLDER
+            row.missing += cell.state == MISSING
+            row.review += cell.review
+            row.stale += cell.stale
+            row.errors += cell.error is not None
+            row.silent += cell.plays is None
+        out.append(row)
+    return out
+
+
+def _cell(root: Path, lang: str, key: str, entry: dict[str, Any], source: Path | None, catalog: Catalog) -> Cell:
+    path = built_path(root, lang, key)
+    text = catalog.text(key, lang)
+    review = text is None or text.review
+    if is_playable(path):
+        state = str(entry.get("kind") or (RECORDED if source is not None else PLACEHOLDER))
+        plays: str | None = lang
+    else:
+        state, plays = MISSING, next(
+            (code for code in fallback_chain(lang)[1:] if is_playable(built_path(root, code, key))), None
+        )
+    if source is not None:
+        stale = entry.get("kind") != RECORDED or entry.get("hash") != recording_hash(source)
+    else:
+        stale = state == RECORDED and bool(entry)
+    return Cell(lang, key, state, plays, review, stale, entry.get("error"), path if plays == lang else None)
