@@ -130,11 +130,13 @@ async def running_rig(
         database = Database(settings.db_path)
         stack.callback(database.close)
         engine = Engine(settings, database, prompts=PromptResolver(settings), time_scale=SPEED)
-        stack.push_async_callback(engine.stop)
         await engine.start()
         await engine.app.wait_connected()
         hub = CallerHub(emulator.url, ARI_USER, ARI_PASSWORD, speed=SPEED)
         stack.push_async_callback(hub.stop)
         await hub.start()
         voice = write_wav(tmp / "voice" / "message.wav", 2.0, freq=300, amplitude=12000)
-        yield Rig(settings, database, emulator, engine, hub, voice)
+        rig = Rig(settings, database, emulator, engine, hub, voice)
+        # Tests may swap in a new engine (a restart): stop whichever one is current.
+        stack.push_async_callback(lambda: rig.engine.stop())
+        yield rig

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,11 +47,12 @@ async def test_report_with_workplace_code_reads_the_code_back_twice(rig: Rig, la
     recs = await rig.database.query("select * from recordings where case_id = ?", [case["id"]])
     assert [r["state"] for r in recs] == ["stored"]
     path = rig.settings.data_dir / recs[0]["path"]
-    assert path.stat().st_size == recs[0]["size_bytes"]
+    assert (await asyncio.to_thread(path.stat)).st_size == recs[0]["size_bytes"]
     jobs = await rig.database.query("select * from jobs where recording_id = ?", [recs[0]["id"]])
     assert [(j["state"], j["language"]) for j in jobs] == [("queued", lang)]
     # Asterisk's copy is gone once ours is verified.
-    assert not any(p.name.startswith(recs[0]["asterisk_name"]) for p in Path(rig.emulator.world.spool_dir).rglob("*"))
+    stored = await rig.engine.client.list_stored_recordings()
+    assert recs[0]["asterisk_name"] not in [r["name"] for r in stored]
     # The code was read digit by digit, twice: 8 digits after each of the two intros.
     heard = caller.heard
     first = heard.index(next(u for u in heard if "case_code_intro" in u))
@@ -76,7 +77,8 @@ async def test_leave_a_message_listen_then_record_again(rig: Rig, lang: str) -> 
     recs = await rig.database.query("select * from recordings where call_id = ? order by id", [row["id"]])
     assert [r["state"] for r in recs] == ["deleted", "stored"]
     assert recs[0]["path"] is None and recs[1]["case_id"] == row["case_id"]
-    assert not list((rig.settings.data_dir / "recordings").glob(f"{recs[0]['asterisk_name']}*"))
+    assert not await asyncio.to_thread(
+        lambda: list((rig.settings.data_dir / "recordings").glob(f"{recs[0]['asterisk_name']}*")))
     jobs = await rig.database.query("select recording_id from jobs where recording_id in (?, ?)",
                                     [recs[0]["id"], recs[1]["id"]])
     assert [j["recording_id"] for j in jobs] == [recs[1]["id"]]
@@ -96,7 +98,8 @@ async def test_callback_seals_the_number_with_a_window(rig: Rig, lang: str) -> N
     assert row["outcome"] == "completed" and row["menu_choice"] == "callback"
     cb = await rig.database.query_one("select * from callbacks where call_id = ?", [row["id"]])
     assert cb is not None and cb["window"] == "evening" and cb["case_id"] == row["case_id"]
-    assert number not in str(cb) and number.lstrip("+") not in rig.settings.db_path.read_bytes().decode("latin1")
+    db_bytes = b"".join([await asyncio.to_thread(p.read_bytes) for p in rig.settings.db_path.parent.glob("ivr.db*")])
+    assert number not in str(cb) and number.lstrip("+").encode() not in db_bytes
     assert NumberVault(rig.settings.key("callback-number")).open(cb["number_encrypted"]) == number
     case = await rig.database.query_one("select callback_requested from cases where id = ?", [row["case_id"]])
     assert case == {"callback_requested": 1}
@@ -266,5 +269,53 @@ async def test_silent_message_is_kept_but_marked_empty(rig: Rig) -> None:
     row = await rig.ended_call(caller)
     recs = await rig.database.query("select * from recordings where call_id = ?", [row["id"]])
     assert [r["state"] for r in recs] == ["empty"]
-    assert (rig.settings.data_dir / recs[0]["path"]).exists()
+    assert await asyncio.to_thread((rig.settings.data_dir / recs[0]["path"]).exists)
     assert await rig.database.query("select id from jobs where recording_id = ?", [recs[0]["id"]]) == []
+
+
+# Where to hang up, and what must be true afterwards: (steps before hanging up, outcome, message kept?)
+HANGUPS = {
+    "greeting (play)": ([("wait", "greeting")], "abandoned", False),
+    "language menu": ([("wait", "choose_language")], "abandoned", False),
+    "main menu": ([("lang", "en"), ("wait", "main_menu")], "abandoned", False),
+    "category menu": ([("lang", "en"), ("press", "main_menu", "1"), ("wait", "category_menu")], "hangup", False),
+    "workplace digits": ([("lang", "en"), ("press", "main_menu", "1"), ("press", "category_menu", "1"),
+                          ("wait", "workplace_code"), ("keys", "12")], "hangup", False),
+    "recording": ([("lang", "en"), ("press", "main_menu", "2"), ("record", "")], "hangup", True),
+    "review menu": ([("lang", "en"), ("press", "main_menu", "2"), ("record", ""), ("wait", "review_menu")],
+                    "hangup", True),
+    "code read-back (say digits)": ([("lang", "en"), ("press", "main_menu", "2"), ("record", ""),
+                                     ("press", "review_menu", "1"), ("wait", "digit_")], "hangup", True),
+    "emergency": ([("lang", "th"), ("press", "main_menu", "9"), ("wait", "emergency")], "emergency", False),
+}
+
+
+@pytest.mark.parametrize("where", list(HANGUPS))
+async def test_hang_up_at_every_kind_of_node(rig: Rig, where: str) -> None:
+    script, outcome, kept = HANGUPS[where]
+    caller = await rig.dial()
+    for step in script:
+        if step[0] == "wait":
+            await caller.wait_prompt(step[1])
+        elif step[0] == "lang":
+            await rig.pick_language(caller, step[1])
+        elif step[0] == "press":
+            await rig.menu(caller, step[1], step[2])
+        elif step[0] == "keys":
+            await caller.press(step[1])
+        elif step[0] == "record":
+            await caller.wait_recording()
+            await caller.speak(rig.voice)
+    await caller.hangup()
+    row = await rig.ended_call(caller)
+    assert row["outcome"] == outcome
+    recs = await rig.database.query("select state, case_id from recordings where call_id = ?", [row["id"]])
+    if kept:
+        # The message survives the hang-up, filed under a case a caseworker will see.
+        assert recs == [{"state": "stored", "case_id": row["case_id"]}] and row["case_id"] is not None
+        jobs = await rig.database.query("select j.id from jobs j join recordings r on r.id = j.recording_id"
+                                        " where r.call_id = ?", [row["id"]])
+        assert len(jobs) == 1
+    else:
+        assert recs == []
+    assert row["ended_at"] is not None and row["duration_s"] >= 0

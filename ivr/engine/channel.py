@@ -16,6 +16,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from ivr.ari.errors import AriError, NotFound
 from ivr.ari.events import (
@@ -160,8 +161,14 @@ class Channel:
 
     # -- recordings ------------------------------------------------------------------------------------
 
-    async def record(self, name: str, *, max_duration: int, max_silence: int, beep: bool) -> RecordResult:
-        """Record until '#', silence, the maximum, a hang-up, or the quick-exit key. Never loses the take."""
+    async def record(
+        self, name: str, *, max_duration: int, max_silence: int, beep: bool, wall_limit: float | None = None
+    ) -> RecordResult:
+        """Record until '#', silence, the maximum, a hang-up, or the quick-exit key. Never loses the take.
+
+        ``wall_limit``: wall seconds after which a recording whose finish event never came is
+        fetched anyway (default ``max_duration``).
+        """
         self.typeahead.clear()
         try:
             await self.client.record(
@@ -172,7 +179,8 @@ class Channel:
             raise HungUp from None
         hung_up = quick = False
         while True:
-            timeout = RECORDING_GRACE_S if (hung_up or quick) else max_duration + RECORDING_GRACE_S
+            limit = max_duration if wall_limit is None else wall_limit
+            timeout = RECORDING_GRACE_S if (hung_up or quick) else limit + RECORDING_GRACE_S
             event = await self.call.next_event(timeout)
             if event is None:
                 # No RecordingFinished: keep whatever Asterisk stored.
@@ -186,6 +194,9 @@ class Channel:
                     return RecordResult(name, None, True, quick)
                 continue
             if isinstance(event, Reconnected):
+                # Its finish may have happened while the socket was down: ask Asterisk.
+                if not await self._still_recording(name):
+                    return RecordResult(name, None, hung_up, quick)
                 continue
             if isinstance(event, RecordingEvent) and event.name == name:
                 if event.type == "RecordingFinished":
@@ -197,6 +208,15 @@ class Channel:
             if self._digit(event) == self.quick_exit and not quick:
                 quick = True
                 await self._stop_recording(name)   # stop = keep: what they said so far is a message
+
+    async def _still_recording(self, name: str) -> bool:
+        try:
+            live = await self.client.request("GET", f"/recordings/live/{quote(name, safe='')}")
+        except NotFound:
+            return False
+        except AriError:
+            return True
+        return str((live or {}).get("state", "recording")) in ("queued", "recording", "paused")
 
     async def _stop_recording(self, name: str) -> None:
         with contextlib.suppress(AriError):

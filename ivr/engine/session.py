@@ -161,13 +161,18 @@ class Session:
         except HungUp:
             pass
         except asyncio.CancelledError:
+            # The engine is stopping: the channel stays in Stasis for the next engine to resume.
+            # What the caller already said is filed now; the call row stays open.
+            for take in list(self.state.takes):
+                with contextlib.suppress(Exception):
+                    await self.release(take)
+            self.log.info("engine stopping; call left at node=%s to resume", self.state.node)
             raise
         except Exception:
             self.log.exception("unexpected error at node=%s; apologising and taking a message", self.state.node)
             self.state.outcome = "error"
             await self._rescue()
-        finally:
-            await self.finish()
+        await self.finish()
 
     async def _walk(self, node_id: str) -> None:
         from ivr.engine import steps, waits
@@ -175,6 +180,8 @@ class Session:
         for _ in range(MAX_TRANSITIONS):
             node = self.flow.nodes[node_id]
             self.state.node = node.id
+            if node.wait is not None:
+                await self._save_node(node.id)   # where a resumed call picks up again
             for action in node.actions:
                 await steps.run_action(self, node, action)
                 if self.ch.ended:
@@ -197,6 +204,10 @@ class Session:
                 raise FlowBug(f"node {node.id}: no exit for category {category!r}")
             node_id = nxt
         raise FlowBug(f"more than {MAX_TRANSITIONS} transitions without the call ending")
+
+    async def _save_node(self, node_id: str) -> None:
+        call_id = self.state.call_id
+        await self.write(lambda db: store.update_call(db, call_id, last_node=node_id))
 
     async def _save_choice(self, choice: str) -> None:
         call_id = self.state.call_id

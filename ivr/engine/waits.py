@@ -153,9 +153,10 @@ async def record_message(s: Session, args: dict[str, Any]) -> tuple[str, str | N
     while True:
         await s.say(_keys(args.get("prompts")))
         name = s.recording_name()
+        max_duration = int(args.get("max_duration", 180))
         result = await s.ch.record(
-            name, max_duration=int(args.get("max_duration", 180)), max_silence=int(args.get("max_silence", 6)),
-            beep=bool(args.get("beep", True)),
+            name, max_duration=max_duration, max_silence=int(args.get("max_silence", 6)),
+            beep=bool(args.get("beep", True)), wall_limit=s.secs(max_duration),
         )
         take = await s.bring_home(name, result.duration)
         category = "empty" if take.empty or take.stored is None else "recorded"

@@ -1,0 +1,157 @@
+"""Nothing is lost when things break: Asterisk restarts, the engine restarts or fails, the engine was away."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from engine_rig import Rig, running_rig, write_wav
+
+from ivr.engine.fallback import import_fallback
+from ivr.engine.service import Engine
+from ivr.prompts.resolve import MissingPrompt
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
+    async with running_rig(tmp_path_factory.mktemp("resilience")) as r:
+        yield r
+
+
+async def reconnect_callers(rig: Rig) -> None:
+    """The scripted callers' own event socket does not reconnect by itself."""
+    await rig.hub.stop()
+    await rig.hub.start()
+
+
+async def test_ari_outage_mid_call_keeps_the_call_going(rig: Rig) -> None:
+    caller = await rig.dial()
+    await rig.pick_language(caller, "en")
+    await rig.menu(caller, "main_menu", "2")
+    await caller.wait_recording()
+    connects = rig.engine.app.connects
+    # The ARI connection drops while the caller speaks; their channel survives, and the recording
+    # ends on silence while the engine cannot hear it (its RecordingFinished is lost).
+    await caller.client.play(caller.channel_id, ["sound:" + str(rig.voice.with_suffix(""))])
+    await rig.emulator.restart(keep_channels=True, downtime=0.2)
+    await reconnect_callers(rig)
+    await rig.engine.app.wait_connected()
+    await rig.menu(caller, "review_menu", "1")
+    await caller.wait_hung_up(timeout=20)
+    row = await rig.ended_call(caller)
+    assert rig.engine.app.connects > connects
+    assert row["outcome"] == "completed"
+    recs = await rig.database.query("select state from recordings where call_id = ?", [row["id"]])
+    assert recs == [{"state": "stored"}]
+
+
+async def test_asterisk_restart_drops_the_call_and_the_engine_carries_on(rig: Rig) -> None:
+    caller = await rig.dial()
+    await rig.pick_language(caller, "en")
+    await rig.menu(caller, "main_menu", "1")
+    await caller.wait_prompt("category_menu")
+    await rig.emulator.restart(keep_channels=False, downtime=0.2)
+    await rig.engine.app.wait_connected()
+    row = await rig.ended_call(caller, timeout=20)
+    assert row["outcome"] == "hangup" and row["menu_choice"] == "report"
+    # The callers' socket went with the old server: reconnect it, then a new call works end to end.
+    await reconnect_callers(rig)
+    again = await rig.dial()
+    await rig.pick_language(again, "en")
+    await again.wait_prompt("main_menu")
+    await again.press("*")
+    assert (await rig.ended_call(again))["outcome"] == "quick_exit"
+
+
+async def test_engine_restart_mid_call_resumes_where_the_caller_was(rig: Rig) -> None:
+    caller = await rig.dial()
+    await rig.pick_language(caller, "th")
+    await caller.wait_prompt("main_menu")
+    await rig.engine.stop()
+    replacement = Engine(rig.settings, rig.database, prompts=rig.engine.prompts, time_scale=rig.engine.time_scale)
+    rig.engine = replacement
+    await replacement.start()
+    await replacement.app.wait_connected()
+    # Picked up again at the main menu, still in Thai, without the language menu.
+    await caller.wait_prompt("th/main_menu", timeout=15)
+    await caller.press("2")
+    await rig.leave_message(caller)
+    await caller.wait_hung_up(timeout=20)
+    row = await rig.ended_call(caller)
+    assert row["language"] == "th" and row["outcome"] == "completed" and row["menu_choice"] == "message"
+    assert await rig.database.query("select id from recordings where call_id = ? and state = 'stored'", [row["id"]])
+
+
+class BrokenPrompts:
+    """The real resolver, except one key that blows up (a bug, a deleted file...)."""
+
+    def __init__(self, real: Any, broken: str) -> None:
+        self.real, self.broken = real, broken
+
+    def media(self, key: str, lang: str) -> list[str]:
+        if key == self.broken:
+            raise MissingPrompt(f"prompt {key} is not built")
+        return list(self.real.media(key, lang))
+
+    def digits(self, digits: str, lang: str) -> list[str]:
+        return list(self.real.digits(digits, lang))
+
+    def number(self, n: int, lang: str) -> list[str]:
+        return list(self.real.number(n, lang))
+
+
+async def test_unexpected_error_apologises_and_still_takes_the_message(rig: Rig) -> None:
+    real = rig.engine.prompts
+    rig.engine.prompts = BrokenPrompts(real, "category_menu")
+    try:
+        caller = await rig.dial()
+        await rig.pick_language(caller, "en")
+        await rig.menu(caller, "main_menu", "1")
+        await caller.wait_prompt("apology_message")
+        await caller.wait_recording()
+        await caller.speak(rig.voice)
+        await caller.press("#")
+        await caller.wait_prompt("message_saved")
+        await caller.wait_hung_up()
+    finally:
+        rig.engine.prompts = real
+    row = await rig.ended_call(caller)
+    assert row["outcome"] == "error" and row["case_id"] is not None
+    recs = await rig.database.query("select state, case_id from recordings where call_id = ?", [row["id"]])
+    assert recs == [{"state": "stored", "case_id": row["case_id"]}]
+
+
+async def test_engine_start_imports_the_fallback_folder(rig: Rig, tmp_path: Path) -> None:
+    folder = rig.settings.fallback_path
+    write_wav(folder / "20261124T100000-1.wav", 1.5, freq=350, amplitude=9000)
+    (folder / "20261124T100000-1.lang").write_text("th\n")
+    write_wav(folder / "20261124T100500-2.wav", 1.0, amplitude=0)               # silence
+    (folder / "20261124T101000-3.wav").write_bytes(b"RIFF....not a wav")          # corrupt: left alone
+    write_wav(folder / "tmp" / "20261124T102000-4.wav", 1.0)                     # still being recorded
+    before = {r["id"] for r in await rig.database.query("select id from cases")}
+
+    await rig.engine.stop()
+    replacement = Engine(rig.settings, rig.database, prompts=rig.engine.prompts, time_scale=rig.engine.time_scale)
+    rig.engine = replacement
+    await replacement.start()
+
+    cases = await rig.database.query("select * from cases order by id")
+    new = [c for c in cases if c["id"] not in before]
+    assert len(new) == 2
+    recs = await rig.database.query(
+        "select * from recordings where kind = 'fallback' order by id")
+    assert [(r["state"], r["case_id"]) for r in recs] == [("stored", new[0]["id"]), ("empty", new[1]["id"])]
+    assert new[0]["language"] == "th"
+    jobs = await rig.database.query("select recording_id, language from jobs where recording_id in (?, ?)",
+                                    [recs[0]["id"], recs[1]["id"]])
+    assert jobs == [{"recording_id": recs[0]["id"], "language": "th"}]
+    left = sorted(p.name for p in await asyncio.to_thread(lambda: list(folder.rglob("*.wav"))))
+    assert left == ["20261124T101000-3.wav", "20261124T102000-4.wav"]
+    # Importing again finds nothing new.
+    assert await import_fallback(rig.settings, rig.database) == []
