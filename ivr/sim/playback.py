@@ -34,6 +34,7 @@ class Playback:
         self.state = "queued"
         self._stopped = asyncio.Event()
         self._segment: Segment | None = None
+        self._stuck = False  # an unknown scheme: started, and the real server never reports its end
 
     @property
     def target_uri(self) -> str:
@@ -85,6 +86,7 @@ class Playback:
                 self.finish("failed")
                 return
             if sound is False:
+                self._stuck = True
                 await self._stopped.wait()  # never finishes on its own
                 return
             assert isinstance(sound, Sound)
@@ -104,7 +106,7 @@ class Playback:
         self.finish("done")
 
     def abort(self) -> None:
-        if self.state == "queued":
+        if self.state == "queued" or self._stuck:
             self.world.playbacks.pop(self.id, None)
             self.state = "failed"
             return
