@@ -45,8 +45,9 @@ def probe(path: Path) -> AudioInfo:
     try:
         rate = int(float(fields["Sample Rate"]))
         channels = int(fields["Channels"])
-        # "00:00:04.21 = 92790 samples ~ ..." -> the sample count is exact
-        samples = int(fields["Duration"].split("=")[1].split()[0])
+        # "00:00:04.21 = 92790 samples ~ ..." -> the sample count is exact; sox omits
+        # the line when there are no samples (or the length is not in the header).
+        samples = int(fields["Duration"].split("=")[1].split()[0]) if "Duration" in fields else 0
     except (KeyError, ValueError, IndexError):
         raise AudioError(f"{path.name}: header has no usable rate/length") from None
     if rate <= 0 or channels <= 0:

@@ -115,7 +115,7 @@ class Decoder:
         text = " ".join(r["text"] for r in results if r.get("text"))
         confidence = round(sum(w["conf"] for w in words) / len(words), 3) if words else None
         return Transcription(
-            text=text, words=words, duration=fed / self.rate, total_duration=info.duration,
+            text=text, words=words, duration=fed / self.rate, total_duration=max(info.duration, fed / self.rate),
             seconds=time.perf_counter() - started, model=self.name, peak=peak,
             truncated=limit is not None, confidence=confidence,
         )

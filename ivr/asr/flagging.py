@@ -7,7 +7,6 @@ only *suggests* a category; the caseworker confirms it.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +32,8 @@ class KeywordList:
 
 def normalise(text: str) -> str:
     text = unicodedata.normalize("NFC", text).casefold()
-    return " ".join(re.sub(r"[^\w\s']", " ", text).split())
+    # Drop punctuation and symbols only: vowel signs of Thai, Burmese, Khmer... are marks, not \w.
+    return " ".join("".join(" " if unicodedata.category(c)[0] in "PS" and c != "'" else c for c in text).split())
 
 
 def load_file(path: Path) -> KeywordList:
