@@ -336,3 +336,14 @@ def m0202_supply_link(db: sqlite_utils.Database) -> None:
                 (select id from workplaces where code = new.workplace_code and active = 1)
             where id = new.id;
         end""")
+
+
+@migrations
+def m0402_admin_queue_dashboard(db: sqlite_utils.Database) -> None:
+    # A caseworker's queue: unassigned cases in their languages, most urgent then oldest.
+    db.execute("create index cases_unassigned on cases (language, priority desc, created_at) "
+               "where assignee_id is null")
+    db.execute("create index cases_workplace_code on cases (workplace_code)")
+    # Dashboard: backlog by status and age, and time to acknowledge, from the indexes alone.
+    db.execute("create index cases_status_age on cases (status, created_at)")
+    db.execute("create index cases_ack on cases (created_at, acknowledged_at)")
