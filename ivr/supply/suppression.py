@@ -95,50 +95,45 @@ class Grid:
         return [line for line in found if line is not None]
 
 
-def _vertices(grid: Grid, cell: Cell) -> tuple[str, str]:
-    # Row vertex and column vertex of a cell. Without published column totals the
-    # columns impose nothing; grounding them all in one vertex keeps the incidence
-    # structure exact (see the module docstring).
-    i, j = cell
-    row_v = f"r{i}"
-    col_v = f"c{j}" if grid.col_totals else "ground"
-    if not grid.col_totals and j == grid.total_col:
-        col_v = "ground"
-    return row_v, col_v
-
-
 def bridges(grid: Grid) -> list[Cell]:
     """The hidden cells whose value follows exactly from the figures shown."""
     edges = sorted(grid.hidden)
-    adjacency: dict[str, list[tuple[str, int]]] = defaultdict(list)
-    for index, cell in enumerate(edges):
-        a, b = _vertices(grid, cell)
-        adjacency[a].append((b, index))
-        adjacency[b].append((a, index))
-    order: dict[str, int] = {}
-    low: dict[str, int] = {}
+    # Vertices: row i is i, column j is offset + j. Without published column totals
+    # the columns impose nothing; grounding them all in one vertex (-1) keeps the
+    # incidence structure exact (see the module docstring).
+    offset = grid.total_row + 1
+    adjacency: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for index, (i, j) in enumerate(edges):
+        col_v = offset + j if grid.col_totals else -1
+        adjacency[i].append((col_v, index))
+        adjacency[col_v].append((i, index))
+    order: dict[int, int] = {}
+    low: dict[int, int] = {}
     found: list[Cell] = []
     for root in adjacency:
         if root in order:
             continue
         # Iterative Tarjan; edges are tracked by index so parallel edges count as a cycle.
         order[root] = low[root] = len(order)
-        stack: list[tuple[str, int, int]] = [(root, -1, 0)]
+        stack: list[tuple[int, int, int]] = [(root, -1, 0)]
         while stack:
             vertex, via, pos = stack.pop()
-            if pos < len(adjacency[vertex]):
+            neighbours = adjacency[vertex]
+            if pos < len(neighbours):
                 stack.append((vertex, via, pos + 1))
-                nxt, edge = adjacency[vertex][pos]
+                nxt, edge = neighbours[pos]
                 if edge == via:
                     continue
                 if nxt in order:
-                    low[vertex] = min(low[vertex], order[nxt])
+                    if order[nxt] < low[vertex]:
+                        low[vertex] = order[nxt]
                 else:
                     order[nxt] = low[nxt] = len(order)
                     stack.append((nxt, edge, 0))
             elif via >= 0:
                 parent = stack[-1][0]
-                low[parent] = min(low[parent], low[vertex])
+                if low[vertex] < low[parent]:
+                    low[parent] = low[vertex]
                 if low[vertex] > order[parent]:
                     found.append(edges[via])
     return found
@@ -185,20 +180,23 @@ def _short_lines(grid: Grid, k: int) -> list[list[Cell]]:
     """Lines whose total is shown while their hidden figures add up to 1..k-1 (rule 3)."""
     row_mass: dict[int, int] = defaultdict(int)
     col_mass: dict[int, int] = defaultdict(int)
+    total_row, total_col, counts = grid.total_row, grid.total_col, grid.counts
     for i, j in grid.hidden:
-        if j != grid.total_col:
-            row_mass[i] += grid.value((i, j))
-        if i != grid.total_row:
-            col_mass[j] += grid.value((i, j))
+        if j != total_col:
+            row_mass[i] += counts[i][j]
+        if i != total_row:
+            col_mass[j] += counts[i][j]
     out = []
     for i, mass in sorted(row_mass.items()):
-        line = grid.row_line(i)
-        if line is not None and 0 < mass < k and line[-1] not in grid.hidden:
-            out.append(line)
+        if 0 < mass < k and (i, total_col) not in grid.hidden:
+            line = grid.row_line(i)
+            if line is not None:
+                out.append(line)
     for j, mass in sorted(col_mass.items()):
-        line = grid.col_line(j)
-        if line is not None and 0 < mass < k and line[-1] not in grid.hidden:
-            out.append(line)
+        if 0 < mass < k and (total_row, j) not in grid.hidden:
+            line = grid.col_line(j)
+            if line is not None:
+                out.append(line)
     return out
 
 
@@ -240,22 +238,25 @@ def _cost(grid: Grid) -> tuple[int, int]:
     return sum(grid.value(c) for c in grid.hidden), len(grid.hidden)
 
 
-# Showing a complementary figure again means re-fixing the table; a cap keeps big tables fast.
+# Showing a complementary figure again means re-fixing the table, which costs time in
+# proportion to its size: small tables get up to MAX_TRIALS tries, big ones fewer.
 MAX_TRIALS = 40
+TRIAL_CELLS = 20_000
 
 
 def suppress(grid: Grid, k: int, forced: Iterable[Cell] = ()) -> Grid:
     """Hide figures in place by the rule above (``forced`` cells are hidden too); return ``grid``.
 
     Greedy complements can hide more than needed, so the largest complementary
-    figures (up to :data:`MAX_TRIALS`) are then tried shown again, re-fixing the
-    table without them, and stay shown when the result hides less.
+    figures (a few, up to :data:`MAX_TRIALS` in small tables) are then tried shown
+    again, re-fixing the table without them, and stay shown when the result hides less.
     """
     required = {c for c in grid.cells() if 0 < grid.value(c) < k} | set(forced)
     grid.hidden |= required
     _fix(grid, k, frozenset())
     candidates = sorted(grid.hidden - required, key=lambda c: (-grid.value(c), c))
-    for cell in [c for c in candidates if grid.value(c) > 0][:MAX_TRIALS]:
+    budget = min(MAX_TRIALS, max(3, TRIAL_CELLS // max(1, len(grid.cells()))))
+    for cell in [c for c in candidates if grid.value(c) > 0][:budget]:
         if cell not in grid.hidden:
             continue
         trial = Grid(grid.rows, grid.cols, grid.counts, grid.col_totals,
