@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from engine_rig import Rig, running_rig, write_wav
+from engine_rig import ARI_PASSWORD, ARI_USER, SPEED, Rig, running_rig, write_wav
 
+from ivr.engine.demo import BRANCHES, demo_call
 from ivr.engine.store import create_case, insert_recording
 from ivr.protection.caller import NumberVault
 from ivr.protection.casecode import code_tag, hash_code
@@ -319,3 +320,22 @@ async def test_hang_up_at_every_kind_of_node(rig: Rig, where: str) -> None:
     else:
         assert recs == []
     assert row["ended_at"] is not None and row["duration_s"] >= 0
+
+
+DEMO_OUTCOMES = {"report": "completed", "message": "completed", "callback": "completed", "followup": "completed",
+                 "emergency": "emergency", "quick_exit": "quick_exit", "silent": "abandoned"}
+
+
+@pytest.mark.parametrize(("branch", "lang"), [(b, "th" if i % 2 else "en") for i, b in enumerate(BRANCHES)])
+async def test_demo_call_runs_each_branch(rig: Rig, branch: str, lang: str) -> None:
+    result = await demo_call(rig.emulator.url, ARI_USER, ARI_PASSWORD, branch=branch, language=lang,
+                             languages=rig.settings.languages, speed=SPEED, number=f"+6690000{BRANCHES.index(branch):04d}",
+                             workplace_code=make_code(23456))
+    assert result.channel_id is not None and result.heard
+    row = await rig.database.query_one("select * from calls where channel_id = ?", [result.channel_id])
+    assert row is not None and row["outcome"] == DEMO_OUTCOMES[branch]
+    if branch not in ("silent", "quick_exit"):
+        assert row["language"] == lang
+    if branch == "report":
+        case = await rig.database.query_one("select workplace_code from cases where id = ?", [row["case_id"]])
+        assert case == {"workplace_code": make_code(23456)}

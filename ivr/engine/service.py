@@ -91,7 +91,8 @@ class Engine:
     # -- calls ----------------------------------------------------------------------------------------
 
     async def handle(self, call: Call) -> None:
-        if call.args and call.args[0] == AGENT_ARG:
+        # A caseworker's leg we originated (known by the channel id we gave it; args as a fallback).
+        if call.channel_id in self._agents or (call.args and call.args[0] == AGENT_ARG):
             await self._agent_leg(call)
             return
         assert self.flow is not None and self.prompts is not None
@@ -174,7 +175,7 @@ class Engine:
         return True
 
     async def _agent_leg(self, call: Call) -> None:
-        agent_id = call.args[1] if len(call.args) > 1 else call.channel_id
+        agent_id = call.channel_id if call.channel_id in self._agents else [*call.args, "", ""][1]
         future = self._agents.get(agent_id)
         if future is None or future.done():
             with contextlib.suppress(AriError):
