@@ -329,8 +329,8 @@ DEMO_OUTCOMES = {"report": "completed", "message": "completed", "callback": "com
 @pytest.mark.parametrize(("branch", "lang"), [(b, "th" if i % 2 else "en") for i, b in enumerate(BRANCHES)])
 async def test_demo_call_runs_each_branch(rig: Rig, branch: str, lang: str) -> None:
     result = await demo_call(rig.emulator.url, ARI_USER, ARI_PASSWORD, branch=branch, language=lang,
-                             languages=rig.settings.languages, speed=SPEED, number=f"+6690000{BRANCHES.index(branch):04d}",
-                             workplace_code=make_code(23456))
+                             languages=rig.settings.languages, speed=SPEED,
+                             number=f"+6690000{BRANCHES.index(branch):04d}", workplace_code=make_code(23456))
     assert result.channel_id is not None and result.heard
     row = await rig.database.query_one("select * from calls where channel_id = ?", [result.channel_id])
     assert row is not None and row["outcome"] == DEMO_OUTCOMES[branch]
