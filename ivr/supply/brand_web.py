@@ -49,18 +49,23 @@ def _year(request: web.Request) -> int:
     return int(raw)
 
 
-async def _build(request: web.Request, user: User, brand_id: int, year: int) -> BrandReport:
+async def _requested(request: web.Request) -> tuple[User, BrandReport]:
+    """The signed-in user and the report they asked for, after the brand check; 403/404/400 otherwise."""
+    user = current_user(request)
+    brand_id = _brand_id(request, user)
+    year = _year(request)
     settings = request.app[SETTINGS]
     try:
-        return await request.app[DATABASE].read(
+        rep = await request.app[DATABASE].read(
             lambda db: report.build(db, brand_id, year, k=settings.brand_k, tz=settings.tz))
     except ReportRefused as exc:
         raise web.HTTPNotFound(text=str(exc)) from None
+    return user, rep
 
 
-async def _audit(request: web.Request, user: User, action: str, brand_id: int, year: int) -> None:
+async def _audit(request: web.Request, user: User, action: str, rep: BrandReport) -> None:
     await request.app[DATABASE].write(
-        lambda db: audit.record(db, user, action, "brand", brand_id, {"year": year}))
+        lambda db: audit.record(db, user, action, "brand", rep.brand_id, {"year": rep.year}))
 
 
 @require_role(*REPORT_ROLES)
@@ -99,15 +104,12 @@ def _focus(db: sqlite_utils.Database, rep: BrandReport, query: Any) -> dict[str,
 
 @require_role(*REPORT_ROLES)
 async def brand_report(request: web.Request) -> web.StreamResponse:
-    user = current_user(request)
-    brand_id = _brand_id(request, user)
-    year = _year(request)
-    rep = await _build(request, user, brand_id, year)
+    user, rep = await _requested(request)
     try:
         focus = await request.app[DATABASE].read(lambda db: _focus(db, rep, request.query))
     except ReportRefused as exc:
         raise web.HTTPForbidden(text=str(exc)) from None
-    await _audit(request, user, "brand.report", brand_id, year)
+    await _audit(request, user, "brand.report", rep)
     return render(request, "supply/brand_report.html", _context(rep, focus))
 
 
@@ -125,33 +127,27 @@ def _context(rep: BrandReport, focus: dict[str, Any] | None = None) -> dict[str,
 
 @require_role(*REPORT_ROLES)
 async def brand_csv(request: web.Request) -> web.StreamResponse:
-    user = current_user(request)
-    brand_id = _brand_id(request, user)
-    year = _year(request)
-    rep = await _build(request, user, brand_id, year)
-    await _audit(request, user, "export", brand_id, year)
-    name = f"brand-report-{year}.csv"
+    user, rep = await _requested(request)
+    await _audit(request, user, "export", rep)
+    name = f"brand-report-{rep.year}.csv"
     return web.Response(body=report.to_csv(rep).encode("utf-8"), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 @require_role(*REPORT_ROLES)
 async def brand_pdf(request: web.Request) -> web.StreamResponse:
-    user = current_user(request)
-    brand_id = _brand_id(request, user)
-    year = _year(request)
-    rep = await _build(request, user, brand_id, year)
+    user, rep = await _requested(request)
     html = render_text(request, "supply/brand_print.html", _context(rep))
     try:
         data = await pdf.html_to_pdf(html)
     except pdf.PdfError as exc:
-        log.warning("brand report pdf failed brand=%s: %s", brand_id, exc)
+        log.warning("brand report pdf failed brand=%s: %s", rep.brand_id, exc)
         raise web.HTTPServiceUnavailable(
             text="The PDF could not be made on this server. Download the CSV or print the web page instead.",
             content_type="text/plain") from None
-    await _audit(request, user, "export", brand_id, year)
+    await _audit(request, user, "export", rep)
     return web.Response(body=data, content_type="application/pdf",
-                        headers={"Content-Disposition": f'attachment; filename="brand-report-{year}.pdf"'})
+                        headers={"Content-Disposition": f'attachment; filename="brand-report-{rep.year}.pdf"'})
 
 
 def setup(app: web.Application) -> None:

@@ -153,10 +153,11 @@ def build(db: sqlite_utils.Database, brand_id: int, year: int, *, k: int, tz: Zo
         wp_total[wp] += n
 
     # Workplaces with fewer than k reports are pooled: a brand cannot tell 0 from 1..k-1 for them.
-    shown_wps = sorted((w for w, n in wp_total.items() if n >= k), key=lambda w: (-wp_total[w], w))
     names = {r[0]: (r[1], r[2]) for r in db.execute(
         "select id, name, location from workplaces where id in (select workplace_id from workplace_brands "
         "where brand_id = ?)", [brand_id])}
+    # By name, never by count: an order by count would rank the hidden totals.
+    shown_wps = sorted((w for w, n in wp_total.items() if n >= k), key=lambda w: (names.get(w, ("", ""))[0], w))
     pooled = any(n < k for n in wp_total.values())
     row_keys = [str(w) for w in shown_wps] + (["pool"] if pooled else [])
     row_labels = [" — ".join(p for p in names.get(w, ("?", "")) if p) for w in shown_wps]
@@ -218,7 +219,8 @@ def _remediation(db: sqlite_utils.Database, report: BrandReport, scope: str, sco
             start = min(datetime.fromisoformat(i[2]) for i in items)
             end = max(datetime.fromisoformat(i[3] or i[2]) for i in items)
             days[kind].append((end - start).total_seconds() / 86400)
-    kinds = [kd for kd in KINDS if any(kd == key[0] for key in counts)]
+    # Every kind or none: listing only the kinds in use would tell that a kind had at least one case.
+    kinds = list(KINDS) if counts else []
     grid = suppress(Grid.build(kinds, list(REMEDIATION_OUTCOMES), counts, col_totals=False), report.k)
     report.tables["remediation"] = Table(
         "remediation", "Remediation agreed with suppliers, by kind", grid, [KINDS[kd] for kd in kinds],

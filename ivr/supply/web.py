@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import sqlite_utils
@@ -55,6 +56,16 @@ async def _registry_page(request: web.Request, *, error: str = "", problems: lis
     }, status=status)
 
 
+async def _registry_change(request: web.Request,
+                           write: Callable[[sqlite_utils.Database], object]) -> web.StreamResponse:
+    """Run one registry change; a refusal re-shows the registry with the reason, success goes back to it."""
+    try:
+        await request.app[DATABASE].write(write)
+    except RegistryError as exc:
+        return await _registry_page(request, error=str(exc), status=400)
+    raise web.HTTPSeeOther("/workplaces?done=saved")
+
+
 @require_role(*REGISTRY_ROLES)
 async def workplaces_page(request: web.Request) -> web.StreamResponse:
     return await _registry_page(request)
@@ -80,11 +91,7 @@ async def add_workplace(request: web.Request) -> web.StreamResponse:
         audit.record(db, user, "workplace.add", "workplace", wp_id)
         return wp_id
 
-    try:
-        await request.app[DATABASE].write(write)
-    except RegistryError as exc:
-        return await _registry_page(request, error=str(exc), status=400)
-    raise web.HTTPSeeOther("/workplaces?done=saved")
+    return await _registry_change(request, write)
 
 
 @require_role(*REGISTRY_ROLES)
@@ -125,11 +132,7 @@ async def add_supplier(request: web.Request) -> web.StreamResponse:
         sup_id = registry.add_supplier(db, str(form.get("name", "")), str(form.get("country", "")))
         audit.record(db, user, "supplier.add", "supplier", sup_id)
 
-    try:
-        await request.app[DATABASE].write(write)
-    except RegistryError as exc:
-        return await _registry_page(request, error=str(exc), status=400)
-    raise web.HTTPSeeOther("/workplaces?done=saved")
+    return await _registry_change(request, write)
 
 
 @require_role(*REGISTRY_ROLES)
