@@ -104,3 +104,15 @@ def test_cli_import_is_all_or_nothing_and_round_trips(tmp_path: Path, runner_env
     code, out, _ = _run(runner_env, "list")
     assert "Factory A  [Thread Co]  Acme, Bolt" in out
     db.conn.close()
+
+
+def test_allocated_codes_skip_codes_named_later_in_the_file(tmp_path: Path, runner_env: dict[str, str]) -> None:
+    first_free = codes.make_code(codes.FIRST_NUMBER)
+    f = tmp_path / "w.csv"
+    f.write_text(HEADER + ",Allocated,,,,\n" + f"{first_free},Named,,,,\n")
+    code, out, err = _run(runner_env, "import", str(f))
+    assert (code, out.strip()) == (0, "2 added, 0 updated, 0 case(s) linked"), err
+    db = connect(Path(runner_env["IVR_DATA_DIR"]) / "ivr.db")
+    names = dict(db.execute("select name, code from workplaces").fetchall())
+    db.conn.close()
+    assert names == {"Named": first_free, "Allocated": codes.make_code(codes.FIRST_NUMBER + 1)}

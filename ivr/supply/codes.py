@@ -8,6 +8,7 @@ the call instead of linking a report to the wrong workplace.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from typing import Final
 
 BODY_LENGTH: Final = 5
@@ -75,10 +76,16 @@ def is_valid(code: str) -> bool:
     return problem(code) is None
 
 
-def next_code(used: set[str] | frozenset[str]) -> str:
-    """The lowest free code at or above :data:`FIRST_NUMBER`; raises ValueError when all are taken."""
+def free_codes(used: Collection[str]) -> Iterator[str]:
+    """The codes not in ``used``, lowest first, from :data:`FIRST_NUMBER` up."""
     for n in range(FIRST_NUMBER, LAST_NUMBER + 1):
         code = make_code(n)
         if code not in used:
-            return code
+            yield code
+
+
+def next_code(used: Collection[str]) -> str:
+    """The lowest free code at or above :data:`FIRST_NUMBER`; raises ValueError when all are taken."""
+    for code in free_codes(used):
+        return code
     raise ValueError("every workplace code is taken")

@@ -140,14 +140,16 @@ def apply(db: sqlite_utils.Database, rows: list[CsvRow]) -> ImportResult:
         raise CsvImportError(problems[:MAX_PROBLEMS])
 
     existing = {r[0]: int(r[1]) for r in db.execute("select code, id from workplaces")}
-    used = set(existing)
+    # Codes the file names itself are taken too, wherever their rows come.
+    fresh = codes.free_codes(set(existing) | {r.workplace.code for r in rows if r.workplace.code})
     added = updated = 0
     for row in rows:
         wp = row.workplace
         if not wp.code:
-            code = codes.next_code(frozenset(used))
+            code = next(fresh, None)
+            if code is None:
+                raise CsvImportError([f"line {row.line}: every workplace code is taken"])
             wp = Workplace(code, wp.name, wp.location, wp.sector, wp.supplier, wp.brands)
-        used.add(wp.code)
         try:
             registry.save_workplace(db, wp, workplace_id=existing.get(wp.code))
         except registry.RegistryError as exc:
