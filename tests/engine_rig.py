@@ -112,7 +112,7 @@ class Rig:
 @contextlib.asynccontextmanager
 async def running_rig(
     tmp: Path, *, languages: tuple[str, ...] = ("en", "th"), transfer_endpoint: str = "",
-    routes: dict[str, str | None] | None = None,
+    routes: dict[str, str | None] | None = None, flags: dict[str, str] | None = None,
 ) -> AsyncIterator[Rig]:
     async with contextlib.AsyncExitStack() as stack:
         (tmp / "sounds").mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ async def running_rig(
             "data_dir": str(tmp / "var"), "secret_key": TEST_SECRET, "prompts_dir": str(REPO / "prompts"),
             "flows_dir": str(REPO / "callflows"), "models_dir": str(tmp / "models"), "ari_url": emulator.url,
             "ari_user": ARI_USER, "ari_password": ARI_PASSWORD, "languages": ",".join(languages),
-            "transfer_endpoint": transfer_endpoint,
+            "transfer_endpoint": transfer_endpoint, **(flags or {}),
         })
         build_prompts(settings)
         database = Database(settings.db_path)

@@ -132,3 +132,16 @@ def test_every_default_flow_prompt_is_in_the_catalog(settings: Settings) -> None
     keys = {k for n in flow.nodes.values() for k in prompt_keys(n)}
     assert {"greeting", "main_menu", "review_menu", "choose_language"} <= keys
     assert check_flows(settings) == []
+
+
+def test_speech_menu_is_checked(tmp_path: Path) -> None:
+    flow = yaml.safe_load(HOTLINE.read_text(encoding="utf-8"))
+    flow["nodes"]["main_menu"]["wait"]["menu"]["speech"] = {"ko": {"report": ["신고"], "message": ["메시지"]}}
+    path = tmp_path / "hotline.yaml"
+    path.write_text(yaml.safe_dump(flow, allow_unicode=True), encoding="utf-8")
+    assert check_flow_file(path, catalog=None, languages=("ko", "en")) == []
+    flow["nodes"]["main_menu"]["wait"]["menu"]["speech"] = {"ko": {"nonsense": ["메시지"]}, "xx": {}}
+    path.write_text(yaml.safe_dump(flow, allow_unicode=True), encoding="utf-8")
+    problems = check_flow_file(path, catalog=None, languages=("ko",))
+    assert any("node main_menu: menu speech words for 'nonsense', which is not one" in p for p in problems)
+    assert any("node main_menu: menu speech for unknown language 'xx'" in p for p in problems)

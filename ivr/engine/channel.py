@@ -15,7 +15,7 @@ import contextlib
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 from urllib.parse import quote
 
 from ivr.ari.errors import AriError, NotFound
@@ -162,7 +162,8 @@ class Channel:
     # -- recordings ------------------------------------------------------------------------------------
 
     async def record(
-        self, name: str, *, max_duration: int, max_silence: int, beep: bool, wall_limit: float | None = None
+        self, name: str, *, max_duration: int, max_silence: int, beep: bool, wall_limit: float | None = None,
+        terminate_on: Literal["#", "any"] = "#",
     ) -> RecordResult:
         """Record until '#', silence, the maximum, a hang-up, or the quick-exit key. Never loses the take.
 
@@ -173,7 +174,7 @@ class Channel:
         try:
             await self.client.record(
                 self.call.channel_id, name, format="wav", max_duration=max_duration, max_silence=max_silence,
-                beep=beep, terminate_on="#", if_exists="overwrite",
+                beep=beep, terminate_on=terminate_on, if_exists="overwrite",
             )
         except NotFound:
             raise HungUp from None
@@ -205,9 +206,12 @@ class Channel:
                     self.log.warning("recording %s failed (%s)", name, event.cause or "no cause")
                     return RecordResult(name, None, hung_up, quick, failed=True)
                 continue
-            if self._digit(event) == self.quick_exit and not quick:
+            digit = self._digit(event)
+            if digit == self.quick_exit and not quick:
                 quick = True
                 await self._stop_recording(name)   # stop = keep: what they said so far is a message
+            elif digit is not None and terminate_on == "any":
+                self.typeahead.append(digit)       # a spoken answer cut short by a key: the key answers
 
     async def _still_recording(self, name: str) -> bool:
         try:

@@ -36,13 +36,15 @@ AGENT_ARG = "agent"
 
 
 class SpeechMenu(Protocol):
-    """Hook for spoken menu answers (the transcription part provides recognisers).
+    """Hook for spoken menu answers (ivr.engine.speech.VoskMenus is the real one).
 
-    ``choose`` listens to the caller and returns the menu key (e.g. "1") whose category
-    they said, or None to fall back to the keypad.
+    ``choose`` listens to the caller and returns the category (a value of ``choices``,
+    digit -> category) whose words in ``phrases`` (category -> words) they said, or None
+    to fall back to the keypad.
     """
 
-    async def choose(self, session: Session, lang: str, choices: dict[str, str]) -> str | None: ...
+    async def choose(self, session: Session, lang: str, choices: dict[str, str],
+                     phrases: dict[str, list[str]]) -> str | None: ...
 
 
 class Engine:
@@ -76,6 +78,10 @@ class Engine:
             self.flow = load_flow(flow_path(self.settings.flows_dir, self.settings.flow))
         except FlowError as exc:
             raise SettingsError(f"IVR_FLOW: {exc.problems[0]}") from None
+        if self.speech is None and self.settings.models_dir.is_dir():
+            from ivr.engine.speech import VoskMenus
+
+            self.speech = VoskMenus(self.settings.models_dir)
         if self.prompts is None:
             from ivr.prompts.resolve import PromptResolver
 

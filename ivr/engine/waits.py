@@ -53,10 +53,11 @@ async def menu(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
     for attempt in range(retries):
         final = attempt == retries - 1
         await s.say(_keys(args.get("prompts")))
-        if args.get("speech") and s.engine is not None and s.engine.speech is not None:
-            spoken = await s.engine.speech.choose(s, s.lang, choices)
+        phrases = (args.get("speech") or {}).get(s.lang)
+        if phrases and s.engine is not None and s.engine.speech is not None and not s.ch.typeahead:
+            spoken = await s.engine.speech.choose(s, s.lang, choices, phrases)
             if spoken is not None:
-                return choices[spoken], "speech"
+                return spoken, "speech"
         key = await s.ch.digits(max_digits=1, timeout=timeout, terminator=None)
         if key == "":
             if final:

@@ -85,6 +85,17 @@ def _check_actions(node: Node, bad: Any) -> None:
                 bad(node.id, f"set_language to unknown language {value!r}")
         if action.kind == "case" and action.args.get("op", "create") not in {"create", "update"}:
             bad(node.id, f"case op {action.args.get('op')!r} is not create or update")
+    if node.wait and node.wait.kind == "menu" and node.wait.args.get("speech") is not None:
+        speech = node.wait.args["speech"]
+        offered = set(node.wait.args.get("choices", {}).values())
+        if not isinstance(speech, dict) or not all(isinstance(v, dict) for v in speech.values()):
+            bad(node.id, "menu speech must be {language: {category: [words]}}")
+        else:
+            for lang, phrases in speech.items():
+                if lang not in LANGUAGES:
+                    bad(node.id, f"menu speech for unknown language {lang!r}")
+                for category in sorted(set(phrases) - offered):
+                    bad(node.id, f"menu speech words for {category!r}, which is not one of the menu's choices")
     if node.wait and node.wait.kind == "digits":
         lo, hi = node.wait.args.get("min", 1), node.wait.args.get("max", 20)
         if not (isinstance(lo, int) and isinstance(hi, int) and 0 <= lo <= hi):
