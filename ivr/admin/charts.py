@@ -15,8 +15,8 @@ def bar_chart(labels: Sequence[str], series: Sequence[Sequence[float]], *, title
     plot_w, plot_h = width - left - 10, height - bottom - top
     peak = max((v for s in series for v in s), default=0) or 1
     slot = plot_w / max(len(labels), 1)
-    bar_w = max(slot * 0.8 / max(len(series), 1), 1)
-    every = max(1, len(labels) // 12)  # keep axis labels from overlapping
+    bar_w = min(max(slot * 0.8 / max(len(series), 1), 1), 60)
+    every = max(1, -(-len(labels) // 10))  # at most ten axis labels, so they never overlap
     parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
              f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
              f'<text x="0" y="{top + 4}">{peak:g}</text><text x="0" y="{top + plot_h}">0</text>',

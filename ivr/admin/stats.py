@@ -8,9 +8,11 @@ local time here (so a 30-day window is one index range scan, not a table scan).
 
 from __future__ import annotations
 
+import functools
 import statistics
+import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -40,38 +42,95 @@ def active_calls(db: sqlite_utils.Database) -> int:
     return int(db.execute("select count(*) from calls where ended_at is null").fetchone()[0])
 
 
-def call_tables(db: sqlite_utils.Database, tz: ZoneInfo, now: datetime) -> list[Table]:
+@dataclass
+class HourCounts:
+    calls: int = 0
+    abandoned: int = 0
+    languages: Counter[str] = field(default_factory=Counter)
+    choices: Counter[str] = field(default_factory=Counter)
+
+
+def _hour(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H")
+
+
+class CallCounts:
+    """Calls per UTC hour, remembered between dashboard loads.
+
+    A call's row is final once it has ended, so an hour that ended more than ``SETTLE``
+    ago no longer changes: it is read from the database once, and only the last few hours
+    are read on every load. Everything is read afresh every ``REFRESH`` in case calls were
+    imported late (voicemails the dialplan kept while the engine was down).
+    """
+
+    SETTLE = timedelta(hours=3)
+    REFRESH = timedelta(hours=1)
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._settled: dict[str, HourCounts] = {}
+        self._settled_until = ""  # UTC hour text; hours before it are in _settled
+        self._fresh_since: datetime | None = None
+
+    @staticmethod
+    def _read(db: sqlite_utils.Database, start: str, end: str | None, into: dict[str, HourCounts]) -> None:
+        sql = ("select substr(started_at, 1, 13), language, menu_choice, outcome = 'abandoned', count(*) "
+               "from calls where started_at >= ?" + (" and started_at < ?" if end else "") + " group by 1, 2, 3, 4")
+        for hour, language, choice, abandoned, n in db.execute(sql, [start, end] if end else [start]).fetchall():
+            counts = into.setdefault(hour, HourCounts())
+            counts.calls += n
+            counts.abandoned += n if abandoned else 0
+            counts.languages[language or "none"] += n
+            counts.choices[choice or "none"] += n
+
+    def hours(self, db: sqlite_utils.Database, since: datetime, now: datetime) -> dict[str, HourCounts]:
+        """Counts per UTC hour (``YYYY-MM-DDTHH``) for calls started from ``since`` on."""
+        first, settle = _hour(since), _hour(now - self.SETTLE)
+        with self._lock:
+            if self._fresh_since is None or now - self._fresh_since > self.REFRESH:
+                self._settled, self._settled_until, self._fresh_since = {}, "", now
+            start = max(first, self._settled_until)
+            if start < settle:
+                self._read(db, start + ":00:00", settle + ":00:00", self._settled)
+                self._settled_until = settle
+            for hour in [h for h in self._settled if h < first]:
+                del self._settled[hour]
+            out = {h: c for h, c in self._settled.items() if h >= first}
+        recent: dict[str, HourCounts] = {}
+        self._read(db, max(first, self._settled_until) + ":00:00", None, recent)
+        out.update(recent)
+        return out
+
+
+@functools.lru_cache(maxsize=4096)
+def _local(hour: str, tz: ZoneInfo) -> tuple[str, str]:
+    """A UTC hour's local day and hour labels (hour-wide buckets: exact for whole-hour offsets)."""
+    when = datetime.fromisoformat(hour + ":00:00+00:00").astimezone(tz)
+    return when.strftime("%Y-%m-%d"), when.strftime("%m-%d %H:00")
+
+
+def call_tables(db: sqlite_utils.Database, tz: ZoneInfo, now: datetime, counts: CallCounts) -> list[Table]:
     since = now - timedelta(days=DAYS)
-    rows = db.execute(
-        "select substr(started_at, 1, 13), language, menu_choice, outcome = 'abandoned', count(*) "
-        "from calls where started_at >= ? group by 1, 2, 3, 4",
-        [_iso(since)],
-    ).fetchall()
-    local: dict[str, datetime] = {}
+    hour_keys = [(now.astimezone(tz) - timedelta(hours=h)).strftime("%m-%d %H:00") for h in range(23, -1, -1)]
+    day_keys = [(now.astimezone(tz) - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(DAYS - 1, -1, -1)]
+    recent = set(hour_keys)
     hours: Counter[str] = Counter()
     hours_abandoned: Counter[str] = Counter()
     days: Counter[str] = Counter()
     days_abandoned: Counter[str] = Counter()
     languages: Counter[str] = Counter()
     choices: Counter[str] = Counter()
-    hour_keys = [(now.astimezone(tz) - timedelta(hours=h)).strftime("%m-%d %H:00") for h in range(23, -1, -1)]
-    recent = set(hour_keys)
-    for hour, language, choice, abandoned, n in rows:
-        when = local.get(hour)
-        if when is None:
-            when = local[hour] = datetime.fromisoformat(hour + ":00:00+00:00").astimezone(tz)
-        day = when.strftime("%Y-%m-%d")
-        days[day] += n
-        if abandoned:
-            days_abandoned[day] += n
-        key = when.strftime("%m-%d %H:00")
+    for hour, c in counts.hours(db, since, now).items():
+        day, key = _local(hour, tz)
+        days[day] += c.calls
+        days_abandoned[day] += c.abandoned
         if key in recent:
-            hours[key] += n
-            if abandoned:
-                hours_abandoned[key] += n
-        languages[language or "none"] += n
-        choices[choice or "none"] += n
-    day_keys = [(now.astimezone(tz) - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(DAYS - 1, -1, -1)]
+            hours[key] += c.calls
+            hours_abandoned[key] += c.abandoned
+        for lang, n in c.languages.items():
+            languages[lang] += n
+        for choice, n in c.choices.items():
+            choices[choice] += n
     return [
         Table("calls_per_hour", "Calls per hour, last 24 hours", ["Hour", "Calls", "Abandoned"],
               [[k, hours[k], hours_abandoned[k]] for k in hour_keys]),
@@ -80,22 +139,22 @@ def call_tables(db: sqlite_utils.Database, tz: ZoneInfo, now: datetime) -> list[
         Table("calls_by_language", f"Calls by language, last {DAYS} days", ["Language", "Calls"],
               [[LANGUAGES[c].english if c in LANGUAGES else "Not chosen", n] for c, n in languages.most_common()]),
         Table("calls_by_menu_choice", f"Calls by menu choice, last {DAYS} days", ["Choice", "Calls"],
-              [[CATEGORIES.get(c, "Nothing chosen" if c == "none" else c), n] for c, n in choices.most_common()]),
+              [[CATEGORIES.get(c, "Nothing chosen" if c == "none" else c.replace("_", " ")), n]
+               for c, n in choices.most_common()]),
     ]
 
 
 def backlog_table(db: sqlite_utils.Database, now: datetime) -> Table:
     edges = [_iso(now - timedelta(days=d)) for _, d in AGE_BUCKETS if d is not None]
-    bucket_sql = "case " + " ".join(f"when created_at >= ? then {i}" for i in range(len(edges))) + \
-        f" else {len(edges)} end"
-    counts = {(s, b): n for s, b, n in db.execute(
-        f"select status, {bucket_sql}, count(*) from cases where status != 'closed' group by 1, 2", edges
-    ).fetchall()}
-    open_statuses = [s for s in STATUSES if s != "closed"]
     rows = []
-    for status in open_statuses:
-        cells = [counts.get((status, i), 0) for i in range(len(AGE_BUCKETS))]
-        rows.append([status.replace("_", " "), *cells, sum(cells)])
+    for status in (s for s in STATUSES if s != "closed"):
+        # Cases newer than each edge, counted in the (status, created_at) index; buckets are the differences.
+        newer = [db.execute("select count(*) from cases where status = ? and created_at >= ?", [status, edge])
+                 .fetchone()[0] for edge in edges]
+        total = db.execute("select count(*) from cases where status = ?", [status]).fetchone()[0]
+        bounds = [*newer, total]
+        cells = [bounds[0]] + [bounds[i] - bounds[i - 1] for i in range(1, len(bounds))]
+        rows.append([status.replace("_", " "), *cells, total])
     return Table("backlog", "Open cases by status and age", ["Status", *(b for b, _ in AGE_BUCKETS), "Total"], rows)
 
 
@@ -106,7 +165,7 @@ def acknowledge_table(db: sqlite_utils.Database, now: datetime) -> Table:
         "where created_at >= ? and acknowledged_at is not null", [since]
     ).fetchall()]
     waiting = db.execute(
-        "select count(*), min(created_at) from cases where status = 'new' and acknowledged_at is null"
+        "select count(*), min(created_at) from cases where status = 'new'"
     ).fetchone()
     rows: list[list[Any]] = [["Cases acknowledged (created in the last 30 days)", len(hours)]]
     if hours:
@@ -120,9 +179,10 @@ def acknowledge_table(db: sqlite_utils.Database, now: datetime) -> Table:
     return Table("acknowledge", "Time to acknowledge", ["Measure", "Value"], rows)
 
 
-def dashboard(db: sqlite_utils.Database, tz: ZoneInfo, now: datetime | None = None) -> dict[str, Any]:
+def dashboard(db: sqlite_utils.Database, tz: ZoneInfo, counts: CallCounts, now: datetime | None = None
+              ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     return {
         "active": active_calls(db),
-        "tables": [*call_tables(db, tz, now), backlog_table(db, now), acknowledge_table(db, now)],
+        "tables": [*call_tables(db, tz, now, counts), backlog_table(db, now), acknowledge_table(db, now)],
     }

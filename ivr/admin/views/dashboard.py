@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -15,19 +16,23 @@ from ivr.admin.charts import bar_chart
 from ivr.admin.keys import DATABASE, SETTINGS
 
 CHARTED = {"calls_per_hour", "calls_per_day", "calls_by_language", "calls_by_menu_choice"}
+# Axis labels are kept short (the table beside the chart has the full value).
+SHORT_LABEL: dict[str, Callable[[str], str]] = {"calls_per_hour": lambda v: v[6:], "calls_per_day": lambda v: v[5:]}
 
 
 def _chart(table: stats.Table) -> Markup | None:
     if table.name not in CHARTED or not table.rows:
         return None
-    labels = [str(r[0]) for r in table.rows]
+    short = SHORT_LABEL.get(table.name, lambda v: v)
+    labels = [short(str(r[0])) for r in table.rows]
     series = [[float(r[i]) for r in table.rows] for i in range(1, len(table.columns))]
     return bar_chart(labels, series, title=table.title, names=table.columns[1:] if len(series) > 1 else ())
 
 
 async def _figures(request: web.Request) -> dict[str, Any]:
     tz = request.app[SETTINGS].tz
-    return await request.app[DATABASE].read(lambda db: stats.dashboard(db, tz))
+    counts = request.app[CALL_COUNTS]
+    return await request.app[DATABASE].read(lambda db: stats.dashboard(db, tz, counts))
 
 
 @require_role("supervisor")
@@ -66,6 +71,10 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     )
 
 
+CALL_COUNTS = web.AppKey("ivr_call_counts", stats.CallCounts)
+
+
 def setup(app: web.Application) -> None:
+    app[CALL_COUNTS] = stats.CallCounts()
     app.router.add_get("/dashboard", dashboard_page)
     app.router.add_get("/dashboard/{name}.csv", export_csv)
