@@ -103,6 +103,7 @@ class StasisApp:
         reconnect_max: float = 10.0,
         on_event: EventHook | None = None,
         hangup_when_done: bool = True,
+        settle_time: float = 1.0,
     ) -> None:
         self.name = f"stasis:{app}"
         self.client = client
@@ -112,6 +113,7 @@ class StasisApp:
         self.reconnect_max = reconnect_max
         self.on_event = on_event
         self.hangup_when_done = hangup_when_done
+        self.settle_time = settle_time
         self.calls: dict[str, Call] = {}
         self.connected = asyncio.Event()
         self.connects = 0  # how many times the socket has been opened (tests watch reconnects)
@@ -182,6 +184,9 @@ class StasisApp:
             async for msg in ws:
                 if msg.type == aiohttp.WSMsgType.TEXT:
                     self.feed(msg.data, time.perf_counter())
+                    # aiohttp hands over buffered messages without suspending: let the call tasks just woken
+                    # run now, so a burst of other calls' events cannot delay a barge-in.
+                    await asyncio.sleep(0)
                 elif msg.type == aiohttp.WSMsgType.ERROR:
                     log.warning("app=%s event socket error: %s", self.app, _why(ws.exception()))
                     break
@@ -232,23 +237,38 @@ class StasisApp:
 
     async def _run_call(self, call: Call) -> None:
         try:
-            await self.handler(call)
-        except asyncio.CancelledError:
-            raise
-        except NotFound:
-            call.log.info("channel vanished while the handler ran")
-        except Exception:
-            call.log.exception("call handler failed")
+            try:
+                await self.handler(call)
+            except NotFound:
+                call.log.info("channel vanished while the handler ran")
+            except Exception:
+                call.log.exception("call handler failed")
+            leftovers = await self._settle(call)
+            if self.hangup_when_done and call.in_stasis and not call.hung_up:
+                # Never leave a caller in a silent channel because a handler returned or crashed.
+                call.log.warning("handler finished with the channel still in Stasis; hanging up")
+                with contextlib.suppress(AriError):
+                    await self.client.hangup(call.channel_id)
         finally:
             self._tasks.pop(call, None)
             if self.calls.get(call.channel_id) is call:
                 del self.calls[call.channel_id]
-        if self.hangup_when_done and call.in_stasis and not call.hung_up:
-            # Never leave a caller in a silent channel because a handler returned or crashed.
-            call.log.warning("handler finished with the channel still in Stasis; hanging up")
-            with contextlib.suppress(AriError):
-                await self.client.hangup(call.channel_id)
+        for event in leftovers:
+            call.deliver(event)
         self._restart_if_reentered(call)
+
+    async def _settle(self, call: Call) -> list[Event]:
+        """A handler that just hung up or continued returns before the events saying so: wait for them."""
+        kept: list[Event] = []
+        deadline = asyncio.get_running_loop().time() + self.settle_time
+        while call.in_stasis and not call.hung_up:
+            left = deadline - asyncio.get_running_loop().time()
+            event = await call.next_event(left) if left > 0 else None
+            if event is None:
+                break
+            if isinstance(event, StasisStart):
+                kept.append(event)
+        return kept
 
     def _restart_if_reentered(self, call: Call) -> None:
         """A StasisStart queued after the handler stopped reading (continue -> Stasis again) starts a new call."""

@@ -146,12 +146,17 @@ class ScriptedCaller:
         await self.hub.sleep(per_digit * len(digits))
 
     async def speak(self, wav: Path, *, timeout: float = 120.0) -> None:  # noqa: ASYNC109
-        """Say what is in ``wav`` (played on our leg, heard and recorded on the hotline's)."""
+        """Say what is in ``wav`` (played on our leg, heard and recorded on the hotline's).
+
+        The path must be absolute and readable by the Asterisk server (the emulator is local)."""
         if not PurePath(wav).is_absolute():
             raise ValueError("speak() needs an absolute path: Asterisk resolves relative names itself")
         path = str(wav)
-        uri = "sound:" + (path[: -len(".wav")] if path.endswith(".wav") else path)
-        playback = await self.client.play(self.channel_id, [uri])
+        await self.say("sound:" + (path[: -len(".wav")] if path.endswith(".wav") else path), timeout=timeout)
+
+    async def say(self, media_uri: str, *, timeout: float = 120.0) -> None:  # noqa: ASYNC109
+        """Play any media URI on our leg (e.g. ``sound:hello-world`` on a real server) and wait for its end."""
+        playback = await self.client.play(self.channel_id, [media_uri])
         pid = playback["id"]
         await self.wait_for(
             lambda e: isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished" and e.playback_id == pid,
