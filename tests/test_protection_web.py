@@ -11,7 +11,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlite_utils
-from admin_helpers import Client, client, insert_case, users, web_db, web_settings  # noqa: F401
+from admin_helpers import (  # noqa: F401
+    Client,
+    admin_template,
+    client,
+    insert_case,
+    users,
+    web_db,
+    web_settings,
+)
 from aiohttp import web
 
 from ivr.admin.app import create_app
