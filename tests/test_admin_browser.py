@@ -20,6 +20,7 @@ from engine_rig import Rig, running_rig
 
 from ivr.admin.server import AdminServer
 from ivr.admin.users import add_user, password_hash
+from ivr.db import utcnow
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -93,6 +94,13 @@ async def test_caseworker_works_a_case_from_an_emulated_call(hotline: tuple[Rig,
             row = page.locator(f"tr[data-id='{case_id}']")
             await row.wait_for()
             assert "new" in await row.inner_text()
+            # A new emergency case appears without a reload (the page polls /cases/live).
+            urgent = await rig.database.write(lambda db: db.execute(
+                "insert into cases (language, priority, emergency, status, created_at, updated_at) "
+                "values ('en', 3, 1, 'new', ?, ?)", [utcnow(), utcnow()]).lastrowid)
+            await page.locator(f"tr.emergency[data-id='{urgent}']").wait_for(timeout=15_000)
+            assert await page.locator("#emergency-banner").is_visible()
+            assert await page.locator("#live-note").is_visible()
             await page.screenshot(path=shot(tmp_path, "queue"), full_page=True)
             keep(tmp_path / "queue.png")
 
@@ -120,6 +128,10 @@ async def test_caseworker_works_a_case_from_an_emulated_call(hotline: tuple[Rig,
             assert "acknowledged" in await page.locator("h1").inner_text()
             await page.screenshot(path=shot(tmp_path, "case"), full_page=True)
             keep(tmp_path / "case.png")
+            await page.set_viewport_size({"width": 768, "height": 1024})  # a tablet
+            await page.screenshot(path=shot(tmp_path, "case-tablet"))
+            keep(tmp_path / "case-tablet.png")
+            await page.set_viewport_size({"width": 1280, "height": 900})
 
             await page.click("nav >> text=Dashboard")
             await page.wait_for_url("**/dashboard")

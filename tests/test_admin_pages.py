@@ -25,6 +25,7 @@ from aiohttp import web
 from ivr.admin.app import create_app
 from ivr.admin.keys import CASE_PANELS, JINJA
 from ivr.admin.server import AdminServer
+from ivr.db import connect
 from ivr.db.writer import Database
 from ivr.settings import Settings
 
@@ -171,3 +172,33 @@ async def test_extension_panel_and_missing_extension(web_settings: Settings, web
     finally:
         await c.close()
         await runner.cleanup()
+
+
+def test_call_counts_remember_settled_hours_and_read_recent_ones(web_db: Database) -> None:
+    from zoneinfo import ZoneInfo
+
+    from ivr.admin import stats
+
+    def add(i: int, started: str, outcome: str = "completed") -> None:
+        web_db.write_sync(lambda db: db.execute(
+            "insert into calls (id, channel_id, started_at, ended_at, language, menu_choice, outcome) "
+            "values (?, 'c', ?, ?, 'km', 'debt', ?)", [f"k{i}", started, started, outcome]))
+
+    add(1, ago(days=2))
+    add(2, ago(hours=5), "abandoned")
+    add(3, ago(days=40))  # outside the window
+    counts = stats.CallCounts()
+    now = datetime.now(UTC)
+    tz = ZoneInfo("Asia/Bangkok")
+
+    db = connect(web_db.path)
+
+    def totals() -> tuple[int, int, dict[str, int]]:
+        _, day, by_lang, _ = stats.call_tables(db, tz, datetime.now(UTC), counts)
+        return (sum(r[1] for r in day.rows), sum(r[2] for r in day.rows), {r[0]: r[1] for r in by_lang.rows})
+
+    assert totals() == (2, 1, {"Khmer": 2})
+    add(4, ago(minutes=10))  # a recent hour is read on every load
+    assert totals() == (3, 1, {"Khmer": 3})
+    assert counts._settled_until <= stats._hour(now - stats.CallCounts.SETTLE)
+    db.conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,7 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters["language_name"] = language_name
     env.filters["when"] = when
+    env.filters["age"] = age
     return env
 
 
@@ -64,6 +66,19 @@ def when(stamp: str | None) -> str:
     if not stamp:
         return ""
     return stamp[:16].replace("T", " ")
+
+
+def age(stamp: str | None, now: datetime | None = None) -> str:
+    """How long ago, in plain words: "5 minutes", "3 hours", "2 days"."""
+    if not stamp:
+        return ""
+    then = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    seconds = max(0, ((now or datetime.now(UTC)) - then).total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "just now"
 
 
 def page_context(request: web.Request) -> dict[str, Any]:
