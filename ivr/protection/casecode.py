@@ -6,7 +6,7 @@ The tag only narrows the search: with 4096 tags, one tag is shared by many cases
 tag alone (even with the key) leaves ~24,000 codes per case to test against the slow hash.
 
 Cost. scrypt with N=2**14, r=8, p=1 (16 MiB) takes ~65-90 ms on the 2-core development
-machine (see ``bench/casecode.py``): cheap once per call, ruinous for an offline search of
+machine (see ``bench/protection.py``): cheap once per call, ruinous for an offline search of
 10**8 codes per case (about three months of one core per case).
 
 Guessing by phone. Wrong codes are limited twice over, and both limits must allow a try:
