@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
+from typing import TypeVar
 
 import click
+import sqlite_utils
 
 from ivr.cli.context import CliContext, pass_cli
 from ivr.db.writer import Database
 from ivr.languages import LANGUAGES
+from ivr.settings import Settings
+
+T = TypeVar("T")
 
 ROLE_CHOICE = click.Choice(["caseworker", "supervisor", "admin", "brand"])
 
@@ -56,6 +62,19 @@ def _read_password_hash(username: str) -> str:
         raise click.ClickException(str(exc)) from None
 
 
+def _write(settings: Settings, fn: Callable[[sqlite_utils.Database], T]) -> T:
+    """Run one writer function on the database; a UserError becomes one line ``Error: ...``."""
+    from ivr.admin.users import UserError
+
+    database = Database(settings.db_path)
+    try:
+        return database.write_sync(fn)
+    except UserError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+
+
 @user.command("add")
 @click.argument("username")
 @click.option("--role", type=ROLE_CHOICE, required=True, help="What the user can do.")
@@ -64,7 +83,7 @@ def _read_password_hash(username: str) -> str:
 @pass_cli
 def user_add(cli: CliContext, username: str, role: str, languages: str, brand_id: int | None) -> None:
     """Add a user. The password is read from standard input when it is not a terminal."""
-    from ivr.admin.users import UserError, add_user
+    from ivr.admin.users import add_user
 
     settings = cli.settings(mode="user")
     try:
@@ -72,13 +91,7 @@ def user_add(cli: CliContext, username: str, role: str, languages: str, brand_id
     except click.BadParameter as exc:
         raise click.ClickException(f"--languages: {exc.message}") from None
     hashed = _read_password_hash(username)
-    database = Database(settings.db_path)
-    try:
-        user_id = database.write_sync(lambda db: add_user(db, username, hashed, role, langs, brand_id))
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        database.close()
+    user_id = _write(settings, lambda db: add_user(db, username, hashed, role, langs, brand_id))
     click.echo(f"added user {username} (id {user_id}, role {role})")
 
 
@@ -102,17 +115,11 @@ def user_list(cli: CliContext) -> None:
 @pass_cli
 def user_passwd(cli: CliContext, username: str) -> None:
     """Set a new password (read like `user add`) and sign the user out everywhere."""
-    from ivr.admin.users import UserError, set_password
+    from ivr.admin.users import set_password
 
     settings = cli.settings(mode="user")
     hashed = _read_password_hash(username)
-    database = Database(settings.db_path)
-    try:
-        database.write_sync(lambda db: set_password(db, username, hashed))
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        database.close()
+    _write(settings, lambda db: set_password(db, username, hashed))
     click.echo(f"password changed for {username}")
 
 
@@ -121,14 +128,8 @@ def user_passwd(cli: CliContext, username: str) -> None:
 @pass_cli
 def user_deactivate(cli: CliContext, username: str) -> None:
     """Stop a user signing in, and end their sessions."""
-    from ivr.admin.users import UserError, deactivate
+    from ivr.admin.users import deactivate
 
     settings = cli.settings(mode="user")
-    database = Database(settings.db_path)
-    try:
-        database.write_sync(lambda db: deactivate(db, username))
-    except UserError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        database.close()
+    _write(settings, lambda db: deactivate(db, username))
     click.echo(f"deactivated {username}")
