@@ -2,12 +2,14 @@
 
 Storage. Only ``hash_code(code)`` (scrypt, random salt) and ``code_tag(key, code)`` (a
 3-hex-digit keyed tag) are stored on the case; the code itself is in no table and no log.
-The tag only narrows the search: with 4096 tags, one tag is shared by many cases, so the
-tag alone (even with the key) leaves ~24,000 codes per case to test against the slow hash.
+The tag only narrows the lookup to the few cases sharing it (4096 tags). Without the
+deployment secret the tag says nothing about the code.
 
-Cost. scrypt with N=2**14, r=8, p=1 (16 MiB) takes ~65-90 ms on the 2-core development
-machine (see ``bench/protection.py``): cheap once per call, ruinous for an offline search of
-10**8 codes per case (about three months of one core per case).
+Cost. scrypt with N=2**14, r=8, p=1 (16 MiB) takes ~45-90 ms (load-dependent) on the 2-core
+development machine (see ``bench/protection.py``): cheap once per call. Someone who copies the
+database but not the secret must try 10**8 codes per case at that cost (two to three months of
+one core per case). Someone who has the secret as well can use the tag to cut that to ~24,000
+codes, about half an hour per case: keep the secret off the database's backups.
 
 Guessing by phone. Wrong codes are limited twice over, and both limits must allow a try:
 - ``PER_CALL`` (3) wrong codes per call; then the flow plays "too many tries" and moves on.
