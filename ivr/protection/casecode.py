@@ -11,11 +11,11 @@ database but not the secret must try 10**8 codes per case at that cost (two to t
 one core per case). Someone who has the secret as well can use the tag to cut that to ~24,000
 codes, about half an hour per case: keep the secret off the database's backups.
 
-Guessing by phone. Wrong codes are limited twice over, and both limits must allow a try:
-- ``PER_CALL`` (3) wrong codes per call; then the flow plays "too many tries" and moves on.
-- ``PER_REF`` (10) wrong codes per caller reference in ``WINDOW`` (24 h), across calls.
+Guessing by phone (``CodePolicy``). Wrong codes are limited twice over; both limits must allow a try:
+- ``per_call`` (3) wrong codes per call; then the flow plays "too many tries" and moves on.
+- ``per_ref`` (10) wrong codes per caller reference in ``window`` (24 h), across calls.
 - Callers with a withheld number (``caller_ref`` None) share one reference bucket with the
-  limit ``ANONYMOUS`` (20) per window. An attacker could hide their number to escape the
+  limit ``anonymous`` (20) per window. An attacker could hide their number to escape the
   per-phone limit, so withheld numbers must not be unlimited; sharing a bucket means such an
   attacker can lock out other withheld-number callers from *following up* for a day, which we
   accept: they can still leave a new report, and nothing they say is lost.
