@@ -26,7 +26,7 @@ class Target:
     context: str
 
 
-async def _until(call: Call, kind: str, timeout: float = 30.0) -> list[Event]:  # noqa: ASYNC109
+async def until(call: Call, kind: str, timeout: float = 30.0) -> list[Event]:  # noqa: ASYNC109
     seen: list[Event] = []
     while True:
         event = await call.next_event(timeout)
@@ -62,7 +62,7 @@ async def run_scenario(target: Target, *, speed: float = 1.0) -> None:
         assert playback["state"] == "queued"
         await caller.wait_prompt("vm-intro", 15)
         await caller.press("1")
-        seen = await _until(call, "ChannelDtmfReceived")
+        seen = await until(call, "ChannelDtmfReceived")
         assert [e.type for e in seen] == ["ChannelStateChange", "PlaybackStarted", "PlaybackContinuing",
                                           "PlaybackStarted", "ChannelDtmfReceived"]
         await client.stop_playback(playback["id"])
@@ -74,7 +74,7 @@ async def run_scenario(target: Target, *, speed: float = 1.0) -> None:
         await caller.wait_recording(15)
         await caller.say("sound:hello-world")
         await caller.press("#")
-        seen = await _until(call, "RecordingFinished")
+        seen = await until(call, "RecordingFinished")
         assert [e.type for e in seen] == ["RecordingStarted", "ChannelDtmfReceived", "RecordingFinished"]
         assert seen[-1].raw["recording"]["state"] == "done"
         data = await client.download_stored_recording(name)
@@ -85,7 +85,7 @@ async def run_scenario(target: Target, *, speed: float = 1.0) -> None:
             await client.get_stored_recording(name)
 
         await client.hangup(call.channel_id)
-        seen = await _until(call, "StasisEnd")
+        seen = await until(call, "StasisEnd")
         assert [e.type for e in seen] == ["ChannelHangupRequest", "StasisEnd"]
         await caller.wait_hung_up(10)
         with pytest.raises(ChannelNotFound):

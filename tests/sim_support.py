@@ -9,6 +9,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from aiohttp import web
+
 from ivr.ari.client import AriClient
 from ivr.ari.stasis import Call, StasisApp
 from ivr.sim.caller import CallerHub
@@ -73,3 +75,17 @@ async def rig(
         await app.stop()
         await client.close()
         await emulator.stop()
+
+
+@asynccontextmanager
+async def stub_server(app: web.Application) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 (a free port); yields its base URL."""
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        await runner.cleanup()

@@ -21,7 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from conftest import ARI_SHARED, requires_shared
-from sim_support import PASSWORD, USER
+from sim_support import PASSWORD, USER, stub_server
 
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
@@ -88,42 +88,37 @@ async def test_every_client_request_matches_the_spec() -> None:
 
     app = web.Application()
     app.router.add_route("*", "/{tail:.*}", record)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = AriClient(f"http://127.0.0.1:{port}", USER, PASSWORD)
     methods = [m for n, m in inspect.getmembers(AriClient, inspect.iscoroutinefunction)
                if not n.startswith("_") and n not in ("close", "request", "connect_events")]
     assert len(methods) >= 20
     ops = _operations()
-    try:
-        for method in methods:
-            before = len(seen)
-            args, kwargs = _kwargs(method)
-            await method(client, *args, **kwargs)
-            assert len(seen) == before + 1, method.__name__
-            verb, raw_path, query, body = seen[-1]
-            path = urlsplit(raw_path).path.removeprefix("/ari")
-            matches = [(pattern.pattern.count("[^/]+"), op) for v, pattern, op in ops
-                       if v == verb and pattern.match(path)]
-            assert matches, f"{method.__name__}: {verb} {path} is not in the spec"
-            op = min(matches, key=lambda m: m[0])[1]  # a literal segment beats a {placeholder}
-            params = {p["name"]: p for p in op.get("parameters", [])}
-            for name, p in params.items():
-                if p.get("required") and p["paramType"] == "query":
-                    assert name in query, f"{method.__name__}: required {name} missing"
-            for name, value in query.items():
-                assert name in params and params[name]["paramType"] == "query", f"{method.__name__}: {name}"
-                allowed = (params[name].get("allowableValues") or {})
-                if allowed.get("valueType") == "LIST":
-                    assert value in allowed["values"], f"{method.__name__}: {name}={value}"
-            if body is not None:
-                assert set(body) <= {n for n, p in params.items() if p["paramType"] == "body"}, method.__name__
-    finally:
-        await client.close()
-        await runner.cleanup()
+    async with stub_server(app) as url:
+        client = AriClient(url, USER, PASSWORD)
+        try:
+            for method in methods:
+                before = len(seen)
+                args, kwargs = _kwargs(method)
+                await method(client, *args, **kwargs)
+                assert len(seen) == before + 1, method.__name__
+                verb, raw_path, query, body = seen[-1]
+                path = urlsplit(raw_path).path.removeprefix("/ari")
+                matches = [(pattern.pattern.count("[^/]+"), op) for v, pattern, op in ops
+                           if v == verb and pattern.match(path)]
+                assert matches, f"{method.__name__}: {verb} {path} is not in the spec"
+                op = min(matches, key=lambda m: m[0])[1]  # a literal segment beats a {placeholder}
+                params = {p["name"]: p for p in op.get("parameters", [])}
+                for name, p in params.items():
+                    if p.get("required") and p["paramType"] == "query":
+                        assert name in query, f"{method.__name__}: required {name} missing"
+                for name, value in query.items():
+                    assert name in params and params[name]["paramType"] == "query", f"{method.__name__}: {name}"
+                    allowed = (params[name].get("allowableValues") or {})
+                    if allowed.get("valueType") == "LIST":
+                        assert value in allowed["values"], f"{method.__name__}: {name}={value}"
+                if body is not None:
+                    assert set(body) <= {n for n, p in params.items() if p["paramType"] == "body"}, method.__name__
+        finally:
+            await client.close()
     # names with '/' travel percent-encoded
     assert any(p == "/ari/recordings/stored/scen%2Fvm/file" for _, p, _, _ in seen)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from sim_support import PASSWORD, USER, rig
+from sim_support import PASSWORD, USER, rig, stub_server
 
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriTimeout, AriUnavailable
@@ -162,22 +162,17 @@ async def test_rest_errors_timeouts_and_5xx(tmp_path: Path) -> None:
     app = web.Application()
     app.router.add_get("/ari/channels", slow)
     app.router.add_post("/ari/channels/{id}/answer", broken)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = AriClient(f"http://127.0.0.1:{port}", USER, PASSWORD, timeout=0.3)
-    try:
-        with pytest.raises(AriTimeout, match=r"no answer within 0\.3s"):
-            await client.list_channels()
-        with pytest.raises(AriUnavailable) as err:
-            await client.answer("x")
-        assert err.value.status == 500 and err.value.message == "Internal Server Error"
-    finally:
-        await client.close()
-        await runner.cleanup()
-    closed = AriClient(f"http://127.0.0.1:{port}", USER, PASSWORD, timeout=0.3)
+    async with stub_server(app) as url:
+        client = AriClient(url, USER, PASSWORD, timeout=0.3)
+        try:
+            with pytest.raises(AriTimeout, match=r"no answer within 0\.3s"):
+                await client.list_channels()
+            with pytest.raises(AriUnavailable) as err:
+                await client.answer("x")
+            assert err.value.status == 500 and err.value.message == "Internal Server Error"
+        finally:
+            await client.close()
+    closed = AriClient(url, USER, PASSWORD, timeout=0.3)
     with pytest.raises(AriUnavailable, match="cannot reach Asterisk"):
         await closed.list_channels()
     await closed.close()
@@ -204,23 +199,16 @@ async def test_socket_closed_mid_message_reconnects(tmp_path: Path) -> None:
     app = web.Application()
     app.router.add_get("/ari/events", events)
     app.router.add_get("/ari/channels", channels)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    client = AriClient(f"http://127.0.0.1:{port}", USER, PASSWORD)
 
     async def never(call: Call) -> None:
         raise AssertionError("no call expected")
 
-    stasis = StasisApp(client, "hotline", never, reconnect_min=0.05, reconnect_max=0.1)
-    await stasis.start()
-    try:
-        await wait_until(lambda: attempts >= 3)
-    finally:
-        await stasis.stop()
-        await client.close()
-        await runner.cleanup()
-
-
+    async with stub_server(app) as url:
+        client = AriClient(url, USER, PASSWORD)
+        stasis = StasisApp(client, "hotline", never, reconnect_min=0.05, reconnect_max=0.1)
+        await stasis.start()
+        try:
+            await wait_until(lambda: attempts >= 3)
+        finally:
+            await stasis.stop()
+            await client.close()

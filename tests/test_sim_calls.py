@@ -8,11 +8,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from ari_scenario import until as types_until
 from sim_support import PASSWORD, USER, Rig, rig
 
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError, ChannelNotFound, Conflict, NotFound
-from ivr.ari.events import Event
 from ivr.ari.stasis import Call
 
 
@@ -29,16 +29,6 @@ class Calls:
 
     async def next(self) -> Call:
         return await asyncio.wait_for(self.queue.get(), 5)
-
-
-async def types_until(call: Call, last: str, timeout: float = 10.0) -> list[Event]:  # noqa: ASYNC109
-    out: list[Event] = []
-    while True:
-        event = await call.next_event(timeout)
-        assert event is not None, f"no {last}; got {[e.type for e in out]}"
-        out.append(event)
-        if event.type == last:
-            return out
 
 
 @pytest.fixture

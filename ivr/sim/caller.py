@@ -108,26 +108,23 @@ class ScriptedCaller:
         return event
 
     async def wait_prompt_finished(self, timeout: float = 10.0) -> PlaybackEvent:  # noqa: ASYNC109
-        event = await self.wait_for(
-            lambda e: e.type == "PlaybackFinished" and self._on_hotline(e), timeout, "end of prompt"
-        )
+        event = await self._on_hotline_leg("PlaybackFinished", timeout, "end of prompt")
         assert isinstance(event, PlaybackEvent)
         return event
 
     async def wait_recording(self, timeout: float = 10.0) -> RecordingEvent:  # noqa: ASYNC109
         """The hotline started recording us."""
-        event = await self.wait_for(
-            lambda e: e.type == "RecordingStarted" and self._on_hotline(e), timeout, "recording start"
-        )
+        event = await self._on_hotline_leg("RecordingStarted", timeout, "recording start")
         assert isinstance(event, RecordingEvent)
         return event
 
     async def wait_recording_finished(self, timeout: float = 30.0) -> RecordingEvent:  # noqa: ASYNC109
-        event = await self.wait_for(
-            lambda e: e.type == "RecordingFinished" and self._on_hotline(e), timeout, "recording end"
-        )
+        event = await self._on_hotline_leg("RecordingFinished", timeout, "recording end")
         assert isinstance(event, RecordingEvent)
         return event
+
+    async def _on_hotline_leg(self, kind: str, timeout: float, what: str) -> Event:  # noqa: ASYNC109
+        return await self.wait_for(lambda e: e.type == kind and self._on_hotline(e), timeout, what)
 
     async def wait_hung_up(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         """Our leg is gone (the hotline hung up, or we did)."""

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ivr.sim import media
-from ivr.sim.state import Channel, Json, World
+from ivr.sim.state import Channel, Json, World, heard_speech
 
 if TYPE_CHECKING:
     from ivr.sim.switch import Switch
@@ -165,16 +165,7 @@ class LiveRecording:
         self._ended.set()
 
     def _voiced(self, lo: float, hi: float) -> list[tuple[float, float]]:
-        stretches = sorted(
-            stretch for source in self.channel.heard_from() for seg in source.output for stretch in seg.voiced(lo, hi)
-        )
-        merged: list[tuple[float, float]] = []
-        for a, b in stretches:
-            if merged and a <= merged[-1][1]:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-            else:
-                merged.append((a, b))
-        return merged
+        return heard_speech(self.channel, lo, hi)
 
     def _audio(self, start: float, end: float) -> array:
         n = int((end - start) * media.RATE)

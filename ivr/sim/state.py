@@ -123,6 +123,18 @@ class Channel:
         return sources
 
 
+def heard_speech(ch: Channel, lo: float, hi: float, *, join: float = 0.0) -> list[tuple[float, float]]:
+    """Speech stretches ``ch`` hears between ``lo`` and ``hi``, merged when ``join`` seconds apart or less."""
+    stretches = sorted(s for src in ch.heard_from() for seg in src.output for s in seg.voiced(lo, hi))
+    merged: list[tuple[float, float]] = []
+    for a, b in stretches:
+        if merged and a <= merged[-1][1] + join:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+        else:
+            merged.append((a, b))
+    return merged
+
+
 @dataclass(eq=False)
 class Bridge:
     id: str

@@ -17,7 +17,7 @@ import re
 from typing import Any
 
 from ivr.sim.media import Sound
-from ivr.sim.state import Bridge, Channel, Op, Segment, World
+from ivr.sim.state import Bridge, Channel, Op, Segment, World, heard_speech
 
 log = logging.getLogger(__name__)
 
@@ -240,16 +240,6 @@ class Switch:
             out += [c for c in source.bridge.channels if c is not source and c not in out]
         return out
 
-    def _voiced_heard(self, ch: Channel, lo: float) -> list[tuple[float, float]]:
-        stretches = sorted(s for src in ch.heard_from() for seg in src.output for s in seg.voiced(lo, float("inf")))
-        merged: list[tuple[float, float]] = []
-        for a, b in stretches:
-            if merged and a <= merged[-1][1] + 0.04:
-                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
-            else:
-                merged.append((a, b))
-        return merged
-
     def _talk_schedule(self, ch: Channel) -> None:
         """TALK_DETECT: talking starts after talk_threshold of speech; it only ends inside a stream of
         frames (a pause longer than silence_threshold); a Local channel that stops sending sends nothing."""
@@ -259,7 +249,7 @@ class Switch:
             ch.talk_timer.cancel()
             ch.talk_timer = None
         now = self.world.clock.now()
-        stretches = self._voiced_heard(ch, now - 60)
+        stretches = heard_speech(ch, now - 60, float("inf"), join=0.04)
         if ch.talking_since is None:
             for a, b in stretches:
                 if b - a >= talk_s and a + talk_s >= now - 0.001:
