@@ -158,3 +158,14 @@ def test_success_does_not_reset_failures(db: sqlite_utils.Database) -> None:
     assert attempts_left(db, ref, "mix-fresh") == 0
     rows = list(db.query("select * from code_attempts where caller_ref = ?", [ref]))
     assert set(rows[0]) == {"id", "caller_ref", "call_id", "at", "success"}  # nothing like the code
+
+
+def test_many_phones_guessing_raise_an_alert(db: sqlite_utils.Database, caplog: pytest.LogCaptureFixture) -> None:
+    """A distributed attack is not blocked (that would lock out workers) but operators are told."""
+    policy = casecode.CodePolicy(alert_every=5)
+    wrong_so_far = db.execute("select count(*) from code_attempts where success = 0").fetchall()[0][0]
+    for n in range(1, 12):
+        casecode.record_attempt(db, f"ref-sim-{n}", f"sim-{n}", False, policy=policy)
+    alerts = [r.getMessage() for r in caplog.records if "case-code guessing" in r.getMessage()]
+    assert len(alerts) == (wrong_so_far + 11) // 5 - wrong_so_far // 5 >= 2
+    assert all("ref-sim" not in a for a in alerts)

@@ -19,6 +19,8 @@ Guessing by phone (``CodePolicy``). Wrong codes are limited twice over; both lim
   per-phone limit, so withheld numbers must not be unlimited; sharing a bucket means such an
   attacker can lock out other withheld-number callers from *following up* for a day, which we
   accept: they can still leave a new report, and nothing they say is lost.
+- Many phones guessing at once are not blocked (that would lock out every worker), but each
+  ``alert_every`` (200) wrong codes a day across all phones log a warning for the operators.
 - Successes never reset failures, so a person holding one real code cannot use it to keep
   guessing others.
 
@@ -34,6 +36,7 @@ import base64
 import hashlib
 import hmac
 import itertools
+import logging
 import re
 import secrets
 from dataclasses import dataclass
@@ -42,6 +45,8 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 from ivr.protection.times import stamp
+
+log = logging.getLogger(__name__)
 
 CODE_LENGTH = 8
 TAG_HEX = 3  # 16**3 = 4096 tags
@@ -61,6 +66,10 @@ class CodePolicy:
     per_ref: int = 10
     anonymous: int = 20
     window: timedelta = timedelta(hours=24)
+    # Many phones guessing at once (a distributed attack) is not blocked, which would lock
+    # out every worker; each time the day's wrong codes across all phones pass a multiple
+    # of this, a warning is logged for the operators.
+    alert_every: int = 200
 
 
 DEFAULT_POLICY = CodePolicy()
@@ -178,11 +187,18 @@ def record_attempt(
     call_id: str,
     success: bool,
     *,
+    policy: CodePolicy = DEFAULT_POLICY,
     now: datetime | None = None,
 ) -> None:
     """Note one code entry (never the code). Call it inside a write transaction."""
-    at = stamp(now or datetime.now(UTC))
+    moment = now or datetime.now(UTC)
     db.execute(
         "insert into code_attempts (caller_ref, call_id, at, success) values (?, ?, ?, ?)",
-        [caller_ref, call_id, at, 1 if success else 0],
+        [caller_ref, call_id, stamp(moment), 1 if success else 0],
     )
+    if not success:
+        wrong = db.execute(
+            "select count(*) from code_attempts where success = 0 and at >= ?", [_since(moment, policy.window)]
+        ).fetchall()[0][0]
+        if wrong % policy.alert_every == 0:
+            log.warning("case-code guessing: %d wrong codes in the last %s across all phones", wrong, policy.window)
