@@ -59,6 +59,7 @@ async def test_bad_messages_are_logged_and_survived(tmp_path: Path, caplog: pyte
                                    "channel": {"id": "nobody-knows"}, "application": "hotline"}))
         assert "dropped a malformed event (9 bytes)" in caplog.text
         assert "{not json" not in caplog.text  # content is never logged
+        assert "ignoring ChannelDtmfReceived for a channel with no call" in caplog.text
         # the stream still works for the real call
         await r.client.answer(call.channel_id)
         await caller.press("7")
