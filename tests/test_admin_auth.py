@@ -104,3 +104,20 @@ async def test_open_redirect_is_refused(client: Client) -> None:
 async def test_unknown_page_is_a_plain_404(client: Client) -> None:
     status, text = await client.get("/no-such-page")
     assert status == 404 and "does not exist" in text and "Traceback" not in text
+
+
+async def test_background_polling_does_not_keep_a_session_alive(client: Client, web_db: Database) -> None:
+    await client.login("super")
+    old = (datetime.now(UTC) - timedelta(minutes=20)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    web_db.write_sync(lambda db: db.execute("update admin_sessions set last_seen_at = ?", [old]))
+    async with client.session.get(client.base + "/cases/live", headers={"X-Background-Poll": "1",
+                                                                        "Accept": "application/json"}) as r:
+        assert r.status == 200
+    assert web_db.query_sync("select last_seen_at from admin_sessions")[0]["last_seen_at"] == old
+    await client.get("/cases")  # a page the person opened does count
+    assert web_db.query_sync("select last_seen_at from admin_sessions")[0]["last_seen_at"] > old
+    long_ago = "2000-01-01T00:00:00.000000Z"
+    web_db.write_sync(lambda db: db.execute("update admin_sessions set last_seen_at = ?", [long_ago]))
+    async with client.session.get(client.base + "/cases/live", headers={"X-Background-Poll": "1",
+                                                                        "Accept": "application/json"}) as r:
+        assert r.status == 401 and "sign in again" in await r.text()

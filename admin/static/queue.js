@@ -11,15 +11,21 @@
   rows.querySelectorAll("tr[data-id]").forEach(function (tr) { seen = Math.max(seen, +tr.dataset.id); });
 
   function refresh() {
-    fetch(table.dataset.live, { headers: { "Accept": "application/json" }, credentials: "same-origin" })
-      .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
+    // X-Background-Poll: polling does not count as activity, so an unattended screen still signs out.
+    fetch(table.dataset.live, { headers: { "Accept": "application/json", "X-Background-Poll": "1" },
+                                credentials: "same-origin" })
+      .then(function (r) {
+        if (r.status === 401) { window.location.reload(); }  // signed out: the reload shows the sign-in page
+        if (!r.ok) { throw new Error(r.status); }
+        return r.json();
+      })
       .then(function (data) {
         rows.innerHTML = data.html;
         count.textContent = data.emergencies;
         banner.hidden = data.emergencies === 0;
         if (data.newest > seen) { note.hidden = false; seen = data.newest; }
       })
-      .catch(function () { /* the next poll tries again; a signed-out page reloads to sign in */ });
+      .catch(function () { /* the next poll tries again */ });
   }
   setInterval(refresh, 5000);
 })();

@@ -29,6 +29,8 @@ PRE_SESSION = web.RequestKey("ivr_pre_session", str)
 
 CSRF_FIELD = "csrf"
 CSRF_HEADER = "X-CSRF-Token"
+# Sent by scripts that poll in the background: such requests do not keep a session alive.
+POLL_HEADER = "X-Background-Poll"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -113,7 +115,7 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
         return await handler(request)
     token = request.cookies.get(session_cookie_name(app))
     if token:
-        user, expired = await app[SESSIONS].lookup(token)
+        user, expired = await app[SESSIONS].lookup(token, touch=request.headers.get(POLL_HEADER) != "1")
         if user is not None:
             request[USER] = user
             request[SESSION_TOKEN] = token

@@ -57,8 +57,12 @@ class SessionStore:
         await self.database.write(write)
         return token
 
-    async def lookup(self, token: str) -> tuple[User | None, bool]:
-        """The user of a live session, and whether the token named a session that has expired."""
+    async def lookup(self, token: str, *, touch: bool = True) -> tuple[User | None, bool]:
+        """The user of a live session, and whether the token named a session that has expired.
+
+        ``touch=False`` (background polling) checks the session without counting as activity,
+        so a queue left open on a shared computer still signs out when idle.
+        """
         row = await self.database.query_one(
             "select s.id as sid, s.last_seen_at, s.expires_at, u.id, u.username, u.role, u.languages, "
             "u.brand_id, u.active from admin_sessions s join users u on u.id = s.user_id "
@@ -72,7 +76,7 @@ class SessionStore:
         if not row["active"] or now >= _parse(row["expires_at"]) or now - last_seen >= IDLE:
             await self.database.execute_write("delete from admin_sessions where id = ?", [row["sid"]])
             return None, True
-        if now - last_seen >= TOUCH_EVERY:
+        if touch and now - last_seen >= TOUCH_EVERY:
             await self.database.execute_write(
                 "update admin_sessions set last_seen_at = ? where id = ?", [_iso(now), row["sid"]]
             )
