@@ -14,8 +14,8 @@ import socket
 import time
 import uuid
 from dataclasses import dataclass
-from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Protocol
 
 import sqlite_utils
 
@@ -28,6 +28,20 @@ from ivr.asr.models import ModelError, ModelStore
 from ivr.db import connect
 
 log = logging.getLogger(__name__)
+
+
+class StopFlag(Protocol):
+    """Shared flag the parent sets to 1 to stop the workers.
+
+    A lock-free shared byte, not a multiprocessing.Event: a worker killed while waiting
+    on an Event leaves it broken, and setting it would then hang the parent forever.
+    """
+
+    value: int
+
+
+class LeaseLost(Exception):
+    """Another worker took the job over (our lease ran out)."""
 
 
 @dataclass(frozen=True)
@@ -47,7 +61,7 @@ class WorkerConfig:
 class JobRunner:
     """Claims and handles jobs one at a time until told to stop."""
 
-    def __init__(self, config: WorkerConfig, db: sqlite_utils.Database, stop: Event) -> None:
+    def __init__(self, config: WorkerConfig, db: sqlite_utils.Database, stop: StopFlag) -> None:
         self.config = config
         self.db = db
         self.stop = stop
@@ -57,9 +71,9 @@ class JobRunner:
         self.owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
     def run(self) -> None:
-        while not self.stop.is_set():
+        while not self.stop.value:
             if not self.run_one():
-                self.stop.wait(self.config.poll_seconds)
+                time.sleep(self.config.poll_seconds)
 
     def run_one(self) -> bool:
         """Handle one job; False when the queue was empty."""
@@ -71,7 +85,9 @@ class JobRunner:
             self.handle(job)
         except Cancelled:
             jobs.release(self.db, job.id, self.owner)
-            log.info("job=%d released for the next start", job.id)
+            log.info("job=%d put back in the queue (stopping)", job.id)
+        except LeaseLost:
+            log.warning("job=%d lease ran out while decoding; another worker has it", job.id)
         except Exception as exc:
             # Never the message text of arbitrary errors in the job row: it could carry content.
             log.exception("job=%d failed unexpectedly", job.id)
@@ -102,15 +118,17 @@ class JobRunner:
         except ModelError as exc:
             return self._end(job, "needs_human", str(exc), needs_human=True)
         path = self.config.data_dir / job.path
-        last_renew = time.monotonic()
+        last_renew = 0.0
 
         def progress(_: float) -> bool:
             nonlocal last_renew
-            if time.monotonic() - last_renew > self.config.lease_seconds / 3:
+            if time.monotonic() - last_renew > self.config.lease_seconds / 4:
                 if not jobs.renew(self.db, job.id, self.owner, self.config.lease_seconds):
-                    raise Cancelled("lease lost")
+                    raise LeaseLost()
                 last_renew = time.monotonic()
-            return not self.stop.is_set()
+            return not self.stop.value
+
+        progress(0.0)  # loading the model may have taken a while: renew before decoding
 
         try:
             result = decoder.transcribe(path, max_seconds=self.config.max_seconds, progress=progress)
@@ -142,7 +160,7 @@ class JobRunner:
         return None
 
 
-def main(config: WorkerConfig, stop: Event) -> None:
+def main(config: WorkerConfig, stop: StopFlag) -> None:
     """Entry point of a worker process."""
     # Ctrl-C reaches the whole process group; the parent tells us to stop through ``stop``
     # so a job being decoded is put back cleanly instead of being cut off.

@@ -45,7 +45,7 @@ class TranscribeWorker:
             poll_seconds=poll_seconds, log_level=settings.log_level)
         self.stop_timeout = stop_timeout
         self._ctx = multiprocessing.get_context("spawn")
-        self._stop = self._ctx.Event()
+        self._stop = self._ctx.RawValue("b", 0)  # see ivr.asr.process.StopFlag
         self.processes: list[SpawnProcess] = []
         self._monitor: asyncio.Task[None] | None = None
 
@@ -56,7 +56,7 @@ class TranscribeWorker:
             migrate(db)
         finally:
             db.conn.close()
-        self._stop.clear()
+        self._stop.value = 0
         self.processes = [self._spawn(i) for i in range(self.settings.transcribe_workers)]
         self._monitor = asyncio.create_task(self._watch(), name="transcribe-monitor")
 
@@ -68,10 +68,10 @@ class TranscribeWorker:
         return proc
 
     async def _watch(self) -> None:
-        while not self._stop.is_set():
+        while not self._stop.value:
             await asyncio.sleep(1.0)
             for index, proc in enumerate(self.processes):
-                if not proc.is_alive() and not self._stop.is_set():
+                if not proc.is_alive() and not self._stop.value:
                     log.warning("worker process %d (pid %s) exited with %s; starting another",
                                 index, proc.pid, proc.exitcode)
                     self.processes[index] = self._spawn(index)
@@ -81,7 +81,7 @@ class TranscribeWorker:
         return {p.pid: rss_kib(p.pid) for p in self.processes if p.pid is not None}
 
     async def stop(self) -> None:
-        self._stop.set()
+        self._stop.value = 1
         if self._monitor is not None:
             self._monitor.cancel()
             try:
