@@ -5,7 +5,8 @@ keypad), so the recogniser is built to say "no answer" when unsure:
 
 - the grammar holds the menu words plus filler words (``fillers/<lang>.txt``) and the
   model's ``[unk]`` when it has one, so other speech lands on fillers;
-- a menu word below ``min_conf``, or words of two different choices, is no answer.
+- a menu word below ``min_conf``, words of two different choices, or an utterance that
+  is mostly fillers (a menu word caught in passing) is no answer.
 
 The engine shares one :class:`MenuModels` per process (a model is loaded once per
 language) and builds a :class:`SpeechMenu` per prompt. Vosk calls release the GIL;
@@ -119,8 +120,8 @@ class SpeechMenu:
             raise MenuError(f"menu word(s) not in the {self.model.lang} model's vocabulary: {', '.join(missing)}")
         if fillers is None:
             fillers = load_fillers(self.model.lang)
-        menu_words = {w for p in self.phrases for w in p.split()}
-        self.fillers = [f for f in dict.fromkeys(fillers) if f not in menu_words and self._known(f)]
+        self.menu_words = {w for p in self.phrases for w in p.split()}
+        self.fillers = [f for f in dict.fromkeys(fillers) if f not in self.menu_words and self._known(f)]
         grammar = [*self.phrases, *self.fillers]
         if self._known(UNK):
             grammar.append(UNK)
@@ -177,6 +178,11 @@ class SpeechMenu:
         if len(categories) > 1:
             return MenuResult(None, f"two choices heard ({', '.join(sorted(categories))})")
         category, phrase, conf = max(hits, key=lambda h: h[2])
+        spoken = sum(w["end"] - w["start"] for w in words)
+        menu_time = sum(w["end"] - w["start"] for w in words if w["word"] in self.menu_words)
+        if menu_time < spoken / 2:
+            # Mostly other speech: a menu word caught in passing is not an answer.
+            return MenuResult(None, "mostly words outside the menu", phrase, conf)
         if conf < self.min_conf:
             return MenuResult(None, f"unsure ({conf:.2f} < {self.min_conf})", phrase, conf)
         return MenuResult(category, "heard", phrase, conf)
