@@ -76,15 +76,14 @@ class Rig:
         await caller.wait_answered()
         return caller
 
-    async def ended_call(self, caller: ScriptedCaller, timeout: float = 15.0) -> dict[str, Any]:  # noqa: ASYNC109
-        """The caller's call row once the engine has closed it."""
+    async def ended_call(self, caller: ScriptedCaller | str, timeout: float = 15.0) -> dict[str, Any]:  # noqa: ASYNC109
+        """The call row (of a caller, or a hotline channel id) once the engine has closed it."""
         async with asyncio.timeout(timeout):
             while True:
-                if caller.hotline_channel_id is not None:
+                channel = caller if isinstance(caller, str) else caller.hotline_channel_id
+                if channel is not None:
                     row = await self.database.query_one(
-                        "select * from calls where channel_id = ? and ended_at is not null",
-                        [caller.hotline_channel_id],
-                    )
+                        "select * from calls where channel_id = ? and ended_at is not null", [channel])
                     if row is not None:
                         return row
                 await asyncio.sleep(0.05)

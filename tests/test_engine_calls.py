@@ -332,8 +332,8 @@ async def test_demo_call_runs_each_branch(rig: Rig, branch: str, lang: str) -> N
                              languages=rig.settings.languages, speed=SPEED,
                              number=f"+6690000{BRANCHES.index(branch):04d}", workplace_code=make_code(23456))
     assert result.channel_id is not None and result.heard
-    row = await rig.database.query_one("select * from calls where channel_id = ?", [result.channel_id])
-    assert row is not None and row["outcome"] == DEMO_OUTCOMES[branch]
+    row = await rig.ended_call(result.channel_id)
+    assert row["outcome"] == DEMO_OUTCOMES[branch]
     if branch not in ("silent", "quick_exit"):
         assert row["language"] == lang
     if branch == "report":

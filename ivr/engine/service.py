@@ -20,6 +20,7 @@ from ivr.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.ari.stasis import Call, StasisApp
 from ivr.db.writer import Database
 from ivr.engine import store
+from ivr.engine.background import Background
 from ivr.engine.channel import HungUp
 from ivr.engine.fallback import import_fallback
 from ivr.engine.session import CallState, Prompts, Session, new_call_state
@@ -64,6 +65,7 @@ class Engine:
         self.prompts = prompts
         self.speech = speech
         self.time_scale = time_scale
+        self.background = Background()
         self.client = client or AriClient(settings.ari_url, settings.ari_user, settings.ari_password)
         self.app = StasisApp(self.client, settings.ari_app, self.handle)
         self.flow: Flow | None = None
@@ -93,6 +95,7 @@ class Engine:
     async def stop(self) -> None:
         await self.app.stop()
         await self.client.close()
+        self.background.close()
 
     # -- calls ----------------------------------------------------------------------------------------
 
@@ -104,7 +107,8 @@ class Engine:
         assert self.flow is not None and self.prompts is not None
         state, start = await self._state_for(call)
         session = Session(settings=self.settings, database=self.database, flow=self.flow, prompts=self.prompts,
-                          call=call, state=state, engine=self, time_scale=self.time_scale)
+                          call=call, state=state, engine=self, time_scale=self.time_scale,
+                          background=self.background)
         self.sessions[call.channel_id] = session
         try:
             if not call.resumed:

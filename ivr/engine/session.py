@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ivr.ari.errors import AriError
 from ivr.db.writer import Database
 from ivr.engine import store
+from ivr.engine.background import Background
 from ivr.engine.channel import Channel, HungUp, QuickExit
 from ivr.engine.recordings import RecordingError, Stored, shred, store_bytes
 from ivr.flows.model import Flow, Node
@@ -93,6 +94,7 @@ class Session:
         call: CallLike,
         state: CallState,
         engine: Any = None,
+        background: Background,
         time_scale: float = 1.0,
     ) -> None:
         self.settings = settings
@@ -104,6 +106,7 @@ class Session:
         self.engine = engine   # the Engine (for live transfer); None in isolation
         # >1 when the emulator runs media time faster than the wall clock (tests, demos)
         self.time_scale = time_scale
+        self.background = background   # the engine's threads for CPU-heavy work
         self.log = CallLog(log, state.call_id)
         self.ch = Channel(call, self.log, quick_exit=flow.quick_exit)
 
@@ -300,7 +303,7 @@ class Session:
         stored: Stored | None = None
         try:
             data = await client.download_stored_recording(name)
-            stored = await asyncio.to_thread(store_bytes, data, self.settings.data_dir, name)
+            stored = await self.background.run(store_bytes, data, self.settings.data_dir, name)
         except (AriError, RecordingError) as exc:
             # Left on Asterisk with a 'failed' row naming it, so it can be fetched again later.
             self.log.error("recording %s could not be brought home (%s); kept on Asterisk", name, exc)

@@ -6,7 +6,6 @@ Each returns ``(category, shown_input)``; ``shown_input`` is what call_steps may
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 from typing import TYPE_CHECKING, Any
 
@@ -129,7 +128,7 @@ async def create_case(s: Session, *, emergency: bool, priority: int | None = Non
     """Open the call's case and give it a fresh case code (only its slow hash is stored)."""
     st = s.state
     code = casecode.new_code()
-    code_hash = await asyncio.to_thread(casecode.hash_code, code)
+    code_hash = await s.background.run(casecode.hash_code, code)
     tag = casecode.code_tag(s.settings.key("case-code"), code)
     workplace_id = st.vars.get("workplace_id")
 
