@@ -13,6 +13,7 @@ from engine_rig import ARI_PASSWORD, ARI_USER, Rig, running_rig
 
 from ivr.ari.client import AriClient
 from ivr.ari.events import parse_event
+from ivr.engine.steps import in_office_hours
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -101,3 +102,23 @@ async def test_nobody_answers_so_the_caller_leaves_a_message(rig: Rig, caseworke
     assert row["outcome"] == "emergency"
     recs = await rig.database.query("select state from recordings where call_id = ?", [row["id"]])
     assert recs == [{"state": "stored"}]
+
+
+async def test_zero_reaches_a_caseworker_in_office_hours_else_a_message(rig: Rig, caseworkers: Caseworkers) -> None:
+    caseworkers.answer = False
+    open_now = in_office_hours(rig.engine.flow.nodes["operator"].router.args, rig.settings.tz)  # type: ignore[union-attr]
+    caller = await rig.dial()
+    await rig.pick_language(caller, "en")
+    await rig.menu(caller, "main_menu", "0")
+    if open_now:
+        await caller.wait_prompt("transfer_connecting")
+        await caller.wait_prompt("transfer_unavailable", timeout=20)
+    else:
+        await caller.wait_prompt("office_closed")
+    await rig.leave_message(caller)
+    await caller.wait_hung_up()
+    row = await rig.ended_call(caller)
+    steps = await rig.steps(row["id"])
+    assert ("main_menu", "0", "operator") in [(s["node"], s["input"], s["category"]) for s in steps]
+    assert ("operator", "open" if open_now else "closed") in [(s["node"], s["category"]) for s in steps]
+    assert row["case_id"] is not None
