@@ -54,6 +54,14 @@ def tone_level(samples: list[float], freq: float, rate: int = 8000) -> float:
     return 20 * math.log10(amplitude) if amplitude > 0 else -200.0
 
 
+def lufs(path: Path) -> float:
+    """EBU R128 integrated loudness as ffmpeg measures it (independent of the converter's own figure)."""
+    result = subprocess.run(["ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-i", str(path), "-af",
+                             "ebur128=framelog=verbose", "-f", "null", "-"], capture_output=True, text=True, timeout=60)
+    lines = [line.split() for line in result.stderr.splitlines() if line.strip().startswith("I:")]
+    return float(lines[-1][1])
+
+
 def rms_db(samples: list[float]) -> float:
     power = sum(x * x for x in samples) / len(samples)
     return 10 * math.log10(power) if power > 0 else -200.0

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from prompts_helpers import read_wav, rms_db, run, silence, tone, tone_level
+from prompts_helpers import lufs, read_wav, rms_db, run, silence, tone, tone_level
 
-from ivr.prompts.convert import TARGET_DBFS, AudioError, to_telephone_wav
+from ivr.prompts.convert import TARGET_LUFS, AudioError, to_telephone_wav
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +43,19 @@ def test_leading_and_trailing_silence_is_trimmed(audio: Path, tmp_path: Path) ->
 def test_quiet_and_loud_sources_land_on_one_level(audio: Path, tmp_path: Path, volume: float) -> None:
     src = tone(audio / f"vol{volume}.ogg", rate=44100, channels=1, freqs=(500,), volume=volume)
     info = to_telephone_wav(src, tmp_path / "out.wav")
-    _, samples = read_wav(tmp_path / "out.wav")
-    assert rms_db(samples) == pytest.approx(TARGET_DBFS, abs=1.0)
-    assert info.loudness_dbfs == pytest.approx(TARGET_DBFS, abs=1.0)
+    assert lufs(tmp_path / "out.wav") == pytest.approx(TARGET_LUFS, abs=0.5)
+    assert info.loudness_lufs == pytest.approx(TARGET_LUFS, abs=0.5)
     assert info.peak_dbfs <= -1.0
+
+
+def test_a_clip_too_short_for_r128_is_still_brought_to_the_target(audio: Path, tmp_path: Path) -> None:
+    # Shorter than one 400 ms R128 block: measured as one block on the trimmed samples.
+    src = tone(audio / "short.wav", rate=16000, channels=1, freqs=(500,), seconds=0.3, volume=0.05)
+    info = to_telephone_wav(src, tmp_path / "out.wav")
+    _, samples = read_wav(tmp_path / "out.wav")
+    # A 500 Hz tone's LUFS is its RMS level minus 0.69 dB (K-weighting is flat there).
+    assert rms_db(samples) - 0.69 == pytest.approx(TARGET_LUFS, abs=1.5)
+    assert info.loudness_lufs == pytest.approx(TARGET_LUFS, abs=0.1)
 
 
 def test_speech_from_espeak_in_m4a(audio: Path, tmp_path: Path) -> None:
@@ -55,7 +64,7 @@ def test_speech_from_espeak_in_m4a(audio: Path, tmp_path: Path) -> None:
     m4a = audio / "speech.m4a"
     run("ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), "-ac", "2", "-ar", "44100", str(m4a))
     info = to_telephone_wav(m4a, tmp_path / "out.wav")
-    assert info.loudness_dbfs == pytest.approx(TARGET_DBFS, abs=1.0)
+    assert lufs(tmp_path / "out.wav") == pytest.approx(TARGET_LUFS, abs=1.0)
     assert 1.0 < info.duration < info.source_duration + 0.01
 
 

@@ -1,8 +1,9 @@
 """Turn any common audio file into the telephone audio Asterisk plays: 8 kHz mono 16-bit PCM WAV.
 
-ffmpeg decodes and resamples (through soxr, whose low-pass filter stops a 6 kHz tone from
-folding down to 2 kHz the way a naive rate change would). Trimming and loudness
-normalisation happen here, on the 8 kHz samples, so every prompt lands on one level.
+ffmpeg decodes, resamples (through soxr, whose low-pass filter stops a 6 kHz tone from
+folding down to 2 kHz the way a naive rate change would) and measures the EBU R128
+integrated loudness of what callers will hear, all in one run. Trimming and the gain to
+one loudness target happen here, on the 8 kHz samples, so prompts do not jump in volume.
 The result is written to a temporary file beside ``dst`` and renamed over it only when
 everything worked: a bad upload never replaces a good prompt.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import array
 import math
+import operator
 import os
 import re
 import subprocess
@@ -20,14 +22,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.prompts.loudness import integrated_loudness
+
 RATE = 8000
 FRAME = RATE // 50  # 20 ms analysis frames
 SUPPORTED = (".wav", ".mp3", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".flac", ".webm", ".amr", ".3gp")
 PROMPT_MAX_SECONDS = 300.0
 
-# One level for every prompt: mean power of the speech frames (a simple gated loudness),
-# with peaks held under the ceiling by a soft limiter.
-TARGET_DBFS = -20.0
+# One level for every prompt: EBU R128 integrated loudness (K-weighted, gated, so pauses
+# and silence don't count), with peaks held under the ceiling by a soft limiter.
+TARGET_LUFS = -21.0
+# Below this (after trimming) ffmpeg's measure of the untrimmed file is diluted by the
+# silence around the words; such clips are measured here instead (ivr.prompts.loudness).
+LONG_CLIP_SECONDS = 3.0
 CEILING_DBFS = -1.0
 SILENT_DBFS = -60.0  # nothing louder than this: the file is silence (or a dead microphone)
 TRIM_BELOW_LOUDEST_DB = 35.0  # edges quieter than this, relative to the loudest frame, are trimmed
@@ -48,7 +55,8 @@ class AudioInfo:
     sample_width: int  # bytes
     duration: float  # seconds, after trimming
     peak_dbfs: float
-    loudness_dbfs: float  # mean power of the speech frames
+    loudness_lufs: float  # EBU R128 integrated loudness of the result (input measure + gain)
+    loudness_dbfs: float  # mean power of the result's speech frames (measured on the output)
     source_duration: float  # seconds, before trimming
     gain_db: float
 
@@ -78,7 +86,7 @@ def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SE
         raise AudioError(f"{name}: cannot be read ({exc.strerror})") from None
     if size == 0:
         raise AudioError(f"{name}: the file is empty")
-    samples, source_duration = _decode(src, max_seconds)
+    samples, source_duration, lufs = _decode(src, max_seconds)
     if len(samples) > max_seconds * RATE + FRAME:
         raise AudioError(f"{name}: too long ({_minutes(len(samples) / RATE)}); the limit is {_minutes(max_seconds)}")
     if source_duration is None:
@@ -87,8 +95,9 @@ def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SE
     if not levels or max(levels) < SILENT_DBFS:
         raise AudioError(f"{name}: there is no sound in it (all silence)")
     trimmed = _trim(samples, levels)
-    loudness = _loudness(_frame_levels(trimmed))
-    gain_db = min(TARGET_DBFS - loudness, MAX_GAIN_DB)
+    if lufs is None or len(trimmed) < LONG_CLIP_SECONDS * RATE:
+        lufs = integrated_loudness(trimmed, RATE)
+    gain_db = min(TARGET_LUFS - lufs, MAX_GAIN_DB)
     pcm = _to_pcm16(trimmed, 10 ** (gain_db / 20))
     _write_atomically(dst, pcm)
     out = array.array("h", pcm)
@@ -99,7 +108,8 @@ def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SE
         sample_width=2,
         duration=len(out) / RATE,
         peak_dbfs=round(_db(peak), 2),
-        loudness_dbfs=round(_loudness(_frame_levels([s / 32768 for s in out])), 2),
+        loudness_lufs=round(lufs + gain_db, 2),
+        loudness_dbfs=round(_loudness(_frame_levels(out)) - FULL_SCALE_DB, 2),
         source_duration=round(source_duration, 3),
         gain_db=round(gain_db, 2),
     )
@@ -117,11 +127,15 @@ def _run(args: Sequence[str], name: str) -> subprocess.CompletedProcess[bytes]:
 
 
 DURATION_RE = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
+INTEGRATED_RE = re.compile(rb"I:\s+(-?\d+(?:\.\d+)?) LUFS")
+NO_LOUDNESS = -69.0  # ebur128 reports -70 when no block passed its gate (a clip under 400 ms)
+FULL_SCALE_DB = 20 * math.log10(32768)
 
 
-def _decode(src: Path, max_seconds: float) -> tuple[array.array[float], float | None]:
+def _decode(src: Path, max_seconds: float) -> tuple[array.array[float], float | None, float | None]:
     """Mono float samples at 8 kHz, resampled by soxr (band-limited, so nothing aliases),
-    and the duration ffmpeg read from the file's header (None when it has none).
+    the duration ffmpeg read from the file's header (None when it has none), and the
+    integrated loudness in LUFS (None for a clip too short to measure).
 
     One ffmpeg run does it all (no separate ffprobe): on a busy two-core machine the
     process start-up is most of a short prompt's build time.
@@ -130,7 +144,8 @@ def _decode(src: Path, max_seconds: float) -> tuple[array.array[float], float | 
         [
             "ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-v", "info", "-i", str(src), "-vn", "-map", "0:a:0",
             "-t", f"{max_seconds + 1:.3f}",
-            "-af", f"aresample={RATE}:resampler=soxr:precision=28,aformat=sample_fmts=flt:channel_layouts=mono",
+            "-af", f"aresample={RATE}:resampler=soxr:precision=28,aformat=channel_layouts=mono,"
+                   "ebur128=framelog=verbose,aformat=sample_fmts=flt",
             "-f", "f32le", "-",
         ],
         src.name,
@@ -148,7 +163,9 @@ def _decode(src: Path, max_seconds: float) -> tuple[array.array[float], float | 
     samples.frombytes(result.stdout[:usable])
     if not samples:
         raise AudioError(f"{src.name}: there is no sound in it (no audio samples)")
-    return samples, duration
+    measured = INTEGRATED_RE.findall(result.stderr)
+    lufs = float(measured[-1]) if measured and float(measured[-1]) > NO_LOUDNESS else None
+    return samples, duration, lufs
 
 
 def _frame_levels(samples: Sequence[float]) -> list[float]:
@@ -156,7 +173,7 @@ def _frame_levels(samples: Sequence[float]) -> list[float]:
     levels = []
     for start in range(0, len(samples), FRAME):
         frame = samples[start:start + FRAME]
-        power = math.fsum(x * x for x in frame) / len(frame)
+        power = math.fsum(map(operator.mul, frame, frame)) / len(frame)
         levels.append(10 * math.log10(power) if power > 0 else -120.0)
     return levels
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from ivr.prompts import convert
 
 # Bump when the conversion changes in a way that should rebuild every prompt.
-PIPELINE = f"v1 rate={convert.RATE} target={convert.TARGET_DBFS} ceiling={convert.CEILING_DBFS}"
+PIPELINE = f"v2 rate={convert.RATE} target={convert.TARGET_LUFS} LUFS ceiling={convert.CEILING_DBFS}"
 
 
 @dataclass
