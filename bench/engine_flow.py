@@ -24,7 +24,6 @@ import os
 import secrets
 import sys
 import tempfile
-import wave
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from ivr.prompts.catalog import load_catalog
 from ivr.prompts.resolve import PromptResolver
 from ivr.settings import load
 from ivr.sim.caller import ScriptedCaller
+from ivr.sim.media import write_wav
 
 REPO = Path(__file__).resolve().parents[1]
 _engine: Engine | None = None
@@ -51,14 +51,9 @@ def _speed() -> float:
 
 
 def _tone(path: Path, seconds: float, freq: float = 440.0) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     rate = 8000
-    samples = array.array("h", (int(6000 * math.sin(2 * math.pi * freq * i / rate)) for i in range(int(seconds * rate))))
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(samples.tobytes())
+    write_wav(path, array.array("h", (int(6000 * math.sin(2 * math.pi * freq * i / rate))
+                                      for i in range(int(seconds * rate)))))
 
 
 def _measure_barge_in() -> None:

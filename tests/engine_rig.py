@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import itertools
 import math
-import wave
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from ivr.engine.service import Engine
 from ivr.prompts.catalog import load_catalog
 from ivr.prompts.resolve import PromptResolver
 from ivr.settings import Settings, load
+from ivr.sim import media
 from ivr.sim.caller import CallerHub, ScriptedCaller
 from ivr.sim.server import Emulator
 
@@ -33,15 +33,9 @@ ARI_USER, ARI_PASSWORD = "hotline", "emulator-password-123"
 
 
 def write_wav(path: Path, seconds: float, *, freq: float = 440.0, amplitude: int = 8000) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
     rate = 8000
-    samples = array.array("h", (int(amplitude * math.sin(2 * math.pi * freq * i / rate))
-                                for i in range(int(seconds * rate))))
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(samples.tobytes())
+    media.write_wav(path, array.array("h", (int(amplitude * math.sin(2 * math.pi * freq * i / rate))
+                                            for i in range(int(seconds * rate)))))
     return path
 
 

@@ -13,12 +13,12 @@ from __future__ import annotations
 import array
 import math
 import tempfile
-import wave
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ivr.sim.caller import CallerHub, ScriptedCaller
+from ivr.sim.media import write_wav
 
 BRANCHES = ("report", "message", "callback", "followup", "emergency", "quick_exit", "silent")
 WAIT_S = 60.0
@@ -106,11 +106,6 @@ async def _script(
 def _tone(path: Path, seconds: float = 3.0) -> Path:
     """A stand-in for a caller's voice: a warbling tone, loud enough not to count as silence."""
     rate = 8000
-    samples = array.array("h", (int(9000 * math.sin(2 * math.pi * (300 + 80 * math.sin(i / 800)) * i / rate))
-                                for i in range(int(seconds * rate))))
-    with wave.open(str(path), "wb") as wav:
-        wav.setnchannels(1)
-        wav.setsampwidth(2)
-        wav.setframerate(rate)
-        wav.writeframes(samples.tobytes())
+    write_wav(path, array.array("h", (int(9000 * math.sin(2 * math.pi * (300 + 80 * math.sin(i / 800)) * i / rate))
+                                      for i in range(int(seconds * rate)))))
     return path
