@@ -206,3 +206,30 @@ async def test_every_form_rejects_missing_or_wrong_csrf(client: Client, case: di
             assert status == 403 and "did not come from this site" in text, path
     assert web_db.query_sync("select count(*) n from audit_log")[0]["n"] == before
     assert web_db.query_sync("select status from cases")[0]["status"] == "new"
+
+
+async def test_browser_recording_is_saved_through_the_script_route(client: Client, case: dict[str, Any],
+                                                                   web_db: Database, tmp_path: Any) -> None:
+    """What case.js sends: a webm/opus blob from MediaRecorder, with the CSRF token in a header."""
+    import subprocess
+
+    import aiohttp
+
+    webm = tmp_path / "message.webm"
+    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                    "sine=frequency=300:duration=1.5", "-c:a", "libopus", "-y", str(webm)], check=True)
+    await client.login("cw_my")
+    await client.get(f"/cases/{case['case_id']}")
+    url = f"{client.base}/cases/{case['case_id']}/reply"
+    headers = {"X-CSRF-Token": client.token}
+    for name, data in (("message.webm", b"\x1aE\xdf\xa3 broken"), ("message.webm", webm.read_bytes())):
+        form = aiohttp.FormData()
+        form.add_field("audio", data, filename=name, content_type="audio/webm")
+        async with client.session.post(url, data=form, headers=headers) as r:
+            result = await r.json()
+        if data.endswith(b"broken"):
+            assert r.status == 400 and result["ok"] is False and "cannot be used as a message" in result["error"]
+        else:
+            assert r.status == 200 and result == {"ok": True, "redirect": f"/cases/{case['case_id']}?done=reply"}
+    rows = web_db.query_sync("select kind, duration_s from recordings where kind = 'reply'")
+    assert len(rows) == 1 and 1.0 < rows[0]["duration_s"] < 2.0
