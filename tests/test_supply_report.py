@@ -6,6 +6,7 @@ import csv
 import io
 from collections.abc import Iterator
 from datetime import date
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -158,3 +159,67 @@ def test_remediation_rejects_bad_input(db: sqlite_utils.Database) -> None:
 ])
 def test_remediation_outcome(items: list[tuple[str, str, str, str | None]], expected: str) -> None:
     assert report._outcome(items, TODAY) == expected
+
+
+def _linked_recoverable(rep: report.BrandReport) -> set[tuple[str, tuple[int, int]]]:
+    """Hidden figures an attacker can compute from ALL the tables' shown figures together (linear algebra)."""
+    from fractions import Fraction
+
+    from test_supply_suppression import determined
+
+    a, b, c = (rep.tables[key].grid for key in ("category_month", "workplace_category", "workplace_outcome"))
+    grids = {"a": a, "b": b, "c": c}
+
+    def canon(table: str, cell: tuple[int, int]) -> tuple[str, tuple[int, int]]:
+        # The same figure printed in two tables is one unknown.
+        grand_a = ("a", (a.total_row, a.total_col))
+        if cell == (grids[table].total_row, grids[table].total_col) and table in ("b", "c"):
+            return grand_a
+        if table == "b" and cell[0] == b.total_row:
+            return ("a", (cell[1], a.total_col))
+        if table == "c" and cell[1] == c.total_col:
+            return ("b", (cell[0], b.total_col))
+        return (table, cell)
+
+    hidden = sorted({canon(t, cell) for t, g in grids.items() for cell in g.hidden})
+    for t, g in grids.items():  # a figure shared by two tables is hidden in both or in neither
+        for cell in g.cells():
+            assert (cell in g.hidden) == (canon(t, cell) in hidden), (t, cell)
+    index = {v: n for n, v in enumerate(hidden)}
+    rows = []
+    for t, g in grids.items():
+        for line in g.lines():
+            row = [Fraction(0)] * len(hidden)
+            for n, cell in enumerate(line):
+                var = canon(t, cell)
+                if var in index:
+                    row[index[var]] += -1 if n == len(line) - 1 else 1
+            if any(row):
+                rows.append(row)
+    return {hidden[j] for j in determined(rows, len(hidden))}
+
+
+def test_linked_tables_leave_nothing_recoverable(db: sqlite_utils.Database) -> None:
+    rep = report.build(db, _acme(db), 2026, k=K, tz=TZ, today=TODAY)
+    assert _linked_recoverable(rep) == set()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_linked_tables_random_chains(tmp_path: Path, seed: int) -> None:
+    import random
+
+    rng = random.Random(seed)
+    conn = connect(tmp_path / "ivr.db")
+    migrate(conn)
+    wps = [registry.save_workplace(conn, Workplace(codes.make_code(20000 + n), f"W{n}", brands=("B",)))
+           for n in range(rng.randint(2, 6))]
+    cats = ["wages", "debt", "hours", "documents"]
+    for _ in range(rng.randint(5, 80)):
+        month = rng.randint(1, 6)
+        _case(conn, rng.choice(wps), f"2026-{month:02d}-10T03:00:00.000000Z", rng.choice(cats),
+              status=rng.choice(["new", "resolved"]))
+    brand = registry.brand_id(conn, "B")
+    assert brand is not None
+    rep = report.build(conn, brand, 2026, k=K, tz=TZ, today=date(2026, 7, 2))
+    assert _linked_recoverable(rep) == set()
+    conn.conn.close()

@@ -12,21 +12,29 @@ from ivr.supply.suppression import Cell, Grid, bridges, suppress
 K = 5
 
 
-def _rank(matrix: list[list[Fraction]]) -> int:
+def determined(matrix: list[list[Fraction]], width: int) -> set[int]:
+    """The unknowns (columns) whose value the equations fix exactly.
+
+    Unknown j is fixed iff the unit vector e_j lies in the row space, i.e. iff in
+    reduced row echelon form j is a pivot column whose row has no other non-zero entry.
+    """
     m = [row[:] for row in matrix]
+    pivots: list[tuple[int, int]] = []
     rank = 0
-    cols = len(m[0]) if m else 0
-    for col in range(cols):
+    for col in range(width):
         pivot = next((r for r in range(rank, len(m)) if m[r][col] != 0), None)
         if pivot is None:
             continue
         m[rank], m[pivot] = m[pivot], m[rank]
+        lead = m[rank][col]
+        m[rank] = [a / lead for a in m[rank]]
         for r in range(len(m)):
             if r != rank and m[r][col] != 0:
-                factor = m[r][col] / m[rank][col]
+                factor = m[r][col]
                 m[r] = [a - factor * b for a, b in zip(m[r], m[rank], strict=True)]
+        pivots.append((rank, col))
         rank += 1
-    return rank
+    return {col for row, col in pivots if sum(1 for a in m[row] if a != 0) == 1}
 
 
 def recoverable(grid: Grid) -> set[Cell]:
@@ -43,16 +51,7 @@ def recoverable(grid: Grid) -> set[Cell]:
             row[index[line[-1]]] -= 1
         if any(row):
             rows.append(row)
-    if not rows:
-        return set()
-    base = _rank(rows)
-    found = set()
-    for cell, n in index.items():
-        unit = [Fraction(0)] * len(hidden)
-        unit[n] = Fraction(1)
-        if _rank([*rows, unit]) == base:
-            found.add(cell)
-    return found
+    return {hidden[j] for j in determined(rows, len(hidden))}
 
 
 def _check(grid: Grid) -> None:
