@@ -211,13 +211,14 @@ async def test_every_form_rejects_missing_or_wrong_csrf(client: Client, case: di
 async def test_browser_recording_is_saved_through_the_script_route(client: Client, case: dict[str, Any],
                                                                    web_db: Database, tmp_path: Any) -> None:
     """What case.js sends: a webm/opus blob from MediaRecorder, with the CSRF token in a header."""
+    import asyncio
     import subprocess
 
     import aiohttp
 
     webm = tmp_path / "message.webm"
-    subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
-                    "sine=frequency=300:duration=1.5", "-c:a", "libopus", "-y", str(webm)], check=True)
+    await asyncio.to_thread(subprocess.run, ["ffmpeg", "-hide_banner", "-loglevel", "error", "-f", "lavfi", "-i",
+                            "sine=frequency=300:duration=1.5", "-c:a", "libopus", "-y", str(webm)], check=True)
     await client.login("cw_my")
     await client.get(f"/cases/{case['case_id']}")
     url = f"{client.base}/cases/{case['case_id']}/reply"
