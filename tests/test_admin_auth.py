@@ -121,3 +121,16 @@ async def test_background_polling_does_not_keep_a_session_alive(client: Client, 
     async with client.session.get(client.base + "/cases/live", headers={"X-Background-Poll": "1",
                                                                         "Accept": "application/json"}) as r:
         assert r.status == 401 and "sign in again" in await r.text()
+
+
+async def test_rate_limit_by_address_behind_a_local_proxy(client: Client, server: AdminServer) -> None:
+    from ivr.admin.keys import LIMITER
+
+    await client.get("/login")
+    headers = {"X-Forwarded-For": "198.51.100.7, 203.0.113.5"}
+    async with client.session.post(client.base + "/login", headers=headers,
+                                   data={"username": "nobody", "password": "x", "csrf": client.token}) as r:
+        assert r.status == 401
+    assert server.app is not None
+    failures = server.app[LIMITER]._failures
+    assert len(failures["a:203.0.113.5"]) == 1 and "a:127.0.0.1" not in failures

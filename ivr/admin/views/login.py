@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 from typing import Any
 
@@ -17,6 +18,21 @@ from ivr.admin.render import render
 from ivr.admin.sessions import ABSOLUTE
 
 log = logging.getLogger(__name__)
+
+
+def client_address(request: web.Request) -> str:
+    """The address to rate-limit. Behind a reverse proxy on this machine (the usual set-up: it
+    terminates TLS) every request comes from loopback, so the proxy's X-Forwarded-For is used;
+    its last entry is the one the proxy itself added, which a client cannot forge."""
+    peer = request.remote or "unknown"
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    try:
+        loopback = ipaddress.ip_address(peer).is_loopback
+    except ValueError:
+        loopback = False
+    if loopback and forwarded:
+        return forwarded.split(",")[-1].strip() or peer
+    return peer
 
 
 def _safe_next(value: str) -> str:
@@ -58,7 +74,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
-    address = request.remote or "unknown"
+    address = client_address(request)
     limiter = request.app[LIMITER]
     database = request.app[DATABASE]
     if limiter.blocked(username, address):
