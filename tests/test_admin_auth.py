@@ -18,6 +18,7 @@ from admin_helpers import (  # noqa: F401
 
 from ivr.admin.server import AdminServer
 from ivr.db.writer import Database
+from ivr.settings import Settings
 
 
 async def test_sign_in_and_out(client: Client, web_db: Database) -> None:
@@ -134,3 +135,21 @@ async def test_rate_limit_by_address_behind_a_local_proxy(client: Client, server
     assert server.app is not None
     failures = server.app[LIMITER]._failures
     assert len(failures["a:203.0.113.5"]) == 1 and "a:127.0.0.1" not in failures
+
+
+async def test_cookies_are_secure_by_default(web_db: Database, web_settings: Settings) -> None:
+    import dataclasses
+
+    import aiohttp
+
+    srv = AdminServer(dataclasses.replace(web_settings, cookie_secure=True), web_db)
+    await srv.start()
+    try:
+        async with aiohttp.ClientSession() as s, s.get(srv.url + "/login") as r:
+            cookie = r.headers["Set-Cookie"]
+        assert cookie.startswith("__Host-ivr-pre=")
+        for part in ("Secure", "HttpOnly", "SameSite=Strict", "Path=/"):
+            assert part in cookie
+        assert "Max-Age" not in cookie and "Domain" not in cookie
+    finally:
+        await srv.stop()

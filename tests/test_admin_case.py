@@ -45,10 +45,11 @@ async def test_caseworker_sees_timeline_transcript_and_shading(client: Client, c
     assert audit_actions(web_db)[-1] == "case.view"
 
 
-async def test_permissions(client: Client, case: dict[str, Any]) -> None:
+async def test_permissions(client: Client, case: dict[str, Any], web_db: Database) -> None:
     await client.login("cw_km")
     status, text = await client.get(f"/cases/{case['case_id']}")
     assert status == 403 and "not in your languages" in text
+    assert audit_actions(web_db)[-1] == "case.view.refused"
     status, _ = await client.get(f"/recordings/{case['recording_id']}/audio")
     assert status == 403
     status, text = await client.get("/cases")

@@ -36,6 +36,8 @@ async def visible_case(request: web.Request, case_id: int | None = None) -> dict
     if case is None:
         raise web.HTTPNotFound(text=f"There is no case number {case_id}.")
     if not casework.can_see(user, case):
+        # Refusals are audited too: someone trying case numbers is worth a supervisor's look.
+        await request.app[DATABASE].write(lambda db: audit.record(db, user, "case.view.refused", "case", case_id))
         raise web.HTTPForbidden(
             text="This case is not assigned to you and is not in your languages, so you cannot open it."
         )

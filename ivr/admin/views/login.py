@@ -15,7 +15,6 @@ from ivr.admin.auth import SESSIONS, session_cookie_name, set_cookie
 from ivr.admin.keys import DATABASE, LIMITER, NAV_LINKS, SESSION_EXPIRED, SESSION_TOKEN, USER
 from ivr.admin.passwords import hash_password, needs_rehash, verify_password
 from ivr.admin.render import render
-from ivr.admin.sessions import ABSOLUTE
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +118,9 @@ async def login(request: web.Request) -> web.StreamResponse:
     token = await request.app[SESSIONS].create(user_id)
     log.info("signed in user=%s", user_id)
     response = web.HTTPSeeOther(_safe_next(str(form.get("next", ""))) or "/")
-    set_cookie(response, request.app, session_cookie_name(request.app), token, max_age=int(ABSOLUTE.total_seconds()))
+    # No max-age: the cookie goes when the browser closes (shared computers); the server ends
+    # the session after its idle and absolute limits in any case.
+    set_cookie(response, request.app, session_cookie_name(request.app), token)
     raise response
 
 
