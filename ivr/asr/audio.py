@@ -1,17 +1,20 @@
-"""Reading recordings as 16-bit mono PCM at a model's rate, through sox.
+"""Reading recordings as 16-bit mono PCM at a model's rate: sox reads headers, ffmpeg converts.
 
-sox's ``rate`` effect is a proper band-limited resampler: phone audio is 8 kHz and
-most models expect 16 kHz, and a naive resample would alias into the features.
+ffmpeg's resampler is a proper band-limited (polyphase filter) one: phone audio is 8 kHz
+and most models expect 16 kHz, and a naive resample would alias into the features.
+It is also what Vosk's own tools use, so our transcripts match theirs for the same file.
 """
 
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 SOX = "sox"
+FFMPEG = "ffmpeg"
 BYTES_PER_SAMPLE = 2
 
 
@@ -57,35 +60,34 @@ def probe(path: Path) -> AudioInfo:
 
 def pcm_chunks(path: Path, rate: int, *, max_seconds: float | None = None,
                chunk_seconds: float = 4.0) -> Iterator[bytes]:
-    """Yield signed 16-bit mono PCM at ``rate``, ``chunk_seconds`` at a time, streaming from sox.
+    """Yield signed 16-bit mono PCM at ``rate``, ``chunk_seconds`` at a time, streaming from ffmpeg.
 
     Memory stays flat however long the recording is; ``max_seconds`` stops reading there.
-    Raises :class:`AudioError` if sox fails part-way (a truncated or corrupt file).
+    Raises :class:`AudioError` if the file cannot be decoded (a truncated or corrupt file).
     """
-    cmd = [SOX, "-V1", "-q", str(path), "-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1",
-           "-r", str(rate), "-"]
+    cmd = [FFMPEG, "-nostdin", "-hide_banner", "-loglevel", "error", "-i", str(path)]
     if max_seconds is not None:
-        cmd += ["trim", "0", f"{max_seconds:.3f}"]
+        cmd += ["-t", f"{max_seconds:.3f}"]
+    cmd += ["-ar", str(rate), "-ac", "1", "-f", "s16le", "-"]
     chunk = int(rate * chunk_seconds) * BYTES_PER_SAMPLE
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
-    finished = False
-    try:
-        while True:
-            data = proc.stdout.read(chunk)
-            if not data:
-                break
-            yield data
-        finished = True
-    finally:
-        if not finished:  # the caller stopped early: don't leave sox writing into a full pipe
-            proc.kill()
-        proc.stdout.close()
-        err = proc.stderr.read().decode(errors="replace")
-        proc.stderr.close()
-        code = proc.wait()
-    if finished and code != 0:
-        raise AudioError(f"{path.name}: sox could not decode it ({_last_line(err)})")
+    # Errors go to a file: a damaged stream can print a line per packet and fill a pipe.
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        finished = False
+        try:
+            while data := proc.stdout.read(chunk):
+                yield data
+            finished = True
+        finally:
+            if not finished:  # the caller stopped early: don't leave ffmpeg writing into a full pipe
+                proc.kill()
+            proc.stdout.close()
+            code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            detail = _last_line(errors.read(65536).decode(errors="replace"))
+            raise AudioError(f"{path.name}: could not be decoded ({detail})")
 
 
 def _last_line(text: str) -> str:
