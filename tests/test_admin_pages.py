@@ -74,12 +74,20 @@ async def test_queue_visibility_filters_sort_and_paging(client: Client, web_db: 
 
 
 async def test_queue_pages(client: Client, web_db: Database) -> None:
-    web_db.write_sync(lambda db: [insert_case(db, language="my") for _ in range(55)])
+    statuses = ["new", "acknowledged", "in_progress", "referred", "resolved", "closed"]
+    ids = web_db.write_sync(lambda db: [
+        insert_case(db, language="my", status=statuses[i % 6], created_at=ago(hours=100 - i)) for i in range(66)])
     await client.login("super")
     _, text = await client.get("/cases")
     assert len(case_ids(text)) == 50 and "Next page" in text
     _, text = await client.get("/cases?page=2")
     assert len(case_ids(text)) == 5 and "Previous page" in text and "Next page" not in text
+    open_ids = [i for n, i in enumerate(ids) if statuses[n % 6] != "closed"]  # oldest first, across statuses
+    _, first = await client.get("/cases?sort=oldest")
+    _, second = await client.get("/cases?sort=oldest&page=2")
+    assert case_ids(first) + case_ids(second) == open_ids
+    _, text = await client.get("/cases?sort=newest&page=2")
+    assert case_ids(text) == open_ids[::-1][50:]
 
 
 async def test_dashboard_counts_and_csv(client: Client, web_db: Database) -> None:

@@ -160,29 +160,34 @@ COLUMNS = (
 def page_sql(f: QueueFilter, user: User, tz: ZoneInfo) -> tuple[str, list[Any]]:
     """One page of the queue, plus one row to tell whether a next page exists.
 
-    A caseworker's view is the union of two index-friendly halves (their own cases; unassigned
-    cases in their languages, from the partial index ``cases_unassigned``), each cut to the
-    rows the page can need, rather than one OR that would make SQLite sort every match.
+    A caseworker's view is the union of two index-friendly parts (their own cases; unassigned
+    cases in their languages, from the partial index ``cases_unassigned``), and open cases by
+    age are the union of one part per status; each part is cut to the rows the page can need,
+    rather than one OR that would make SQLite sort every match.
     """
     parts, args = _filters(f, user, tz)
     order = SORTS[f.sort] + ", c.id"
     limit, offset = PAGE_SIZE + 1, (f.page - 1) * PAGE_SIZE
     head = f"select {COLUMNS} from cases c left join users u on u.id = c.assignee_id"
-    if user.role != "caseworker":
+    # (index hint, clause, args) for each part of the union; None means one plain query.
+    partitions: list[tuple[str, str, list[Any]]] | None = None
+    if user.role == "caseworker":
+        langs = f" and c.language in ({', '.join('?' for _ in user.languages)})" if user.languages else ""
+        # Someone's own cases are few: always reach them through cases_assignee, whatever else is filtered.
+        partitions = [
+            ("indexed by cases_assignee", "c.assignee_id = ?", [user.id]),
+            ("", "c.assignee_id is null" + langs, list(user.languages)),
+        ]
+    elif f.status == "open" and f.sort != "priority":
+        # Open cases by age: one ordered walk of cases_status_age per open status.
+        partitions = [("", "c.status = ?", [status]) for status in STATUSES if status != "closed"]
+    if partitions is None:
         visible, vargs = visible_to(user)
         clause = " and ".join([visible, *parts])
         return f"{head} where {clause} order by {order} limit ? offset ?", [*vargs, *args, limit, offset]
-    langs = ""
-    if user.languages:
-        langs = f" and c.language in ({', '.join('?' for _ in user.languages)})"
-    # Someone's own cases are few: always reach them through cases_assignee, whatever else is filtered.
-    halves: list[tuple[str, str, list[Any]]] = [
-        ("indexed by cases_assignee", "c.assignee_id = ?", [user.id]),
-        ("", "c.assignee_id is null" + langs, list(user.languages)),
-    ]
     inner: list[str] = []
     inner_args: list[Any] = []
-    for hint, visible, vargs in halves:
+    for hint, visible, vargs in partitions:
         clause = " and ".join([visible, *parts])
         inner.append(f"select id from (select c.id from cases c {hint} where {clause} order by {order} limit ?)")
         inner_args += [*vargs, *args, limit + offset]
