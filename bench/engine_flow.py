@@ -95,8 +95,9 @@ def _build(client_url: str = "http://127.0.0.1:8088") -> Engine:
     })
     _tone(tmp / "tone.wav", 1.0)
     data = (tmp / "tone.wav").read_bytes()
+    keys = list(load_catalog(settings.prompts_dir).prompts)
     for lang in settings.languages:
-        for key in load_catalog(settings.prompts_dir).prompts:
+        for key in keys:
             path = settings.data_dir / "prompts" / lang / f"{key}.wav"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
