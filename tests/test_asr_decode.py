@@ -55,6 +55,14 @@ def test_reused_recognizer_restarts_word_times_at_zero(decoder: Decoder, speech:
     assert second.words[-1]["end"] <= probe(speech).duration + 0.05
 
 
+def test_same_file_gives_the_same_transcript_whatever_came_before(decoder: Decoder, speech: Path,
+                                                                  tmp_path: Path) -> None:
+    first = decoder.transcribe(speech)
+    decoder.transcribe(silence(tmp_path / "between.wav", 2.5))  # moves Kaldi's dither random state on
+    again = decoder.transcribe(speech)
+    assert again.words == first.words
+
+
 def test_corrupt_wav_is_a_clear_error_and_the_decoder_still_works(decoder: Decoder, speech: Path,
                                                                    tmp_path: Path) -> None:
     corrupt = tmp_path / "corrupt.wav"

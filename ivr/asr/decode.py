@@ -6,6 +6,7 @@ slow; here audio goes in in large chunks and only endpoint/final results are rea
 
 from __future__ import annotations
 
+import ctypes
 import json
 import time
 from array import array
@@ -52,6 +53,19 @@ class Transcription:
         }
 
 
+_libc = ctypes.CDLL(None)
+
+
+def reset_dither() -> None:
+    """Make the next decode repeatable.
+
+    Kaldi dithers audio with noise seeded from the C library's global ``rand()``, so
+    the same file could read differently depending on what was decoded before it.
+    Re-seeding before each file gives one transcript per file, whatever the order.
+    """
+    _libc.srand(0)
+
+
 def quiet_vosk() -> None:
     # Kaldi's log lines go to stderr and could echo words it did not know; keep errors only.
     vosk.SetLogLevel(-1)
@@ -88,6 +102,7 @@ class Decoder:
         limit = max_seconds if max_seconds is not None and info.duration > max_seconds else None
         offset = self._fed_samples / self.rate
         rec = self._rec
+        reset_dither()
         results: list[dict[str, Any]] = []
         fed = 0
         peak = 0
