@@ -9,6 +9,8 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from ivr.ari.errors import AriError
+from ivr.ari.events import StasisEnd
 from ivr.engine import store
 from ivr.engine.channel import HungUp
 from ivr.flows.model import Node, Step
@@ -191,7 +193,12 @@ async def _review(s: Session, args: dict[str, Any], name: str) -> str:
 
 
 async def transfer(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
-    """Originate a call to the caseworker queue and bridge it; 'unavailable' when nobody answers."""
+    """Originate a call to the caseworker queue and bridge it; 'unavailable' when nobody answers.
+
+    With ``context`` the dialplan takes the call instead (its queue, its voicemail fallback).
+    """
+    if args.get("context"):
+        return await _to_dialplan(s, args)
     endpoint = s.settings.transfer_endpoint
     if not endpoint or s.engine is None:
         return "unavailable", None
@@ -201,6 +208,25 @@ async def transfer(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
         return "answered", None
     await s.say(_keys(args.get("unavailable_prompt")))
     return "unavailable", None
+
+
+async def _to_dialplan(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
+    await s.say(_keys(args.get("prompts")))
+    try:
+        await s.call.client.continue_in_dialplan(
+            s.call.channel_id, context=str(args["context"]), extension=str(args.get("extension", "s")),
+            priority=int(args.get("priority", 1)),
+        )
+    except AriError as exc:
+        s.log.warning("transfer to the dialplan failed (%s)", exc)
+        await s.say(_keys(args.get("unavailable_prompt")))
+        return "unavailable", None
+    # The channel now belongs to the dialplan: wait for it to leave our app, and never hang it up.
+    s.ch.ended = True
+    while not isinstance(await s.call.next_event(s.secs(10) + 5), StasisEnd | None):
+        pass
+    s.log.info("handed to the dialplan context=%s", args["context"])
+    return "answered", "dialplan"
 
 
 def agent_channel_id(call_id: str) -> str:

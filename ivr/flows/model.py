@@ -52,7 +52,11 @@ WAITS: Final[dict[str, tuple[frozenset[str], tuple[str, ...]]]] = {
         frozenset({"prompts", "beep", "max_duration", "max_silence", "review", "review_prompt", "timeout"}),
         ("recorded", "empty"),
     ),
-    "transfer": (frozenset({"prompts", "unavailable_prompt", "timeout"}), ("answered", "unavailable")),
+    # originate + bridge to IVR_TRANSFER_ENDPOINT; or, with ``context``, hand the call to the dialplan
+    "transfer": (
+        frozenset({"prompts", "unavailable_prompt", "timeout", "context", "extension", "priority"}),
+        ("answered", "unavailable"),
+    ),
 }
 
 # Routers: name -> (fields, the categories it yields; None = from its ``cases``).
