@@ -71,8 +71,8 @@ def make_voicemails(count: int, low: int, high: int, seed: int) -> list[Path]:
             subprocess.run(["espeak-ng", "-v", "ko", "-s", str(rng.randint(130, 165)), "-w", str(speech), text],
                            check=True)
             # a phone line: 8 kHz, telephone band, a little hiss; cut to the target length
-            subprocess.run(["sox", "-q", str(speech), "-r", "8000", "-c", "1", "-b", "16", str(phone), "pad", "0.5",
-                            "0", "sinc", "300-3400", "trim", "0", f"{target:.2f}"], check=True)
+            subprocess.run(["sox", "-q", "-V1", str(speech), "-r", "8000", "-c", "1", "-b", "16", str(phone), "pad",
+                            "0.5", "sinc", "300-3400", "trim", "0", f"{target:.2f}"], check=True)
             subprocess.run(["sox", "-q", "-m", "-v", "0.9", str(phone), "-v", "0.01", str(noise),
                             str(folder / f"vm{i:03d}.wav"), "trim", "0", f"{target:.2f}"], check=True)
     return sorted(folder.glob("vm*.wav"))
