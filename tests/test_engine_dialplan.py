@@ -1,4 +1,4 @@
-"""Transfer by handing the call back to the dialplan (its own queue and voicemail), not by bridging."""
+"""A flow variant: transfer by handing the call to the dialplan (its own queue), and a repeat key."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Rig]:
     tmp = tmp_path_factory.mktemp("dialplan")
     flow = yaml.safe_load((REPO / "callflows" / "hotline.yaml").read_text(encoding="utf-8"))
     flow["nodes"]["emergency_transfer"]["wait"]["transfer"].update(context="hotline-queue", extension="caseworkers")
+    flow["repeat_key"] = "#"
     (tmp / "flows").mkdir()
     (tmp / "flows" / "hotline.yaml").write_text(yaml.safe_dump(flow), encoding="utf-8")
     # The emulator's dialplan for hotline-queue sends the call to a Stasis app of the caseworkers' own.
@@ -44,3 +45,17 @@ async def test_emergency_is_handed_to_the_dialplan_queue(rig: Rig) -> None:
     steps = await rig.steps(row["id"])
     assert ("emergency_transfer", "dialplan", "answered") in [(s["node"], s["input"], s["category"]) for s in steps]
     assert await rig.database.query("select id from recordings where call_id = ?", [row["id"]]) == []
+
+
+async def test_the_repeat_key_asks_again_without_counting_a_wrong_answer(rig: Rig) -> None:
+    caller = await rig.dial()
+    await rig.pick_language(caller, "en")
+    for _ in range(3):                      # three repeats: more than the menu's three tries
+        await rig.menu(caller, "main_menu", "#")
+    await rig.menu(caller, "main_menu", "2")
+    await caller.wait_recording()
+    await caller.hangup()
+    row = await rig.ended_call(caller)
+    assert row["menu_choice"] == "message"
+    assert sum("main_menu" in u for u in caller.heard) == 4
+    assert not any("invalid_input" in u for u in caller.heard)

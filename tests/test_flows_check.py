@@ -145,3 +145,19 @@ def test_speech_menu_is_checked(tmp_path: Path) -> None:
     problems = check_flow_file(path, catalog=None, languages=("ko",))
     assert any("node main_menu: menu speech words for 'nonsense', which is not one" in p for p in problems)
     assert any("node main_menu: menu speech for unknown language 'xx'" in p for p in problems)
+
+
+def test_repeat_and_quick_exit_keys_are_checked(tmp_path: Path) -> None:
+    data = yaml.safe_load(yaml.safe_dump(MINIMAL))
+    data["repeat_key"] = "#"
+    assert problems_for(tmp_path, data) == []
+    flow = load_flow(write(tmp_path, data))
+    assert (flow.repeat_key, flow.quick_exit) == ("#", "*")      # '*' quick exit unless turned off
+    assert load_flow(write(tmp_path, {**data, "quick_exit": None})).quick_exit is None
+    data["repeat_key"] = "*"
+    assert any("repeat_key and quick_exit are the same key" in p for p in problems_for(tmp_path, data))
+    data["repeat_key"] = "1"
+    problems = problems_for(tmp_path, data)
+    assert any("node menu: menu choice '1' is also the flow's repeat_key key" in p for p in problems)
+    data["repeat_key"] = "##"
+    assert any("repeat_key '##' is not a single key" in p for p in problems_for(tmp_path, data))

@@ -20,6 +20,9 @@ if TYPE_CHECKING:
     from ivr.engine.session import Session
 
 
+MAX_REPEATS = 5
+
+
 async def run_wait(s: Session, node: Node, wait: Step) -> tuple[str, str | None]:
     args = wait.args
     if wait.kind == "menu":
@@ -51,8 +54,11 @@ async def menu(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
     retries = int(_opt(s, args, "retries", 3))
     operator = s.flow.operator is not None and bool(s.settings.transfer_endpoint)
     last = ""
-    for attempt in range(retries):
+    repeats = 0
+    attempt = 0
+    while attempt < retries:
         final = attempt == retries - 1
+        attempt += 1
         await s.say(_keys(args.get("prompts")))
         phrases = (args.get("speech") or {}).get(s.lang)
         if phrases and s.engine is not None and s.engine.speech is not None and not s.ch.typeahead:
@@ -64,6 +70,10 @@ async def menu(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
             if final:
                 return "no_input", None
             await s.say(_keys(_opt(s, args, "no_input_prompt", None)))
+            continue
+        if key == s.flow.repeat_key and repeats < MAX_REPEATS:
+            repeats += 1
+            attempt -= 1   # asking to hear it again is not a wrong answer
             continue
         last = key
         if key in choices:

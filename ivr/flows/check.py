@@ -65,6 +65,16 @@ def check_graph(flow: Flow) -> list[str]:
         elif node.exit is None and not node.ends_call():
             bad(node.id, "dead end: no exit and no hangup")
         _check_actions(node, bad)
+    for name, key in (("quick_exit", flow.quick_exit), ("repeat_key", flow.repeat_key)):
+        if key is not None and (len(key) != 1 or key not in "0123456789*#"):
+            problems.append(f"{flow.path}: {name} {key!r} is not a single key 0-9, * or #")
+    if flow.repeat_key is not None and flow.repeat_key == flow.quick_exit:
+        problems.append(f"{flow.path}: repeat_key and quick_exit are the same key {flow.repeat_key!r}")
+    for node in flow.nodes.values():
+        choices = node.wait.args.get("choices", {}) if node.wait and node.wait.kind == "menu" else {}
+        for name, key in (("quick_exit", flow.quick_exit), ("repeat_key", flow.repeat_key)):
+            if key is not None and key in choices:
+                bad(node.id, f"menu choice {key!r} is also the flow's {name} key, so it can never be chosen")
     if flow.operator is not None and flow.operator not in flow.nodes:
         problems.append(f"{flow.path}: operator {flow.operator!r} is not a node")
 

@@ -89,7 +89,9 @@ def parse_flow(path: Path) -> tuple[Flow | None, list[str]]:
         start=start,
         nodes=nodes,
         defaults=dict(defaults),
-        quick_exit=None if data.get("quick_exit") is None else str(data["quick_exit"]),
+        # '*' unless the flow says otherwise (quick_exit: null turns it off)
+        quick_exit=str(data.get("quick_exit", "*")) if data.get("quick_exit", "*") is not None else None,
+        repeat_key=None if data.get("repeat_key") is None else str(data["repeat_key"]),
         operator=None if data.get("operator") is None else str(data["operator"]),
         localization=localization,
     )

@@ -17,7 +17,8 @@ from typing import Any, Final
 SPEC_VERSION: Final = 1
 
 FLOW_FIELDS: Final = frozenset(
-    {"spec_version", "name", "version", "start", "defaults", "quick_exit", "operator", "nodes", "localization"}
+    {"spec_version", "name", "version", "start", "defaults", "quick_exit", "repeat_key", "operator", "nodes",
+     "localization"}
 )
 NODE_FIELDS: Final = frozenset({"actions", "wait", "router", "exit", "exits", "report", "note"})
 DEFAULT_FIELDS: Final = frozenset({"timeout", "retries", "invalid_prompt", "no_input_prompt", "interdigit"})
@@ -131,6 +132,7 @@ class Flow:
     nodes: dict[str, Node]
     defaults: dict[str, Any] = field(default_factory=dict)
     quick_exit: str | None = "*"     # the key that ends the call at once, from anywhere
+    repeat_key: str | None = None    # the key that plays a menu's question again
     operator: str | None = None      # node that '0' goes to in a menu, when transfer is configured
     # language -> {prompt key -> prompt key to play instead}
     localization: dict[str, dict[str, str]] = field(default_factory=dict)
