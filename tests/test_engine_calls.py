@@ -339,3 +339,20 @@ async def test_demo_call_runs_each_branch(rig: Rig, branch: str, lang: str) -> N
     if branch == "report":
         case = await rig.database.query_one("select workplace_code from cases where id = ?", [row["case_id"]])
         assert case == {"workplace_code": make_code(23456)}
+
+
+async def test_log_lines_carry_the_call_id_but_no_number_or_code(rig: Rig, caplog: pytest.LogCaptureFixture) -> None:
+    number = "+66877766655"
+    caplog.set_level("INFO")
+    caller = await rig.dial(number)
+    await rig.pick_language(caller, "en")
+    await rig.menu(caller, "main_menu", "1")
+    await rig.menu(caller, "category_menu", "3")
+    await rig.menu(caller, "workplace_code", make_code(34567) + "#")
+    await rig.leave_message(caller)
+    await caller.wait_hung_up()
+    row = await rig.ended_call(caller)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("ivr.engine")]
+    assert any(f"call={row['id']} call ended outcome=completed" in line for line in lines)
+    text = "\n".join(lines)
+    assert "877766655" not in text and make_code(34567) not in text

@@ -148,7 +148,9 @@ class Session:
         call_id = self.state.call_id
         await self.write(lambda db: store.add_step(db, call_id, node=node, action=action, input=input,
                                                    category=category))
-        self.log.info("node=%s %s%s%s", node, action or "-", f" input={input}" if input else "",
+        # A menu key is logged; longer entries (a workplace code) only by their length.
+        shown = input if input is None or len(input) <= 1 or input.startswith("[") else f"[{len(input)} digits]"
+        self.log.info("node=%s %s%s%s", node, action or "-", f" input={shown}" if shown else "",
                       f" category={category}" if category else "")
 
     # -- running --------------------------------------------------------------------------------------
