@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -21,6 +22,7 @@ from ivr.prompts.convert import AudioError
 from ivr.prompts.coverage import coverage
 from ivr.prompts.resolve import PromptResolver
 from ivr.settings import Settings, load
+from ivr.sim.media import resolve as sound_file
 
 CATALOG = {
     "languages": ["en", "th", "km"],
@@ -188,6 +190,13 @@ def test_status_and_install_commands(tmp_path: Path) -> None:
     assert first.exit_code == 0 and "4 copied, 0 unchanged" in first.output
     assert (sounds / "ivr" / "th" / "greeting.wav").read_bytes() == built(settings, "th", "greeting").read_bytes()
     assert "0 copied, 4 unchanged" in runner.invoke(main, [*base, "install", str(sounds)]).output
+
+    # The emulator finds what the resolver names, the way Asterisk would, locally and remotely.
+    for local in (True, False):
+        resolver = PromptResolver(dataclasses.replace(settings, asterisk_local=local))
+        for uri in resolver.media("greeting", "km"):
+            found = sound_file(sounds, uri.removeprefix("sound:"), "km")
+            assert found is not None and found.read_bytes() == built(settings, "th", "greeting").read_bytes()
 
 
 def test_check_fails_on_a_key_the_catalog_lacks_and_on_unbuilt_prompts(tmp_path: Path) -> None:
