@@ -124,7 +124,9 @@ class PromptBuilder:
             source = sources.by_key.get(key)
             text = catalog.text(key, lang)
             if source is not None:
-                task = Task(lang, key, RECORDED, recording_hash(source), source=source)
+                # The text and voice come along in case the recording fails and a placeholder must stand in.
+                task = Task(lang, key, RECORDED, recording_hash(source), source=source,
+                            text=text.text if text else "", voice=voice or "")
             elif voice is not None and text is not None:
                 task = Task(lang, key, PLACEHOLDER, placeholder_hash(text.text, voice), text=text.text, voice=voice)
             else:
@@ -160,11 +162,10 @@ class PromptBuilder:
         return task, None, error
 
     def _placeholder_for(self, task: Task) -> Task | None:
-        voice = self.espeak.voice_for(task.lang)
-        text = load_catalog(self.settings.prompts_dir).text(task.key, task.lang)
-        if voice is None or text is None:
+        if not task.voice or not task.text:
             return None
-        return Task(task.lang, task.key, PLACEHOLDER, placeholder_hash(text.text, voice), text=text.text, voice=voice)
+        return Task(task.lang, task.key, PLACEHOLDER, placeholder_hash(task.text, task.voice),
+                    text=task.text, voice=task.voice)
 
     def _synthesize(self, task: Task, dst: Path) -> AudioInfo:
         with tempfile.TemporaryDirectory(prefix="ivr-tts-") as tmp:
@@ -174,7 +175,7 @@ class PromptBuilder:
 
     def _entry(self, task: Task, info: AudioInfo) -> dict[str, Any]:
         entry: dict[str, Any] = {"kind": task.kind, "hash": task.digest, "built_at": utcnow()}
-        if task.source is not None:
+        if task.kind == RECORDED and task.source is not None:
             entry["source"] = task.source.name
         else:
             entry["voice"] = task.voice
