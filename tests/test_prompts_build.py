@@ -33,6 +33,15 @@ CATALOG = {
                     "km": {"text": "លាហើយ", "review": "needed"}},
     },
 }
+WITH_STAND_IN = {
+    "languages": ["en", "th", "km"],
+    "prompts": {
+        **CATALOG["prompts"],
+        "choose_language": {"en": "For English, press", "th": "สำหรับภาษาไทย กด",
+                            "km": {"text": "សម្រាប់ភាសាខ្មែរ សូមចុច", "review": "needed",
+                                   "stand_in": {"th": "สำหรับภาษาเขมร กด"}}},
+    },
+}
 
 
 def deployment(tmp_path: Path, *, languages: str = "km,en", catalog: dict[str, object] = CATALOG) -> Settings:
@@ -59,7 +68,7 @@ def built(settings: Settings, lang: str, key: str) -> Path:
 def record(settings: Settings, lang: str, key: str, name: str, **tone_args: object) -> Path:
     path = settings.prompts_dir / lang / name
     path.parent.mkdir(parents=True, exist_ok=True)
-    return tone(path, **tone_args)  # type: ignore[arg-type]
+    return tone(path, **tone_args)
 
 
 def test_placeholders_where_espeak_has_the_language_and_fallback_for_khmer(
@@ -87,6 +96,17 @@ def test_placeholders_where_espeak_has_the_language_and_fallback_for_khmer(
     assert (rows["km"].missing, rows["km"].placeholder, rows["km"].review) == (2, 0, 2)
     assert {c.plays for c in rows["km"].cells} == {"th"}
     assert (rows["en"].placeholder, rows["en"].review) == (2, 0)
+
+
+def test_a_stand_in_names_khmer_in_thai_instead_of_playing_thais_own_menu_line(tmp_path: Path) -> None:
+    settings = deployment(tmp_path, catalog=WITH_STAND_IN)
+    report = PromptBuilder(settings).build()
+    assert "km/choose_language" in report.placeholders
+    assert report.fallbacks == {"km": ["greeting", "goodbye"]}
+    assert manifest(settings)["km/choose_language"]["voice"] == "th"
+    khmer, thai = (built(settings, lang, "choose_language").read_bytes() for lang in ("km", "th"))
+    assert khmer != thai
+    assert PromptResolver(settings).media("choose_language", "km")[0].endswith("/km/choose_language")
 
 
 def test_recordings_win_and_unchanged_inputs_are_not_rebuilt(tmp_path: Path) -> None:

@@ -129,6 +129,9 @@ class PromptBuilder:
                             text=text.text if text else "", voice=voice or "")
             elif voice is not None and text is not None:
                 task = Task(lang, key, PLACEHOLDER, placeholder_hash(text.text, voice), text=text.text, voice=voice)
+            elif text is not None and text.stand_in and self.espeak.voice_for(text.stand_in[0]):
+                other_voice, words = str(self.espeak.voice_for(text.stand_in[0])), text.stand_in[1]
+                task = Task(lang, key, PLACEHOLDER, placeholder_hash(words, other_voice), text=words, voice=other_voice)
             else:
                 if previous.get("kind") == RECORDED and dst.exists():
                     # The recording was deleted on purpose; calls go back to the fallback language.

@@ -39,6 +39,9 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 class Text:
     text: str
     review: bool  # True while the translation is a machine draft nobody has checked
+    # (language, text) to synthesise when this language has no recording and no voice:
+    # e.g. Khmer's "For Khmer, press" said in Thai beats Thai's own "For Thai, press".
+    stand_in: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,5 +90,16 @@ def _text(path: Path, key: str, lang: str, value: Any) -> Text:
         review = value.get("review")
         if review not in (None, "needed", "done"):
             raise CatalogError(f"{path}: {key}.{lang}: review must be 'needed' or 'done', not {review!r}")
-        return Text(value["text"].strip(), review=review == "needed")
+        return Text(value["text"].strip(), review=review == "needed", stand_in=_stand_in(path, key, lang, value))
     raise CatalogError(f"{path}: {key}.{lang}: expected text, or {{text: ..., review: needed}}")
+
+
+def _stand_in(path: Path, key: str, lang: str, value: dict[str, Any]) -> tuple[str, str] | None:
+    raw = value.get("stand_in")
+    if raw is None:
+        return None
+    if (not isinstance(raw, dict) or len(raw) != 1 or next(iter(raw)) not in LANGUAGES
+            or not isinstance(next(iter(raw.values())), str)):
+        raise CatalogError(f"{path}: {key}.{lang}: stand_in must be {{language: text}}, e.g. {{th: ...}}")
+    other, text = next(iter(raw.items()))
+    return str(other), text.strip()
