@@ -1,15 +1,173 @@
 """`ivr serve` and `ivr demo`: every part of the hotline in one process."""
 
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+
 import click
 
+from ivr.cli.context import CliContext, pass_cli
+from ivr.db.writer import Database
+from ivr.lifecycle import Service, run_services
+from ivr.settings import Settings, SettingsError, validate
+
+log = logging.getLogger(__name__)
+
+
+def hotline_services(settings: Settings, database: Database) -> list[Service]:
+    """The services of one hotline machine, in start order."""
+    from ivr.admin.server import AdminServer
+    from ivr.asr.worker import TranscribeWorker
+    from ivr.engine.service import Engine
+    from ivr.protection.retention import RetentionService
+
+    return [
+        TranscribeWorker(settings),
+        AdminServer(settings, database),
+        Engine(settings, database),
+        RetentionService(settings, database),
+    ]
+
+
+def build_prompts(settings: Settings) -> None:
+    """Bring the built prompts up to date (a no-op when nothing changed)."""
+    from ivr.prompts.build import PromptBuilder
+
+    report = PromptBuilder(settings).build()
+    if report.failed:
+        for problem in report.failed:
+            log.error("prompt not built: %s", problem)
+
+
+async def _run(
+    settings: Settings,
+    *,
+    stop: asyncio.Event | None = None,
+    after_start: Callable[[Database], Awaitable[None]] | None = None,
+) -> None:
+    database = Database(settings.db_path)
+    try:
+        await asyncio.to_thread(build_prompts, settings)
+        hook = (lambda: after_start(database)) if after_start is not None else None
+        await run_services(hotline_services(settings, database), stop=stop, after_start=hook)
+    finally:
+        database.close()
+
 
 @click.command()
-def serve() -> None:
-    """Not built yet."""
-    raise click.ClickException("`ivr serve` is not built yet")
+@pass_cli
+def serve(cli: CliContext) -> None:
+    """Run the call engine, the web UI, the transcription worker and daily retention together.
+
+    For one machine. Stop with Ctrl-C (SIGINT) or SIGTERM.
+    """
+    settings = cli.settings(mode="serve")
+    try:
+        asyncio.run(_run(settings))
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# -- the demo ---------------------------------------------------------------------------------------------------
+
+
+def demo_settings(settings: Settings) -> Settings:
+    """The demo runs without set-up: a secret kept in the data dir, plain-HTTP cookies on loopback."""
+    secret = settings.secret_key
+    if not secret:
+        path = settings.data_dir / "demo-secret-key"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.token_urlsafe(32))
+            path.chmod(0o600)
+        secret = path.read_text().strip()
+    demo = dataclasses.replace(
+        settings,
+        secret_key=secret,
+        ari_password=settings.ari_password or secrets.token_urlsafe(16),
+        cookie_secure=False,
+    )
+    validate(demo, mode="serve")
+    return demo
+
+
+def ensure_demo_user(settings: Settings, username: str = "demo") -> str:
+    """(Re)create the demo supervisor with a fresh random password, and return the password."""
+    from ivr.admin.users import add_user, password_hash, set_password
+    from ivr.db import connect
+    from ivr.db.migrations import migrate
+
+    password = secrets.token_urlsafe(9)
+    hashed = password_hash(password, username)
+    db = connect(settings.db_path)
+    try:
+        migrate(db)
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if db.execute("select 1 from users where username = ?", [username]).fetchone():
+                set_password(db, username, hashed)
+            else:
+                add_user(db, username, hashed, "supervisor")
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+    finally:
+        db.conn.close()
+    return password
 
 
 @click.command()
-def demo() -> None:
-    """Not built yet."""
-    raise click.ClickException("`ivr demo` is not built yet")
+@click.option("--calls/--no-calls", default=True, show_default=True, help="Place the scripted demo calls.")
+@click.option("--exit-after-calls", is_flag=True, help="Stop once the demo calls are done (for scripts).")
+@pass_cli
+def demo(cli: CliContext, calls: bool, exit_after_calls: bool) -> None:
+    """Run the hotline on the built-in Asterisk emulator and place a few scripted calls.
+
+    Open the printed address and sign in with the printed user to see the cases appear.
+    """
+    from ivr.sim.server import Emulator
+
+    try:
+        settings = demo_settings(cli.settings(mode=None))
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    password = ensure_demo_user(settings)
+    emulator = Emulator(
+        user=settings.ari_user,
+        password=settings.ari_password,
+        sounds_dir=settings.data_dir / "prompts",
+        spool_dir=settings.data_dir / "asterisk-spool",
+        routes={"hotline-in": settings.ari_app},
+        default_app=settings.ari_app,
+    )
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        await emulator.start()
+        live = dataclasses.replace(settings, ari_url=emulator.url)
+
+        async def after_start(database: Database) -> None:
+            click.echo(
+                f"\n  The hotline is running on the Asterisk emulator at {emulator.url}.\n"
+                f"  Web UI: http://{settings.admin_bind}/   user: demo   password: {password}\n"
+                f"  Press Ctrl-C to stop.\n"
+            )
+            if calls:
+                from ivr.demo import place_demo_calls
+
+                await place_demo_calls(live, emulator.url, database)
+                click.echo("  Demo calls done: see them under Cases and on the Dashboard.\n")
+            if exit_after_calls:
+                stop.set()
+
+        try:
+            await _run(live, stop=stop, after_start=after_start)
+        finally:
+            await emulator.stop()
+
+    asyncio.run(main())

@@ -13,6 +13,7 @@ from __future__ import annotations
 import array
 import math
 import tempfile
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +44,7 @@ async def demo_call(
         raise ValueError(f"unknown demo branch {branch!r} (known: {', '.join(BRANCHES)})")
     if language not in languages:
         raise ValueError(f"language {language!r} is not one of IVR_LANGUAGES ({','.join(languages)})")
-    hub = CallerHub(url, user, password, app="ivr-demo-caller", speed=speed, caller_id=f"Demo <{number}>")
+    hub = CallerHub(url, user, password, app=f"ivr-demo-caller-{uuid.uuid4().hex[:8]}", speed=speed, caller_id=f"Demo <{number}>")
     await hub.start()
     with tempfile.TemporaryDirectory(prefix="ivr-demo-") as tmp:
         speech = voice or _tone(Path(tmp) / "message.wav")

@@ -1,0 +1,74 @@
+"""The scripted calls `ivr demo` places, so a newcomer sees cases appear in the web UI."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from ivr.db.writer import Database
+from ivr.engine.demo import demo_call
+from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# What the demo callers say (synthesised): plain English, since every demo has English voices.
+MESSAGES = {
+    "report": "My employer took my passport and has not paid me for three months. I work at the fish factory.",
+    "message": "The recruiter says I still owe him money. He keeps my contract and I cannot leave.",
+    "emergency": "Please help. The door of our room is locked and we cannot go out.",
+}
+
+
+def _speech(text: str, path: Path) -> Path | None:
+    """A spoken message via espeak-ng, as 8 kHz mono WAV; None when espeak-ng or sox is missing."""
+    if not (shutil.which("espeak-ng") and shutil.which("sox")):
+        return None
+    raw = path.with_suffix(".raw.wav")
+    try:
+        subprocess.run(["espeak-ng", "-v", "en", "-s", "150", "-w", str(raw), text], check=True, capture_output=True)
+        subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(path)], check=True,
+                       capture_output=True)
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return path
+
+
+def _plan(languages: tuple[str, ...]) -> list[tuple[str, str]]:
+    """(branch, language) pairs that show the main paths in more than one language."""
+    first = languages[0]
+    second = languages[1] if len(languages) > 1 else first
+    english = "en" if "en" in languages else first
+    return [("report", english), ("message", first), ("callback", second), ("emergency", english)]
+
+
+async def place_demo_calls(settings: Settings, url: str, database: Database) -> None:
+    with tempfile.TemporaryDirectory(prefix="ivr-demo-speech-") as tmp:
+        plan = _plan(settings.languages)
+        voices = {
+            branch: await asyncio.to_thread(_speech, MESSAGES[branch], Path(tmp) / f"{branch}.wav")
+            for branch, _ in plan
+            if branch in MESSAGES
+        }
+
+        async def one(index: int, branch: str, language: str) -> None:
+            await asyncio.sleep(index * 2.0)  # staggered, as real callers are
+            print(f"  demo call {index + 1}: {branch} in {language} ...", flush=True)
+            try:
+                await demo_call(
+                    url, settings.ari_user, settings.ari_password, branch=branch, language=language,
+                    languages=settings.languages, voice=voices.get(branch),
+                    number=f"+6680000000{index}",
+                )
+            except Exception as exc:  # one failed demo call must not stop the others
+                log.warning("demo call %d (%s) did not finish: %s", index + 1, branch, exc)
+                print(f"  demo call {index + 1}: did not finish ({exc})", flush=True)
+                return
+            print(f"  demo call {index + 1}: {branch} in {language} done", flush=True)
+
+        await asyncio.gather(*(one(i, branch, lang) for i, (branch, lang) in enumerate(plan)))
+    rows = await database.query("select count(*) as n from cases")
+    print(f"  cases in the database: {rows[0]['n']}", flush=True)
