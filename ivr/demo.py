@@ -45,7 +45,7 @@ def _plan(languages: tuple[str, ...]) -> list[tuple[str, str]]:
     return [("report", english), ("message", first), ("callback", second), ("emergency", english)]
 
 
-async def place_demo_calls(settings: Settings, url: str, database: Database) -> None:
+async def place_demo_calls(settings: Settings, url: str, database: Database, *, speed: float = 1.0) -> None:
     with tempfile.TemporaryDirectory(prefix="ivr-demo-speech-") as tmp:
         plan = _plan(settings.languages)
         voices = {
@@ -55,13 +55,13 @@ async def place_demo_calls(settings: Settings, url: str, database: Database) -> 
         }
 
         async def one(index: int, branch: str, language: str) -> None:
-            await asyncio.sleep(index * 2.0)  # staggered, as real callers are
+            await asyncio.sleep(index * 2.0 / speed)  # staggered, as real callers are
             print(f"  demo call {index + 1}: {branch} in {language} ...", flush=True)
             try:
                 await demo_call(
                     url, settings.ari_user, settings.ari_password, branch=branch, language=language,
                     languages=settings.languages, voice=voices.get(branch),
-                    number=f"+6680000000{index}",
+                    number=f"+6680000000{index}", speed=speed,
                 )
             except Exception as exc:  # one failed demo call must not stop the others
                 log.warning("demo call %d (%s) did not finish: %s", index + 1, branch, exc)

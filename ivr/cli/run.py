@@ -18,7 +18,7 @@ from ivr.settings import Settings, SettingsError, validate
 log = logging.getLogger(__name__)
 
 
-def hotline_services(settings: Settings, database: Database) -> list[Service]:
+def hotline_services(settings: Settings, database: Database, *, time_scale: float = 1.0) -> list[Service]:
     """The services of one hotline machine, in start order."""
     from ivr.admin.server import AdminServer
     from ivr.asr.worker import TranscribeWorker
@@ -28,7 +28,7 @@ def hotline_services(settings: Settings, database: Database) -> list[Service]:
     return [
         TranscribeWorker(settings),
         AdminServer(settings, database),
-        Engine(settings, database),
+        Engine(settings, database, time_scale=time_scale),
         RetentionService(settings, database),
     ]
 
@@ -48,12 +48,14 @@ async def _run(
     *,
     stop: asyncio.Event | None = None,
     after_start: Callable[[Database], Awaitable[None]] | None = None,
+    time_scale: float = 1.0,
 ) -> None:
     database = Database(settings.db_path)
     try:
         await asyncio.to_thread(build_prompts, settings)
         hook = (lambda: after_start(database)) if after_start is not None else None
-        await run_services(hotline_services(settings, database), stop=stop, after_start=hook)
+        services = hotline_services(settings, database, time_scale=time_scale)
+        await run_services(services, stop=stop, after_start=hook)
     finally:
         database.close()
 
@@ -124,8 +126,10 @@ def ensure_demo_user(settings: Settings, username: str = "demo") -> str:
 @click.command()
 @click.option("--calls/--no-calls", default=True, show_default=True, help="Place the scripted demo calls.")
 @click.option("--exit-after-calls", is_flag=True, help="Stop once the demo calls are done (for scripts).")
+@click.option("--speed", type=click.FloatRange(0.5, 20), default=1.0, show_default=True,
+              help="Run the emulated telephony this many times faster than real time (for tests).")
 @pass_cli
-def demo(cli: CliContext, calls: bool, exit_after_calls: bool) -> None:
+def demo(cli: CliContext, calls: bool, exit_after_calls: bool, speed: float) -> None:
     """Run the hotline on the built-in Asterisk emulator and place a few scripted calls.
 
     Open the printed address and sign in with the printed user to see the cases appear.
@@ -144,6 +148,7 @@ def demo(cli: CliContext, calls: bool, exit_after_calls: bool) -> None:
         spool_dir=settings.data_dir / "asterisk-spool",
         routes={"hotline-in": settings.ari_app},
         default_app=settings.ari_app,
+        speed=speed,
     )
     stop = asyncio.Event()
 
@@ -160,13 +165,13 @@ def demo(cli: CliContext, calls: bool, exit_after_calls: bool) -> None:
             if calls:
                 from ivr.demo import place_demo_calls
 
-                await place_demo_calls(live, emulator.url, database)
+                await place_demo_calls(live, emulator.url, database, speed=speed)
                 click.echo("  Demo calls done: see them under Cases and on the Dashboard.\n")
             if exit_after_calls:
                 stop.set()
 
         try:
-            await _run(live, stop=stop, after_start=after_start)
+            await _run(live, stop=stop, after_start=after_start, time_scale=speed)
         finally:
             await emulator.stop()
 

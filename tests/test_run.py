@@ -1,0 +1,57 @@
+"""`ivr serve` and `ivr demo`, run as a user runs them: the real command in a subprocess."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import REPO
+
+
+def _ivr(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "ivr", *args], cwd=REPO, env=env, capture_output=True, text=True,
+        timeout=timeout, check=False,
+    )
+
+
+def _env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")}
+    env.update({"IVR_DATA_DIR": str(tmp_path / "var"), "IVR_ADMIN_BIND": "127.0.0.1:0", **extra})
+    return env
+
+
+def test_serve_without_a_secret_stops_with_one_line(tmp_path: Path) -> None:
+    result = _ivr(["serve"], _env(tmp_path), timeout=60)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "Error: IVR_SECRET_KEY: `ivr serve` needs a secret (set IVR_SECRET_KEY or IVR_SECRET_KEY_FILE)"
+    ]
+
+
+def test_demo_places_calls_that_become_cases(tmp_path: Path) -> None:
+    # Two languages keep the prompt build short; the speed-up keeps the calls short.
+    env = _env(tmp_path, IVR_LANGUAGES="en,th")
+    result = _ivr(["demo", "--exit-after-calls", "--speed", "4"], env, timeout=280)
+    assert result.returncode == 0, result.stdout + result.stderr[-3000:]
+    assert "user: demo" in result.stdout
+    for n in range(1, 5):
+        assert f"demo call {n}:" in result.stdout and "did not finish" not in result.stdout
+    db = sqlite3.connect(tmp_path / "var" / "ivr.db")
+    try:
+        calls = db.execute("select language, menu_choice, outcome, ended_at from calls order by started_at").fetchall()
+        assert sorted(c[1] for c in calls) == ["callback", "emergency", "message", "report"]
+        assert {c[0] for c in calls} == {"en", "th"}
+        assert all(c[3] is not None for c in calls), "every call row is closed"
+        assert db.execute("select count(*) from cases").fetchone()[0] == 4
+        assert db.execute("select count(*) from cases where priority = 3").fetchone()[0] == 1
+        stored = db.execute("select count(*) from recordings where state = 'stored'").fetchone()[0]
+        assert stored == 3  # report, message, emergency; the call-back leaves no message
+        assert db.execute("select role from users where username = 'demo'").fetchone() == ("supervisor",)
+    finally:
+        db.close()
+    # Nothing identifying is printed: the demo callers' numbers never reach the output.
+    assert "+668000000" not in result.stdout + result.stderr
