@@ -175,16 +175,23 @@ async def _case_code(s: Session, code: str) -> str:
     key = s.settings.key("case-code")
     ref, call_id = st.caller_ref, st.call_id
 
-    def check(db: Any) -> tuple[str, int | None]:
-        if casecode.attempts_left(db, ref, call_id) <= 0:
-            return "too_many", None
-        case_id = casecode.find_case(db, key, code)
+    # The slow hashes run on the engine's background threads, between a read and a short
+    # write, so a wrong code never holds the writer (and every other call's writes) for long.
+    def budget_and_candidates(db: Any) -> tuple[int, list[tuple[int, str]]]:
+        return casecode.attempts_left(db, ref, call_id), casecode.candidates(db, key, code)
+
+    left, rows = await s.database.read(budget_and_candidates)
+    if left <= 0:
+        return "too_many"
+    case_id = await s.background.run(casecode.first_match, code, rows)
+
+    def record(db: Any) -> str:
         casecode.record_attempt(db, ref, call_id, case_id is not None)
         if case_id is not None:
-            return "found", case_id
-        return ("too_many" if casecode.attempts_left(db, ref, call_id) <= 0 else "not_found"), None
+            return "found"
+        return "too_many" if casecode.attempts_left(db, ref, call_id) <= 0 else "not_found"
 
-    result, case_id = await s.write(check)
+    result = await s.write(record)
     if case_id is not None:
         st.case_id = case_id
         cid = case_id

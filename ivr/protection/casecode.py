@@ -137,16 +137,28 @@ def find_case(db: sqlite_utils.Database, key: bytes, code: str) -> int | None:
     """The id of the case whose code this is, or None. Malformed codes match nothing.
 
     Every candidate sharing the tag is checked, newest first, and the first match wins.
+    Each check is a slow hash: callers holding a write transaction should instead read
+    :func:`candidates` and run :func:`first_match` outside it.
     """
+    return first_match(code, candidates(db, key, code))
+
+
+def candidates(db: sqlite_utils.Database, key: bytes, code: str) -> list[tuple[int, str]]:
+    """(case id, stored hash) of the cases whose tag matches ``code``, newest first."""
     if not is_well_formed(code):
-        return None
+        return []
     rows = db.execute(
         "select id, code_hash from cases where code_tag = ? and code_hash is not null order by id desc",
         [code_tag(key, code)],
     ).fetchall()
+    return [(int(case_id), str(stored)) for case_id, stored in rows]
+
+
+def first_match(code: str, rows: list[tuple[int, str]]) -> int | None:
+    """The first case among ``rows`` whose stored hash is ``code``'s (slow: one hash per row)."""
     for case_id, stored in rows:
         if verify_code(code, stored):
-            return int(case_id)
+            return case_id
     return None
 
 
