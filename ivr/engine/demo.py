@@ -44,7 +44,9 @@ async def demo_call(
         raise ValueError(f"unknown demo branch {branch!r} (known: {', '.join(BRANCHES)})")
     if language not in languages:
         raise ValueError(f"language {language!r} is not one of IVR_LANGUAGES ({','.join(languages)})")
-    hub = CallerHub(url, user, password, app=f"ivr-demo-caller-{uuid.uuid4().hex[:8]}", speed=speed, caller_id=f"Demo <{number}>")
+    # Each demo caller has its own ARI app: an app's events go to its newest socket only.
+    app = f"ivr-demo-caller-{uuid.uuid4().hex[:8]}"
+    hub = CallerHub(url, user, password, app=app, speed=speed, caller_id=f"Demo <{number}>")
     await hub.start()
     with tempfile.TemporaryDirectory(prefix="ivr-demo-") as tmp:
         speech = voice or _tone(Path(tmp) / "message.wav")
