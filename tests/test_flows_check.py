@@ -125,9 +125,7 @@ def test_wrong_spec_version_and_yaml_booleans(tmp_path: Path) -> None:
 
 
 def test_every_default_flow_prompt_is_in_the_catalog(settings: Settings) -> None:
-    catalog = read_catalog(settings.prompts_dir)
-    if catalog is None:
-        pytest.skip("prompts/catalog.yaml (issue 5) has not landed yet")
+    assert read_catalog(settings.prompts_dir) is not None, "prompts/catalog.yaml is missing"
     flow = load_flow(HOTLINE)
     keys = {k for n in flow.nodes.values() for k in prompt_keys(n)}
     assert {"greeting", "main_menu", "review_menu", "choose_language"} <= keys
