@@ -20,6 +20,10 @@ import vosk
 from ivr.asr import models
 from ivr.asr.audio import BYTES_PER_SAMPLE, AudioError, pcm_chunks, probe
 
+# Audio goes in as Vosk's own transcriber feeds it (4000 bytes at 16 kHz): Vosk checks for
+# an utterance end after each piece, so the same piece size gives the same segmentation and
+# the same transcript; larger pieces measured no faster.
+CHUNK_SECONDS = 0.125
 # Below this peak (about -54 dBFS) a recording holds no speech at all, only line hiss.
 SILENCE_PEAK = 65
 
@@ -107,7 +111,7 @@ class Decoder:
         fed = 0
         peak = 0
         try:
-            for chunk in pcm_chunks(path, self.rate, max_seconds=limit):
+            for chunk in pcm_chunks(path, self.rate, max_seconds=limit, chunk_seconds=CHUNK_SECONDS):
                 samples = array("h", chunk[: len(chunk) - len(chunk) % BYTES_PER_SAMPLE])
                 if samples:
                     peak = max(peak, max(samples), -min(samples))
