@@ -11,7 +11,7 @@ from ivr.engine import store, waits
 from ivr.engine.session import reply_media
 from ivr.flows.model import Node, Step
 from ivr.languages import LANGUAGES
-from ivr.protection import audit, casecode
+from ivr.protection import audit, callbacks, casecode
 from ivr.protection.caller import NumberVault, normalise_number
 from ivr.supply.codes import is_valid
 
@@ -84,13 +84,13 @@ async def _callback(s: Session, window: str) -> None:
     if normalise_number(st.number) is None:
         s.log.warning("call-back asked without a caller number; nothing stored")
         return
-    sealed = NumberVault(s.settings.key("callback-number")).seal(str(st.number))
+    vault = NumberVault(s.settings.key("callback-number"))
     if st.case_id is None:
         await waits.create_case(s, emergency=False, callback=True)
-    case_id, call_id, days = st.case_id, st.call_id, s.settings.callback_number_days
+    case_id, call_id, days, number = st.case_id, st.call_id, s.settings.callback_number_days, str(st.number)
     assert case_id is not None
-    await s.write(lambda db: store.insert_callback(db, case_id=case_id, call_id=call_id, sealed=sealed,
-                                                   window=window, keep_days=days))
+    await s.write(lambda db: callbacks.request(db, vault, case_id=case_id, call_id=call_id, number=number,
+                                               window=window, keep_days=days))
     s.log.info("case=%d call-back requested window=%s", case_id, window)
 
 

@@ -7,7 +7,7 @@ here stores a phone number, a case code or a word the caller said.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlite_utils
@@ -149,19 +149,6 @@ def discard_recording(db: sqlite_utils.Database, recording_id: int) -> None:
 
 def attach_recordings(db: sqlite_utils.Database, call_id: str, case_id: int) -> None:
     db.execute("update recordings set case_id = ? where call_id = ? and case_id is null", [case_id, call_id])
-
-
-def insert_callback(
-    db: sqlite_utils.Database, *, case_id: int, call_id: str, sealed: str, window: str, keep_days: int
-) -> None:
-    now = datetime.now(UTC)
-    db.execute(
-        "insert into callbacks (case_id, call_id, number_encrypted, window, consent_at, delete_after, created_at)"
-        " values (?, ?, ?, ?, ?, ?, ?)",
-        [case_id, call_id, sealed, window, utcnow(),
-         (now + timedelta(days=keep_days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"), utcnow()],
-    )
-    db.execute("update cases set callback_requested = 1, updated_at = ? where id = ?", [utcnow(), case_id])
 
 
 def latest_reply(db: sqlite_utils.Database, case_id: int) -> str | None:
