@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import shutil
@@ -12,7 +13,9 @@ from typing import Any
 import aiohttp
 import pytest
 import sqlite_utils
+from aiohttp import web
 
+from ivr.admin.app import create_app
 from ivr.admin.server import AdminServer
 from ivr.admin.users import add_user, password_hash
 from ivr.db import utcnow
@@ -169,3 +172,21 @@ def insert_reported_case(db: sqlite_utils.Database, data_dir: Any, *, language: 
                "version, created_at) values (?, 'transcript', 'vosk', 'test', ?, ?, ?, 0.8, 1, ?)",
                [rec, language, text, json.dumps(words), now])
     return {"case_id": case_id, "recording_id": int(rec or 0), "call_id": call_id, "size": size}
+
+
+@dataclasses.dataclass
+class Served:
+    url: str
+
+
+@contextlib.asynccontextmanager
+async def served_app(settings: Settings, database: Database, extension: str) -> AsyncIterator[Served]:
+    """The web UI on loopback with only ``extension``, so another part's pages cannot break its tests."""
+    runner = web.AppRunner(create_app(settings, database, extensions=[extension]), access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield Served(f"http://127.0.0.1:{runner.addresses[0][1]}")
+    finally:
+        await runner.cleanup()

@@ -6,23 +6,22 @@ from __future__ import annotations
 import logging
 import wave
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import sqlite_utils
 from admin_helpers import (  # noqa: F401
     Client,
+    Served,
     admin_template,
     client,
     insert_case,
+    served_app,
     users,
     web_db,
     web_settings,
 )
-from aiohttp import web
 
-from ivr.admin.app import create_app
 from ivr.db.writer import Database
 from ivr.protection import audit, callbacks
 from ivr.protection.caller import NumberVault
@@ -32,20 +31,10 @@ from ivr.settings import Settings
 NUMBER = "+959791234567"
 
 
-@dataclass
-class Served:
-    url: str
-
-
 @pytest.fixture
 async def server(web_settings: Settings, web_db: Database, users: dict[str, int]) -> AsyncIterator[Served]:
-    """The web UI with only this extension, so another part's unfinished pages cannot break these tests."""
-    runner = web.AppRunner(create_app(web_settings, web_db, extensions=["ivr.protection.web"]), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield Served(f"http://127.0.0.1:{runner.addresses[0][1]}")
-    await runner.cleanup()
+    async with served_app(web_settings, web_db, "ivr.protection.web") as served:
+        yield served
 
 
 @pytest.fixture

@@ -4,16 +4,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiohttp
 import pytest
 import sqlite_utils
-from admin_helpers import Client, admin_template, insert_case, users, web_db, web_settings  # noqa: F401
-from aiohttp import web
+from admin_helpers import (  # noqa: F401
+    Client,
+    Served,
+    admin_template,
+    insert_case,
+    served_app,
+    users,
+    web_db,
+    web_settings,
+)
 
-from ivr.admin.app import create_app
 from ivr.admin.users import add_user
 from ivr.db.writer import Database
 from ivr.settings import Settings
@@ -24,19 +30,10 @@ BIG, SMALL, RIVAL = codes.make_code(10001), codes.make_code(10002), codes.make_c
 SECRET_ACTION = "pay Ko Aung his March wages"
 
 
-@dataclass
-class Served:
-    url: str
-
-
 @pytest.fixture
 async def server(web_settings: Settings, web_db: Database, users: dict[str, int]) -> AsyncIterator[Served]:
-    runner = web.AppRunner(create_app(web_settings, web_db, extensions=["ivr.supply.web"]), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    yield Served(f"http://127.0.0.1:{runner.addresses[0][1]}")
-    await runner.cleanup()
+    async with served_app(web_settings, web_db, "ivr.supply.web") as served:
+        yield served
 
 
 @pytest.fixture
