@@ -117,6 +117,7 @@ class StasisApp:
         self.calls: dict[str, Call] = {}
         self.connected = asyncio.Event()
         self.connects = 0  # how many times the socket has been opened (tests watch reconnects)
+        self.attempts = 0  # how many times opening it was tried, successful or not
         self._tasks: dict[Call, asyncio.Task[None]] = {}
         self._runner: asyncio.Task[None] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -154,6 +155,7 @@ class StasisApp:
     async def _run(self) -> None:
         delay = self.reconnect_min
         while not self._stopping:
+            self.attempts += 1
             try:
                 self._ws = await self.client.connect_events(self.app)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
