@@ -65,6 +65,8 @@ def test_workplace_id_for_code_and_auto_link(db: sqlite_utils.Database) -> None:
     rows = registry.list_workplaces(db)
     assert [(r["code"], r["supplier"], r["brands"]) for r in rows] == [
         (code, "Golden Thread Co", "Acme;Bolt"), (other_code, "", "")]
+    assert registry.get_workplace(db, other) == next(r for r in rows if r["id"] == other)
+    assert registry.get_workplace(db, other + 100) is None
 
 
 def test_registry_rejections(db: sqlite_utils.Database) -> None:

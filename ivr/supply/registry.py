@@ -177,12 +177,20 @@ def save_workplace(db: sqlite_utils.Database, wp: Workplace, *, workplace_id: in
     return workplace_id
 
 
+_WORKPLACES = """
+    select w.id, w.code, w.name, w.location, w.sector, w.active, w.supplier_id, coalesce(s.name, '') as supplier,
+           coalesce((select group_concat(name, ';') from
+               (select b.name from workplace_brands wb join brands b on b.id = wb.brand_id
+                where wb.workplace_id = w.id order by b.name)), '') as brands
+    from workplaces w left join suppliers s on s.id = w.supplier_id"""
+
+
 def list_workplaces(db: sqlite_utils.Database) -> list[dict[str, Any]]:
     """Every workplace with its supplier's name and its brands (sorted, ';'-joined), ordered by code."""
-    return list(db.query("""
-        select w.id, w.code, w.name, w.location, w.sector, w.active, coalesce(s.name, '') as supplier,
-               coalesce((select group_concat(name, ';') from
-                   (select b.name from workplace_brands wb join brands b on b.id = wb.brand_id
-                    where wb.workplace_id = w.id order by b.name)), '') as brands
-        from workplaces w left join suppliers s on s.id = w.supplier_id
-        order by w.code"""))
+    return list(db.query(_WORKPLACES + " order by w.code"))
+
+
+def get_workplace(db: sqlite_utils.Database, workplace_id: int) -> dict[str, Any] | None:
+    """One workplace, as :func:`list_workplaces` gives it; None when there is no such id."""
+    rows = list(db.query(_WORKPLACES + " where w.id = ?", [workplace_id]))
+    return rows[0] if rows else None

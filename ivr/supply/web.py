@@ -97,10 +97,10 @@ async def add_workplace(request: web.Request) -> web.StreamResponse:
 @require_role(*REGISTRY_ROLES)
 async def edit_page(request: web.Request) -> web.StreamResponse:
     wp_id = _int_or_404(request.match_info["id"], "workplace")
-    rows = [r for r in await request.app[DATABASE].read(registry.list_workplaces) if r["id"] == wp_id]
-    if not rows:
+    wp = await request.app[DATABASE].read(lambda db: registry.get_workplace(db, wp_id))
+    if wp is None:
         raise web.HTTPNotFound(text="There is no such workplace.")
-    return render(request, "supply/workplace_edit.html", {"wp": rows[0], "error": ""})
+    return render(request, "supply/workplace_edit.html", {"wp": wp, "error": ""})
 
 
 @require_role(*REGISTRY_ROLES)
@@ -179,10 +179,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 # -- cases: the workplace panel, the link, remediation ---------------------------------------
 
 def _panel_data(db: sqlite_utils.Database, case: dict[str, Any]) -> dict[str, Any]:
-    linked = None
-    if case.get("workplace_id") is not None:
-        found = [w for w in registry.list_workplaces(db) if w["id"] == case["workplace_id"]]
-        linked = found[0] if found else None
+    linked = registry.get_workplace(db, case["workplace_id"]) if case.get("workplace_id") is not None else None
     keyed = case.get("workplace_code") or ""
     keyed_problem = codes.problem(keyed) if keyed else None
     keyed_match = registry.workplace_id_for_code(db, keyed) if keyed and not keyed_problem else None
@@ -196,8 +193,7 @@ def _panel_data(db: sqlite_utils.Database, case: dict[str, Any]) -> dict[str, An
         "suppliers": list(db.query("select id, name from suppliers order by name")),
         "kinds": remediation.KINDS,
         "statuses": remediation.STATUSES,
-        "default_supplier": linked and db.execute(
-            "select supplier_id from workplaces where id = ?", [linked["id"]]).fetchone()[0],
+        "default_supplier": linked and linked["supplier_id"],
     }
 
 
