@@ -18,7 +18,7 @@ from ivr.admin import audit
 from ivr.admin.keys import User
 from ivr.db import utcnow
 from ivr.db.writer import Database
-from ivr.prompts.convert import SUPPORTED, AudioError, to_telephone_wav
+from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -31,9 +31,8 @@ def _plain(exc: AudioError, name: str) -> str:
     return f"This file cannot be used as a message: {text}."
 
 
-async def save_reply(settings: Settings, database: Database, user: User, case_id: int,
-                     filename: str, data: bytes) -> int:
-    """Convert the upload and store it as a ``recordings`` row kind='reply'; raises AudioError (plain words)."""
+def _store(settings: Settings, case_id: int, filename: str, data: bytes) -> tuple[Path, AudioInfo, str, int]:
+    """The file work of a reply, all in one worker thread: write the upload, convert it, hash the result."""
     suffix = Path(filename or "").suffix.lower()
     if suffix not in SUPPORTED:
         suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ".unknown"
@@ -44,19 +43,26 @@ async def save_reply(settings: Settings, database: Database, user: User, case_id
         src = Path(tmp) / f"upload{suffix}"
         src.write_bytes(data)
         try:
-            info = await asyncio.to_thread(to_telephone_wav, src, settings.data_dir / relative,
-                                           max_seconds=REPLY_MAX_SECONDS)
+            info = to_telephone_wav(src, settings.data_dir / relative, max_seconds=REPLY_MAX_SECONDS)
         except AudioError as exc:
             log.info("reply upload refused case=%s: %s", case_id, type(exc).__name__)
             raise AudioError(_plain(exc, src.name)) from None
     stored = settings.data_dir / relative
-    digest = hashlib.sha256(stored.read_bytes()).hexdigest()
+    wav = stored.read_bytes()
+    return relative, info, hashlib.sha256(wav).hexdigest(), len(wav)
+
+
+async def save_reply(settings: Settings, database: Database, user: User, case_id: int,
+                     filename: str, data: bytes) -> int:
+    """Convert the upload and store it as a ``recordings`` row kind='reply'; raises AudioError (plain words)."""
+    relative, info, digest, size = await asyncio.to_thread(_store, settings, case_id, filename, data)
+    stored = settings.data_dir / relative
 
     def write(db: sqlite_utils.Database) -> int:
         cursor = db.execute(
             "insert into recordings (case_id, kind, path, format, duration_s, size_bytes, sha256, state, "
             "created_at, created_by) values (?, 'reply', ?, 'wav', ?, ?, ?, 'stored', ?, ?)",
-            [case_id, str(relative), round(info.duration, 2), stored.stat().st_size, digest, utcnow(), user.id],
+            [case_id, str(relative), round(info.duration, 2), size, digest, utcnow(), user.id],
         )
         db.execute("update cases set updated_at = ?, version = version + 1 where id = ?", [utcnow(), case_id])
         recording_id = int(cursor.lastrowid or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -146,7 +147,7 @@ async def upload_reply(request: web.Request) -> web.StreamResponse:
     upload = form.get("audio")
     if not isinstance(upload, web.FileField):
         return await _reply_refused(request, case, "Choose an audio file, or record a message, first.")
-    data = upload.file.read()
+    data = await asyncio.to_thread(upload.file.read)
     try:
         await save_reply(request.app[SETTINGS], request.app[DATABASE], user, case["id"], upload.filename, data)
     except AudioError as exc:
