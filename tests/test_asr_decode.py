@@ -102,3 +102,14 @@ def test_two_hour_recording_is_capped_not_decoded_whole(decoder: Decoder, speech
     assert result.truncated and result.total_duration == 7200
     assert result.duration == pytest.approx(15, abs=0.01)
     assert result.words, "the speech at the start is still transcribed"
+
+
+def test_missing_audio_tools_are_a_clear_error(speech: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ivr.asr import audio
+
+    monkeypatch.setattr(audio, "SOX", "/nonexistent/sox")
+    with pytest.raises(AudioError, match=r"msg\.wav: /nonexistent/sox is not installed"):
+        probe(speech)
+    monkeypatch.setattr(audio, "FFMPEG", "/nonexistent/ffmpeg")
+    with pytest.raises(AudioError, match=r"msg\.wav: /nonexistent/ffmpeg is not installed"):
+        next(audio.pcm_chunks(speech, 16000))

@@ -35,9 +35,14 @@ def probe(path: Path) -> AudioInfo:
         raise AudioError(f"{path.name}: file does not exist")
     if path.stat().st_size == 0:
         raise AudioError(f"{path.name}: file is empty (0 bytes)")
-    proc = subprocess.run(
-        [SOX, "--info", str(path)], capture_output=True, text=True, errors="replace", timeout=30, check=False
-    )
+    try:
+        proc = subprocess.run(
+            [SOX, "--info", str(path)], capture_output=True, text=True, errors="replace", timeout=30, check=False
+        )
+    except FileNotFoundError:
+        raise AudioError(f"{path.name}: {SOX} is not installed (run scripts/setup.sh)") from None
+    except subprocess.TimeoutExpired:
+        raise AudioError(f"{path.name}: {SOX} took longer than 30 s to read the header") from None
     if proc.returncode != 0:
         raise AudioError(f"{path.name}: not a readable audio file ({_last_line(proc.stderr)})")
     fields: dict[str, str] = {}
@@ -72,7 +77,10 @@ def pcm_chunks(path: Path, rate: int, *, max_seconds: float | None = None,
     chunk = int(rate * chunk_seconds) * BYTES_PER_SAMPLE
     # Errors go to a file: a damaged stream can print a line per packet and fill a pipe.
     with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=errors)
+        except FileNotFoundError:
+            raise AudioError(f"{path.name}: {FFMPEG} is not installed (run scripts/setup.sh)") from None
         assert proc.stdout is not None
         finished = False
         try:
