@@ -98,3 +98,40 @@ async def test_writer_thread_serialises_writes_and_rolls_back(tmp_path: Path) ->
             await database.write(add_user("u1"))
     finally:
         database.close()
+
+
+def test_two_processes_migrating_at_once_both_succeed(tmp_path: Path) -> None:
+    # e.g. `ivr engine` and `ivr transcribe` started together on a new data dir: both see the
+    # migration pending, one applies it, the other must then find it done, not run it again.
+    import threading
+    import time
+
+    steps = Migrations("race")
+
+    @steps
+    def m0001_slow(db: sqlite_utils.Database) -> None:
+        db.execute("create table slow (id integer primary key)")
+        time.sleep(0.3)  # hold the write lock while the other connection waits for it
+
+    first = connect(tmp_path / "race.db")
+    Migrations("earlier").apply(first)  # an existing database: the migrations table is there already
+    first.conn.close()
+    start = threading.Barrier(2)
+    results: list[list[str] | Exception] = []
+
+    def run() -> None:
+        db = connect(tmp_path / "race.db")
+        try:
+            start.wait()
+            results.append(steps.apply(db))
+        except Exception as exc:
+            results.append(exc)
+        finally:
+            db.conn.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(map(str, results)) == ["['m0001_slow']", "[]"]

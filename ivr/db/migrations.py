@@ -81,6 +81,11 @@ class Migrations:
         done: list[str] = []
         for migration in self.pending(db):
             db.execute("BEGIN IMMEDIATE")
+            # Another process (say `ivr transcribe` started beside `ivr engine`) may have applied
+            # it while we waited for the write lock: decide again under the lock.
+            if db.execute(f"select 1 from {MIGRATIONS_TABLE} where name = ?", [migration.name]).fetchone():
+                db.execute("ROLLBACK")
+                continue
             try:
                 migration.fn(db)
                 db.execute(
