@@ -53,6 +53,44 @@ async def test_wrong_password_repeated_is_rate_limited(client: Client, web_db: D
     assert status == 200 and "Sign in</h1>" not in text
 
 
+async def test_parallel_wrong_passwords_cannot_pass_the_limit_together(client: Client, web_db: Database) -> None:
+    import asyncio
+
+    await client.get("/login")
+
+    async def attempt() -> int:
+        async with client.session.post(client.base + "/login", data={
+                "username": "cw_km", "password": "wrong password!", "csrf": client.token}) as r:
+            return r.status
+
+    statuses = await asyncio.gather(*(attempt() for _ in range(12)))
+    # Each try counts before its slow password check, so a burst gets no more than the limit of 5.
+    assert sorted(statuses) == [401] * 5 + [429] * 7
+    failed = web_db.query_sync("select count(*) n from audit_log where action = 'signin.failed'")[0]["n"]
+    assert failed == 5
+
+
+def test_limiter_forgets_quiet_names_and_a_right_password_takes_its_try_back() -> None:
+    from ivr.admin.limits import LoginLimiter
+
+    now = [0.0]
+    limiter = LoginLimiter(per_user=2, per_address=3, window_s=60, clock=lambda: now[0])
+    assert not limiter.blocked("someone", "192.0.2.1") and limiter._failures == {}
+    limiter.failed("a", "192.0.2.1")
+    limiter.failed("b", "192.0.2.1")
+    limiter.failed("c", "192.0.2.1")
+    limiter.succeeded("c", "192.0.2.1")  # c's attempt was counted up front; the right password undoes it
+    assert not limiter.blocked("c", "192.0.2.1")
+    limiter.failed("a", "192.0.2.1")
+    assert limiter.blocked("a", "192.0.2.1") and limiter.blocked("d", "192.0.2.1")
+    now[0] = 61.0
+    assert not limiter.blocked("a", "192.0.2.1") and set(limiter._failures) == {"u:b"}
+    for n in range(1100):  # names sprayed once each do not pile up
+        limiter.failed(f"x{n}", f"198.51.100.{n % 200}")
+        now[0] += 1
+    assert len(limiter._failures) < 1024 + 4
+
+
 async def test_unknown_user_gets_the_same_answer(client: Client) -> None:
     status, text = await client.login("nobody", PASSWORD)
     assert status == 401 and "username or password is not right" in text

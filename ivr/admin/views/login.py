@@ -85,6 +85,8 @@ async def login(request: web.Request) -> web.StreamResponse:
             error=f"Too many wrong attempts. Please wait {limiter.wait_minutes} minutes and try again, "
             "or ask a supervisor to reset your password.",
         )
+    # Counted before the slow check, so parallel tries cannot all slip past blocked(); success takes it back.
+    limiter.failed(username, address)
     row = await database.query_one(
         "select id, username, password_hash, active from users where username = ? collate nocase", [username]
     )
@@ -92,8 +94,6 @@ async def login(request: web.Request) -> web.StreamResponse:
     ok = await asyncio.to_thread(verify_password, row["password_hash"] if row else None, password)
     ok = ok and bool(row and row["active"])
     if not ok or row is None:
-        limiter.failed(username, address)
-
         def failed(db: sqlite_utils.Database) -> None:
             if row is not None:
                 db.execute("update users set failed_logins = failed_logins + 1 where id = ?", [row["id"]])
@@ -105,7 +105,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _form(request, username=username, status=401,
                      error="The username or password is not right. Please try again.")
 
-    limiter.succeeded(username)
+    limiter.succeeded(username, address)
     user_id = int(row["id"])
     rehashed = await asyncio.to_thread(hash_password, password) if needs_rehash(row["password_hash"]) else None
 
