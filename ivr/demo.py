@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 from ivr.db.writer import Database
 from ivr.engine.demo import demo_call
+from ivr.prompts.convert import AudioError, to_telephone_wav
+from ivr.prompts.voices import Espeak
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -24,15 +24,17 @@ MESSAGES = {
 
 
 def _speech(text: str, path: Path) -> Path | None:
-    """A spoken message via espeak-ng, as 8 kHz mono WAV; None when espeak-ng or sox is missing."""
-    if not (shutil.which("espeak-ng") and shutil.which("sox")):
+    """A spoken message as telephone audio, through the prompt placeholders' espeak-ng and conversion;
+    None when espeak-ng (or its English voice) is missing or fails: the demo caller then plays a tone."""
+    espeak = Espeak()
+    voice = espeak.voice_for("en")
+    if voice is None:
         return None
     raw = path.with_suffix(".raw.wav")
     try:
-        subprocess.run(["espeak-ng", "-v", "en", "-s", "150", "-w", str(raw), text], check=True, capture_output=True)
-        subprocess.run(["sox", str(raw), "-r", "8000", "-c", "1", "-b", "16", str(path)], check=True,
-                       capture_output=True)
-    except (OSError, subprocess.CalledProcessError):
+        espeak.synthesize(text, voice, raw)
+        to_telephone_wav(raw, path)
+    except AudioError:
         return None
     return path
 
