@@ -10,7 +10,6 @@ message is kept.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import itertools
 from collections.abc import Sequence
@@ -72,7 +71,6 @@ class Channel:
         self.quick_exit = quick_exit
         self.typeahead: list[str] = []
         self.ended = False
-        self.resumed_mid_wait = False
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -145,9 +143,6 @@ class Channel:
                     break
                 if self.ended:
                     raise HungUp
-                if isinstance(event, Reconnected):
-                    self.resumed_mid_wait = True
-                    continue
                 digit = self._digit(event)
                 if digit is None:
                     continue
@@ -234,9 +229,3 @@ class Channel:
         self.ended = True
         with contextlib.suppress(AriError):
             await self.client.hangup(self.call.channel_id)
-
-    async def drain(self, timeout: float = 0.0) -> None:  # noqa: ASYNC109
-        """Let queued events pass (used after the call's work is done)."""
-        with contextlib.suppress(asyncio.TimeoutError):
-            while await self.call.next_event(timeout) is not None:
-                pass
