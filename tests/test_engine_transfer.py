@@ -12,6 +12,7 @@ import pytest_asyncio
 from engine_rig import ARI_PASSWORD, ARI_USER, Rig, running_rig
 
 from ivr.ari.client import AriClient
+from ivr.ari.errors import ChannelNotFound
 from ivr.ari.events import parse_event
 from ivr.engine.steps import in_office_hours
 
@@ -24,6 +25,7 @@ class Caseworkers:
     def __init__(self, url: str) -> None:
         self.client = AriClient(url, ARI_USER, ARI_PASSWORD)
         self.answer = True
+        self.delay = 0.0          # wall seconds the phone rings before it is picked up
         self.answered: list[str] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -35,7 +37,11 @@ class Caseworkers:
         async for msg in ws:  # type: ignore[attr-defined]
             event = parse_event(json.loads(msg.data))
             if event.type == "StasisStart" and self.answer and event.channel_id:
-                await self.client.answer(event.channel_id)
+                await asyncio.sleep(self.delay)
+                try:
+                    await self.client.answer(event.channel_id)
+                except ChannelNotFound:
+                    continue          # the engine stopped the ringing first
                 self.answered.append(event.channel_id)
 
     async def hang_up_all(self) -> None:
@@ -88,6 +94,23 @@ async def test_emergency_is_bridged_to_a_caseworker(rig: Rig, caseworkers: Casew
     steps = await rig.steps(row["id"])
     assert ("emergency_transfer", "answered") in [(s["node"], s["category"]) for s in steps]
     assert not any("transfer_unavailable" in u for u in caller.heard)
+
+
+async def test_a_caller_who_hangs_up_while_it_rings_stops_the_ringing(rig: Rig, caseworkers: Caseworkers) -> None:
+    caseworkers.answer, caseworkers.delay = True, 0.5   # picked up well within the 1.5 s (scaled) ring time
+    caseworkers.answered.clear()
+    caller = await rig.dial()
+    await rig.pick_language(caller, "en")
+    await rig.menu(caller, "main_menu", "9")
+    await until(lambda: any(c.startswith("agent-") for c in rig.emulator.world.channels))   # ringing
+    await caller.hangup()
+    row = await rig.ended_call(caller)
+    # Noticed at once: not an engine error (that would apologise to nobody and log a traceback).
+    assert row["outcome"] == "emergency"
+    await asyncio.sleep(caseworkers.delay + 0.2)
+    assert caseworkers.answered == []                   # the caseworker's phone stopped ringing
+    assert not [c for c in rig.emulator.world.channels if c.startswith("agent-")]
+    caseworkers.delay = 0.0
 
 
 async def test_nobody_answers_so_the_caller_leaves_a_message(rig: Rig, caseworkers: Caseworkers) -> None:

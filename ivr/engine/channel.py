@@ -10,6 +10,7 @@ message is kept.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 from collections.abc import Sequence
@@ -220,6 +221,39 @@ class Channel:
     async def _stop_recording(self, name: str) -> None:
         with contextlib.suppress(AriError):
             await self.client.stop_recording(name)
+
+    # -- waiting on something else ---------------------------------------------------------------------
+
+    async def listen_until(self, done: asyncio.Future[Any], timeout: float) -> bool:  # noqa: ASYNC109
+        """Keep listening to the caller until ``done`` completes (True) or ``timeout`` passes (False).
+
+        A hang-up or the quick-exit key raises at once, as anywhere else, instead of being noticed
+        only when the wait is over; other keys are kept as type-ahead.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while not done.done():
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            listen = asyncio.ensure_future(self._event(left))
+            await asyncio.wait({listen, done}, return_when=asyncio.FIRST_COMPLETED)
+            if not listen.done():
+                listen.cancel()   # the caller's queue keeps any event it had not yet handed over
+                with contextlib.suppress(asyncio.CancelledError):
+                    await listen
+                break
+            event = listen.result()
+            if event is None:
+                continue
+            if self.ended:
+                raise HungUp
+            digit = self._digit(event)
+            if digit == self.quick_exit:
+                raise QuickExit
+            if digit is not None:
+                self.typeahead.append(digit)
+        return True
 
     # -- endings ---------------------------------------------------------------------------------------
 

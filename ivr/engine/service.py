@@ -152,37 +152,41 @@ class Engine:
         agent_id = agent_channel_id(session.state.call_id)
         answered: asyncio.Future[Call] = asyncio.get_running_loop().create_future()
         self._agents[agent_id] = answered
-        self._agent_gone[agent_id] = asyncio.Event()
+        gone = self._agent_gone[agent_id] = asyncio.Event()
+        bridge_id: str | None = None
         try:
-            await self.client.originate(endpoint, app=self.settings.ari_app, app_args=f"{AGENT_ARG},{agent_id}",
-                                        channel_id=agent_id, timeout=int(timeout))
-            agent = await asyncio.wait_for(answered, timeout)
-        except (AriError, TimeoutError) as exc:
-            session.log.info("transfer: nobody answered (%s)", type(exc).__name__)
-            with contextlib.suppress(AriError):
-                await self.client.hangup(agent_id)
-            self._agents.pop(agent_id, None)
-            self._agent_gone.pop(agent_id, None)
-            return False
-        bridge = await self.client.create_bridge("mixing")
-        bridge_id = str(bridge["id"])
-        session.log.info("transfer: caseworker answered; bridged")
-        try:
+            try:
+                await self.client.originate(endpoint, app=self.settings.ari_app,
+                                            app_args=f"{AGENT_ARG},{agent_id}", channel_id=agent_id,
+                                            timeout=max(1, round(timeout * self.time_scale)))   # media seconds
+            except AriError as exc:
+                session.log.info("transfer: could not ring the caseworkers (%s)", type(exc).__name__)
+                return False
+            # A caller who hangs up (or presses quick exit) while it rings ends the ringing too.
+            if not await session.ch.listen_until(answered, timeout):
+                session.log.info("transfer: nobody answered")
+                return False
+            agent = answered.result()
+            bridge_id = str((await self.client.create_bridge("mixing"))["id"])
             await self.client.add_to_bridge(bridge_id, [session.call.channel_id, agent.channel_id])
-            gone = self._agent_gone[agent_id]
+            session.log.info("transfer: caseworker answered; bridged")
             while not gone.is_set():
                 event = await session.call.next_event(1.0)
                 if isinstance(event, ChannelHangupRequest | ChannelDestroyed | StasisEnd):
                     session.ch.ended = True
                     raise HungUp
+            return True
         finally:
-            with contextlib.suppress(AriError):
-                await self.client.destroy_bridge(bridge_id)
-            with contextlib.suppress(AriError):
-                await self.client.hangup(agent.channel_id)
+            # Whatever happened, the caseworker's leg never stays ringing or alone in a bridge.
+            if bridge_id is not None:
+                with contextlib.suppress(AriError):
+                    await self.client.destroy_bridge(bridge_id)
+            agents = {agent_id} | ({answered.result().channel_id} if answered.done() else set())
+            for channel_id in agents:
+                with contextlib.suppress(AriError):
+                    await self.client.hangup(channel_id)
             self._agents.pop(agent_id, None)
             self._agent_gone.pop(agent_id, None)
-        return True
 
     async def _agent_leg(self, call: Call) -> None:
         agent_id = call.channel_id if call.channel_id in self._agents else [*call.args, "", ""][1]
