@@ -20,8 +20,7 @@ from aiohttp import web
 from ivr.admin.keys import SESSION_EXPIRED, SESSION_TOKEN, SETTINGS, USER, User
 from ivr.admin.sessions import SessionStore
 
-ROLES = ("caseworker", "supervisor", "admin", "brand")
-# Roles that work on cases. Admins run the installation; they do not read cases.
+# Roles that work on cases (all roles: ivr.admin.users.ROLES). Admins run the installation; they do not read cases.
 CASE_ROLES = ("caseworker", "supervisor")
 
 SESSIONS = web.AppKey("ivr_sessions", SessionStore)

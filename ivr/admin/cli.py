@@ -10,6 +10,7 @@ from typing import TypeVar
 import click
 import sqlite_utils
 
+from ivr.admin.users import ROLES
 from ivr.cli.context import CliContext, pass_cli
 from ivr.db.writer import Database
 from ivr.languages import LANGUAGES
@@ -17,7 +18,7 @@ from ivr.settings import Settings
 
 T = TypeVar("T")
 
-ROLE_CHOICE = click.Choice(["caseworker", "supervisor", "admin", "brand"])
+ROLE_CHOICE = click.Choice(ROLES)
 
 
 @click.command()
