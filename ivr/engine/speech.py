@@ -59,7 +59,8 @@ class VoskMenus:
             if session.ch.typeahead or result.hung_up or result.quick_exit:
                 return None
             data = await session.call.client.download_stored_recording(name)
-            return await asyncio.to_thread(_recognise, menu, data, set(choices.values()))
+            # Decoding is CPU-heavy: the engine's low-priority threads, so other calls' barge-ins win the CPU.
+            return await session.background.run(_recognise, menu, data, set(choices.values()))
         except AriError as exc:
             session.log.info("spoken answer not fetched (%s)", exc)
             return None
