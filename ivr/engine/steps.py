@@ -33,6 +33,8 @@ async def run_action(s: Session, node: Node, action: Step) -> None:
     if kind in ("say_digits", "say_number"):
         value = s.resolve(args.get("value"))
         if value is None or str(value) == "":
+            # E.g. a call resumed after a restart at the case-code read-back: only the code's hash
+            # was ever stored, so there is nothing to say and the flow moves on (accepted).
             return
         media = s.prompts.digits(str(value), s.lang) if kind == "say_digits" else s.prompts.number(int(value), s.lang)
         await s.ch.play(media, lang=s.lang)
