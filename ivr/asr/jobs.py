@@ -10,8 +10,6 @@ claim it again. A recording that keeps killing workers is given up after
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +18,7 @@ from typing import Any
 import sqlite_utils
 
 from ivr.cases import PRIORITY_HIGH
-from ivr.db import utcnow
+from ivr.db import transaction, utcnow
 
 KIND = "transcribe"
 MAX_ATTEMPTS = 3
@@ -35,17 +33,6 @@ class Job:
     attempts: int
     path: str | None  # relative to the data dir; None once deleted
     case_id: int | None
-
-
-@contextmanager
-def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
-    db.execute("COMMIT")
 
 
 def _at(seconds: float) -> str:

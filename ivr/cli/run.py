@@ -100,7 +100,7 @@ def demo_settings(settings: Settings) -> Settings:
 def ensure_demo_user(settings: Settings, username: str = "demo") -> str:
     """(Re)create the demo supervisor with a fresh random password, and return the password."""
     from ivr.admin.users import add_user, password_hash, set_password
-    from ivr.db import connect
+    from ivr.db import connect, transaction
     from ivr.db.migrations import migrate
 
     password = secrets.token_urlsafe(9)
@@ -108,16 +108,11 @@ def ensure_demo_user(settings: Settings, username: str = "demo") -> str:
     db = connect(settings.db_path)
     try:
         migrate(db)
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             if db.execute("select 1 from users where username = ?", [username]).fetchone():
                 set_password(db, username, hashed)
             else:
                 add_user(db, username, hashed, "supervisor")
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
     finally:
         db.conn.close()
     return password

@@ -6,6 +6,6 @@
   through one writer thread.
 """
 
-from ivr.db.connect import connect, utcnow
+from ivr.db.connect import connect, transaction, utcnow
 
-__all__ = ["connect", "utcnow"]
+__all__ = ["connect", "transaction", "utcnow"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -36,3 +38,16 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Databas
 def utcnow() -> str:
     """Timestamps are stored as ISO-8601 UTC text, which sorts and compares correctly."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+@contextmanager
+def transaction(db: sqlite_utils.Database) -> Iterator[sqlite_utils.Database]:
+    """One short write transaction on a :func:`connect` connection, for sync code outside
+    :class:`ivr.db.writer.Database` (worker processes, CLI set-up)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    db.execute("COMMIT")
