@@ -20,7 +20,7 @@ from ivr.admin.auth import current_user, require_role
 from ivr.admin.keys import DATABASE, NAV_LINKS, SETTINGS, NavLink, User
 from ivr.admin.render import render, render_text
 from ivr.cases import CATEGORIES
-from ivr.supply import codes, pdf, report
+from ivr.supply import codes, pdf, registry, report
 from ivr.supply.report import BrandReport, ReportRefused
 
 log = logging.getLogger(__name__)
@@ -76,9 +76,7 @@ async def brand_home(request: web.Request) -> web.StreamResponse:
         if user.brand_id is None:
             raise web.HTTPForbidden(text="Your account is not linked to a brand yet. Ask the hotline's administrator.")
         raise web.HTTPSeeOther(f"/brand/{user.brand_id}")
-    brands = await request.app[DATABASE].query(
-        "select b.id, b.name, count(wb.workplace_id) as workplaces from brands b "
-        "left join workplace_brands wb on wb.brand_id = b.id group by b.id order by b.name")
+    brands = await request.app[DATABASE].read(registry.list_brands)
     return render(request, "supply/brand_index.html", {"brands": brands})
 
 

@@ -128,6 +128,13 @@ def brand_id(db: sqlite_utils.Database, name: str) -> int | None:
     return _id_by_name(db, "brands", name)
 
 
+def list_brands(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Every brand (id, name) with how many workplaces supply it, by name."""
+    return list(db.query(
+        "select b.id, b.name, count(wb.workplace_id) as workplaces from brands b "
+        "left join workplace_brands wb on wb.brand_id = b.id group by b.id order by b.name"))
+
+
 # -- workplaces ----------------------------------------------------------------------
 
 def used_codes(db: sqlite_utils.Database) -> frozenset[str]:

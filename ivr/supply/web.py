@@ -46,9 +46,7 @@ async def _registry_page(request: web.Request, *, error: str = "", problems: lis
     suppliers = await database.query(
         "select s.id, s.name, s.country, count(w.id) as workplaces from suppliers s "
         "left join workplaces w on w.supplier_id = s.id group by s.id order by s.name")
-    brands = await database.query(
-        "select b.id, b.name, count(wb.workplace_id) as workplaces from brands b "
-        "left join workplace_brands wb on wb.brand_id = b.id group by b.id order by b.name")
+    brands = await database.read(registry.list_brands)
     next_code = await database.read(lambda db: codes.next_code(registry.used_codes(db)))
     return render(request, "supply/workplaces.html", {
         "workplaces": workplaces, "suppliers": suppliers, "brands": brands, "next_code": next_code,

@@ -16,6 +16,7 @@ from ivr.admin.auth import CASE_ROLES, current_user, require_role
 from ivr.admin.keys import CASE_PANELS, DATABASE, SETTINGS, User
 from ivr.admin.render import render, render_text
 from ivr.admin.replies import save_reply
+from ivr.admin.views.queue import assignees
 from ivr.cases import TRANSITIONS
 from ivr.prompts.convert import AudioError
 
@@ -63,10 +64,8 @@ async def _panels(request: web.Request, case: dict[str, Any]) -> list[Markup]:
 async def _page(request: web.Request, case: dict[str, Any], *, status: int = 200, **extra: Any) -> web.Response:
     database = request.app[DATABASE]
     data = await database.read(lambda db: casework.case_page_data(db, case))
-    assignees = await database.query(
-        "select id, username from users where role in ('caseworker', 'supervisor') and active = 1 order by username"
-    )
-    ctx = {"case": case, **data, "transitions": TRANSITIONS.get(case["status"], ()), "assignees": assignees,
+    ctx = {"case": case, **data, "transitions": TRANSITIONS.get(case["status"], ()),
+           "assignees": await assignees(request),
            "panels": await _panels(request, case), "error": "", "conflict": None, **extra}
     return render(request, "case.html", ctx, status=status)
 

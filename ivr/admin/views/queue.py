@@ -33,7 +33,8 @@ async def _load(request: web.Request) -> dict[str, Any]:
     }
 
 
-async def _assignees(request: web.Request) -> list[dict[str, Any]]:
+async def assignees(request: web.Request) -> list[dict[str, Any]]:
+    """Who a case can be assigned to (the queue's filter and the case page's assign form)."""
     return await request.app[DATABASE].query(
         "select id, username from users where role in ('caseworker', 'supervisor') and active = 1 order by username"
     )
@@ -41,7 +42,7 @@ async def _assignees(request: web.Request) -> list[dict[str, Any]]:
 
 @require_role(*CASE_ROLES)
 async def queue_page(request: web.Request) -> web.StreamResponse:
-    ctx: dict[str, Any] = {"statuses": STATUSES, "sorts": queue.SORTS, "assignees": await _assignees(request)}
+    ctx: dict[str, Any] = {"statuses": STATUSES, "sorts": queue.SORTS, "assignees": await assignees(request)}
     try:
         ctx.update(await _load(request))
     except queue.FilterError as exc:
