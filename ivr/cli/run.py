@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import logging
 import secrets
 from collections.abc import Awaitable, Callable
 
@@ -14,8 +13,6 @@ from ivr.cli.context import CliContext, pass_cli
 from ivr.db.writer import Database
 from ivr.lifecycle import Service, run_services
 from ivr.settings import Settings, SettingsError, validate
-
-log = logging.getLogger(__name__)
 
 
 def hotline_services(settings: Settings, database: Database, *, time_scale: float = 1.0) -> list[Service]:
@@ -34,13 +31,10 @@ def hotline_services(settings: Settings, database: Database, *, time_scale: floa
 
 
 def build_prompts(settings: Settings) -> None:
-    """Bring the built prompts up to date (a no-op when nothing changed)."""
+    """Bring the built prompts up to date (a no-op when nothing changed); the build logs each failure."""
     from ivr.prompts.build import PromptBuilder
 
-    report = PromptBuilder(settings).build()
-    if report.failed:
-        for problem in report.failed:
-            log.error("prompt not built: %s", problem)
+    PromptBuilder(settings).build()
 
 
 async def _run(
