@@ -133,6 +133,16 @@ async def test_brand_sees_only_its_own_aggregates(server: Served, chain: dict[st
     finally:
         await cw.close()
 
+    sup = await _signed_in(server, "super")
+    try:  # a supervisor chooses any brand, to see what that brand sees
+        status, page = await sup.get("/brand")
+        assert status == 200
+        assert f'<a href="/brand/{chain["acme"]}">Acme</a>' in page and f'<a href="/brand/{chain["rival"]}">' in page
+        status, page = await sup.get(f"/brand/{chain['rival']}?year={chain['year']}")
+        assert status == 200 and "Rival" in page
+    finally:
+        await sup.close()
+
 
 async def test_registry_pages_import_export(server: Served, chain: dict[str, int], web_db: Database) -> None:
     c = await _signed_in(server, "admin")
