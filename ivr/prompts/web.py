@@ -7,9 +7,10 @@ be used leaves the previous prompt (and its recording) in place and says why.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from aiohttp import web
 
@@ -19,7 +20,7 @@ from ivr.admin.keys import DATABASE, SETTINGS
 from ivr.admin.render import render
 from ivr.prompts.build import PromptBuilder, build_languages
 from ivr.prompts.catalog import KEY_RE, CatalogError, load_catalog
-from ivr.prompts.convert import SUPPORTED, AudioError
+from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo
 from ivr.prompts.coverage import coverage
 from ivr.prompts.store import built_path, built_root, is_playable, load_manifest
 from ivr.settings import Settings
@@ -83,6 +84,15 @@ async def prompt_audio(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "private, max-age=3600"})
 
 
+def _replace(settings: Settings, lang: str, key: str, upload: IO[bytes], suffix: str) -> AudioInfo:
+    """Spool the upload to a file and install it; in a thread, since `ivr serve` shares its event loop with calls."""
+    with tempfile.TemporaryDirectory(prefix="ivr-prompt-upload-") as tmp:
+        spooled = Path(tmp) / f"upload{suffix}"
+        with spooled.open("wb") as out:
+            shutil.copyfileobj(upload, out)
+        return PromptBuilder(settings).replace_recording(lang, key, spooled, suffix)
+
+
 @require_role("admin")
 async def upload(request: web.Request) -> web.StreamResponse:
     lang, key = _target(request)
@@ -97,15 +107,11 @@ async def upload(request: web.Request) -> web.StreamResponse:
         kinds = ", ".join(s.lstrip(".") for s in SUPPORTED)
         message = f"{key}: {field.filename or 'the file'} is not a recording format this page takes (use {kinds})."
         return await _page(request, lang, error=message + " The previous prompt is still in place.", status=400)
-    data = field.file.read()
-    with tempfile.TemporaryDirectory(prefix="ivr-prompt-upload-") as tmp:
-        spooled = Path(tmp) / f"upload{suffix}"
-        spooled.write_bytes(data)
-        try:
-            info = await asyncio.to_thread(PromptBuilder(settings).replace_recording, lang, key, spooled, suffix)
-        except AudioError as exc:
-            message = f"The recording was not used: {exc}. The previous prompt is still in place."
-            return await _page(request, lang, error=message, status=400)
+    try:
+        info = await asyncio.to_thread(_replace, settings, lang, key, field.file, suffix)
+    except AudioError as exc:
+        message = f"The recording was not used: {exc}. The previous prompt is still in place."
+        return await _page(request, lang, error=message, status=400)
     await request.app[DATABASE].write(lambda db: audit.record(
         db, user, "prompt.upload", "prompt", f"{lang}/{key}", {"seconds": round(info.duration, 1)}))
     raise web.HTTPSeeOther(f"/prompts?lang={lang}&uploaded={key}#{key}")
