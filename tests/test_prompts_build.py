@@ -204,6 +204,8 @@ def test_status_and_install_commands(tmp_path: Path) -> None:
     assert lines["en"][2:8] == ["0", "2", "0", "0", "0", "0"]
     detail = runner.invoke(main, [*base, "status", "--lang", "km"]).output
     assert "greeting" in detail and "plays th" in detail
+    unknown = runner.invoke(main, [*base, "status", "--lang", "zz"])
+    assert unknown.exit_code == 2 and "unknown language code 'zz'" in unknown.output
 
     sounds = tmp_path / "asterisk-sounds"
     first = runner.invoke(main, [*base, "install", str(sounds)])

@@ -24,6 +24,12 @@ def prompts() -> None:
     """
 
 
+def _known_languages(codes: tuple[str, ...]) -> None:
+    for code in codes:
+        if code not in LANGUAGES:
+            raise click.BadParameter(f"unknown language code {code!r}", param_hint="--lang")
+
+
 @prompts.command()
 @click.option("--force", is_flag=True, help="Rebuild everything, even prompts whose input has not changed.")
 @click.option("--lang", "languages", multiple=True, help="Only this language (repeatable). Default: all enabled.")
@@ -38,9 +44,7 @@ def build(cli: CliContext, force: bool, languages: tuple[str, ...], jobs: int | 
     from ivr.prompts.build import PromptBuilder
 
     settings = cli.settings(mode="prompts")
-    for code in languages:
-        if code not in LANGUAGES:
-            raise click.BadParameter(f"unknown language code {code!r}", param_hint="--lang")
+    _known_languages(languages)
     try:
         report = PromptBuilder(settings, jobs=jobs).build(force=force, languages=languages or None)
     except CatalogError as exc:
@@ -67,6 +71,7 @@ def status(cli: CliContext, lang: str | None) -> None:
     from ivr.prompts.coverage import coverage
 
     settings = cli.settings()
+    _known_languages((lang,) if lang else ())
     try:
         catalog = load_catalog(settings.prompts_dir)
     except CatalogError as exc:
