@@ -259,6 +259,11 @@ class AriClient:
         result: Json = await self.request("POST", f"/channels/{seg(ch)}/record", params)
         return result
 
+    async def get_live_recording(self, name: str) -> Json:
+        """The LiveRecording (its ``state``: queued, recording, paused, done, failed...)."""
+        result: Json = await self.request("GET", f"/recordings/live/{seg(name)}")
+        return result
+
     async def stop_recording(self, name: str) -> None:
         """Stop a live recording and keep it."""
         await self.request("POST", f"/recordings/live/{seg(name)}/stop")

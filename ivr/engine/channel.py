@@ -16,7 +16,6 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
-from urllib.parse import quote
 
 from ivr.ari.errors import AriError, NotFound
 from ivr.ari.events import (
@@ -211,12 +210,12 @@ class Channel:
 
     async def _still_recording(self, name: str) -> bool:
         try:
-            live = await self.client.request("GET", f"/recordings/live/{quote(name, safe='')}")
+            live = await self.client.get_live_recording(name)
         except NotFound:
             return False
         except AriError:
             return True
-        return str((live or {}).get("state", "recording")) in ("queued", "recording", "paused")
+        return str(live.get("state", "recording")) in ("queued", "recording", "paused")
 
     async def _stop_recording(self, name: str) -> None:
         with contextlib.suppress(AriError):
