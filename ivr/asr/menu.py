@@ -129,7 +129,6 @@ class SpeechMenu:
         self.grammar = json.dumps(grammar, ensure_ascii=False)
         self._rec = vosk.KaldiRecognizer(self.model.model, float(input_rate), self.grammar)
         self._rec.SetWords(True)
-        self._fed = 0
 
     def _known(self, word: str) -> bool:
         return bool(self.model.model.vosk_model_find_word(word) >= 0)
@@ -138,7 +137,6 @@ class SpeechMenu:
 
     def feed(self, pcm: bytes) -> MenuResult | None:
         """Feed audio as it arrives. Returns a result when the recogniser hears the end of an utterance."""
-        self._fed += len(pcm) // 2
         if self._rec.AcceptWaveform(pcm):
             result = self.decide(json.loads(self._rec.Result()))
             if result.reason != "nothing heard":
@@ -147,9 +145,7 @@ class SpeechMenu:
 
     def finish(self) -> MenuResult:
         """The caller stopped (silence detected, or the recording ended): decide now."""
-        result = self.decide(json.loads(self._rec.FinalResult()))
-        self._fed = 0
-        return result
+        return self.decide(json.loads(self._rec.FinalResult()))
 
     def recognize_file(self, path: Path) -> MenuResult:
         """Decide from a short recording of the answer (any format sox reads)."""
