@@ -17,7 +17,7 @@ from asr_support import korean_decoder, korean_model_path, long_recording, need_
 from ivr.asr import jobs
 from ivr.asr.flagging import Flagger
 from ivr.asr.models import ModelStore
-from ivr.asr.process import JobRunner, WorkerConfig
+from ivr.asr.process import JobRunner, LeaseLost, WorkerConfig
 from ivr.asr.search import search
 from ivr.asr.worker import TranscribeWorker
 from ivr.cases import PRIORITY_HIGH, PRIORITY_NORMAL
@@ -163,6 +163,22 @@ def test_lease_of_a_dead_worker_expires_and_the_job_is_claimed_again(settings: S
     assert not jobs.finish(db, first, "dead-worker", "done")
     assert not jobs.renew(db, job_id, "dead-worker", 30)
     assert jobs.renew(db, job_id, "other", 30)
+
+
+def test_a_worker_whose_lease_was_taken_over_saves_nothing(ko_settings: Settings, db: sqlite_utils.Database,
+                                                           voice: Path) -> None:
+    # A worker stalled past its lease (e.g. loading a model) finds another worker has the job.
+    _, rec_id, job_id = add_voicemail(db, ko_settings, voice, "ko")
+    slow = runner(ko_settings, db, lease_seconds=0.2)
+    job = jobs.claim(db, slow.owner, 0.2)
+    assert job is not None
+    time.sleep(0.3)
+    assert jobs.claim(db, "other", 30) is not None
+    with pytest.raises(LeaseLost):
+        slow.handle(job)
+    row = job_row(db, job_id)
+    assert row["state"] == "running" and row["lease_owner"] == "other"
+    assert db.execute("select count(*) from transcripts where recording_id = ?", [rec_id]).fetchone()[0] == 0
 
 
 def test_recording_that_keeps_killing_workers_is_given_up(settings: Settings, db: sqlite_utils.Database,
