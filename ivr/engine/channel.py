@@ -103,8 +103,14 @@ class Channel:
         pressed: str | None = None
         while True:
             event = await self._event(PLAYBACK_GRACE_S)
-            if event is None or isinstance(event, Reconnected):
-                return pressed   # lost or never-ending playback: carry on rather than strand the caller
+            if event is None:
+                # A playback that never ends (unknown media scheme, lost event) would hold back every later
+                # prompt and recording on the channel: stop it, and carry on rather than strand the caller.
+                with contextlib.suppress(AriError):
+                    await self._stop_playback(playback_id)
+                return pressed
+            if isinstance(event, Reconnected):
+                return pressed   # its end may have been lost with the socket: carry on
             if self.ended:
                 raise HungUp
             if isinstance(event, PlaybackEvent) and event.playback_id == playback_id:
