@@ -10,11 +10,13 @@ from admin_helpers import (  # noqa: F401
     Client,
     admin_template,
     client,
+    served_app,
     server,
     users,
     web_db,
     web_settings,
 )
+from aiohttp import web
 
 from ivr.admin.server import AdminServer
 from ivr.db.writer import Database
@@ -89,6 +91,35 @@ def test_limiter_forgets_quiet_names_and_a_right_password_takes_its_try_back() -
         limiter.failed(f"x{n}", f"198.51.100.{n % 200}")
         now[0] += 1
     assert len(limiter._failures) < 1024 + 4
+
+
+async def _unguarded(request: web.Request) -> web.StreamResponse:
+    return web.Response(text="inside an extension page that forgot require_role")
+
+
+def setup(app: web.Application) -> None:
+    """This module is also a web UI extension, to show that sign-in is checked for every route."""
+    app.router.add_get("/unguarded", _unguarded)
+    app.router.add_post("/unguarded", _unguarded)
+
+
+async def test_sign_in_is_checked_for_every_route(web_settings: Settings, web_db: Database,
+                                                  users: dict[str, int]) -> None:
+    async with served_app(web_settings, web_db, __name__) as app:
+        c = Client(app.url)
+        try:
+            status, text = await c.get("/unguarded")
+            assert status == 200 and "Sign in" in text and "forgot require_role" not in text
+            status, text = await c.post("/unguarded")  # a valid pre-sign-in CSRF token, but nobody signed in
+            assert status == 401 and "sign in again" in text
+            status, text = await c.get("/no-such-page")
+            assert status == 404
+            status, text = await c.login("cw_my")
+            assert status == 200
+            status, text = await c.get("/unguarded")
+            assert status == 200 and "forgot require_role" in text
+        finally:
+            await c.close()
 
 
 async def test_unknown_user_gets_the_same_answer(client: Client) -> None:

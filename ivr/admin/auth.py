@@ -1,9 +1,9 @@
 """Who is signed in, what their role lets them do, and CSRF protection.
 
-Handlers use :func:`require_role` and :func:`current_user`; forms include
-``{{ csrf_field() }}`` and scripts send the ``X-CSRF-Token`` header with the
-token from ``<meta name="csrf-token">``. :func:`auth_middleware` enforces both
-for every route, extensions' included.
+Handlers use :func:`require_role` and :func:`current_user` (and :func:`public` for the few that
+need no sign-in); forms include ``{{ csrf_field() }}`` and scripts send the ``X-CSRF-Token``
+header with the token from ``<meta name="csrf-token">``. :func:`auth_middleware` enforces
+sign-in and CSRF for every route, extensions' included.
 """
 
 from __future__ import annotations
@@ -90,6 +90,22 @@ def _sign_in_again(request: web.Request) -> web.HTTPException:
     return web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}{expired}")
 
 
+def public(handler: Handler) -> Handler:
+    """Mark a handler that people who are not signed in may reach (the sign-in pages). Every other
+    route needs a signed-in user, checked once in :func:`auth_middleware`, so a page that forgets
+    :func:`require_role` is still closed to strangers."""
+    setattr(handler, _PUBLIC, True)
+    return handler
+
+
+_PUBLIC = "_ivr_public"
+
+
+def _is_public(request: web.Request) -> bool:
+    # An unknown address or method stays a plain 404/405, whoever asks.
+    return request.match_info.http_exception is not None or getattr(request.match_info.handler, _PUBLIC, False)
+
+
 def require_role(*roles: str) -> Callable[[Handler], Handler]:
     """Only signed-in users with one of ``roles`` (any role when none given) reach the handler."""
 
@@ -134,6 +150,9 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             raise web.HTTPForbidden(
                 text="This form had expired or did not come from this site. Go back, reload the page and try again."
             )
+
+    if request.get(USER) is None and not _is_public(request):
+        raise _sign_in_again(request)
 
     response = await handler(request)
     if new_pre is not None:

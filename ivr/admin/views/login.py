@@ -11,7 +11,7 @@ import sqlite_utils
 from aiohttp import web
 
 from ivr.admin import audit
-from ivr.admin.auth import SESSIONS, session_cookie_name, set_cookie
+from ivr.admin.auth import SESSIONS, public, session_cookie_name, set_cookie
 from ivr.admin.keys import DATABASE, LIMITER, NAV_LINKS, SESSION_EXPIRED, SESSION_TOKEN, USER
 from ivr.admin.passwords import hash_password, needs_rehash, verify_password
 from ivr.admin.render import render
@@ -41,6 +41,7 @@ def _safe_next(value: str) -> str:
     return ""
 
 
+@public
 async def home(request: web.Request) -> web.StreamResponse:
     user = request.get(USER)
     if user is None:
@@ -51,6 +52,7 @@ async def home(request: web.Request) -> web.StreamResponse:
     return render(request, "error.html", {"status": 200, "message": "There is no page for your role yet."})
 
 
+@public
 async def login_form(request: web.Request) -> web.StreamResponse:
     if request.get(USER) is not None:
         raise web.HTTPSeeOther(_safe_next(request.query.get("next", "")) or "/")
@@ -69,6 +71,7 @@ def _form(request: web.Request, *, error: str = "", username: str = "", expired:
     return render(request, "login.html", ctx, status=status)
 
 
+@public
 async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     username = str(form.get("username", "")).strip()
@@ -124,6 +127,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     raise response
 
 
+@public
 async def logout(request: web.Request) -> web.StreamResponse:
     token = request.get(SESSION_TOKEN)
     if token:
