@@ -47,7 +47,6 @@ class Text:
 @dataclass(frozen=True)
 class Catalog:
     path: Path
-    languages: tuple[str, ...]
     prompts: dict[str, dict[str, Text]]
 
     @property
@@ -68,7 +67,6 @@ def load_catalog(prompts_dir: Path) -> Catalog:
         raise CatalogError(f"{path}: not valid YAML ({' '.join(str(exc).split())})") from None
     if not isinstance(data, dict) or not isinstance(data.get("prompts"), dict):
         raise CatalogError(f"{path}: expected a mapping with a 'prompts' section")
-    languages = tuple(str(code) for code in data.get("languages") or ())
     prompts: dict[str, dict[str, Text]] = {}
     for key, entry in data["prompts"].items():
         if not isinstance(key, str) or not KEY_RE.match(key):
@@ -78,7 +76,7 @@ def load_catalog(prompts_dir: Path) -> Catalog:
         prompts[key] = {str(lang): _text(path, key, str(lang), value) for lang, value in entry.items()}
         if SOURCE_LANGUAGE not in prompts[key]:
             raise CatalogError(f"{path}: {key}: has no English source text")
-    return Catalog(path=path, languages=languages, prompts=prompts)
+    return Catalog(path=path, prompts=prompts)
 
 
 def _text(path: Path, key: str, lang: str, value: Any) -> Text:
