@@ -89,6 +89,17 @@ async def test_audio_streams_with_range_and_is_audited(client: Client, case: dic
     assert actions.count("recording.play") == 1 and actions.count("recording.download") == 1
 
 
+async def test_audio_outside_the_data_dir_or_missing_is_not_served(client: Client, case: dict[str, Any],
+                                                                   web_db: Database) -> None:
+    await client.login("super")
+    url = f"/recordings/{case['recording_id']}/audio"
+    for path in ("../../../../etc/passwd", ".", "recordings/gone.wav"):
+        web_db.write_sync(lambda db: db.execute(
+            "update recordings set path = ? where id = ?", [path, case["recording_id"]]))  # noqa: B023 (runs now)
+        status, text = await client.get(url)
+        assert status == 404 and "no longer stored" in text, path
+
+
 async def test_transcript_versions_and_concurrent_edit(client: Client, server: AdminServer, case: dict[str, Any],
                                                        web_db: Database) -> None:
     other = Client(server.url)

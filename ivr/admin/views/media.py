@@ -12,6 +12,7 @@ from ivr.admin import audit
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
 from ivr.admin.keys import DATABASE, SETTINGS
 from ivr.admin.views.case import visible_case
+from ivr.protection.retention import recording_file
 
 MEDIA_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "webm": "audio/webm"}
 
@@ -35,9 +36,8 @@ async def audio(request: web.Request) -> web.StreamResponse:
             raise web.HTTPForbidden(text="Only a supervisor can play a recording that is not part of a case.")
     else:
         await visible_case(request, rec["case_id"])
-    data_dir = request.app[SETTINGS].data_dir.resolve()
-    path = (data_dir / rec["path"]).resolve() if rec["path"] else None
-    if rec["state"] != "stored" or path is None or not path.is_relative_to(data_dir) or not path.is_file():
+    path = recording_file(request.app[SETTINGS].data_dir, rec)
+    if path is None:
         raise web.HTTPNotFound(text="This recording is no longer stored (it may have been deleted under the "
                                     "retention rules).")
     download = request.query.get("download") == "1"
