@@ -89,13 +89,13 @@ async def test_engine_restart_mid_call_resumes_where_the_caller_was(rig: Rig) ->
 
 
 class BrokenPrompts:
-    """The real resolver, except one key that blows up (a bug, a deleted file...)."""
+    """The real resolver, except keys that blow up (a bug, a deleted file...)."""
 
-    def __init__(self, real: Any, broken: str) -> None:
+    def __init__(self, real: Any, *broken: str) -> None:
         self.real, self.broken = real, broken
 
     def media(self, key: str, lang: str) -> list[str]:
-        if key == self.broken:
+        if key in self.broken:
             raise MissingPrompt(f"prompt {key} is not built")
         return list(self.real.media(key, lang))
 
@@ -155,3 +155,19 @@ async def test_engine_start_imports_the_fallback_folder(rig: Rig, tmp_path: Path
     assert left == ["20261124T101000-3.wav", "20261124T102000-4.wav"]
     # Importing again finds nothing new.
     assert await import_fallback(rig.settings, rig.database) == []
+
+
+async def test_when_even_the_voicemail_rescue_fails_the_dialplan_fallback_takes_the_caller(tmp_path: Path) -> None:
+    # The dialplan's fallback context (asterisk_conf/extensions.conf) runs an app nobody serves here:
+    # reaching it is what counts; the emulator then hangs up as Asterisk would.
+    async with running_rig(tmp_path, routes={"hotline-fallback": "dialplan-voicemail"}) as r:
+        r.engine.prompts = BrokenPrompts(r.engine.prompts, "category_menu", "record_instructions")
+        caller = await r.dial()
+        await r.pick_language(caller, "en")
+        await r.menu(caller, "main_menu", "1")
+        await caller.wait_prompt("apology_message")
+        await caller.wait_for(lambda e: e.type == "ChannelDialplan" and e.channel_id == caller.hotline_channel_id
+                              and (e.raw["channel"].get("dialplan") or {}).get("context") == "hotline-fallback",
+                              10, "the hotline leg continuing in hotline-fallback")
+        row = await r.ended_call(caller)
+    assert row["outcome"] == "error"
