@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,8 +19,6 @@ from ivr.ari.errors import AriError
 
 if TYPE_CHECKING:
     from ivr.engine.session import Session
-
-log = logging.getLogger(__name__)
 
 LISTEN_S = 5
 END_SILENCE_S = 2
@@ -60,19 +57,21 @@ class VoskMenus:
                 return None
             data = await session.call.client.download_stored_recording(name)
             # Decoding is CPU-heavy: the engine's low-priority threads, so other calls' barge-ins win the CPU.
-            return await session.background.run(_recognise, menu, data, set(choices.values()))
+            category, reason = await session.background.run(_recognise, menu, data)
         except AriError as exc:
             session.log.info("spoken answer not fetched (%s)", exc)
             return None
         finally:
             with contextlib.suppress(AriError):
                 await session.call.client.delete_stored_recording(name)
+        session.log.info("spoken answer: %s (%s)", category or "none", reason)
+        return category if category in set(choices.values()) else None
 
 
-def _recognise(menu: Any, data: bytes, allowed: set[str]) -> str | None:
+def _recognise(menu: Any, data: bytes) -> tuple[str | None, str]:
+    """(category, reason) of the spoken answer in ``data``."""
     with tempfile.TemporaryDirectory(prefix="ivr-answer-") as tmp:
         path = Path(tmp) / "answer.wav"
         path.write_bytes(data)
         result = menu.recognize_file(path)
-    log.info("spoken answer: %s (%s)", result.category or "none", result.reason)
-    return result.category if result.category in allowed else None
+    return result.category, result.reason
