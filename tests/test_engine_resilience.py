@@ -171,3 +171,22 @@ async def test_when_even_the_voicemail_rescue_fails_the_dialplan_fallback_takes_
                               10, "the hotline leg continuing in hotline-fallback")
         row = await r.ended_call(caller)
     assert row["outcome"] == "error"
+
+
+async def test_a_running_engine_imports_voicemails_the_dialplan_takes_meanwhile(rig: Rig) -> None:
+    await rig.engine.stop()
+    replacement = Engine(rig.settings, rig.database, prompts=rig.engine.prompts, time_scale=rig.engine.time_scale,
+                         fallback_every=0.2)
+    rig.engine = replacement
+    await replacement.start()
+    before = {r["id"] for r in await rig.database.query("select id from cases")}
+    # E.g. taken while the event socket was down: Asterisk moves it out of tmp/ when the call ends.
+    write_wav(rig.settings.fallback_path / "20261124T110000-9.wav", 1.5, freq=370, amplitude=9000)
+    async with asyncio.timeout(10):
+        while True:   # the database has no event to wait on: poll it
+            new = [r for r in await rig.database.query("select id from cases") if r["id"] not in before]
+            if new:
+                break
+            await asyncio.sleep(0.1)
+    recs = await rig.database.query("select state from recordings where case_id = ?", [new[0]["id"]])
+    assert recs == [{"state": "stored"}]

@@ -18,8 +18,8 @@ from ivr.settings import SettingsError
 def engine(cli: CliContext, import_fallback_only: bool) -> None:
     """Run the call engine: answer calls in Stasis app IVR_ARI_APP and run flow IVR_FLOW.
 
-    On start it imports voicemails the dialplan recorded while no engine was connected
-    (IVR_FALLBACK_DIR), then connects to Asterisk, retrying while it is away.
+    On start, and every minute after, it imports voicemails the dialplan recorded while no engine was
+    connected (IVR_FALLBACK_DIR), then connects to Asterisk, retrying while it is away.
     """
     from ivr.engine.fallback import import_fallback
     from ivr.engine.service import Engine

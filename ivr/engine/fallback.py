@@ -2,9 +2,10 @@
 
 When no engine is connected, ``Stasis(hotline)`` fails with STASISSTATUS=FAILED and the
 dialplan (asterisk_conf/extensions.conf) records a message into ``tmp/`` of the fallback
-folder, moving it up into the folder once the call ends. At start-up the engine files each
-finished ``*.wav`` there as a case with its recording — verified, then the source removed —
-so an outage loses no message. A file already imported (same sha256) is only removed.
+folder, moving it up into the folder once the call ends. At start-up, and every minute while
+it runs, the engine files each finished ``*.wav`` there as a case with its recording —
+verified, then the source removed — so an outage loses no message. A file already imported
+(same sha256) is only removed.
 """
 
 from __future__ import annotations

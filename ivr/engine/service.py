@@ -34,6 +34,9 @@ from ivr.settings import Settings, SettingsError
 log = logging.getLogger(__name__)
 
 AGENT_ARG = "agent"
+# Voicemails the dialplan takes while the engine runs (its socket was down, or it handed a caller
+# over) would otherwise wait for the next restart to reach a caseworker.
+FALLBACK_EVERY_S = 60.0
 
 
 class SpeechMenu(Protocol):
@@ -58,6 +61,7 @@ class Engine:
         speech: SpeechMenu | None = None,
         client: AriClient | None = None,
         time_scale: float = 1.0,
+        fallback_every: float = FALLBACK_EVERY_S,
     ) -> None:
         self.name = "engine"
         self.settings = settings
@@ -65,6 +69,7 @@ class Engine:
         self.prompts = prompts
         self.speech = speech
         self.time_scale = time_scale
+        self.fallback_every = fallback_every
         self.background = Background()
         self.client = client or AriClient(settings.ari_url, settings.ari_user, settings.ari_password)
         self.app = StasisApp(self.client, settings.ari_app, self.handle)
@@ -72,6 +77,7 @@ class Engine:
         self.sessions: dict[str, Session] = {}
         self._agents: dict[str, asyncio.Future[Call]] = {}
         self._agent_gone: dict[str, asyncio.Event] = {}
+        self._importer: asyncio.Task[None] | None = None
 
     # -- Service -------------------------------------------------------------------------------------
 
@@ -89,13 +95,26 @@ class Engine:
 
             self.prompts = PromptResolver(self.settings)
         await import_fallback(self.settings, self.database)
+        self._importer = asyncio.create_task(self._import_fallback_every(self.fallback_every), name="fallback-import")
         await self.app.start()
         log.info("engine ready: flow=%s version=%s app=%s", self.flow.name, self.flow.version, self.settings.ari_app)
 
     async def stop(self) -> None:
+        if self._importer is not None:
+            self._importer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._importer
         await self.app.stop()
         await self.client.close()
         self.background.close()
+
+    async def _import_fallback_every(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                await import_fallback(self.settings, self.database)
+            except Exception:   # a full disk, a locked database: try again next round
+                log.exception("fallback voicemail import failed; next try in %.0fs", seconds)
 
     # -- calls ----------------------------------------------------------------------------------------
 
