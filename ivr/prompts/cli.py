@@ -115,12 +115,13 @@ def install(cli: CliContext, directory: Path) -> None:
         if dst.exists() and filecmp.cmp(src, dst, shallow=False):
             unchanged += 1
             continue
+        tmp = dst.with_name(f".{dst.name}.tmp")
         try:
             dst.parent.mkdir(parents=True, exist_ok=True)
-            tmp = dst.with_name(f".{dst.name}.tmp")
             shutil.copyfile(src, tmp)
             os.replace(tmp, dst)
         except OSError as exc:
+            tmp.unlink(missing_ok=True)  # e.g. a full disk: leave no half-copied file in Asterisk's sounds
             raise click.ClickException(f"{dst}: cannot write ({exc.strerror})") from None
         copied += 1
     click.echo(f"{copied} copied, {unchanged} unchanged -> {directory / INSTALL_PREFIX}")
