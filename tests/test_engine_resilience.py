@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from engine_rig import Rig, running_rig, write_wav
+from engine_rig import ARI_PASSWORD, ARI_USER, Rig, running_rig, write_wav
 
+from ivr.ari.client import AriClient
 from ivr.engine.fallback import import_fallback
 from ivr.engine.service import Engine
 from ivr.prompts.resolve import MissingPrompt
@@ -190,3 +191,30 @@ async def test_a_running_engine_imports_voicemails_the_dialplan_takes_meanwhile(
             await asyncio.sleep(0.1)
     recs = await rig.database.query("select state from recordings where case_id = ?", [new[0]["id"]])
     assert recs == [{"state": "stored"}]
+
+
+async def test_a_call_the_old_engine_never_answered_is_answered_when_resumed(rig: Rig) -> None:
+    # The engine went away between the call's StasisStart and its answer: the channel waits in the app, ringing.
+    await rig.engine.stop()
+    holder = AriClient(rig.emulator.url, ARI_USER, ARI_PASSWORD)
+    socket = await holder.connect_events(rig.settings.ari_app)
+    caller = await rig.hub.dial("1000", "hotline-in", caller_id="Worker <+66810000999>")
+    await until_ringing_in_app(rig)
+    await socket.close()
+    await holder.close()
+    replacement = Engine(rig.settings, rig.database, prompts=rig.engine.prompts, time_scale=rig.engine.time_scale)
+    rig.engine = replacement
+    await replacement.start()
+    await caller.wait_answered()          # without an answer the caller would hear ringing, then nothing
+    await caller.wait_prompt("choose_language")
+    await caller.press("*")
+    assert (await rig.ended_call(caller))["outcome"] == "quick_exit"
+
+
+async def until_ringing_in_app(rig: Rig) -> None:
+    async with asyncio.timeout(10):
+        while True:   # the emulator's state has no event to wait on: poll it
+            if any(c.stasis_app == rig.settings.ari_app and c.state != "Up"
+                   for c in rig.emulator.world.channels.values()):
+                return
+            await asyncio.sleep(0.05)

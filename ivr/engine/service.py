@@ -130,7 +130,8 @@ class Engine:
                           background=self.background)
         self.sessions[call.channel_id] = session
         try:
-            if not call.resumed:
+            # A resumed call may have been left before its answer (the old engine died in between).
+            if not call.resumed or call.channel.get("state") != "Up":
                 try:
                     await call.client.answer(call.channel_id)
                 except AriError:
