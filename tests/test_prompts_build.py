@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import shutil
 from pathlib import Path
 
@@ -126,6 +127,27 @@ def test_recordings_win_and_unchanged_inputs_are_not_rebuilt(tmp_path: Path) -> 
     assert (third.recorded, third.placeholders, third.unchanged) == (["en/goodbye"], [], 1)
     assert manifest(settings)["en/goodbye"]["kind"] == "recorded"
     assert manifest(settings)["en/goodbye"]["source"] == "goodbye.ogg"
+
+
+def test_a_changed_recording_shows_as_stale_until_rebuilt_and_a_mere_touch_does_not(tmp_path: Path) -> None:
+    settings = deployment(tmp_path, languages="en")
+    source = record(settings, "en", "greeting", "greeting.wav", seconds=1.0)
+    PromptBuilder(settings).build()
+
+    def stale() -> bool:
+        catalog = load_catalog(settings.prompts_dir)
+        return next(c for c in coverage(settings, catalog)[0].cells if c.key == "greeting").stale
+
+    assert not stale()
+    record(settings, "en", "greeting", "greeting.wav", seconds=1.5, freqs=(300,))
+    assert stale()
+    assert PromptBuilder(settings).build().recorded == ["en/greeting"]
+    assert not stale()
+    # Copied back with a new time but the same bytes: read and hashed again, found unchanged.
+    stat = source.stat()
+    os.utime(source, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert not stale()
+    assert PromptBuilder(settings).build().unchanged == 2
 
 
 def test_a_broken_recording_keeps_the_previous_prompt_and_fails_the_build(tmp_path: Path) -> None:

@@ -7,8 +7,9 @@ their fallbacks):
   and marked as a placeholder in the manifest;
 - without a recording or an espeak-ng voice (Khmer, Lao), nothing is built and calls
   play the fallback language's prompt (the resolver logs it; so does this build).
-A content hash decides what needs doing, so a second build with nothing changed only
-reads the sources. A recording that fails to convert never replaces a working prompt.
+A content hash decides what needs doing; a recording whose size and time are as at the
+last build is not even read again. A recording that fails to convert never replaces a
+working prompt.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from ivr.db import utcnow
 from ivr.languages import fallback_chain
 from ivr.prompts.catalog import Catalog, load_catalog
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
-from ivr.prompts.sources import find_sources, placeholder_hash, recording_hash
+from ivr.prompts.sources import find_sources, placeholder_hash, recording_digest, recording_hash, stat_signature
 from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest, update_manifest
 from ivr.prompts.voices import Espeak
 from ivr.settings import Settings
@@ -48,6 +49,7 @@ class Task:
     source: Path | None = None
     text: str = ""
     voice: str = ""
+    source_stat: str = ""
 
 
 @dataclass
@@ -125,8 +127,9 @@ class PromptBuilder:
             text = catalog.text(key, lang)
             if source is not None:
                 # The text and voice come along in case the recording fails and a placeholder must stand in.
-                task = Task(lang, key, RECORDED, recording_hash(source), source=source,
-                            text=text.text if text else "", voice=voice or "")
+                stat = stat_signature(source)
+                task = Task(lang, key, RECORDED, recording_digest(source, stat, previous), source=source,
+                            text=text.text if text else "", voice=voice or "", source_stat=stat)
             elif voice is not None and text is not None:
                 task = Task(lang, key, PLACEHOLDER, placeholder_hash(text.text, voice), text=text.text, voice=voice)
             elif text is not None and text.stand_in and self.espeak.voice_for(text.stand_in[0]):
@@ -180,6 +183,8 @@ class PromptBuilder:
         entry: dict[str, Any] = {"kind": task.kind, "hash": task.digest, "built_at": utcnow()}
         if task.kind == RECORDED and task.source is not None:
             entry["source"] = task.source.name
+            if task.source_stat:
+                entry["source_stat"] = task.source_stat
         else:
             entry["voice"] = task.voice
         entry.update(asdict(info))
@@ -220,7 +225,8 @@ class PromptBuilder:
             staged.unlink(missing_ok=True)
             if named != upload:
                 named.unlink(missing_ok=True)
-        task = Task(lang, key, RECORDED, recording_hash(source), source=source)
+        stat = stat_signature(source)
+        task = Task(lang, key, RECORDED, recording_hash(source), source=source, source_stat=stat)
         update_manifest(self.root, {entry_name(lang, key): self._entry(task, info)})
         log.info("prompt %s replaced by an uploaded recording", entry_name(lang, key))
         return info

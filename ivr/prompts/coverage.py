@@ -12,7 +12,7 @@ from typing import Any
 from ivr.languages import fallback_chain
 from ivr.prompts.build import PLACEHOLDER, RECORDED
 from ivr.prompts.catalog import Catalog
-from ivr.prompts.sources import find_sources, recording_hash
+from ivr.prompts.sources import find_sources, recording_digest, stat_signature
 from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest
 from ivr.settings import Settings
 
@@ -78,7 +78,10 @@ def _cell(root: Path, lang: str, key: str, entry: dict[str, Any], source: Path |
             (code for code in fallback_chain(lang)[1:] if is_playable(built_path(root, code, key))), None
         )
     if source is not None:
-        stale = entry.get("kind") != RECORDED or entry.get("hash") != recording_hash(source)
+        # The prompts page and `ivr check` look at every key in every language: only a recording whose
+        # size or time changed is read and hashed again.
+        digest = recording_digest(source, stat_signature(source), entry)
+        stale = entry.get("kind") != RECORDED or entry.get("hash") != digest
     else:
         stale = state == RECORDED and bool(entry)
     return Cell(lang, key, state, plays, review, stale, entry.get("error"), path if plays == lang else None)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ivr.prompts import convert
 
@@ -38,6 +40,21 @@ def find_sources(prompts_dir: Path, lang: str) -> Sources:
             path = newer
         out.by_key[key] = path
     return out
+
+
+def stat_signature(path: Path) -> str:
+    """The pipeline, size and modification time, taken before hashing: while they still match what the
+    manifest recorded, the built prompt is current without reading the recording (as make and git judge files)."""
+    st = path.stat()
+    return f"{PIPELINE} size={st.st_size} mtime_ns={st.st_mtime_ns}"
+
+
+def recording_digest(path: Path, stat: str, entry: Mapping[str, Any]) -> str:
+    """The recording's hash: the manifest ``entry``'s while its name and ``stat`` still match, else read anew."""
+    known = entry.get("hash")
+    if entry.get("source") == path.name and entry.get("source_stat") == stat and isinstance(known, str):
+        return known
+    return recording_hash(path)
 
 
 def recording_hash(path: Path) -> str:
