@@ -129,6 +129,11 @@ class SpeechMenu:
         self.grammar = json.dumps(grammar, ensure_ascii=False)
         self._rec = vosk.KaldiRecognizer(self.model.model, float(input_rate), self.grammar)
         self._rec.SetWords(True)
+        # A grammar of a few words makes the decoder pick one of them, at full confidence, even for
+        # noise (about one brown-noise clip in six came out as a menu word). A second decoder with
+        # the whole vocabulary hears the same audio; a choice counts only if it heard the words too.
+        self._open = vosk.KaldiRecognizer(self.model.model, float(input_rate))
+        self._open_text: list[str] = []
 
     def _known(self, word: str) -> bool:
         return bool(self.model.model.vosk_model_find_word(word) >= 0)
@@ -137,6 +142,8 @@ class SpeechMenu:
 
     def feed(self, pcm: bytes) -> MenuResult | None:
         """Feed audio as it arrives. Returns a result when the recogniser hears the end of an utterance."""
+        if self._open.AcceptWaveform(pcm):
+            self._open_text.append(json.loads(self._open.Result()).get("text", ""))
         if self._rec.AcceptWaveform(pcm):
             result = self.decide(json.loads(self._rec.Result()))
             if result.reason != "nothing heard":
@@ -154,6 +161,8 @@ class SpeechMenu:
             if result is not None:
                 self._rec.Reset()
                 self._rec.FinalResult()
+                self._open.Reset()
+                self._open_text.clear()
                 return result
         return self.finish()
 
@@ -181,4 +190,11 @@ class SpeechMenu:
             return MenuResult(None, "mostly words outside the menu", phrase, conf)
         if conf < self.min_conf:
             return MenuResult(None, f"unsure ({conf:.2f} < {self.min_conf})", phrase, conf)
+        if phrase.replace(" ", "") not in self._heard_openly():
+            return MenuResult(None, "not confirmed without the menu's grammar", phrase, conf)
         return MenuResult(category, "heard", phrase, conf)
+
+    def _heard_openly(self) -> str:
+        """What the whole-vocabulary decoder heard so far, without spaces (so '네유' confirms '네')."""
+        self._open_text.append(json.loads(self._open.FinalResult()).get("text", ""))
+        return "".join(self._open_text).replace(" ", "")
