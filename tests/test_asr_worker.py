@@ -268,3 +268,13 @@ def test_stopping_mid_decode_puts_the_job_back(ko_settings: Settings, db: sqlite
     row = job_row(db, job_id)
     assert row["state"] == "queued" and row["attempts"] == 0 and row["lease_owner"] is None
     assert db.execute("select count(*) from transcripts").fetchone()[0] == 0
+
+
+def test_a_worker_that_keeps_dying_at_start_is_restarted_ever_more_slowly() -> None:
+    from ivr.asr.worker import RestartPolicy
+
+    policy = RestartPolicy(shortest=1.0, longest=60.0, healthy=120.0)
+    waits = [policy.after_death(lived=0.5) for _ in range(8)]
+    assert waits == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 60.0, 60.0]
+    # one that ran well before dying is replaced at once again
+    assert policy.after_death(lived=600.0) == 1.0

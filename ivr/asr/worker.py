@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import time
+from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
 from pathlib import Path
 
@@ -33,6 +35,28 @@ def rss_kib(pid: int) -> int | None:
     return None
 
 
+@dataclass
+class RestartPolicy:
+    """How long to wait before replacing a worker process that died.
+
+    A process that dies soon after starting (a broken model, a bad install) would otherwise
+    be restarted every second forever; each quick death doubles the wait, up to ``longest``,
+    and a process that ran for ``healthy`` seconds resets it.
+    """
+
+    shortest: float = 1.0
+    longest: float = 60.0
+    healthy: float = 120.0
+    wait: float = 0.0
+
+    def after_death(self, lived: float) -> float:
+        if lived >= self.healthy or self.wait == 0.0:
+            self.wait = self.shortest
+        else:
+            self.wait = min(self.wait * 2, self.longest)
+        return self.wait
+
+
 class TranscribeWorker:
     name = "transcribe"
 
@@ -47,6 +71,8 @@ class TranscribeWorker:
         self._ctx = multiprocessing.get_context("spawn")
         self._stop = self._ctx.RawValue("b", 0)  # see ivr.asr.process.StopFlag
         self.processes: list[SpawnProcess] = []
+        self._policies: list[RestartPolicy] = []
+        self._started: dict[int, float] = {}
         self._monitor: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -58,22 +84,32 @@ class TranscribeWorker:
             db.conn.close()
         self._stop.value = 0
         self.processes = [self._spawn(i) for i in range(self.settings.transcribe_workers)]
+        self._policies = [RestartPolicy() for _ in self.processes]
         self._monitor = asyncio.create_task(self._watch(), name="transcribe-monitor")
 
     def _spawn(self, index: int) -> SpawnProcess:
         proc = self._ctx.Process(target=main, args=(self.config, self._stop), name=f"ivr-transcribe-{index}",
                                  daemon=True)
         proc.start()
+        self._started[index] = time.monotonic()
         log.info("worker process %d started (pid %s)", index, proc.pid)
         return proc
 
     async def _watch(self) -> None:
+        due: dict[int, float] = {}  # slot -> when its dead process may be replaced
         while not self._stop.value:
             await asyncio.sleep(1.0)
+            now = time.monotonic()
             for index, proc in enumerate(self.processes):
-                if not proc.is_alive() and not self._stop.value:
-                    log.warning("worker process %d (pid %s) exited with %s; starting another",
-                                index, proc.pid, proc.exitcode)
+                if proc.is_alive() or self._stop.value:
+                    continue
+                if index not in due:
+                    wait = self._policies[index].after_death(now - self._started[index])
+                    due[index] = now + wait
+                    log.warning("worker process %d (pid %s) exited with %s; starting another in %.0f s",
+                                index, proc.pid, proc.exitcode, wait)
+                if now >= due[index]:
+                    del due[index]
                     self.processes[index] = self._spawn(index)
 
     def memory(self) -> dict[int, int | None]:
