@@ -6,7 +6,9 @@ keypad), so the recogniser is built to say "no answer" when unsure:
 - the grammar holds the menu words plus filler words (``fillers/<lang>.txt``) and the
   model's ``[unk]`` when it has one, so other speech lands on fillers;
 - a menu word below ``min_conf``, words of two different choices, or an utterance that
-  is mostly fillers (a menu word caught in passing) is no answer.
+  is mostly fillers (a menu word caught in passing) is no answer;
+- a choice counts only if a decoder with the whole vocabulary, fed the same audio, heard
+  the menu words too: a few-word grammar otherwise turns noise into a word at full confidence.
 
 The engine shares one :class:`MenuModels` per process (a model is loaded once per
 language) and builds a :class:`SpeechMenu` per prompt. Vosk calls release the GIL;
@@ -18,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +54,22 @@ class LoadedModel:
     model: vosk.Model
     rate: int
     accepts_other_rates: bool
+    # Whole-vocabulary recognisers, reused: a new one decodes slower than real time until
+    # Vosk's lookahead cache inside it is warm (1.3 s for 0.9 s of speech, then ~70 ms).
+    _open: list[tuple[float, Any]] = field(default_factory=list, repr=False)
+    _open_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def borrow_open_recognizer(self, rate: float) -> Any:
+        with self._open_lock:
+            for i, (r, _) in enumerate(self._open):
+                if r == rate:
+                    return self._open.pop(i)[1]
+        return vosk.KaldiRecognizer(self.model, rate)
+
+    def return_open_recognizer(self, rate: float, recognizer: Any) -> None:
+        recognizer.Reset()
+        with self._open_lock:
+            self._open.append((rate, recognizer))
 
 
 def load_fillers(lang: str, folder: Path = FILLERS_DIR) -> list[str]:
@@ -132,7 +150,7 @@ class SpeechMenu:
         # A grammar of a few words makes the decoder pick one of them, at full confidence, even for
         # noise (about one brown-noise clip in six came out as a menu word). A second decoder with
         # the whole vocabulary hears the same audio; a choice counts only if it heard the words too.
-        self._open = vosk.KaldiRecognizer(self.model.model, float(input_rate))
+        self._open: Any = self.model.borrow_open_recognizer(float(input_rate))
         self._open_text: list[str] = []
 
     def _known(self, word: str) -> bool:
@@ -142,17 +160,26 @@ class SpeechMenu:
 
     def feed(self, pcm: bytes) -> MenuResult | None:
         """Feed audio as it arrives. Returns a result when the recogniser hears the end of an utterance."""
-        if self._open.AcceptWaveform(pcm):
+        if self._open is not None and self._open.AcceptWaveform(pcm):
             self._open_text.append(json.loads(self._open.Result()).get("text", ""))
         if self._rec.AcceptWaveform(pcm):
             result = self.decide(json.loads(self._rec.Result()))
             if result.reason != "nothing heard":
+                self._give_back()
                 return result
         return None
 
     def finish(self) -> MenuResult:
         """The caller stopped (silence detected, or the recording ended): decide now."""
-        return self.decide(json.loads(self._rec.FinalResult()))
+        result = self.decide(json.loads(self._rec.FinalResult()))
+        self._give_back()
+        return result
+
+    def _give_back(self) -> None:
+        """The answer is decided: the whole-vocabulary recogniser goes back for the next menu."""
+        if self._open is not None:
+            self.model.return_open_recognizer(float(self.input_rate), self._open)
+            self._open = None
 
     def recognize_file(self, path: Path) -> MenuResult:
         """Decide from a short recording of the answer (any format sox reads)."""
@@ -161,8 +188,6 @@ class SpeechMenu:
             if result is not None:
                 self._rec.Reset()
                 self._rec.FinalResult()
-                self._open.Reset()
-                self._open_text.clear()
                 return result
         return self.finish()
 
@@ -196,5 +221,6 @@ class SpeechMenu:
 
     def _heard_openly(self) -> str:
         """What the whole-vocabulary decoder heard so far, without spaces (so '네유' confirms '네')."""
-        self._open_text.append(json.loads(self._open.FinalResult()).get("text", ""))
+        if self._open is not None:
+            self._open_text.append(json.loads(self._open.FinalResult()).get("text", ""))
         return "".join(self._open_text).replace(" ", "")
