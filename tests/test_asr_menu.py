@@ -22,6 +22,15 @@ def model() -> object:
     return korean_menu_model()
 
 
+def fresh(model: object) -> object:
+    """The same loaded model with no used recognisers: a reused one carries speaker adaptation
+    from earlier audio (other tests' noise and words), which can cost a true answer."""
+    import dataclasses
+    import threading
+
+    return dataclasses.replace(model, _open=[], _open_lock=threading.Lock())  # type: ignore[type-var]
+
+
 @pytest.fixture(scope="module")
 def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     need_tools()
@@ -41,7 +50,7 @@ def audio(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 def test_menu_word_is_recognised(model: object, audio: dict[str, Path]) -> None:
-    result = SpeechMenu(model, YES_NO).recognize_file(audio["yes"])  # type: ignore[arg-type]
+    result = SpeechMenu(fresh(model), YES_NO).recognize_file(audio["yes"])  # type: ignore[arg-type]
     assert result.category == "yes" and result.word == "네" and result.conf is not None and result.conf >= 0.6
 
 
@@ -54,7 +63,7 @@ def test_speech_outside_the_menu_is_no_answer_never_a_wrong_choice(model: object
 
 
 def test_streaming_feed_decides_like_the_file(model: object, audio: dict[str, Path]) -> None:
-    menu = SpeechMenu(model, YES_NO)  # type: ignore[arg-type]
+    menu = SpeechMenu(fresh(model), YES_NO)  # type: ignore[arg-type]
     decided: MenuResult | None = None
     pcm = b"".join(pcm_chunks(audio["yes"], 8000)) + b"\0" * 16000  # then a second of line silence
     for i in range(0, len(pcm), 320):  # 20 ms frames, as a media stream delivers them
