@@ -8,7 +8,6 @@ import asyncio
 import inspect
 import json
 import re
-import shutil
 import time
 import typing
 from collections.abc import AsyncIterator
@@ -177,10 +176,9 @@ class Listener:
 
 @pytest.fixture
 async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
+    # Each capture was taken on a fresh server with an empty recording spool (the folder itself exists).
     spool = tmp_path / "spool"
-    (spool / "scen").mkdir(parents=True)
-    # The recorded server already held scen/dup from an earlier run: both attempts in errors.jsonl answer 409.
-    shutil.copy(ARI_SHARED / "sounds" / "en" / "beep.wav", spool / "scen" / "dup.wav")
+    spool.mkdir()
     emu = Emulator(user=USER, password=PASSWORD, sounds_dir=ARI_SHARED / "sounds", spool_dir=spool,
                    routes={"hotline-in": "hotline"}, speed=SPEED)
     await emu.start()

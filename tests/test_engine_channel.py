@@ -34,5 +34,5 @@ async def test_a_playback_that_never_ends_is_stopped_so_the_next_prompt_plays(
         async with asyncio.timeout(10):
             await done.wait()
         await caller.wait_hung_up()
-    # Without the stop, the second prompt queues behind the first and the caller hears nothing more.
+    # The engine waits a grace period for the first prompt's end, then stops it and plays the next one.
     assert any(uri.endswith("hello-world") for uri in caller.heard)

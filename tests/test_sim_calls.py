@@ -155,11 +155,18 @@ async def test_error_answers(r: tuple[Rig, Calls]) -> None:
     with pytest.raises(AriError) as bad:
         await client.send_dtmf(ch, "")
     assert bad.value.status == 400 and bad.value.message == "DTMF is required"
-    # an unknown scheme starts and never finishes; a recording queued behind it never starts
-    await client.play(ch, ["bogus:scheme"])
-    await client.record(ch, "scen/never", max_duration=1)
-    events = await types_until(call, "PlaybackStarted")
-    assert await call.next_event(0.5) is None
+    # an unknown scheme starts and never finishes, yet does not hold the channel: a recording asked
+    # for after it starts at once and ends normally, and the playback is still there to be stopped
+    bogus = await client.play(ch, ["bogus:scheme"])
+    await client.record(ch, "scen/after-bogus", max_duration=1)
+    events = await types_until(call, "RecordingFinished")
+    kinds = [(e.type, (e.raw.get("playback") or e.raw.get("recording") or {}).get("state")) for e in events]
+    assert ("PlaybackStarted", "playing") in kinds and ("RecordingStarted", "recording") in kinds
+    assert kinds[-1] == ("RecordingFinished", "done")
+    assert ("PlaybackFinished", "done") not in kinds and ("PlaybackFinished", "failed") not in kinds
+    await client.stop_playback(bogus["id"])
+    stopped = await types_until(call, "PlaybackFinished")
+    assert stopped[-1].raw["playback"]["state"] == "done"
     # the spool folder must exist
     spool = setup.emulator.world.spool_dir
     spool.rename(spool.with_name("moved"))

@@ -2,8 +2,9 @@
 
 ``media=a,b`` gives PlaybackStarted(a), PlaybackContinuing(a), PlaybackStarted(b),
 PlaybackFinished(b, done). A sound that does not exist ends with PlaybackFinished ``failed``;
-a URI with a scheme Asterisk does not know starts and never finishes (it blocks the channel's
-later playbacks and recordings, as on the real server). A stop gives ``done``; a hang-up ``failed``.
+a URI with a scheme Asterisk does not know starts and never finishes, yet does not hold the channel:
+later playbacks and recordings start at once, as on the real server (errors.jsonl). A stop gives
+``done``; a hang-up ``failed``.
 """
 
 from __future__ import annotations
@@ -86,8 +87,10 @@ class Playback:
                 self.finish("failed")
                 return
             if sound is False:
+                # Never finishes on its own, but lets the channel's next operation start: it stays
+                # listed (GET/DELETE /playbacks/{id} still find it) and goes quietly with the channel.
                 self._stuck = True
-                await self._stopped.wait()  # never finishes on its own
+                self.channel.lingering.append(self)
                 return
             assert isinstance(sound, Sound)
             self._segment = self.switch.send_audio(self.channel, sound)
@@ -107,11 +110,16 @@ class Playback:
 
     def abort(self) -> None:
         if self.state == "queued" or self._stuck:
-            self.world.playbacks.pop(self.id, None)
+            self._forget()
             self.state = "failed"
             return
         self._cut()
         self.finish("failed")
+
+    def _forget(self) -> None:
+        self.world.playbacks.pop(self.id, None)
+        if self in self.channel.lingering:
+            self.channel.lingering.remove(self)
 
     def _cut(self) -> None:
         if self._segment is not None:
@@ -122,7 +130,7 @@ class Playback:
         if self.state in ("done", "failed"):
             return
         self.state = state
-        self.world.playbacks.pop(self.id, None)
+        self._forget()
         self._event("PlaybackFinished")
         self._stopped.set()
 

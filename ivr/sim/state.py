@@ -88,6 +88,7 @@ class Channel:
     output: list[Segment] = field(default_factory=list)
     ops: asyncio.Queue[Op] = field(default_factory=asyncio.Queue)
     current: Op | None = None
+    lingering: list[Op] = field(default_factory=list)  # started, never to finish, not holding the channel
     control: asyncio.Task[None] | None = None
     talk_detect: tuple[float, float] | None = None  # (silence_threshold_s, talk_threshold_s)
     talking_since: float | None = None

@@ -190,6 +190,8 @@ class Switch:
         if ch.current is not None:
             current, ch.current = ch.current, None
             current.abort()
+        for op in list(ch.lingering):
+            op.abort()
 
     # -- the control queue ------------------------------------------------------------------------------------
 
