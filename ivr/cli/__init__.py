@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "audit": ("ivr.protection.cli", "audit", "Verify the tamper-evident audit log."),
     "retention": ("ivr.protection.cli", "retention", "Apply the retention periods."),
     "workplaces": ("ivr.supply.cli", "workplaces", "The registry of workplaces, suppliers and brands."),
+    "asterisk": ("ivr.asterisk.cli", "asterisk", "Render the Asterisk 22 configuration for this deployment."),
 }
 
 

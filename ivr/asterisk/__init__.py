@@ -1,0 +1,1 @@
+"""Asterisk 22 configuration for this deployment (`ivr asterisk config`)."""
