@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import itertools
 import json
@@ -51,6 +52,7 @@ CORE_SOUNDS = ASTERISK_DATA / "sounds"
 DID = "1800123456"
 ARI_USER, ARI_PASSWORD = "hotline", "real-ari-password-4c1f"
 CARRIER_APP, PHONES_APP = "carrier", "phones"
+AUTH = {"Authorization": "Basic " + base64.b64encode(f"{ARI_USER}:{ARI_PASSWORD}".encode()).decode()}
 SECRET = "real-asterisk-test-secret-0123456789"
 RATE = 8000
 FRAME = 160            # samples in a 20 ms ulaw packet
@@ -139,8 +141,7 @@ class AsteriskServer:
     async def wait_ready(self, timeout: float = 60.0) -> float:  # noqa: ASYNC109
         """Until ARI answers; returns the monotonic time it first did."""
         deadline = time.monotonic() + timeout
-        auth = aiohttp.BasicAuth(ARI_USER, ARI_PASSWORD)
-        async with aiohttp.ClientSession(auth=auth) as session:
+        async with aiohttp.ClientSession(headers=AUTH) as session:
             while True:
                 assert self.proc is not None
                 if self.proc.poll() is not None:
@@ -230,7 +231,7 @@ class EngineProcess:
 async def app_connected(url: str, app: str, timeout: float = 30.0) -> float:  # noqa: ASYNC109
     """Until Stasis app ``app`` has its event socket on the server at ``url`` (harness-level, not the caller)."""
     deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession(auth=aiohttp.BasicAuth(ARI_USER, ARI_PASSWORD)) as session:
+    async with aiohttp.ClientSession(headers=AUTH) as session:
         while True:
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with session.get(f"{url}/ari/applications/{app}",

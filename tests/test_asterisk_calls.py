@@ -1,0 +1,172 @@
+"""The hotline on a real Asterisk 22, called over SIP/RTP from a second Asterisk playing the carrier.
+
+Each test is what a worker (or the IT person) would check. The caller only acts on what it hears;
+the database is read afterwards, to check what was kept.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from asterisk_rig import Caller, Pair, make_speech, running_pair, wav_stats
+
+from ivr.supply.codes import make_code
+
+pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio(loop_scope="module")]
+
+LANGUAGES = ("en", "th")
+# Modules whose errors mean the hotline's configuration is wrong.
+CONFIG_ERROR = re.compile(r"ERROR\[\d+\][^:]*: (res_pjsip\w*|chan_pjsip|res_ari\w*|ari/\w+|res_stasis\w*|app_stasis|"
+                          r"stasis\w*|pbx_config|pbx|config|loader|res_http_websocket|http)\.c:")
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def pair(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
+    async with running_pair(tmp_path_factory.mktemp("real-asterisk"), languages=",".join(LANGUAGES)) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_speech(tmp_path_factory.mktemp("voice") / "message.wav",
+                       "My employer took my passport and has not paid me for three months.")
+
+
+def db(pair: Pair) -> sqlite3.Connection:
+    conn = sqlite3.connect(pair.data_dir / "ivr.db", timeout=10)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+async def ended_call(pair: Pair, started_after: str, timeout: float = 30.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
+    """The calls the engine has closed since ``started_after`` (for checking what was kept)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with db(pair) as conn:
+            rows = [dict(r) for r in conn.execute(
+                "select * from calls where started_at > ? order by started_at", [started_after])]
+        if rows and all(r["ended_at"] for r in rows):
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"calls not closed: {rows}\n{pair.debug()}")
+        await asyncio.sleep(0.2)
+
+
+def now_text(pair: Pair) -> str:
+    with db(pair) as conn:
+        return str(conn.execute("select strftime('%Y-%m-%dT%H:%M:%fZ', 'now')").fetchone()[0])[:19]
+
+
+def no_number_anywhere(pair: Pair, number: str) -> list[str]:
+    """Files of the hotline side (data dir, engine log, Asterisk's logs, spool, db) that hold the number."""
+    needles = {number.encode(), number.lstrip("+").encode(), ("0" + number[3:]).encode()}
+    found = []
+    roots = [pair.data_dir, pair.root / "hotline", pair.engine.log]
+    for root in roots:
+        paths = [root] if root.is_file() else [Path(d) / f for d, _, fs in os.walk(root) for f in fs]
+        for path in paths:
+            if path.is_symlink() or not path.is_file():
+                continue
+            data = path.read_bytes()
+            if any(n in data for n in needles):
+                found.append(str(path))
+    return found
+
+
+async def report(caller: Caller, lang_index: int, category_key: str, workplace: str, speech: Path) -> None:
+    """A worker reports a problem: language, 1 report, a category, a workplace code, a message, keep it."""
+    await caller.wait_quiet()                      # greeting and the language menu
+    await caller.press(str(lang_index))
+    await caller.wait_quiet()                      # the main menu
+    await caller.press("1")
+    await caller.wait_sound()                      # the category menu: a worker who knows it barges in
+    await caller.press(category_key)
+    await caller.wait_quiet()                      # the workplace code question
+    await caller.press(workplace + "#")
+    await caller.wait_quiet()                      # how to leave a message, then the beep
+    await caller.say(speech)
+    await caller.press("#")
+    await caller.wait_quiet()                      # the review menu
+    await caller.press("1")
+    await caller.wait_quiet(quiet=2.0, timeout=90)  # message saved, the case code twice, "press 1 to hear it again"
+    await caller.hangup()
+
+
+async def test_the_rendered_configuration_loads_without_errors(pair: Pair) -> None:
+    errors = [line for line in pair.hotline.log.read_text().splitlines() if CONFIG_ERROR.search(line)]
+    assert errors == []
+    modules = pair.hotline.cli("module show like pjsip") + pair.hotline.cli("module show like ari")
+    for module in ("chan_pjsip.so", "res_pjsip.so", "res_ari.so", "res_ari_channels.so"):
+        assert module in modules
+    endpoints = pair.hotline.cli("pjsip show endpoints")
+    assert "tollfree" in endpoints and "caseworker1" in endpoints
+    for context in ("from-trunk", "hotline-in", "hotline-fallback", "hotline-queue", "hotline-staff"):
+        assert "There is no existence" not in pair.hotline.cli(f"dialplan show {context}"), context
+
+
+async def test_a_report_in_two_languages_keeps_the_case_and_the_voice(pair: Pair, speech: Path) -> None:
+    since = now_text(pair)
+    callers = [await pair.call() for _ in LANGUAGES]
+    codes = [make_code(4242), make_code(777)]
+    await asyncio.gather(*(report(c, i + 1, "2", codes[i], speech) for i, c in enumerate(callers)))
+    rows = await ended_call(pair, since)
+    assert len(rows) == 2
+    speech_s, _ = wav_stats(speech)
+    with db(pair) as conn:
+        cases = [dict(r) for r in conn.execute(
+            "select * from cases where source_call_id in (?, ?) order by language", [r["id"] for r in rows])]
+        assert [(c["language"], c["category"]) for c in cases] == [("en", "documents"), ("th", "documents")]
+        assert sorted(c["workplace_code"] for c in cases) == sorted(codes)
+        for case in cases:
+            recs = conn.execute("select * from recordings where case_id = ? and kind = 'voicemail'",
+                                [case["id"]]).fetchall()
+            assert [r["state"] for r in recs] == ["stored"]
+            seconds, loudest = wav_stats(pair.data_dir / recs[0]["path"])
+            # The caller's words, not silence: at least as long as what was said, and a voice's level.
+            assert seconds >= speech_s - 0.5, (seconds, speech_s)
+            assert loudest > 1000, loudest
+            jobs = conn.execute("select state, language from jobs where recording_id = ?", [recs[0]["id"]]).fetchall()
+            assert [(j["state"], j["language"]) for j in jobs] == [("queued", case["language"])]
+    for caller in callers:
+        assert no_number_anywhere(pair, caller.number) == []
+
+
+async def test_star_ends_the_call_at_once_from_every_menu(pair: Pair, speech: Path) -> None:
+    async def quick_exit(steps: list[str]) -> tuple[float, str]:
+        caller = await pair.call()
+        for keys in steps:
+            await caller.wait_quiet()          # the menu was read out; the hotline waits for a key
+            if keys == "say":
+                await caller.say(speech)       # after the beep: speak, then end the message with '#'
+                keys = "#"
+            await caller.press(keys)
+        await caller.wait_quiet()
+        pressed = await caller.press("*")
+        await caller.wait_hung_up(15)
+        heard = caller.ear.loud_seconds_since(pressed)
+        await caller.close()
+        return heard, caller.number
+
+    since = now_text(pair)
+    menus = {
+        "language menu": [],
+        "main menu": ["1"],
+        "category menu": ["1", "1"],
+        "workplace code": ["1", "1", "3"],
+        "review menu": ["1", "2", "say"],
+    }
+    results = await asyncio.gather(*(quick_exit(steps) for steps in menus.values()))
+    rows = await ended_call(pair, since)
+    assert [r["outcome"] for r in rows] == ["quick_exit"] * len(menus)
+    for name, (heard, _) in zip(menus, results, strict=True):
+        # Nothing more is said after '*': no goodbye (what was already on its way is a few frames).
+        assert heard < 1.0, (name, heard)
