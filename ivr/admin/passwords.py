@@ -1,11 +1,18 @@
-"""Password hashing with argon2id (memory-hard), and the rules a new password must meet."""
+"""Password hashing with argon2id (memory-hard), and the rules a new password must meet.
+
+Length alone lets ``aaaaaaaaaa`` and ``password12`` through, so a new password must also pass
+zxcvbn (a maintained estimator that knows common passwords, words, names, keyboard patterns,
+repeats and sequences): a score of at least :data:`MIN_SCORE` of 4, roughly 10^8 guesses.
+"""
 
 from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from zxcvbn import zxcvbn
 
 MIN_LENGTH = 10
+MIN_SCORE = 3
 
 _hasher = PasswordHasher()
 
@@ -22,6 +29,15 @@ def check_strength(password: str, username: str = "") -> None:
         raise WeakPassword(f"The password must have at least {MIN_LENGTH} characters.")
     if username and password.lower() == username.lower():
         raise WeakPassword("The password must not be the same as the username.")
+    if not password.strip():
+        raise WeakPassword("The password must not be only spaces.")
+    # zxcvbn's run time grows with length; its first 100 characters are what an attacker guesses at.
+    result = zxcvbn(password[:100], user_inputs=[username, "ivr", "hotline"] if username else ["ivr", "hotline"])
+    if result["score"] < MIN_SCORE:
+        feedback = result.get("feedback") or {}
+        reason = feedback.get("warning") or "It would be easy to guess."
+        hints = " ".join(feedback.get("suggestions") or [])
+        raise WeakPassword(f"This password is too easy to guess: {reason.rstrip('.')}. {hints}".strip())
 
 
 def hash_password(password: str) -> str:

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ivr.admin.keys import User
+from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, PRIORITIES, STATUSES
 from ivr.languages import LANGUAGES
 
@@ -75,28 +76,30 @@ def parse(query: Mapping[str, str]) -> QueueFilter:
     priority = None
     if raw["priority"]:
         names = {v: k for k, v in PRIORITIES.items()}
-        if raw["priority"].isdigit() and int(raw["priority"]) in PRIORITIES:
-            priority = int(raw["priority"])
+        number = parse_int(raw["priority"])
+        if number is not None and number in PRIORITIES:
+            priority = number
         elif raw["priority"] in names:
             priority = names[raw["priority"]]
         else:
             raise FilterError(f"The filter “priority” cannot be “{raw['priority']}”. "
                               f"Choose one of: {', '.join(PRIORITIES.values())}.")
-    if raw["workplace"] and not (raw["workplace"].isdigit() and len(raw["workplace"]) <= 12):
+    if raw["workplace"] and parse_int(raw["workplace"], high=10**12 - 1) is None:
         raise FilterError(f"The filter “workplace” needs the workplace's number code, not “{raw['workplace']}”.")
     assignee = raw["assignee"]
-    if assignee and assignee not in ("me", "none") and not assignee.isdigit():
+    if assignee and assignee not in ("me", "none") and parse_int(assignee) is None:
         raise FilterError(f"The filter “assignee” cannot be “{assignee}”.")
-    page = raw["page"] or "1"
-    if not page.isdigit() or not 1 <= int(page) <= 100_000:
-        raise FilterError(f"The page number “{page}” is not a number from 1 up.")
+    page_text = raw["page"] or "1"
+    page = parse_int(page_text, low=1, high=100_000)
+    if page is None:
+        raise FilterError(f"The page number “{page_text}” is not a number from 1 up.")
     date_from, date_to = _date("from", raw["from"]), _date("to", raw["to"])
     if date_from and date_to and date_from > date_to:
         raise FilterError("The “from” date is after the “to” date.")
     return QueueFilter(
         status=raw["status"] or "open", language=raw["language"], category=raw["category"], priority=priority,
         workplace=raw["workplace"], date_from=date_from, date_to=date_to, assignee=assignee,
-        sort=raw["sort"] or "priority", page=int(page), raw={k: v for k, v in raw.items() if v and k != "page"},
+        sort=raw["sort"] or "priority", page=page, raw={k: v for k, v in raw.items() if v and k != "page"},
     )
 
 

@@ -17,6 +17,7 @@ from aiohttp import web
 from ivr.admin import audit as admin_audit
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
 from ivr.admin.keys import CASE_PANELS, DATABASE, SETTINGS
+from ivr.admin.params import parse_int
 from ivr.admin.render import render
 from ivr.admin.views.case import visible_case
 from ivr.protection import callbacks
@@ -47,10 +48,10 @@ async def panel(request: web.Request, case: dict[str, Any]) -> dict[str, Any] | 
 
 
 def _callback_id(request: web.Request) -> int:
-    raw = request.match_info["callback_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    value = parse_int(request.match_info["callback_id"], low=1)
+    if value is None:
         raise web.HTTPNotFound(text="There is no such call-back request.")
-    return int(raw)
+    return value
 
 
 async def _callback_of(request: web.Request) -> tuple[dict[str, Any], int]:

@@ -18,6 +18,7 @@ from aiohttp import web
 from ivr.admin import audit
 from ivr.admin.auth import current_user, require_role
 from ivr.admin.keys import DATABASE, NAV_LINKS, SETTINGS, NavLink, User
+from ivr.admin.params import parse_int
 from ivr.admin.render import render, render_text
 from ivr.cases import CATEGORIES
 from ivr.supply import codes, pdf, registry, report
@@ -30,10 +31,9 @@ MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def _brand_id(request: web.Request, user: User) -> int:
-    raw = request.match_info["brand_id"]
-    if not raw.isdigit() or len(raw) > 12:
+    wanted = parse_int(request.match_info["brand_id"], low=1)
+    if wanted is None:
         raise web.HTTPNotFound(text="There is no such brand.")
-    wanted = int(raw)
     if user.role == "brand" and wanted != user.brand_id:
         raise web.HTTPForbidden(text="This report belongs to another brand. You can only see your own supply chain.")
     return wanted
@@ -44,9 +44,10 @@ def _year(request: web.Request) -> int:
     raw = request.query.get("year", "").strip()
     if not raw:
         return this_year
-    if not raw.isdigit() or not 2000 <= int(raw) <= this_year:
+    year = parse_int(raw, low=2000, high=this_year)
+    if year is None:
         raise web.HTTPBadRequest(text=f"The year must be a year from 2000 to {this_year}, not “{raw}”.")
-    return int(raw)
+    return year
 
 
 async def _requested(request: web.Request) -> tuple[User, BrandReport]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ivr.admin.params import parse_int
 from ivr.supply import codes
 
 
@@ -33,9 +34,10 @@ class SupplySearch:
 def _id(name: str, raw: str) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    value = parse_int(raw)
+    if value is None:
         raise SearchError(f"The filter “{name}” must be chosen from the list, not “{raw}”.")
-    return int(raw)
+    return value
 
 
 def parse(db: sqlite_utils.Database, query: Mapping[str, str]) -> SupplySearch:

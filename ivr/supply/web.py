@@ -19,6 +19,7 @@ from aiohttp import web
 from ivr.admin import audit
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
 from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
+from ivr.admin.params import parse_int
 from ivr.admin.queue import visible_to
 from ivr.admin.render import render
 from ivr.admin.views.case import visible_case
@@ -33,9 +34,10 @@ MAX_CSV_BYTES = 5 * 1024 * 1024
 
 
 def _int_or_404(raw: str, what: str) -> int:
-    if not raw.isdigit() or len(raw) > 12:
+    value = parse_int(raw, low=1)
+    if value is None:
         raise web.HTTPNotFound(text=f"There is no such {what}.")
-    return int(raw)
+    return value
 
 
 # -- the registry ----------------------------------------------------------------------
@@ -239,7 +241,7 @@ async def link_workplace(request: web.Request) -> web.StreamResponse:
 def _add_action(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None:
     supplier = str(form.get("supplier_id", ""))
     remediation.add_action(
-        db, case_id=case_id, supplier_id=int(supplier) if supplier.isdigit() else -1,
+        db, case_id=case_id, supplier_id=parse_int(supplier) or -1,
         kind=str(form.get("kind", "")), action=str(form.get("action", "")),
         due_date=str(form.get("due_date", "")), user_id=user.id)
 

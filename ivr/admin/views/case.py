@@ -14,6 +14,7 @@ from markupsafe import Markup
 from ivr.admin import audit, casework
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
 from ivr.admin.keys import CASE_PANELS, DATABASE, SETTINGS, User
+from ivr.admin.params import parse_int, path_id
 from ivr.admin.render import render, render_text
 from ivr.admin.replies import save_reply
 from ivr.admin.views.queue import assignees
@@ -24,10 +25,7 @@ log = logging.getLogger(__name__)
 
 
 def _case_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise web.HTTPNotFound(text="There is no case with this number.")
-    return int(raw)
+    return path_id(request, "id", "case")
 
 
 async def visible_case(request: web.Request, case_id: int | None = None) -> dict[str, Any]:
@@ -97,10 +95,10 @@ async def _change(request: web.Request, done: str,
 
 
 def _int(form: Any, name: str) -> int:
-    raw = str(form.get(name, ""))
-    if not raw.isdigit() or len(raw) > 12:
+    value = parse_int(form.get(name, ""))
+    if value is None:
         raise casework.Refused("The form was incomplete. Reload the page and try again.")
-    return int(raw)
+    return value
 
 
 @require_role(*CASE_ROLES)

@@ -11,6 +11,7 @@ from aiohttp import web
 from ivr.admin import audit
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
 from ivr.admin.keys import DATABASE, SETTINGS
+from ivr.admin.params import path_id
 from ivr.admin.views.case import visible_case
 from ivr.protection.retention import recording_file
 
@@ -24,11 +25,9 @@ def _starts_at_zero(range_header: str | None) -> bool:
 @require_role(*CASE_ROLES)
 async def audio(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
-    raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
-        raise web.HTTPNotFound(text="There is no recording with this number.")
+    rec_id = path_id(request, "id", "recording")
     database = request.app[DATABASE]
-    rec = await database.query_one("select id, case_id, path, format, state from recordings where id = ?", [int(raw)])
+    rec = await database.query_one("select id, case_id, path, format, state from recordings where id = ?", [rec_id])
     if rec is None:
         raise web.HTTPNotFound(text="There is no recording with this number.")
     if rec["case_id"] is None:
