@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
+import ipaddress
 import os
 import tomllib
 import zoneinfo
@@ -20,6 +21,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ivr.languages import LANGUAGES
+
+# Smallest brand-report group size that does not point at one or two callers.
+MIN_SAFE_BRAND_K = 3
 
 
 class SettingsError(Exception):
@@ -62,6 +66,14 @@ class Settings:
     retention_call_days: int = 730
     callback_number_days: int = 30
     brand_k: int = 5
+    # Below 3 a brand report can point at one or two callers; only with this explicit flag.
+    brand_k_allow_unsafe: bool = False
+    # Reverse proxies whose X-Forwarded-For is believed (addresses or networks); none by default.
+    trusted_proxies: tuple[str, ...] = ()
+    # Ed25519 private key that signs audit checkpoints; keep it off the database's disk and out of backups.
+    audit_signing_key_file: Path | None = None
+    # The matching public key (64 hex digits), for `ivr audit verify`.
+    audit_public_key: str = ""
     cookie_secure: bool = True
     log_level: str = "INFO"
 
@@ -130,7 +142,7 @@ def _coerce(name: str, raw: Any) -> Any:
     kind = FIELDS[name].type
     label = env_name(name)
     try:
-        if name == "languages":
+        if name in ("languages", "trusted_proxies"):
             items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
             return tuple(str(i).strip() for i in items if str(i).strip())
         if isinstance(default, bool):
@@ -255,6 +267,19 @@ def validate(s: Settings, *, mode: str | None = None) -> None:
         if getattr(s, name) < 1:
             raise SettingsError(f"{env_name(name)}: must be at least 1")
 
+    if s.brand_k < MIN_SAFE_BRAND_K and not s.brand_k_allow_unsafe:
+        raise SettingsError(
+            f"IVR_BRAND_K: {s.brand_k} is below {MIN_SAFE_BRAND_K}: a brand report would show figures from one or two "
+            "callers, which can name them to their employer; set IVR_BRAND_K_ALLOW_UNSAFE=true to allow it anyway"
+        )
+    for entry in s.trusted_proxies:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            raise SettingsError(f"IVR_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
+    if s.audit_public_key and not _is_hex_key(s.audit_public_key):
+        raise SettingsError("IVR_AUDIT_PUBLIC_KEY: expected 64 hex digits (from `ivr audit keygen`)")
+
     if mode in MODES_NEEDING_SECRET:
         if not s.secret_key:
             raise SettingsError(
@@ -265,6 +290,10 @@ def validate(s: Settings, *, mode: str | None = None) -> None:
 
     if mode is not None:
         _check_writable(s.data_dir)
+
+
+def _is_hex_key(text: str) -> bool:
+    return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
 
 
 def _check_writable(path: Path) -> None:

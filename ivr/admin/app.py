@@ -17,8 +17,7 @@ from aiohttp import web
 
 from ivr.admin import errors
 from ivr.admin.auth import SESSIONS, auth_middleware
-from ivr.admin.keys import CASE_PANELS, DATABASE, JINJA, LIMITER, NAV_LINKS, SETTINGS, NavLink
-from ivr.admin.limits import LoginLimiter
+from ivr.admin.keys import CASE_PANELS, DATABASE, JINJA, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.render import STATIC_DIR, make_environment
 from ivr.admin.sessions import SessionStore
 from ivr.db.writer import Database
@@ -52,12 +51,12 @@ def create_app(settings: Settings, database: Database, *, extensions: list[str] 
     app[SETTINGS] = settings
     app[DATABASE] = database
     app[JINJA] = make_environment()
-    app[LIMITER] = LoginLimiter()
     app[SESSIONS] = SessionStore(database, settings.key("admin-session"))
     app[CASE_PANELS] = []
     app[NAV_LINKS] = [
         NavLink("Cases", "/cases", ("caseworker", "supervisor")),
         NavLink("Dashboard", "/dashboard", ("supervisor",)),
+        NavLink("Approvals", "/approvals", ("supervisor",)),
         NavLink("Users", "/users", ("admin",)),
         NavLink("Prompts", "/prompts", ("admin",)),
         NavLink("Settings", "/settings", ("admin",)),

@@ -13,7 +13,6 @@ from typing import Any
 import jinja2
 from aiohttp import web
 
-from ivr.admin.limits import LoginLimiter
 from ivr.db.writer import Database
 from ivr.settings import Settings
 
@@ -50,7 +49,6 @@ CasePanel = tuple[str, CasePanelFn]
 SETTINGS = web.AppKey("ivr_settings", Settings)
 DATABASE = web.AppKey("ivr_database", Database)
 JINJA = web.AppKey("ivr_jinja", jinja2.Environment)
-LIMITER = web.AppKey("ivr_login_limiter", LoginLimiter)
 CASE_PANELS = web.AppKey("ivr_case_panels", list[CasePanel])
 NAV_LINKS = web.AppKey("ivr_nav_links", list[NavLink])
 

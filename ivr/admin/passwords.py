@@ -45,9 +45,10 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored: str | None, password: str) -> bool:
-    """True when ``password`` matches ``stored``; ``stored`` None spends the same time and fails."""
+    """True when ``password`` matches ``stored``; ``stored`` None or "" (no password set yet) spends the
+    same time and fails."""
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, password) and stored is not None
+        return _hasher.verify(stored or _DUMMY_HASH, password) and bool(stored)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 

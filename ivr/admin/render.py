@@ -32,6 +32,13 @@ NOTICES = {
     "password": "The password was changed. The user must sign in again.",
     "deactivated": "The user was deactivated and signed out.",
     "signedout": "You have signed out.",
+    "approval": "Saved. A supervisor must approve this account's case-reading role (on Approvals) before it "
+                "applies; the supervisor then gives the person a link to choose their password.",
+    "reset": "The password was cleared and the user signed out. A supervisor gives them a link to choose a new "
+             "one (on Approvals).",
+    "approved": "Approved.",
+    "refused": "Refused.",
+    "passwordset": "Your password is set. Please sign in.",
 }
 
 

@@ -347,3 +347,55 @@ def m0402_admin_queue_dashboard(db: sqlite_utils.Database) -> None:
     # Dashboard: backlog by status and age, and time to acknowledge, from the indexes alone.
     db.execute("create index cases_status_age on cases (status, created_at)")
     db.execute("create index cases_ack on cases (created_at, acknowledged_at)")
+
+
+@migrations
+def m2001_signin_limits(db: sqlite_utils.Database) -> None:
+    # Wrong sign-ins per (lower-cased username, client address), kept here so that a restart does
+    # not forget them and every web process counts together. A right password or a reset deletes
+    # the pair's row. (Metrics may read it: failures is the running count, last_at the newest.)
+    db.execute("""
+        create table signin_failures (
+            username text not null,
+            address text not null,
+            failures integer not null,
+            last_at text not null,
+            primary key (username, address)
+        ) without rowid""")
+    db.execute("create index signin_failures_address on signin_failures (address, last_at)")
+
+
+@migrations
+def m2002_account_approval(db: sqlite_utils.Database) -> None:
+    # An account that can read cases signs in only once a supervisor has approved it; a role change
+    # towards a case-reading role waits in pending_role until a supervisor approves it.
+    db.execute("alter table users add column approved integer not null default 1")
+    db.execute("alter table users add column pending_role text")
+    db.execute("alter table users add column requested_by integer references users (id)")
+    # One-time set-password links: only a keyed hash of the token is stored.
+    db.execute("""
+        create table password_links (
+            id integer primary key,
+            user_id integer not null references users (id) on delete cascade,
+            token_hash text not null unique,
+            created_by integer references users (id),
+            created_at text not null,
+            expires_at text not null,
+            used_at text
+        )""")
+    db.execute("create index password_links_user on password_links (user_id)")
+
+
+@migrations
+def m2003_audit_checkpoints(db: sqlite_utils.Database) -> None:
+    # Ed25519 signatures over the audit chain's head; the private key never comes near the database.
+    db.execute("""
+        create table audit_checkpoints (
+            id integer primary key,
+            audit_id integer not null,
+            row_hash text not null,
+            signed_at text not null,
+            reason text not null,
+            public_key text not null,
+            signature text not null
+        )""")

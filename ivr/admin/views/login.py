@@ -9,36 +9,63 @@ from typing import Any
 
 import sqlite_utils
 from aiohttp import web
+from yarl import URL
 
-from ivr.admin import audit
+from ivr.admin import audit, limits
 from ivr.admin.auth import SESSIONS, public, session_cookie_name, set_cookie
-from ivr.admin.keys import DATABASE, LIMITER, NAV_LINKS, SESSION_EXPIRED, SESSION_TOKEN, USER
+from ivr.admin.keys import DATABASE, NAV_LINKS, SESSION_EXPIRED, SESSION_TOKEN, SETTINGS, USER
 from ivr.admin.passwords import hash_password, needs_rehash, verify_password
 from ivr.admin.render import render
 
 log = logging.getLogger(__name__)
 
 
-def client_address(request: web.Request) -> str:
-    """The address to rate-limit. Behind a reverse proxy on this machine (the usual set-up: it
-    terminates TLS) every request comes from loopback, so the proxy's X-Forwarded-For is used;
-    its last entry is the one the proxy itself added, which a client cannot forge."""
-    peer = request.remote or "unknown"
-    forwarded = request.headers.get("X-Forwarded-For", "")
+def _trusted(address: str, proxies: tuple[str, ...]) -> bool:
     try:
-        loopback = ipaddress.ip_address(peer).is_loopback
+        ip = ipaddress.ip_address(address)
     except ValueError:
-        loopback = False
-    if loopback and forwarded:
-        return forwarded.split(",")[-1].strip() or peer
+        return False
+    return any(ip in ipaddress.ip_network(p, strict=False) for p in proxies)
+
+
+def client_address(request: web.Request) -> str:
+    """The address to rate-limit.
+
+    X-Forwarded-For is believed only when the peer is one of IVR_TRUSTED_PROXIES (none by default:
+    anyone on the machine, or any client of a proxy that passes the header through, could write it).
+    Entries are read from the right, skipping the trusted proxies' own; the first other one is the
+    client as the nearest trusted proxy saw it.
+    """
+    peer = request.remote or "unknown"
+    proxies = request.app[SETTINGS].trusted_proxies
+    if not proxies or not _trusted(peer, proxies):
+        return peer
+    hops = [h.strip() for h in request.headers.get("X-Forwarded-For", "").split(",") if h.strip()]
+    for hop in reversed(hops):
+        if not _trusted(hop, proxies):
+            return hop
     return peer
 
 
 def _safe_next(value: str) -> str:
-    # Only paths on this site: "//evil.example" or "https://..." would leave it.
-    if value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return ""
+    """``value`` when it is a path on this site, else "".
+
+    Checked on what a browser will resolve, not on the raw text: browsers drop tabs and newlines
+    from a URL and read "\\" as "/", so "/\t/evil.example" leaves the site as "//evil.example".
+    The target is resolved against a placeholder origin and must stay on it, with no control
+    characters at all.
+    """
+    if not value or any(ord(c) < 0x20 or c in "\x7f\\" for c in value):
+        return ""
+    origin = URL("http://this.site")
+    try:
+        target = origin.join(URL(value))
+    except ValueError:
+        return ""
+    result = str(target.relative())
+    if target.origin() != origin or not value.startswith("/") or value.startswith("//") or result.startswith("//"):
+        return ""
+    return result
 
 
 @public
@@ -77,25 +104,30 @@ async def login(request: web.Request) -> web.StreamResponse:
     username = str(form.get("username", "")).strip()
     password = str(form.get("password", ""))
     address = client_address(request)
-    limiter = request.app[LIMITER]
     database = request.app[DATABASE]
-    if limiter.blocked(username, address):
-        log.warning("sign-in refused: too many failures (user or address)")
+    # Counted before the slow check, so parallel tries cannot all slip through; success takes it back.
+    wait = await database.write(lambda db: limits.attempt(db, username, address))
+    if wait is not None:
+        log.warning("sign-in refused: too many failures for this username from this address")
         return _form(
             request,
             username=username,
             status=429,
-            error=f"Too many wrong attempts. Please wait {limiter.wait_minutes} minutes and try again, "
-            "or ask a supervisor to reset your password.",
+            error=f"Too many wrong attempts. Please wait {limits.minutes(wait)} minute(s) and try again. "
+            "If you have forgotten your password, ask your hotline's administrator (who manages accounts) "
+            "to reset it; a supervisor then gives you a link to choose a new one.",
         )
-    # Counted before the slow check, so parallel tries cannot all slip past blocked(); success takes it back.
-    limiter.failed(username, address)
     row = await database.query_one(
-        "select id, username, password_hash, active from users where username = ? collate nocase", [username]
+        "select id, username, password_hash, active, approved from users where username = ? collate nocase",
+        [username],
     )
     # argon2 takes a good fraction of a second: never on the event loop.
     ok = await asyncio.to_thread(verify_password, row["password_hash"] if row else None, password)
     ok = ok and bool(row and row["active"])
+    if ok and row is not None and not row["approved"]:
+        await database.write(lambda db: limits.succeeded(db, username, address))
+        return _form(request, username=username, status=403,
+                     error="Your account is waiting for a supervisor's approval. Please ask a supervisor.")
     if not ok or row is None:
         def failed(db: sqlite_utils.Database) -> None:
             if row is not None:
@@ -108,7 +140,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         return _form(request, username=username, status=401,
                      error="The username or password is not right. Please try again.")
 
-    limiter.succeeded(username, address)
+    await database.write(lambda db: limits.succeeded(db, username, address))
     user_id = int(row["id"])
     rehashed = await asyncio.to_thread(hash_password, password) if needs_rehash(row["password_hash"]) else None
 

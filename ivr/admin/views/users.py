@@ -1,26 +1,50 @@
-"""/users (admin): list, create, deactivate, reset a password."""
+"""/users (admin): list, create, edit, deactivate, reset a password; /approvals (supervisor);
+/set-password/{token} (the account's owner). See :mod:`ivr.admin.users` for the approval rule."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import sqlite_utils
 from aiohttp import web
 
-from ivr.admin import audit
-from ivr.admin.auth import current_user, require_role
-from ivr.admin.keys import DATABASE
+from ivr.admin import audit, links
+from ivr.admin.auth import current_user, public, require_role
+from ivr.admin.keys import DATABASE, SETTINGS, User
+from ivr.admin.params import parse_int, path_id
 from ivr.admin.render import render
-from ivr.admin.users import ROLES, UserError, add_user, deactivate, password_hash, set_password
+from ivr.admin.users import (
+    CASE_ROLES,
+    ROLES,
+    UserError,
+    approve,
+    create_account,
+    deactivate,
+    edit,
+    password_hash,
+    refuse,
+    reset,
+    role_of,
+)
 from ivr.languages import LANGUAGES
 
 
-async def _page(request: web.Request, *, error: str = "", status: int = 200) -> web.Response:
+def _link_key(request: web.Request) -> bytes:
+    return request.app[SETTINGS].key("password-link")
+
+
+def link_url(request: web.Request, token: str) -> str:
+    return f"{request.url.origin()}{links.PATH}{token}"
+
+
+async def _page(request: web.Request, *, error: str = "", status: int = 200, **extra: Any) -> web.Response:
     rows = await request.app[DATABASE].query(
-        "select id, username, role, languages, active, last_login_at, created_at from users "
-        "order by active desc, username"
+        "select id, username, role, pending_role, approved, languages, brand_id, active, last_login_at, created_at, "
+        "password_hash = '' as no_password from users order by active desc, username"
     )
-    return render(request, "users.html", {"users": rows, "roles": ROLES, "error": error}, status=status)
+    ctx = {"users": rows, "roles": ROLES, "error": error, "link": "", "link_for": "", **extra}
+    return render(request, "users.html", ctx, status=status)
 
 
 @require_role("admin")
@@ -35,26 +59,49 @@ def _languages(raw: list[str]) -> str:
     return ",".join(codes)
 
 
+def _brand_id(form: Any) -> int | None:
+    raw = str(form.get("brand_id", "")).strip()
+    if not raw:
+        return None
+    value = parse_int(raw, low=1)
+    if value is None:
+        raise UserError(f"The brand number must be a number, not “{raw}”.")
+    return value
+
+
+async def _issue_link(request: web.Request, me: User, user_id: int) -> str:
+    token = links.new_token()
+
+    def write(db: sqlite_utils.Database) -> None:
+        links.issue(db, _link_key(request), user_id, me.id, token)
+        audit.record(db, me, "user.link", "user", user_id)
+
+    await request.app[DATABASE].write(write)
+    return link_url(request, token)
+
+
 @require_role("admin")
 async def create(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     me = current_user(request)
     username = str(form.get("username", "")).strip()
+    role = str(form.get("role", ""))
     try:
         languages = _languages([str(v) for v in form.getall("languages", [])])
-        brand = str(form.get("brand_id", "")).strip()
-        brand_id = int(brand) if brand.isdigit() else None
-        hashed = await asyncio.to_thread(password_hash, str(form.get("password", "")), username)
+        brand_id = _brand_id(form)
 
         def write(db: sqlite_utils.Database) -> int:
-            user_id = add_user(db, username, hashed, str(form.get("role", "")), languages, brand_id)
-            audit.record(db, me, "user.create", "user", user_id, {"role": str(form.get("role", ""))})
+            user_id = create_account(db, username, role, languages, brand_id, requested_by=me.id)
+            audit.record(db, me, "user.create", "user", user_id, {"role": role})
             return user_id
 
-        await request.app[DATABASE].write(write)
+        user_id = await request.app[DATABASE].write(write)
     except UserError as exc:
         return await _page(request, error=str(exc), status=400)
-    raise web.HTTPSeeOther("/users?done=user")
+    if role in CASE_ROLES:
+        raise web.HTTPSeeOther("/users?done=approval")
+    # Admin and brand accounts read no cases: their link is shown here, once.
+    return await _page(request, link=await _issue_link(request, me, user_id), link_for=username)
 
 
 def _target(request: web.Request) -> str:
@@ -63,20 +110,42 @@ def _target(request: web.Request) -> str:
 
 @require_role("admin")
 async def reset_password(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
     me = current_user(request)
     username = _target(request)
     try:
-        hashed = await asyncio.to_thread(password_hash, str(form.get("password", "")), username)
-
-        def write(db: sqlite_utils.Database) -> None:
-            user_id = set_password(db, username, hashed)
+        def write(db: sqlite_utils.Database) -> tuple[int, str]:
+            user_id = reset(db, username)
             audit.record(db, me, "user.password", "user", user_id)
+            return user_id, role_of(db, username)
 
-        await request.app[DATABASE].write(write)
+        user_id, role = await request.app[DATABASE].write(write)
     except UserError as exc:
         return await _page(request, error=str(exc), status=400)
-    raise web.HTTPSeeOther("/users?done=password")
+    if role in CASE_ROLES:
+        raise web.HTTPSeeOther("/users?done=reset")
+    return await _page(request, link=await _issue_link(request, me, user_id), link_for=username)
+
+
+@require_role("admin")
+async def edit_user(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    me = current_user(request)
+    username = _target(request)
+    role = str(form.get("role", ""))
+    try:
+        languages = _languages([str(v) for v in form.getall("languages", [])])
+        brand_id = _brand_id(form)
+
+        def write(db: sqlite_utils.Database) -> bool:
+            user_id, waits = edit(db, username, role, languages, brand_id, requested_by=me.id)
+            audit.record(db, me, "user.edit", "user", user_id,
+                         {"role": role, "languages": languages, "needs_approval": waits})
+            return waits
+
+        waits = await request.app[DATABASE].write(write)
+    except UserError as exc:
+        return await _page(request, error=str(exc), status=400)
+    raise web.HTTPSeeOther("/users?done=" + ("approval" if waits else "user"))
 
 
 @require_role("admin")
@@ -96,8 +165,130 @@ async def deactivate_user(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/users?done=deactivated")
 
 
+# -- supervisors: approvals and set-password links -------------------------------------------------------------
+
+
+async def _approvals(request: web.Request, *, error: str = "", status: int = 200, **extra: Any) -> web.Response:
+    database = request.app[DATABASE]
+    waiting = await database.query(
+        "select u.id, u.username, u.role, u.pending_role, u.approved, u.languages, u.created_at, r.username as by "
+        "from users u left join users r on r.id = u.requested_by "
+        "where u.active = 1 and (u.approved = 0 or u.pending_role is not null) order by u.created_at")
+    no_password = await database.query(
+        "select id, username, role from users where active = 1 and approved = 1 and password_hash = '' "
+        "order by username")
+    live = await database.read(links.pending)
+    ctx = {"waiting": waiting, "no_password": no_password, "live_links": live, "error": error,
+           "link": "", "link_for": "", **extra}
+    return render(request, "approvals.html", ctx, status=status)
+
+
+@require_role("supervisor")
+async def approvals_page(request: web.Request) -> web.StreamResponse:
+    return await _approvals(request)
+
+
+async def _username(request: web.Request, user_id: int) -> str:
+    row = await request.app[DATABASE].query_one("select username from users where id = ?", [user_id])
+    if row is None:
+        raise web.HTTPNotFound(text="There is no account with this number.")
+    return str(row["username"])
+
+
+@require_role("supervisor")
+async def approve_account(request: web.Request) -> web.StreamResponse:
+    me = current_user(request)
+    user_id = path_id(request, "id", "account")
+    username = await _username(request, user_id)
+
+    def write(db: sqlite_utils.Database) -> bool:
+        role = approve(db, user_id)
+        audit.record(db, me, "user.approve", "user", user_id, {"role": role})
+        return bool(db.execute("select password_hash = '' from users where id = ?", [user_id]).fetchall()[0][0])
+
+    try:
+        needs_link = await request.app[DATABASE].write(write)
+    except UserError as exc:
+        return await _approvals(request, error=str(exc), status=400)
+    if not needs_link:
+        raise web.HTTPSeeOther("/approvals?done=approved")
+    return await _approvals(request, link=await _issue_link(request, me, user_id), link_for=username)
+
+
+@require_role("supervisor")
+async def refuse_account(request: web.Request) -> web.StreamResponse:
+    me = current_user(request)
+    user_id = path_id(request, "id", "account")
+
+    def write(db: sqlite_utils.Database) -> None:
+        refuse(db, user_id)
+        audit.record(db, me, "user.refuse", "user", user_id)
+
+    try:
+        await request.app[DATABASE].write(write)
+    except UserError as exc:
+        return await _approvals(request, error=str(exc), status=400)
+    raise web.HTTPSeeOther("/approvals?done=refused")
+
+
+@require_role("supervisor")
+async def make_link(request: web.Request) -> web.StreamResponse:
+    me = current_user(request)
+    user_id = path_id(request, "id", "account")
+    username = await _username(request, user_id)
+    row = await request.app[DATABASE].query_one(
+        "select 1 from users where id = ? and active = 1 and approved = 1 and password_hash = ''", [user_id])
+    if row is None:
+        return await _approvals(request, error=f"{username} already has a password (or is not approved).",
+                                status=400)
+    return await _approvals(request, link=await _issue_link(request, me, user_id), link_for=username)
+
+
+# -- the account's owner ------------------------------------------------------------------------------------------
+
+
+@public
+async def set_password_form(request: web.Request) -> web.StreamResponse:
+    found = await request.app[DATABASE].read(lambda db: links.find(db, _link_key(request), request.match_info["token"]))
+    if found is None:
+        raise web.HTTPNotFound(text="This link has expired or was already used. Ask a supervisor for a new one.")
+    return render(request, "set_password.html", {"username": found["username"], "error": ""})
+
+
+@public
+async def set_password(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    token = request.match_info["token"]
+    database = request.app[DATABASE]
+    found = await database.read(lambda db: links.find(db, _link_key(request), token))
+    if found is None:
+        raise web.HTTPNotFound(text="This link has expired or was already used. Ask a supervisor for a new one.")
+    username = str(found["username"])
+    password = str(form.get("password", ""))
+    try:
+        if password != str(form.get("repeat", "")):
+            raise UserError("The two passwords are not the same.")
+        hashed = await asyncio.to_thread(password_hash, password, username)
+
+        def write(db: sqlite_utils.Database) -> None:
+            user_id = links.use(db, _link_key(request), token, hashed)
+            audit.record(db, None, "user.password.set", "user", user_id, username=username)
+
+        await database.write(write)
+    except UserError as exc:
+        return render(request, "set_password.html", {"username": username, "error": str(exc)}, status=400)
+    raise web.HTTPSeeOther("/login?done=passwordset")
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/users", users_page)
     app.router.add_post("/users", create)
     app.router.add_post("/users/{username}/password", reset_password)
+    app.router.add_post("/users/{username}/edit", edit_user)
     app.router.add_post("/users/{username}/deactivate", deactivate_user)
+    app.router.add_get("/approvals", approvals_page)
+    app.router.add_post("/approvals/{id}/approve", approve_account)
+    app.router.add_post("/approvals/{id}/refuse", refuse_account)
+    app.router.add_post("/approvals/{id}/link", make_link)
+    app.router.add_get(links.PATH + "{token}", set_password_form)
+    app.router.add_post(links.PATH + "{token}", set_password)
