@@ -20,6 +20,7 @@ def hotline_services(settings: Settings, database: Database, *, time_scale: floa
     from ivr.admin.server import AdminServer
     from ivr.asr.worker import TranscribeWorker
     from ivr.engine.service import Engine
+    from ivr.protection.checkpoints import CheckpointService
     from ivr.protection.retention import RetentionService
 
     return [
@@ -27,6 +28,7 @@ def hotline_services(settings: Settings, database: Database, *, time_scale: floa
         AdminServer(settings, database),
         Engine(settings, database, time_scale=time_scale),
         RetentionService(settings, database),
+        *([CheckpointService(settings, database)] if settings.audit_signing_key_file else []),
     ]
 
 

@@ -392,10 +392,28 @@ def m2003_audit_checkpoints(db: sqlite_utils.Database) -> None:
     db.execute("""
         create table audit_checkpoints (
             id integer primary key,
+            first_id integer not null,                -- the rows this checkpoint covers: first_id..audit_id
             audit_id integer not null,
-            row_hash text not null,
+            row_hash text not null,                   -- audit_id's row_hash (the head)
+            row_hashes text not null,                 -- every covered row's hash, concatenated hex
             signed_at text not null,
             reason text not null,
             public_key text not null,
             signature text not null
         )""")
+
+
+@migrations
+def m2004_audio_served(db: sqlite_utils.Database) -> None:
+    # Which recordings a sign-in session has been served audio of: the first bytes served are audited
+    # (recording.play, case.view), whatever Range header asked for them; later seeks are not.
+    db.execute("""
+        create table audio_served (
+            session_hash text not null,
+            recording_id integer not null,
+            primary key (session_hash, recording_id)
+        ) without rowid""")
+    db.execute("""
+        create trigger admin_sessions_ad_audio after delete on admin_sessions begin
+            delete from audio_served where session_hash = old.token_hash;
+        end""")

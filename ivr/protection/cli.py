@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from pathlib import Path
 
 import click
 import sqlite_utils
@@ -28,28 +29,87 @@ def _open_readonly(cli: CliContext) -> sqlite_utils.Database:
 @audit.command()
 @click.option("--head", "expected", metavar="ID:HASH",
               help="A head printed or logged earlier; it must still be in the log unchanged.")
+@click.option("--public-key", metavar="HEX", default=None,
+              help="The checkpoint signing key's public half (default: IVR_AUDIT_PUBLIC_KEY).")
 @pass_cli
-def verify(cli: CliContext, expected: str | None) -> None:
-    """Check the hash chain. Exits 1 and lists each edited, inserted or deleted row."""
+def verify(cli: CliContext, expected: str | None, public_key: str | None) -> None:
+    """Check the hash chain and every signed checkpoint. Exits 1 and lists each edited, inserted or
+    deleted row; with a public key, names the first row changed after the last good checkpoint."""
     from ivr.protection import audit as chain
+    from ivr.protection import checkpoints
 
     try:
         expect = chain.Head.parse(expected) if expected else None
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--head") from None
+    key_text = public_key or cli.settings(mode="audit").audit_public_key
+    try:
+        key = checkpoints.load_public(key_text) if key_text else None
+    except checkpoints.SigningKeyError as exc:
+        raise click.BadParameter(str(exc), param_hint="--public-key") from None
     db = _open_readonly(cli)
     try:
         problems = chain.verify(db, expect=expect)
+        signed = checkpoints.verify(db, key) if key is not None else None
         head = chain.head(db)
         count = db.execute("select count(*) from audit_log").fetchall()[0][0]
     finally:
         db.conn.close()
+    if signed is not None:
+        problems = signed.problems + problems
     if problems:
         click.echo(f"audit log: {len(problems)} problem(s) in {count} rows")
         for problem in problems:
             click.echo(f"  {problem}")
         sys.exit(1)
-    click.echo(f"audit log: ok, {count} rows; head {head or '(empty)'}")
+    if signed is None:
+        note = "; checkpoints not checked (give --public-key or set IVR_AUDIT_PUBLIC_KEY)"
+    else:
+        note = f"; {signed.checked} signed checkpoint(s) ok, up to row {signed.last_good or 0}"
+    click.echo(f"audit log: ok, {count} rows; head {head or '(empty)'}{note}")
+
+
+@audit.command()
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@pass_cli
+def keygen(cli: CliContext, path: Path) -> None:
+    """Make the checkpoint signing key at PATH (mode 0600; outside IVR_DATA_DIR) and print its public key.
+
+    Set IVR_AUDIT_SIGNING_KEY_FILE=PATH for `ivr serve`, and keep the printed public key somewhere
+    else (IVR_AUDIT_PUBLIC_KEY for `ivr audit verify`).
+    """
+    from ivr.protection import checkpoints
+
+    settings = cli.settings(mode=None)
+    if not checkpoints.outside(path, settings.data_dir):
+        raise click.ClickException(f"{path} is inside IVR_DATA_DIR ({settings.data_dir}), which backups copy; "
+                                   "put the signing key elsewhere, e.g. /etc/ivr/audit-signing.pem")
+    try:
+        public = checkpoints.generate(path)
+    except (checkpoints.SigningKeyError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"signing key written to {path}")
+    click.echo(f"public key: {public}")
+
+
+@audit.command()
+@pass_cli
+def checkpoint(cli: CliContext) -> None:
+    """Sign a checkpoint now (`ivr serve` signs one every hour, and each retention run signs one)."""
+    from ivr.db.writer import Database
+    from ivr.protection import checkpoints
+
+    settings = cli.settings(mode="audit")
+    if settings.audit_signing_key_file is None:
+        raise click.ClickException("IVR_AUDIT_SIGNING_KEY_FILE: not set (make a key with `ivr audit keygen PATH`)")
+    database = Database(settings.db_path)
+    try:
+        made = asyncio.run(checkpoints.sign_now(settings, database, "manual"))
+    except checkpoints.SigningKeyError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    click.echo(made.line() if made else "no new audit rows since the last checkpoint")
 
 
 @audit.command()

@@ -38,7 +38,7 @@ import sqlite_utils
 
 from ivr.db import connect
 from ivr.db.writer import Database
-from ivr.protection import audit, callbacks
+from ivr.protection import audit, callbacks, checkpoints
 from ivr.protection.times import stamp
 from ivr.settings import Settings
 
@@ -73,6 +73,7 @@ class Report:
     files_missing: int = 0
     wal_truncated: bool = False
     audit_id: int | None = None
+    checkpoint: checkpoints.Checkpoint | None = None
 
     def lines(self) -> list[str]:
         c = self.plan.counts()
@@ -93,6 +94,8 @@ class Report:
             out.append(f"files overwritten and removed: {self.files_wiped} (already gone: {self.files_missing})")
             out.append("WAL truncated" if self.wal_truncated
                        else "WAL not truncated (a reader was busy); the next run retries")
+            if self.checkpoint is not None:
+                out.append(self.checkpoint.line())
         return out
 
 
@@ -271,6 +274,8 @@ class Retention:
 
         report.audit_id = await self.database.write(finish)
         report.wal_truncated = await asyncio.to_thread(checkpoint, self.database.path)
+        # Retention deletes data: sign the chain as it stands right after, so the run itself is covered.
+        report.checkpoint = await checkpoints.sign_now(self.settings, self.database, "retention")
         head = await self.database.read(audit.head)
         log.info("retention run: %s; audit head %s", " ".join(f"{k}={v}" for k, v in plan.counts().items()), head)
         return report

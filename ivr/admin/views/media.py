@@ -1,25 +1,25 @@
 """/recordings/{id}/audio: a recording streamed to a signed-in user who may see its case.
 
 aiohttp's FileResponse answers Range requests (206), so the browser's player can seek.
-A play is audited once, on the request that starts at the beginning of the file.
+Audited by what is served, not by how the Range header is spelled: the first request of a
+sign-in session for a recording writes ``recording.play`` (and ``case.view`` for its case),
+whatever range it asks for; the player's later seeks in the same session do not. A download
+is audited every time.
 """
 
 from __future__ import annotations
 
+import sqlite_utils
 from aiohttp import web
 
 from ivr.admin import audit
-from ivr.admin.auth import CASE_ROLES, current_user, require_role
-from ivr.admin.keys import DATABASE, SETTINGS
+from ivr.admin.auth import CASE_ROLES, SESSIONS, current_user, require_role
+from ivr.admin.keys import DATABASE, SESSION_TOKEN, SETTINGS
 from ivr.admin.params import path_id
 from ivr.admin.views.case import visible_case
 from ivr.protection.retention import recording_file
 
 MEDIA_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "webm": "audio/webm"}
-
-
-def _starts_at_zero(range_header: str | None) -> bool:
-    return range_header is None or range_header.replace(" ", "").startswith("bytes=0-")
 
 
 @require_role(*CASE_ROLES)
@@ -40,10 +40,19 @@ async def audio(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound(text="This recording is no longer stored (it may have been deleted under the "
                                     "retention rules).")
     download = request.query.get("download") == "1"
-    if download or _starts_at_zero(request.headers.get("Range")):
-        action = "recording.download" if download else "recording.play"
-        await database.write(lambda db: audit.record(db, user, action, "recording", rec["id"],
-                                                     {"case_id": rec["case_id"]}))
+    session_hash = request.app[SESSIONS].token_hash(request.get(SESSION_TOKEN, ""))
+
+    def served(db: sqlite_utils.Database) -> None:
+        first = db.execute("insert or ignore into audio_served (session_hash, recording_id) values (?, ?)",
+                           [session_hash, rec["id"]]).rowcount == 1
+        if download or first:
+            action = "recording.download" if download else "recording.play"
+            audit.record(db, user, action, "recording", rec["id"], {"case_id": rec["case_id"]})
+        if first and rec["case_id"] is not None:
+            audit.record(db, user, "case.view", "case", rec["case_id"], {"via": "recording"})
+
+    if request.method != "HEAD":
+        await database.write(served)
     media_type = MEDIA_TYPES.get(rec["format"], "application/octet-stream")
     response = web.FileResponse(path, headers={"Content-Type": media_type})
     if download:
