@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -23,31 +24,52 @@ def run(env: dict[str, str], *args: str, stdin: str = "") -> tuple[int, str]:
     return result.exit_code, result.output
 
 
-def test_user_add_reads_the_password_from_stdin(env: dict[str, str], tmp_path: Path) -> None:
+def test_first_supervisor_then_accounts_wait_for_approval(env: dict[str, str], tmp_path: Path) -> None:
+    code, out = run(env, "user", "add", "mai", "--role", "supervisor", "--first-supervisor",
+                    stdin="a good long password\n")
+    assert code == 0 and "the first supervisor, who can sign in now" in out
+    db = connect(tmp_path / "var" / "ivr.db")
+    row = db.execute("select role, approved, password_hash from users where username = 'mai'").fetchone()
+    assert row[:2] == ("supervisor", 1) and verify_password(row[2], "a good long password")
+    assert "a good long password" not in out
+    audit = db.execute("select username, action, detail from audit_log").fetchall()
+    assert audit == [("(cli)", "user.create", '{"first_supervisor":true,"role":"supervisor"}')]
+    # Only once: afterwards supervisors approve new case readers.
+    code, out = run(env, "user", "add", "eve", "--role", "supervisor", "--first-supervisor",
+                    stdin="a good long password\n")
+    assert code == 1 and "there is already a supervisor with a password" in out
+
     code, out = run(env, "user", "add", "lin", "--role", "caseworker", "--languages", "my,km",
                     stdin="a good long password\n")
-    assert code == 0 and "added user lin" in out
-    db = connect(tmp_path / "var" / "ivr.db")
-    row = db.execute("select role, languages, password_hash from users where username = 'lin'").fetchone()
-    assert row[:2] == ("caseworker", "my,km") and row[2].startswith("$argon2id$")
-    assert verify_password(row[2], "a good long password")
-    assert "a good long password" not in out
-
+    assert code == 0 and "added user lin" in out and "waits for a supervisor's approval" in out
+    assert "/set-password/" not in out
+    row = db.execute("select role, languages, approved, password_hash from users where username = 'lin'").fetchone()
+    assert row == ("caseworker", "my,km", 0, "")
     code, out = run(env, "user", "list")
     assert code == 0 and "lin" in out and "my,km" in out and "$argon2" not in out
-    code, out = run(env, "user", "add", "lin", "--role", "caseworker", stdin="a good long password\n")
+    code, out = run(env, "user", "add", "lin", "--role", "caseworker")
     assert code == 1 and "already a user called lin" in out
-    code, out = run(env, "user", "passwd", "lin", stdin="another long password\n")
+    code, out = run(env, "user", "passwd", "mai")
+    assert code == 0 and "A supervisor gives mai a link" in out and "/set-password/" not in out
+    assert db.execute("select password_hash from users where username = 'mai'").fetchone() == ("",)
+    # No supervisor can sign in any more: the bootstrap may set one again.
+    code, out = run(env, "user", "passwd", "mai", "--first-supervisor", stdin="another good long password\n")
     assert code == 0
+    code, out = run(env, "user", "add", "ops", "--role", "admin")
+    assert code == 0 and re.search(r"/set-password/[A-Za-z0-9_-]{30,}", out)
     code, out = run(env, "user", "deactivate", "lin")
-    assert code == 0 and db.execute("select active from users").fetchone()[0] == 0
+    assert code == 0 and db.execute("select active from users where username = 'lin'").fetchone()[0] == 0
 
 
 @pytest.mark.parametrize(("args", "stdin", "message"), [
-    (["--role", "caseworker"], "short\n", "at least 10 characters"),
-    (["--role", "caseworker", "--languages", "my,xx"], "a good long password\n", "unknown language code 'xx'"),
-    (["--role", "boss"], "a good long password\n", "Invalid value for '--role'"),
-    (["--role", "brand"], "a good long password\n", "needs the brand"),
+    (["--role", "supervisor", "--first-supervisor"], "short\n", "at least 10 characters"),
+    (["--role", "supervisor", "--first-supervisor"], "password12\n", "too easy to guess"),
+    (["--role", "supervisor", "--first-supervisor"], "1234567890\n", "too easy to guess"),
+    (["--role", "caseworker", "--first-supervisor"], "a good long password\n", "only for --role supervisor"),
+    (["--role", "caseworker", "--languages", "my,xx"], "", "unknown language code 'xx'"),
+    (["--role", "boss"], "", "Invalid value for '--role'"),
+    (["--role", "brand"], "", "needs the brand"),
+    (["--role", "brand", "--brand-id", "99"], "", "There is no brand number 99"),
 ])
 def test_user_add_refuses_bad_input(env: dict[str, str], args: list[str], stdin: str, message: str) -> None:
     code, out = run(env, "user", "add", "sam", *args, stdin=stdin)

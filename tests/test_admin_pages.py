@@ -24,7 +24,6 @@ from aiohttp import web
 
 from ivr.admin.app import create_app
 from ivr.admin.keys import CASE_PANELS, JINJA
-from ivr.admin.server import AdminServer
 from ivr.db import connect
 from ivr.db.writer import Database
 from ivr.settings import Settings
@@ -119,37 +118,6 @@ async def test_dashboard_counts_and_csv(client: Client, web_db: Database) -> Non
     assert status == 404
     exports = web_db.query_sync("select object_id from audit_log where action = 'export'")
     assert [r["object_id"] for r in exports] == ["calls_per_day", "acknowledge"]
-
-
-async def test_users_admin(client: Client, web_db: Database, server: AdminServer) -> None:
-    await client.login("admin")
-    status, text = await client.post("/users", {"username": "newbie", "role": "caseworker", "password": "short",
-                                                "languages": "my"})
-    assert status == 400 and "at least 10 characters" in text
-    status, text = await client.post("/users", {"username": "newbie", "role": "caseworker",
-                                                "password": "a long password"})
-    assert status == 200 and "The user was saved." in text and "newbie" in text
-    status, text = await client.post("/users", {"username": "newbie", "role": "caseworker",
-                                                "password": "a long password"})
-    assert status == 400 and "already a user called newbie" in text
-
-    worker = Client(server.url)
-    try:
-        await worker.login("newbie", "a long password")
-        assert (await worker.get("/cases"))[0] == 200
-        status, text = await client.post("/users/newbie/password", {"password": "another long one"})
-        assert "The password was changed" in text
-        status, text = await worker.get("/cases")
-        assert "Sign in</h1>" in text  # signed out by the reset
-        await worker.login("newbie", "another long one")
-        status, text = await client.post("/users/newbie/deactivate")
-        assert "deactivated and signed out" in text
-        status, text = await worker.login("newbie", "another long one")
-        assert status == 401
-    finally:
-        await worker.close()
-    actions = [r["action"] for r in web_db.query_sync("select action from audit_log where action like 'user.%'")]
-    assert actions == ["user.create", "user.password", "user.deactivate"]
 
 
 async def test_extension_panel_and_missing_extension(web_settings: Settings, web_db: Database,

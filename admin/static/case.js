@@ -12,6 +12,25 @@
   var token = document.querySelector('meta[name="csrf-token"]').content;
   var recorder = null, chunks = [], blob = null;
 
+  // What went wrong, in words, from the response itself: our JSON answer, else the status.
+  // (Only a 401 means the session ended; a 413 may come from a proxy as an HTML page.)
+  function explain(r) {
+    var type = r.headers.get("Content-Type") || "";
+    if (type.indexOf("application/json") >= 0) {
+      return r.json().catch(function () { return byStatus(r.status); });
+    }
+    return byStatus(r.status);
+  }
+  function byStatus(code) {
+    var error;
+    if (code === 401) { error = "Your session has ended. Please sign in again, then record the message again."; }
+    else if (code === 413) { error = "The recording is too big to send. Please record a shorter message."; }
+    else if (code === 403) { error = "The server refused this. Reload the page and try again; if it happens again, your role may not allow it."; }
+    else if (code >= 500) { error = "The server had a problem (error " + code + ") and the message was not saved. Please try again in a few minutes."; }
+    else { error = "The message was not saved (error " + code + "). Please reload the page and try again."; }
+    return { ok: false, error: error };
+  }
+
   start.addEventListener("click", function () {
     navigator.mediaDevices.getUserMedia({ audio: true }).then(function (stream) {
       chunks = [];
@@ -45,11 +64,14 @@
     status.textContent = "Saving…";
     fetch(box.dataset.url, { method: "POST", body: form, credentials: "same-origin",
                              headers: { "X-CSRF-Token": token } })
-      .then(function (r) { return r.json().catch(function () { return { ok: false, error: "Please sign in again." }; }); })
+      .then(explain)
       .then(function (data) {
         if (data.ok) { window.location = data.redirect; return; }
         status.textContent = data.error; save.disabled = false;
       })
-      .catch(function () { status.textContent = "The message could not be sent. Please try again."; save.disabled = false; });
+      .catch(function () {
+        status.textContent = "The message could not be sent: the connection to the server failed. Check the network and try again.";
+        save.disabled = false;
+      });
   });
 })();

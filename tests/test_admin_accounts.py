@@ -1,0 +1,162 @@
+# ruff: noqa: F811  (fixtures imported from admin_helpers are parameters here)
+"""Accounts over real HTTP: an admin can never make themselves a case reader.
+
+A case-reading account (new, or a role change) waits for a supervisor's approval; its password
+is chosen by its owner through a one-time link only supervisors see. Also: password strength
+(zxcvbn) and brand users needing a real brand.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from admin_helpers import (  # noqa: F401
+    PASSWORD,
+    Client,
+    admin_template,
+    client,
+    server,
+    users,
+    web_db,
+    web_settings,
+)
+
+from ivr.admin.server import AdminServer
+from ivr.db.writer import Database
+
+LINK = re.compile(r'value="(http://[^"]+(/set-password/[A-Za-z0-9_-]+))"')
+NEW_PASSWORD = "quiet river under the mango tree"
+
+
+async def _supervisor(server: AdminServer) -> Client:
+    sup = Client(server.url)
+    status, _ = await sup.login("super")
+    assert status == 200
+    return sup
+
+
+async def _set_password(server: AdminServer, path: str, password: str) -> tuple[int, str]:
+    owner = Client(server.url)
+    try:
+        await owner.get(path)
+        return await owner.post(path, {"password": password, "repeat": password})
+    finally:
+        await owner.close()
+
+
+async def test_admin_creates_a_case_reader_only_a_supervisor_can_activate(
+        client: Client, server: AdminServer, web_db: Database) -> None:
+    await client.login("admin")
+    status, text = await client.post("/users", {"username": "eve", "role": "supervisor"})
+    assert status == 200 and "must approve" in text and "eve" in text
+    assert not LINK.search(text)  # the admin never sees a way to set a case reader's password
+    row = web_db.query_sync("select approved, password_hash from users where username = 'eve'")[0]
+    assert row == {"approved": 0, "password_hash": ""}
+    # The admin's old trick, a password of their choosing, no longer exists on the form or the route.
+    status, text = await client.post("/users/eve/password", {"password": NEW_PASSWORD})
+    assert "A supervisor gives them a link" in text and not LINK.search(text)
+    eve = Client(server.url)
+    status, _ = await eve.login("eve", NEW_PASSWORD)
+    assert status == 401
+    await eve.close()
+    # Admins cannot open the approvals page.
+    status, _ = await client.get("/approvals")
+    assert status == 403
+
+    sup = await _supervisor(server)
+    try:
+        status, text = await sup.get("/approvals")
+        assert "eve" in text and "new account" in text
+        eve_id = web_db.query_sync("select id from users where username = 'eve'")[0]["id"]
+        status, text = await sup.post(f"/approvals/{eve_id}/approve")
+        found = LINK.search(text)
+        assert status == 200 and found, text
+        path = found.group(2)
+        token_hash = web_db.query_sync("select token_hash from password_links")[0]["token_hash"]
+        assert path.rsplit("/", 1)[1] not in token_hash  # only a keyed hash is stored
+        status, text = await sup.get("/approvals")
+        assert "eve" in text and not LINK.search(text)  # shown once
+    finally:
+        await sup.close()
+
+    status, text = await _set_password(server, path, "password12")
+    assert status == 400 and "too easy to guess" in text and "common password" in text
+    status, text = await _set_password(server, path, NEW_PASSWORD)
+    assert status == 200 and "Your password is set" in text
+    status, text = await client.get(path)
+    assert status == 404 and "expired or was already used" in text  # one time only
+    eve = Client(server.url)
+    try:
+        status, _ = await eve.login("eve", NEW_PASSWORD)
+        assert status == 200 and (await eve.get("/cases"))[0] == 200
+        # A reset by the admin signs eve out; only a supervisor can make the new link.
+        status, text = await client.post("/users/eve/password")
+        assert not LINK.search(text)
+        status, text = await eve.get("/cases")
+        assert "Sign in</h1>" in text
+        status, _ = await eve.login("eve", NEW_PASSWORD)
+        assert status == 401
+    finally:
+        await eve.close()
+    actions = [r["action"] for r in web_db.query_sync("select action from audit_log where action like 'user.%'")]
+    assert actions == ["user.create", "user.password", "user.approve", "user.link", "user.password.set",
+                       "user.password"]
+
+
+async def test_a_new_account_waiting_for_approval_cannot_sign_in(client: Client, server: AdminServer,
+                                                                 web_db: Database) -> None:
+    from ivr.admin.users import password_hash
+
+    hashed = password_hash(NEW_PASSWORD, "kim")
+    web_db.write_sync(lambda db: db.execute(
+        "insert into users (username, password_hash, role, approved, created_at) values "
+        "('kim', ?, 'caseworker', 0, '2026-01-01T00:00:00.000000Z')", [hashed]))
+    status, text = await client.login("kim", NEW_PASSWORD)
+    assert status == 403 and "waiting for a supervisor" in text
+
+
+async def test_role_changes_to_a_case_role_wait_for_a_supervisor(client: Client, server: AdminServer,
+                                                                 web_db: Database) -> None:
+    web_db.write_sync(lambda db: db.execute("insert into brands (id, name, created_at) values (7, 'B', 'x')"))
+    await client.login("admin")
+    status, text = await client.post("/users", {"username": "brandy", "role": "brand", "brand_id": "7"})
+    found = LINK.search(text)
+    assert status == 200 and found  # a brand account reads no cases: its link goes to the admin
+    status, text = await client.post("/users/brandy/edit", {"role": "supervisor", "brand_id": ""})
+    assert status == 200 and "must approve" in text
+    row = web_db.query_sync("select role, pending_role from users where username = 'brandy'")[0]
+    assert row == {"role": "brand", "pending_role": "supervisor"}
+    # Languages are edited at once; the caseworker keeps reading only them.
+    status, text = await client.post("/users/cw_my/edit", {"role": "caseworker", "languages": ["my", "km"]})
+    assert status == 200 and "The user was saved" in text
+    assert web_db.query_sync("select languages from users where username = 'cw_my'")[0]["languages"] == "my,km"
+
+    sup = await _supervisor(server)
+    try:
+        status, text = await sup.get("/approvals")
+        assert "brandy" in text and "(now brand)" in text
+        brandy = web_db.query_sync("select id from users where username = 'brandy'")[0]["id"]
+        await sup.post(f"/approvals/{brandy}/refuse")
+    finally:
+        await sup.close()
+    row = web_db.query_sync("select role, pending_role, active from users where username = 'brandy'")[0]
+    assert row == {"role": "brand", "pending_role": None, "active": 1}
+
+
+@pytest.mark.parametrize("weak", ["aaaaaaaaaa", "1234567890", " " * 10, "password12"])
+def test_common_and_guessable_passwords_are_refused(weak: str) -> None:
+    from ivr.admin.users import UserError, password_hash
+
+    with pytest.raises(UserError) as refused:
+        password_hash(weak, "lin")
+    assert "guess" in str(refused.value) or "only spaces" in str(refused.value)
+
+
+async def test_a_brand_user_needs_an_existing_brand(client: Client, web_db: Database) -> None:
+    await client.login("admin")
+    status, text = await client.post("/users", {"username": "nobrand", "role": "brand", "brand_id": "99"})
+    assert status == 400 and "There is no brand number 99" in text
+    status, text = await client.post("/users", {"username": "nobrand", "role": "brand", "brand_id": "²"})
+    assert status == 400 and "must be a number" in text
+    assert not web_db.query_sync("select 1 from users where username = 'nobrand'")
