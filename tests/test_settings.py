@@ -121,3 +121,23 @@ def test_help_lists_every_command() -> None:
                  "user", "prompts", "models"]:
         assert name in COMMANDS
         assert f"  {name} " in result.output
+
+
+@pytest.mark.parametrize("k", ["1", "2"])
+def test_brand_k_below_three_needs_an_explicit_flag(k: str) -> None:
+    with pytest.raises(SettingsError) as refused:
+        load(environ={"IVR_BRAND_K": k})
+    message = str(refused.value)
+    assert message.startswith(f"IVR_BRAND_K: {k} is below 3") and "IVR_BRAND_K_ALLOW_UNSAFE=true" in message
+    assert "\n" not in message
+    assert load(environ={"IVR_BRAND_K": k, "IVR_BRAND_K_ALLOW_UNSAFE": "true"}).brand_k == int(k)
+    assert load(environ={"IVR_BRAND_K": "3"}).brand_k == 3
+
+
+def test_trusted_proxies_and_audit_public_key_are_checked() -> None:
+    assert load(environ={"IVR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}).trusted_proxies == ("127.0.0.1",
+                                                                                             "10.0.0.0/8")
+    with pytest.raises(SettingsError, match="IVR_TRUSTED_PROXIES: 'proxy.local' is not an IP address"):
+        load(environ={"IVR_TRUSTED_PROXIES": "proxy.local"})
+    with pytest.raises(SettingsError, match="IVR_AUDIT_PUBLIC_KEY: expected 64 hex digits"):
+        load(environ={"IVR_AUDIT_PUBLIC_KEY": "xyz"})

@@ -204,24 +204,30 @@ class CheckpointService:
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        signing_key(self.settings)  # a wrong key file stops start-up with one line, not an hour later
+        # Signed once at start: a wrong key file stops start-up with one line, not an hour later.
+        await sign_now(self.settings, self.database, "start")
         self._stop.clear()
         self._task = asyncio.create_task(self._loop(), name="audit-checkpoints")
 
     async def _loop(self) -> None:
-        while not self._stop.is_set():
+        while True:
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+                return
+            except TimeoutError:
+                pass
             try:
                 await sign_now(self.settings, self.database, "hourly")
             except Exception:
                 # A failed signature must not stop the hotline; the next hour retries.
                 log.exception("audit checkpoint failed")
-            try:
-                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
 
     async def stop(self) -> None:
         self._stop.set()
         if self._task is not None:
             await self._task
             self._task = None
+        try:
+            await sign_now(self.settings, self.database, "stop")  # what happened since the last hour
+        except Exception:
+            log.exception("audit checkpoint at stop failed")
