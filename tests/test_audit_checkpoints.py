@@ -19,8 +19,8 @@ from ivr.protection.checkpoints import CheckpointService
 from ivr.settings import Settings
 
 TRIGGERS = """
-create trigger audit_log_no_update before update on audit_log begin select raise(abort, 'audit_log is append-only'); end;
-create trigger audit_log_no_delete before delete on audit_log begin select raise(abort, 'audit_log is append-only'); end;
+create trigger audit_log_no_update before update on audit_log begin select raise(abort, 'append-only'); end;
+create trigger audit_log_no_delete before delete on audit_log begin select raise(abort, 'append-only'); end;
 """
 
 
@@ -54,7 +54,8 @@ def _rewrite(db_path: Path, row_id: int) -> None:
         row = dict(zip(cols, values, strict=True))
         row["prev_hash"] = prev
         prev = audit.row_hash(row)
-        conn.execute("update audit_log set prev_hash = ?, row_hash = ? where id = ?", [row["prev_hash"], prev, row["id"]])
+        conn.execute("update audit_log set prev_hash = ?, row_hash = ? where id = ?",
+                     [row["prev_hash"], prev, row["id"]])
     conn.executescript(TRIGGERS)
     conn.close()
 
@@ -111,7 +112,7 @@ def test_retention_and_serve_sign_checkpoints(settings: Settings, tmp_path: Path
     from ivr.protection.retention import Retention
 
     key_file = tmp_path / "keys" / "audit.pem"
-    code, out = _run({"IVR_DATA_DIR": str(settings.data_dir)}, "audit", "keygen", str(key_file))
+    code, _ = _run({"IVR_DATA_DIR": str(settings.data_dir)}, "audit", "keygen", str(key_file))
     assert code == 0
     signed = dataclasses.replace(settings, audit_signing_key_file=key_file)
     database = Database(settings.db_path)

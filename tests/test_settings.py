@@ -137,7 +137,7 @@ def test_brand_k_below_three_needs_an_explicit_flag(k: str) -> None:
 def test_trusted_proxies_and_audit_public_key_are_checked() -> None:
     assert load(environ={"IVR_TRUSTED_PROXIES": "127.0.0.1, 10.0.0.0/8"}).trusted_proxies == ("127.0.0.1",
                                                                                              "10.0.0.0/8")
-    with pytest.raises(SettingsError, match="IVR_TRUSTED_PROXIES: 'proxy.local' is not an IP address"):
+    with pytest.raises(SettingsError, match=r"IVR_TRUSTED_PROXIES: 'proxy\.local' is not an IP address"):
         load(environ={"IVR_TRUSTED_PROXIES": "proxy.local"})
     with pytest.raises(SettingsError, match="IVR_AUDIT_PUBLIC_KEY: expected 64 hex digits"):
         load(environ={"IVR_AUDIT_PUBLIC_KEY": "xyz"})
