@@ -160,3 +160,18 @@ async def test_a_brand_user_needs_an_existing_brand(client: Client, web_db: Data
     status, text = await client.post("/users", {"username": "nobrand", "role": "brand", "brand_id": "²"})
     assert status == 400 and "must be a number" in text
     assert not web_db.query_sync("select 1 from users where username = 'nobrand'")
+
+
+async def test_a_reset_lifts_the_sign_in_slow_down(client: Client, server: AdminServer, web_db: Database) -> None:
+    stranger = Client(server.url)
+    try:
+        for _ in range(5):
+            await stranger.login("cw_my", "wrong password!")
+        status, _ = await stranger.login("cw_my", PASSWORD)
+        assert status == 429
+    finally:
+        await stranger.close()
+    assert web_db.query_sync("select failures from signin_failures where username = 'cw_my'") == [{"failures": 5}]
+    await client.login("admin")
+    await client.post("/users/cw_my/password")
+    assert web_db.query_sync("select 1 from signin_failures where username = 'cw_my'") == []

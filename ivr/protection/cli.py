@@ -147,8 +147,13 @@ def run(cli: CliContext, dry_run: bool) -> None:
 
     settings = cli.settings(mode="retention")
     database = Database(settings.db_path)
+    from ivr.protection.checkpoints import SigningKeyError
+
     try:
         report = asyncio.run(Retention(settings, database).run(dry_run=dry_run))
+    except SigningKeyError as exc:
+        # The run itself is done and audited; only its checkpoint could not be signed.
+        raise click.ClickException(f"{exc} (the retention run finished; its checkpoint was not signed)") from None
     finally:
         database.close()
     if dry_run:
