@@ -127,6 +127,10 @@ async def test_role_changes_to_a_case_role_wait_for_a_supervisor(client: Client,
     assert status == 200 and "must approve" in text
     row = web_db.query_sync("select role, pending_role from users where username = 'brandy'")[0]
     assert row == {"role": "brand", "pending_role": "supervisor"}
+    # An admin cannot even ask for a case-reading role for their own account (they know its password).
+    status, text = await client.post("/users/admin/edit", {"role": "supervisor"})
+    assert status == 400 and "cannot change your own role" in text
+    assert web_db.query_sync("select pending_role from users where username = 'admin'")[0]["pending_role"] is None
     # Languages are edited at once; the caseworker keeps reading only them.
     status, text = await client.post("/users/cw_my/edit", {"role": "caseworker", "languages": ["my", "km"]})
     assert status == 200 and "The user was saved" in text
@@ -138,10 +142,16 @@ async def test_role_changes_to_a_case_role_wait_for_a_supervisor(client: Client,
         assert "brandy" in text and "(now brand)" in text
         brandy = web_db.query_sync("select id from users where username = 'brandy'")[0]["id"]
         await sup.post(f"/approvals/{brandy}/refuse")
+        row = web_db.query_sync("select role, pending_role, active from users where username = 'brandy'")[0]
+        assert row == {"role": "brand", "pending_role": None, "active": 1}
+        # Approved, the role applies and the old password (which the admin's link let someone set) is void.
+        await client.post("/users/brandy/edit", {"role": "caseworker", "languages": ["my"]})
+        status, text = await sup.post(f"/approvals/{brandy}/approve")
+        assert status == 200 and LINK.search(text)
+        row = web_db.query_sync("select role, pending_role, password_hash from users where username = 'brandy'")[0]
+        assert row == {"role": "caseworker", "pending_role": None, "password_hash": ""}
     finally:
         await sup.close()
-    row = web_db.query_sync("select role, pending_role, active from users where username = 'brandy'")[0]
-    assert row == {"role": "brand", "pending_role": None, "active": 1}
 
 
 @pytest.mark.parametrize("weak", ["aaaaaaaaaa", "1234567890", " " * 10, "password12"])

@@ -92,6 +92,10 @@ def approve(db: sqlite_utils.Database, user_id: int) -> str:
         raise UserError("There is nothing to approve for this account.")
     role = str(rows[0][1] or rows[0][0])
     db.execute("update users set approved = 1, role = ?, pending_role = null where id = ?", [role, user_id])
+    if rows[0][1] is not None:
+        # Whoever knew the old password (an admin who set it, say) must not read cases with it:
+        # the account's owner chooses a new one through the link the approving supervisor gets.
+        db.execute("update users set password_hash = ? where id = ?", [NO_PASSWORD, user_id])
     end_all_for_user(db, user_id)
     return role
 

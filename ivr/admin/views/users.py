@@ -132,6 +132,9 @@ async def edit_user(request: web.Request) -> web.StreamResponse:
     me = current_user(request)
     username = _target(request)
     role = str(form.get("role", ""))
+    if username.lower() == me.username.lower() and role != me.role:
+        # Else an admin could ask for a case-reading role on an account whose password they know.
+        return await _page(request, error="You cannot change your own role. Ask another admin.", status=400)
     try:
         languages = _languages([str(v) for v in form.getall("languages", [])])
         brand_id = _brand_id(form)
