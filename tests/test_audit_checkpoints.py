@@ -82,11 +82,11 @@ def test_rewritten_history_is_caught_and_the_row_named(tmp_path: Path) -> None:
     assert code == 0 and "rows 5-8" in out
     _rows(db_path, 2)  # not yet covered by a checkpoint
     code, out = _run(env, "audit", "verify", "--public-key", public)
-    assert code == 0 and "2 signed checkpoint(s) ok, up to row 8" in out
+    assert code == 0 and "signed checkpoints: 2 ok, up to row 8" in out
 
     _rewrite(db_path, 6)
     code, out = _run(env, "audit", "verify")  # the chain alone is fooled...
-    assert code == 0 and "checkpoints not checked" in out
+    assert code == 0 and "signed checkpoints: not checked" in out
     code, out = _run(env, "audit", "verify", "--public-key", public)  # ...the signed checkpoint is not
     assert code == 1
     assert "row 6: changed since checkpoint 2 (rows 5-8" in out

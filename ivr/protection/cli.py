@@ -63,10 +63,11 @@ def verify(cli: CliContext, expected: str | None, public_key: str | None) -> Non
             click.echo(f"  {problem}")
         sys.exit(1)
     if signed is None:
-        note = "; checkpoints not checked (give --public-key or set IVR_AUDIT_PUBLIC_KEY)"
+        click.echo("signed checkpoints: not checked (give --public-key or set IVR_AUDIT_PUBLIC_KEY)")
     else:
-        note = f"; {signed.checked} signed checkpoint(s) ok, up to row {signed.last_good or 0}"
-    click.echo(f"audit log: ok, {count} rows; head {head or '(empty)'}{note}")
+        click.echo(f"signed checkpoints: {signed.checked} ok, up to row {signed.last_good or 0}")
+    # The head comes last: scripts take what follows "head ".
+    click.echo(f"audit log: ok, {count} rows; head {head or '(empty)'}")
 
 
 @audit.command()
