@@ -67,7 +67,7 @@ async def test_admin_creates_a_case_reader_only_a_supervisor_can_activate(
     sup = await _supervisor(server)
     try:
         status, text = await sup.get("/approvals")
-        assert "eve" in text and "new account" in text
+        assert "eve" in text and "new <strong>supervisor</strong> account" in text
         eve_id = web_db.query_sync("select id from users where username = 'eve'")[0]["id"]
         status, text = await sup.post(f"/approvals/{eve_id}/approve")
         found = LINK.search(text)
@@ -139,7 +139,7 @@ async def test_role_changes_to_a_case_role_wait_for_a_supervisor(client: Client,
     sup = await _supervisor(server)
     try:
         status, text = await sup.get("/approvals")
-        assert "brandy" in text and "(now brand)" in text
+        assert "brandy" in text and "from brand to <strong>supervisor</strong>" in text
         brandy = web_db.query_sync("select id from users where username = 'brandy'")[0]["id"]
         await sup.post(f"/approvals/{brandy}/refuse")
         row = web_db.query_sync("select role, pending_role, active from users where username = 'brandy'")[0]
