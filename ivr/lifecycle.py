@@ -8,12 +8,30 @@ once the service is ready (a port is bound, a socket is connected or retrying);
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+
+class PortInUse(Exception):
+    """A service cannot bind its port. The message names the setting: ``IVR_ADMIN_BIND 127.0.0.1:8080 is in use``."""
+
+    def __init__(self, setting: str, host: str, port: int) -> None:
+        super().__init__(f"{setting} {host}:{port} is in use")
+
+
+async def start_site(site: Any, setting: str, host: str, port: int) -> None:
+    """``await site.start()`` for an aiohttp site, turning a busy port into :class:`PortInUse`."""
+    try:
+        await site.start()
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise PortInUse(setting, host, port) from None
+        raise
 
 
 class Service(Protocol):

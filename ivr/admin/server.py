@@ -8,6 +8,7 @@ from aiohttp import web
 
 from ivr.admin.app import create_app
 from ivr.db.writer import Database
+from ivr.lifecycle import start_site
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,12 @@ class AdminServer:
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self._port)
-        await site.start()
+        try:
+            await start_site(site, "IVR_ADMIN_BIND", self.host, self._port)
+        except BaseException:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
         if self._port == 0:
             self._port = int(self._runner.addresses[0][1])
         log.info("web UI listening on %s", self.url)

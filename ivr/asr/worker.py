@@ -18,6 +18,7 @@ from pathlib import Path
 
 from ivr.asr.process import WorkerConfig, main
 from ivr.db import connect
+from ivr.db.connect import check_usable
 from ivr.db.migrations import migrate
 from ivr.settings import Settings
 
@@ -80,6 +81,7 @@ class TranscribeWorker:
         db = connect(self.settings.db_path)
         try:
             migrate(db)
+            check_usable(db, self.settings.db_path)
         finally:
             db.conn.close()
         self._stop.value = 0

@@ -49,6 +49,18 @@ class LazyGroup(click.Group):
             raise TypeError(f"{module}.{attr} is not a click command")
         return command
 
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command inside the one error boundary (see :mod:`ivr.cli.errors`)."""
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort, SystemExit, KeyboardInterrupt):
+            raise
+        except Exception as exc:
+            from ivr.cli.errors import fail
+
+            cli = ctx.obj if isinstance(ctx.obj, CliContext) else None
+            raise fail(exc, cli.loaded if cli is not None else None) from None
+
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
         with formatter.section("Commands"):

@@ -16,6 +16,7 @@ from ivr.settings import Settings, SettingsError, load
 class CliContext:
     flags: dict[str, Any] = field(default_factory=dict)
     config_file: Path | None = None
+    loaded: Settings | None = None  # the last settings loaded, for the error boundary's messages
 
     def settings(self, mode: str | None = None) -> Settings:
         """Load and validate the settings, or stop with one line naming the bad setting."""
@@ -24,6 +25,7 @@ class CliContext:
         except SettingsError as exc:
             raise click.ClickException(str(exc)) from None
         log.setup(settings.log_level)
+        self.loaded = settings
         return settings
 
 

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 import sqlite_utils
 
-from ivr.db.connect import connect
+from ivr.db.connect import check_usable, connect
 from ivr.db.migrations import migrate
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,14 @@ class Database:
         self._read_lock = threading.Lock()
         self._closed = False
         write_db = connect(self.path)
-        if migrate_on_open:
-            migrate(write_db)
+        try:
+            if migrate_on_open:
+                migrate(write_db)
+            # A damaged or read-only file stops start-up with one line, instead of failing calls later.
+            check_usable(write_db, self.path)
+        except BaseException:
+            write_db.conn.close()
+            raise
         self._writer = threading.Thread(
             target=self._write_loop, args=(write_db,), name="ivr-db-writer", daemon=True
         )

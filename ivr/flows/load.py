@@ -7,6 +7,7 @@ when there is any.
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +15,18 @@ import yaml
 
 from ivr.flows.model import (
     ACTIONS,
-    DEFAULT_FIELDS,
+    DEFAULTS,
     FLOW_FIELDS,
     NODE_FIELDS,
     ROUTERS,
     SPEC_VERSION,
     WAITS,
     Flow,
+    Kind,
     Node,
     Step,
 )
+from ivr.yamlfile import describe, load_strict
 
 
 class FlowError(Exception):
@@ -49,11 +52,13 @@ def parse_flow(path: Path) -> tuple[Flow | None, list[str]]:
     """The flow and every problem found while reading it."""
     problems: list[str] = []
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_strict(path.read_text(encoding="utf-8"))
     except OSError as exc:
         return None, [f"{path}: cannot read ({exc.strerror})"]
+    except UnicodeDecodeError as exc:
+        return None, [f"{path}: not UTF-8 text (byte {exc.start} cannot be decoded); save the file as UTF-8"]
     except yaml.YAMLError as exc:
-        return None, [f"{path}: not valid YAML ({str(exc).splitlines()[0]})"]
+        return None, [f"{path}: not valid YAML ({describe(exc)})"]
     if not isinstance(data, dict):
         return None, [f"{path}: a flow is a mapping with spec_version, start and nodes"]
 
@@ -69,17 +74,20 @@ def parse_flow(path: Path) -> tuple[Flow | None, list[str]]:
     if not isinstance(defaults, dict):
         bad(None, "defaults must be a mapping")
         defaults = {}
-    for key in sorted(set(defaults) - DEFAULT_FIELDS):
-        bad(None, f"unknown field {key!r} in defaults")
+    for problem in DEFAULTS.problems(defaults, "defaults"):
+        bad(None, problem)
 
     raw_nodes = data.get("nodes")
     if not isinstance(raw_nodes, dict) or not raw_nodes:
         bad(None, "nodes must be a non-empty mapping of node id -> node")
         return None, problems
-    nodes = {str(nid): _node(str(nid), raw, bad) for nid, raw in raw_nodes.items()}
     start = str(data.get("start", ""))
-    if start not in nodes:
-        bad(None, f"start {start!r} is not a node")
+    if start not in {str(n) for n in raw_nodes}:
+        # The root cause, alone: every node would otherwise be reported unreachable as well.
+        near = difflib.get_close_matches(start, [str(n) for n in raw_nodes], n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else f" (nodes: {', '.join(sorted(map(str, raw_nodes)))})"
+        return None, [f"{path}: start {start!r} is not a node{hint}"]
+    nodes = {str(nid): _node(str(nid), raw, bad) for nid, raw in raw_nodes.items()}
 
     localization = _localization(path, data.get("localization") or {}, bad)
     flow = Flow(
@@ -128,28 +136,29 @@ def _one_key(raw: Any) -> tuple[str, Any] | None:
     return None
 
 
-def _step(nid: str, raw: Any, table: dict[str, Any], what: str, bad: Any) -> Step | None:
+def _step(nid: str, raw: Any, table: dict[str, Kind], what: str, bad: Any) -> Step | None:
     item = _one_key(raw)
     if item is None:
         bad(nid, f"a {what} is a mapping with one key, the {what}'s kind (got {raw!r})")
         return None
     kind, value = item
     if kind not in table:
-        bad(nid, f"unknown {what} {kind!r} (known: {', '.join(sorted(table))})")
+        near = difflib.get_close_matches(kind, list(table), n=1)
+        hint = f"; did you mean {near[0]!r}?" if near else ""
+        bad(nid, f"unknown {what} {kind!r}{hint} (known: {', '.join(sorted(table))})")
         return None
     spec = table[kind]
-    fields: tuple[str, ...] | frozenset[str] = spec if what == "action" else spec[0]
     if isinstance(value, dict) and not (what == "action" and kind == "set"):
         args = dict(value)
     elif value is None:
         args = {}
-    elif fields:
-        first = fields[0] if isinstance(fields, tuple) else "prompts"
-        args = {first: value}
+    elif spec.args:
+        args = {next(iter(spec.args)): value}  # a bare value fills the first argument
     else:
+        bad(nid, f"{what} {kind} takes no arguments (got {value!r})")
         args = {}
-    for key in sorted(set(args) - set(fields)):
-        bad(nid, f"unknown field {key!r} in {what} {kind}")
+    for problem in spec.problems(args, f"{what} {kind}"):
+        bad(nid, problem)
     for key in ("prompts",):
         if isinstance(args.get(key), str):
             args[key] = [args[key]]
@@ -174,6 +183,11 @@ def _node(nid: str, raw: Any, bad: Any) -> Node:
         if not isinstance(choices, dict) or not choices:
             bad(nid, "menu needs choices: {digit: category}")
         else:
+            for digit, category in choices.items():
+                if isinstance(category, bool) or not isinstance(category, str | int):
+                    bad(nid, f"menu choice {str(digit)!r}: category {category!r} is not a name"
+                             + (": quote it (YAML reads yes/no/on/off as true/false)" if isinstance(category, bool)
+                                else ""))
             wait.args["choices"] = {str(k): str(v) for k, v in choices.items()}
             for digit in wait.args["choices"]:
                 if len(digit) != 1 or digit not in "0123456789#":

@@ -10,6 +10,7 @@ from typing import Any
 import yaml
 
 from ivr.languages import LANGUAGES
+from ivr.yamlfile import load_strict
 
 CATALOG_FILE = "catalog.yaml"
 KEY_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -18,21 +19,6 @@ SOURCE_LANGUAGE = "en"
 
 class CatalogError(Exception):
     """The catalog cannot be read. The message is one line naming the file and key."""
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that refuses a key given twice (plain YAML keeps the last one silently)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"key {key!r} appears twice", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
 
 
 @dataclass(frozen=True)
@@ -60,7 +46,7 @@ class Catalog:
 def load_catalog(prompts_dir: Path) -> Catalog:
     path = prompts_dir / CATALOG_FILE
     try:
-        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader
+        data = load_strict(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CatalogError(f"{path}: the prompt catalog does not exist") from None
     except (yaml.YAMLError, UnicodeDecodeError) as exc:

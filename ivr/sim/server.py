@@ -16,6 +16,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ivr.lifecycle import start_site
 from ivr.sim.clock import Clock
 from ivr.sim.routes import AriError, Handler, Routes
 from ivr.sim.state import World
@@ -70,7 +71,12 @@ class Emulator:
         self._runner = web.AppRunner(self.make_app(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
-        await site.start()
+        try:
+            await start_site(site, "--port", self.host, self.port)
+        except BaseException:
+            await self._runner.cleanup()
+            self._runner = None
+            raise
         server = getattr(site, "_server", None)
         if self.port == 0 and server is not None and server.sockets:
             self.port = server.sockets[0].getsockname()[1]
