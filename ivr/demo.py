@@ -47,7 +47,9 @@ def _plan(languages: tuple[str, ...]) -> list[tuple[str, str]]:
     return [("report", english), ("message", first), ("callback", second), ("emergency", english)]
 
 
-async def place_demo_calls(settings: Settings, url: str, database: Database, *, speed: float = 1.0) -> None:
+async def place_demo_calls(settings: Settings, url: str, database: Database, *, speed: float = 1.0) -> int:
+    """Place the scripted calls; return how many did not finish."""
+    failed: list[int] = []
     with tempfile.TemporaryDirectory(prefix="ivr-demo-speech-") as tmp:
         plan = _plan(settings.languages)
         voices = {
@@ -68,9 +70,11 @@ async def place_demo_calls(settings: Settings, url: str, database: Database, *, 
             except Exception as exc:  # one failed demo call must not stop the others
                 log.warning("demo call %d (%s) did not finish: %s", index + 1, branch, exc)
                 print(f"  demo call {index + 1}: did not finish ({exc})", flush=True)
+                failed.append(index)
                 return
             print(f"  demo call {index + 1}: {branch} in {language} done", flush=True)
 
         await asyncio.gather(*(one(i, branch, lang) for i, (branch, lang) in enumerate(plan)))
     rows = await database.query("select count(*) as n from cases")
     print(f"  cases in the database: {rows[0]['n']}", flush=True)
+    return len(failed)

@@ -119,7 +119,7 @@ class Settings:
             elif isinstance(value, tuple):
                 text = ",".join(value)
             elif value is None:
-                text = "(default)"
+                text = "(not set)"
             else:
                 text = str(value)
             out[f.name] = text
@@ -129,6 +129,18 @@ class Settings:
 
 
 SECRET_FIELDS = frozenset({"ari_password", "secret_key"})
+
+# The one place for the bounds of every numeric setting: (lowest, highest), both allowed.
+# Beyond these a value is a typo or a mistake (a call-back number kept for 270 000 years,
+# 100 000 decoder processes), so start-up refuses it.
+BOUNDS: dict[str, tuple[int, int]] = {
+    "transcribe_workers": (1, 64),
+    "transcribe_max_seconds": (10, 4 * 3600),
+    "retention_recording_days": (1, 36500),
+    "retention_call_days": (1, 36500),
+    "callback_number_days": (1, 3650),
+    "brand_k": (1, 1000),
+}
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
 
@@ -136,11 +148,14 @@ def env_name(name: str) -> str:
     return "IVR_" + name.upper()
 
 
-def _coerce(name: str, raw: Any) -> Any:
-    """Turn a raw value (a string from the environment, or a TOML value) into the field's type."""
+def _coerce(name: str, raw: Any, label: str | None = None) -> Any:
+    """Turn a raw value (a string from the environment, or a TOML value) into the field's type.
+
+    ``label`` is how the value was given (``--set brand_k``, ``ivr.toml: brand_k``), for the message.
+    """
     default = FIELDS[name].default
     kind = FIELDS[name].type
-    label = env_name(name)
+    label = label or env_name(name)
     try:
         if name in ("languages", "trusted_proxies"):
             items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
@@ -155,7 +170,10 @@ def _coerce(name: str, raw: Any) -> Any:
                 return False
             raise ValueError("expected true or false")
         if isinstance(default, int):
-            return int(raw)
+            text = str(raw).strip()
+            if isinstance(raw, float) or not text.lstrip("-").isascii() or not text.lstrip("-").isdigit():
+                raise ValueError("expected a whole number")
+            return int(text)
         if "Path" in str(kind):
             return Path(str(raw)).expanduser()
         return str(raw)
@@ -166,6 +184,7 @@ def _coerce(name: str, raw: Any) -> Any:
 def load(
     *,
     flags: Mapping[str, Any] | None = None,
+    labels: Mapping[str, str] | None = None,
     environ: Mapping[str, str] | None = None,
     config_file: Path | None = None,
     mode: str | None = None,
@@ -174,6 +193,7 @@ def load(
 
     ``config_file`` defaults to ``$IVR_CONFIG`` or ``./ivr.toml`` when it exists.
     ``mode`` names the command being run, so a secret is demanded only where needed.
+    ``labels`` say how each flag was typed (``--set brand_k``), for messages.
     """
     environ = os.environ if environ is None else environ
     values: dict[str, Any] = {}
@@ -189,10 +209,11 @@ def load(
             values[name] = _coerce(name, environ[env_name(name)])
 
     for name, value in (flags or {}).items():
+        label = (labels or {}).get(name, f"--set {name}")
         if name not in FIELDS:
-            raise SettingsError(f"--set {name}: unknown setting")
+            raise SettingsError(f"{label}: unknown setting")
         if value is not None:
-            values[name] = _coerce(name, value)
+            values[name] = _coerce(name, value, label)
 
     settings = Settings(**values)
     settings = _resolve_secret(settings)
@@ -211,7 +232,7 @@ def _read_toml(path: Path) -> dict[str, Any]:
     for name, value in data.items():
         if name not in FIELDS:
             raise SettingsError(f"{path}: unknown setting {name!r}")
-        out[name] = _coerce(name, value)
+        out[name] = _coerce(name, value, f"{path}: {name}")
     return out
 
 
@@ -262,10 +283,9 @@ def validate(s: Settings, *, mode: str | None = None) -> None:
 
     if s.log_level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise SettingsError(f"IVR_LOG_LEVEL: {s.log_level!r} is not DEBUG, INFO, WARNING or ERROR")
-    for name in ("transcribe_workers", "transcribe_max_seconds", "retention_recording_days", "retention_call_days",
-                 "callback_number_days", "brand_k"):
-        if getattr(s, name) < 1:
-            raise SettingsError(f"{env_name(name)}: must be at least 1")
+    for name, (lo, hi) in BOUNDS.items():
+        if not lo <= getattr(s, name) <= hi:
+            raise SettingsError(f"{env_name(name)}: {getattr(s, name)} is out of range ({lo} to {hi})")
 
     if s.brand_k < MIN_SAFE_BRAND_K and not s.brand_k_allow_unsafe:
         raise SettingsError(

@@ -67,13 +67,16 @@ class LazyGroup(click.Group):
             formatter.write_dl(rows)
 
 
-def _set_pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ...]) -> dict[str, str]:
+def _set_pairs(
+    ctx: click.Context, param: click.Parameter, values: tuple[str, ...]
+) -> dict[str, tuple[str, str]]:
+    """``--set NAME=VALUE`` pairs as setting name -> (what was typed, value)."""
     out = {}
     for item in values:
         name, sep, value = item.partition("=")
         if not sep:
             raise click.BadParameter(f"{item!r} is not NAME=VALUE", ctx=ctx, param=param)
-        out[name.strip().lower().removeprefix("ivr_")] = value
+        out[name.strip().lower().removeprefix("ivr_")] = (f"--set {name.strip()}", value)
     return out
 
 
@@ -92,11 +95,14 @@ def _set_pairs(ctx: click.Context, param: click.Parameter, values: tuple[str, ..
 @click.option("--set", "extra", multiple=True, callback=_set_pairs, metavar="NAME=VALUE",
               help="Any other setting, e.g. --set brand_k=10. Repeatable.")
 @click.pass_context
-def main(ctx: click.Context, config_file: Path | None, extra: dict[str, str], **flags: Any) -> None:
+def main(ctx: click.Context, config_file: Path | None, extra: dict[str, tuple[str, str]], **flags: Any) -> None:
     """A free, confidential voice hotline for migrant workers.
 
     Settings come from defaults < ivr.toml < IVR_* environment variables < these flags.
     """
     values = {k: v for k, v in flags.items() if v is not None}
-    values.update(extra)
-    ctx.obj = CliContext(flags=values, config_file=config_file)
+    labels = {k: "--" + k.replace("_", "-") for k in values}
+    for name, (label, value) in extra.items():
+        values[name] = value
+        labels[name] = label
+    ctx.obj = CliContext(flags=values, labels=labels, config_file=config_file)

@@ -27,7 +27,11 @@ def check(cli: CliContext) -> None:
     """Check settings, call flows and prompts. Exits 1 when anything is wrong."""
     from ivr.checks import run_all
 
-    settings = cli.settings()
+    try:
+        settings = cli.settings()
+    except click.ClickException as exc:  # e.g. an unreadable IVR_SECRET_KEY_FILE
+        click.echo(f"settings: {exc.message}")
+        sys.exit(1)
     click.echo("settings: ok")
     failed = False
     for name, problems in run_all(settings).items():

@@ -142,6 +142,7 @@ def demo(cli: CliContext, calls: bool, exit_after_calls: bool, speed: float) -> 
         speed=speed,
     )
     stop = asyncio.Event()
+    failed = 0
 
     async def main() -> None:
         await emulator.start()
@@ -153,10 +154,11 @@ def demo(cli: CliContext, calls: bool, exit_after_calls: bool, speed: float) -> 
                 f"  Web UI: http://{settings.admin_bind}/   user: demo   password: {password}\n"
                 f"  Press Ctrl-C to stop.\n"
             )
+            nonlocal failed
             if calls:
                 from ivr.demo import place_demo_calls
 
-                await place_demo_calls(live, emulator.url, database, speed=speed)
+                failed = await place_demo_calls(live, emulator.url, database, speed=speed)
                 click.echo("  Demo calls done: see them under Cases and on the Dashboard.\n")
             if exit_after_calls:
                 stop.set()
@@ -167,3 +169,5 @@ def demo(cli: CliContext, calls: bool, exit_after_calls: bool, speed: float) -> 
             await emulator.stop()
 
     asyncio.run(main())
+    if failed:  # scripts that run the demo as a smoke test must see it fail
+        raise click.ClickException(f"{failed} demo call(s) did not finish (see the lines above)")

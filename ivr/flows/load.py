@@ -182,6 +182,7 @@ def _node(nid: str, raw: Any, bad: Any) -> Node:
         choices = wait.args.get("choices") or {}
         if not isinstance(choices, dict) or not choices:
             bad(nid, "menu needs choices: {digit: category}")
+            wait.args["choices"] = {}
         else:
             for digit, category in choices.items():
                 if isinstance(category, bool) or not isinstance(category, str | int):

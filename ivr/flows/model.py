@@ -214,7 +214,7 @@ class Node:
             if fixed_r is not None:
                 return fixed_r
             cases = tuple(self.router.args.get("cases", {}).values())
-            return (*cases, self.router.args.get("default", "other"))
+            return (*cases, str(self.router.args.get("default", "other")))
         return ()
 
     def targets(self) -> list[str]:

@@ -97,14 +97,18 @@ def status(cli: CliContext, lang: str | None) -> None:
 
 @prompts.command()
 @click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--create", is_flag=True, help="Create DIRECTORY when it does not exist.")
 @pass_cli
-def install(cli: CliContext, directory: Path) -> None:
+def install(cli: CliContext, directory: Path, create: bool) -> None:
     """Copy the built prompts into a remote Asterisk's sounds DIRECTORY (as DIRECTORY/ivr/<lang>/<key>.wav).
 
     The engine then plays them as sound:ivr/<lang>/<key> (set IVR_ASTERISK_LOCAL=false).
     Unchanged files are left alone; each file is replaced atomically.
     """
     settings = cli.settings()
+    if not directory.is_dir() and not create:
+        # A typo would otherwise copy every prompt into a new folder Asterisk never reads.
+        raise click.ClickException(f"{directory} does not exist (check the path, or pass --create)")
     root = built_root(settings)
     built = sorted(root.glob("*/*.wav"))
     if not built:
