@@ -84,7 +84,7 @@ def check_usable(db: sqlite_utils.Database, path: Path | str) -> None:
     try:
         rows = db.execute("PRAGMA quick_check").fetchall()
         if [tuple(r) for r in rows] != [("ok",)]:
-            first = str(rows[0][0]) if rows else "no answer"
+            first = " ".join(str(rows[0][0]).split()) if rows else "no answer"  # one line
             raise DatabaseUnusable(path, f"is damaged (quick_check: {first}); restore it from a backup")
         db.execute("BEGIN IMMEDIATE")
         try:
