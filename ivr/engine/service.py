@@ -78,6 +78,7 @@ class Engine:
         self._agents: dict[str, asyncio.Future[Call]] = {}
         self._agent_gone: dict[str, asyncio.Event] = {}
         self._importer: asyncio.Task[None] | None = None
+        self._ready: asyncio.Task[None] | None = None
 
     # -- Service -------------------------------------------------------------------------------------
 
@@ -97,9 +98,21 @@ class Engine:
         await import_fallback(self.settings, self.database)
         self._importer = asyncio.create_task(self._import_fallback_every(self.fallback_every), name="fallback-import")
         await self.app.start()
+        # Ready means the event socket is connected: before that no call can reach the engine.
+        if not self.app.connected.is_set():
+            log.warning("engine not ready: Asterisk at %s cannot be reached yet; retrying", self.settings.ari_url)
+        self._ready = asyncio.create_task(self._log_ready(), name="engine-ready")
+
+    async def _log_ready(self) -> None:
+        await self.app.connected.wait()
+        assert self.flow is not None
         log.info("engine ready: flow=%s version=%s app=%s", self.flow.name, self.flow.version, self.settings.ari_app)
 
     async def stop(self) -> None:
+        if self._ready is not None:
+            self._ready.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._ready
         if self._importer is not None:
             self._importer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
