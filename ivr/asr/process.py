@@ -160,15 +160,60 @@ class JobRunner:
         return None
 
 
-def main(config: WorkerConfig, stop: StopFlag) -> None:
-    """Entry point of a worker process."""
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent(sig: int = signal.SIGTERM) -> bool:
+    """Ask Linux to send ``sig`` to this process when its parent dies (prctl PR_SET_PDEATHSIG).
+
+    Without it a worker whose ``ivr serve`` was killed with -9 lives on as an orphan, holding
+    its model's memory and claiming jobs. False where prctl is not available (not Linux).
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        return bool(libc.prctl(PR_SET_PDEATHSIG, sig, 0, 0, 0) == 0)
+    except (OSError, AttributeError):
+        return False
+
+
+class ParentWatch:
+    """The stop flag, raised as well when the parent process is gone (the fallback where
+    PR_SET_PDEATHSIG is missing, or the parent's spawning thread outlived it)."""
+
+    def __init__(self, stop: StopFlag, parent: int) -> None:
+        self._stop = stop
+        self.parent = parent
+
+    @property
+    def value(self) -> int:
+        if self._stop.value:
+            return 1
+        if os.getppid() != self.parent:
+            log.warning("parent process %d is gone; stopping", self.parent)
+            return 1
+        return 0
+
+    @value.setter
+    def value(self, new: int) -> None:
+        self._stop.value = new
+
+
+def main(config: WorkerConfig, stop: StopFlag, parent: int | None = None) -> None:
+    """Entry point of a worker process; ``parent`` is the pid of the process that started it."""
     # Ctrl-C reaches the whole process group; the parent tells us to stop through ``stop``
     # so a job being decoded is put back cleanly instead of being cut off.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with_parent()
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:  # it died before prctl took effect
+        return
     ivr_log.setup(config.log_level)
     db = connect(config.db_path)
     try:
-        JobRunner(config, db, stop).run()
+        JobRunner(config, db, ParentWatch(stop, parent)).run()
     finally:
         db.conn.close()
 

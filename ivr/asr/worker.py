@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
 import time
 from dataclasses import dataclass
 from multiprocessing.context import SpawnProcess
@@ -90,7 +91,8 @@ class TranscribeWorker:
         self._monitor = asyncio.create_task(self._watch(), name="transcribe-monitor")
 
     def _spawn(self, index: int) -> SpawnProcess:
-        proc = self._ctx.Process(target=main, args=(self.config, self._stop), name=f"ivr-transcribe-{index}",
+        proc = self._ctx.Process(target=main, args=(self.config, self._stop, os.getpid()),
+                                 name=f"ivr-transcribe-{index}",
                                  daemon=True)
         proc.start()
         self._started[index] = time.monotonic()
