@@ -18,6 +18,7 @@ from ivr.admin import audit
 from ivr.admin.keys import User
 from ivr.db import utcnow
 from ivr.db.writer import Database
+from ivr.files import SHARED_DIR, SHARED_FILE, make_dir
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.settings import Settings
 
@@ -37,13 +38,14 @@ def _store(settings: Settings, case_id: int, filename: str, data: bytes) -> tupl
     if suffix not in SUPPORTED:
         suffix = suffix if suffix.isascii() and suffix[1:].isalnum() and len(suffix) <= 6 else ".unknown"
     folder = settings.data_dir / "recordings" / "replies"
-    folder.mkdir(parents=True, exist_ok=True)
+    make_dir(folder, SHARED_DIR)  # Asterisk plays replies by path: shared with its group only
     relative = Path("recordings") / "replies" / f"case-{case_id}-{secrets.token_hex(6)}.wav"
     with tempfile.TemporaryDirectory(dir=settings.data_dir) as tmp:
         src = Path(tmp) / f"upload{suffix}"
         src.write_bytes(data)
         try:
-            info = to_telephone_wav(src, settings.data_dir / relative, max_seconds=REPLY_MAX_SECONDS)
+            info = to_telephone_wav(src, settings.data_dir / relative, max_seconds=REPLY_MAX_SECONDS,
+                                    mode=SHARED_FILE)
         except AudioError as exc:
             log.info("reply upload refused case=%s: %s", case_id, type(exc).__name__)
             raise AudioError(_plain(exc, src.name)) from None

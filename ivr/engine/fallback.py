@@ -18,6 +18,7 @@ from typing import Any
 from ivr.db.writer import Database
 from ivr.engine import store
 from ivr.engine.recordings import RecordingError, store_bytes
+from ivr.files import WRITABLE_DIR, make_dir
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,9 @@ log = logging.getLogger(__name__)
 async def import_fallback(settings: Settings, database: Database) -> list[int]:
     """Import every finished fallback voicemail; return the new case ids."""
     folder = settings.fallback_path
-    (folder / "tmp").mkdir(parents=True, exist_ok=True)
+    # The dialplan (user asterisk) records here: shared with its group, nobody else.
+    make_dir(folder, WRITABLE_DIR)
+    make_dir(folder / "tmp", WRITABLE_DIR)
     cases: list[int] = []
     for path in sorted(folder.glob("*.wav")):
         try:

@@ -17,6 +17,8 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.files import PRIVATE_FILE, SHARED_DIR, make_dir
+
 # Peak below this (of 32767, about -42 dBFS) is line noise, not a voice.
 SILENCE_PEAK = 260
 MIN_SPEECH_S = 0.3
@@ -44,12 +46,15 @@ def store_bytes(data: bytes, data_dir: Path, name: str, *, subdir: str = "record
     duration, silent = measure(data)
     safe = name.replace("/", "_").replace("\\", "_")
     dest = data_dir / subdir / f"{safe}.wav"
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    # Recordings are the hotline's user's alone (0600); the folder is 0750 because replies/
+    # inside it must be reachable by Asterisk, which plays them.
+    make_dir(dest.parent, SHARED_DIR)
     tmp = dest.with_suffix(".part")
-    with open(tmp, "wb") as fh:
+    with open(os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, PRIVATE_FILE), "wb") as fh:
         fh.write(data)
         fh.flush()
         os.fsync(fh.fileno())
+    os.chmod(tmp, PRIVATE_FILE)  # an existing .part keeps its old mode under O_CREAT
     os.replace(tmp, dest)
     check = dest.read_bytes()
     if len(check) != len(data) or hashlib.sha256(check).hexdigest() != digest:

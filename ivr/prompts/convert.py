@@ -22,12 +22,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ivr.files import set_mode
 from ivr.prompts.loudness import integrated_loudness
 
 RATE = 8000
 FRAME = RATE // 50  # 20 ms analysis frames
 SUPPORTED = (".wav", ".mp3", ".m4a", ".mp4", ".aac", ".ogg", ".oga", ".opus", ".flac", ".webm", ".amr", ".3gp")
 PROMPT_MAX_SECONDS = 300.0
+PUBLIC_AUDIO = 0o644  # prompts: the words every caller hears, read by Asterisk
 
 # One level for every prompt: EBU R128 integrated loudness (K-weighted, gated, so pauses
 # and silence don't count), with peaks held under the ceiling by a soft limiter.
@@ -70,8 +72,10 @@ def _minutes(seconds: float) -> str:
     return f"{whole // 60}:{whole % 60:02d}"
 
 
-def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SECONDS) -> AudioInfo:
-    """Convert ``src`` into ``dst`` (8 kHz mono 16-bit WAV, trimmed, normalised).
+def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SECONDS,
+                     mode: int = PUBLIC_AUDIO) -> AudioInfo:
+    """Convert ``src`` into ``dst`` (8 kHz mono 16-bit WAV, trimmed, normalised), with file ``mode``:
+    prompts are public words (0644); a caseworker's reply is caller data (0640, asterisk group).
 
     Raises :class:`AudioError` for an empty, corrupt, silent, over-long or unsupported
     file; ``dst`` is then untouched.
@@ -99,7 +103,7 @@ def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SE
         lufs = integrated_loudness(trimmed, RATE)
     gain_db = min(TARGET_LUFS - lufs, MAX_GAIN_DB)
     pcm = _to_pcm16(trimmed, 10 ** (gain_db / 20))
-    _write_atomically(dst, pcm)
+    _write_atomically(dst, pcm, mode)
     out = array.array("h", pcm)
     peak = max((abs(s) for s in out), default=0) / 32768
     return AudioInfo(
@@ -210,7 +214,7 @@ def _to_pcm16(samples: Sequence[float], gain: float) -> bytes:
     return out.tobytes()
 
 
-def _write_atomically(dst: Path, pcm: bytes) -> None:
+def _write_atomically(dst: Path, pcm: bytes, mode: int) -> None:
     dst.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{dst.name}.", suffix=".tmp", dir=dst.parent)
     tmp = Path(tmp_name)
@@ -222,7 +226,7 @@ def _write_atomically(dst: Path, pcm: bytes) -> None:
             wav.writeframes(pcm)
             raw.flush()
             os.fsync(raw.fileno())
-        os.chmod(tmp, 0o644)
+        set_mode(tmp, mode)
         os.replace(tmp, dst)
     except BaseException:
         tmp.unlink(missing_ok=True)
