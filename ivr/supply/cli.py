@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -84,9 +85,9 @@ def import_(cli: CliContext, file: Path) -> None:
     A row with an empty code gets the next free code; a known code updates that workplace.
     """
     try:
-        rows = registry_csv.parse(file.read_bytes())
+        rows, problems = registry_csv.read(file.read_bytes())
         with _database(cli) as database:
-            result = database.write_sync(lambda db: registry_csv.apply(db, rows))
+            result = asyncio.run(registry_csv.import_rows(database, rows, problems))
     except registry_csv.CsvImportError as exc:
         for problem in exc.problems:
             click.echo(f"{file.name}: {problem}", err=True)

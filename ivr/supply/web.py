@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 REGISTRY_ROLES = ("admin", "supervisor")
 PANEL_TEMPLATE = "supply/case_panel.html"
 MAX_CSV_BYTES = 5 * 1024 * 1024
+SHOWN_PROBLEMS = 100  # on the page; the CLI prints every one
 
 
 def _int_or_404(raw: str, what: str) -> int:
@@ -147,19 +148,19 @@ async def import_csv(request: web.Request) -> web.StreamResponse:
         return await _registry_page(request, error="The file is bigger than 5 MB; split it.", status=400)
     user = current_user(request)
 
-    def write(db: sqlite_utils.Database) -> registry_csv.ImportResult:
-        result = registry_csv.apply(db, rows)
-        audit.record(db, user, "workplace.import", "workplace", None,
-                     {"added": result.added, "updated": result.updated})
-        return result
-
+    database = request.app[DATABASE]
     try:
         # A 5 MB file takes over half a second to check: off the event loop, which calls share in `ivr serve`.
-        rows = await asyncio.to_thread(registry_csv.parse, data)
-        result = await request.app[DATABASE].write(write)
+        rows, problems = await asyncio.to_thread(registry_csv.read, data)
+        result = await registry_csv.import_rows(database, rows, problems)
     except registry_csv.CsvImportError as exc:
+        shown = exc.problems[:SHOWN_PROBLEMS]
+        if len(exc.problems) > SHOWN_PROBLEMS:
+            shown.append(f"… and {len(exc.problems) - SHOWN_PROBLEMS} more problems")
         return await _registry_page(request, error="The file was not imported; nothing changed.",
-                                    problems=exc.problems, status=400)
+                                    problems=shown, status=400)
+    await database.write(lambda db: audit.record(db, user, "workplace.import", "workplace", None,
+                                                 {"added": result.added, "updated": result.updated}))
     return await _registry_page(
         request, notice=f"Imported: {result.added} added, {result.updated} updated, "
                         f"{result.cases_linked} case(s) linked to their workplace.")
