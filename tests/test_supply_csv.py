@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from ivr.cli import main
 from ivr.db import connect
-from ivr.supply import codes, registry_csv
+from ivr.db.writer import Database
+from ivr.supply import codes, registry, registry_csv
 
 C1, C2, C3 = codes.make_code(10001), codes.make_code(10002), codes.make_code(10003)
 HEADER = "code,name,location,sector,supplier,brands\n"
@@ -116,3 +117,51 @@ def test_allocated_codes_skip_codes_named_later_in_the_file(tmp_path: Path, runn
     names = dict(db.execute("select name, code from workplaces").fetchall())
     db.conn.close()
     assert names == {"Named": first_free, "Allocated": codes.make_code(codes.FIRST_NUMBER + 1)}
+
+
+def test_every_problem_is_reported_by_line_parse_and_suppliers_together(
+        tmp_path: Path, runner_env: dict[str, str]) -> None:
+    assert _run(runner_env, "supplier", "add", "Thread Co", "--country", "TH")[0] == 0
+    bad = tmp_path / "bad.csv"
+    body = "".join(f"{codes.make_code(20000 + i)},Factory {i},,,Nobody Ltd,\n" for i in range(25))
+    bad.write_text(HEADER + "12345,A,,,Thread Co,\n" + body + f"{C1},,,,Thread Co,\n")
+    code, _, err = _run(runner_env, "import", str(bad))
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert lines[0] == "bad.csv: line 2: workplace code '12345' must be 6 digits, not 5"
+    assert [f"bad.csv: line {n}: unknown supplier 'Nobody Ltd' (add it with `ivr workplaces supplier add`)"
+            for n in range(3, 28)] == lines[1:26]  # all 25, not the first 20
+    assert lines[26] == "bad.csv: line 28: the workplace name is empty"
+    assert lines[27] == "Error: bad.csv was not imported; nothing changed"
+
+
+def test_nul_bytes_are_refused() -> None:
+    data = (HEADER + f"{C1},Fact\x00ory,,,S,\n{C2},B,,,S,\n{C3},C\x00,,,S,\n").encode()
+    assert _problems(data) == ["line 2: contains a NUL byte (not a text CSV file)",
+                               "line 4: contains a NUL byte (not a text CSV file)"]
+
+
+class CountingDatabase(Database):
+    rows_per_write: list[int]
+
+    def submit_write(self, fn):  # type: ignore[no-untyped-def]
+        def counted(db):  # type: ignore[no-untyped-def]
+            before = db.execute("select count(*) from workplaces").fetchone()[0]
+            result = fn(db)
+            self.rows_per_write.append(db.execute("select count(*) from workplaces").fetchone()[0] - before)
+            return result
+        return super().submit_write(counted)
+
+
+async def test_a_big_import_is_written_in_batches_that_let_other_writes_through(tmp_path: Path) -> None:
+    database = CountingDatabase(tmp_path / "ivr.db")
+    database.rows_per_write = []
+    try:
+        await database.write(lambda db: registry.add_supplier(db, "Thread Co", "TH"))
+        rows = registry_csv.parse((HEADER + ",Factory,,,Thread Co,\n" * 1200).encode())
+        result = await registry_csv.import_rows(database, rows)
+        assert (result.added, result.updated) == (1200, 0)
+        # Three writer transactions (500 + 500 + 200), so a call's write waits for one batch at most.
+        assert database.rows_per_write[1:] == [500, 500, 200]
+    finally:
+        database.close()
