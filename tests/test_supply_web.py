@@ -179,6 +179,29 @@ async def test_registry_pages_import_export(server: Served, chain: dict[str, int
         await c.close()
 
 
+async def test_the_registry_page_is_paged(server: Served, chain: dict[str, int], web_db: Database) -> None:
+    from ivr.supply import registry_csv
+    from ivr.supply.web import PAGE_ROWS
+
+    rows = registry_csv.parse(b"code,name,supplier\n" + b"".join(
+        f",Paged place {i:04},\n".encode() for i in range(PAGE_ROWS + 10)))
+    await registry_csv.import_rows(web_db, rows)
+    total = (await web_db.query("select count(*) as n from workplaces"))[0]["n"]
+    c = await _signed_in(server, "admin")
+    try:
+        status, first = await c.get("/workplaces")
+        assert status == 200 and first.count("Edit</a>") == PAGE_ROWS
+        assert 'href="/workplaces?page=2"' in first and "Page 1" in first
+        status, second = await c.get("/workplaces?page=2")
+        assert status == 200 and 'href="/workplaces?page=1"' in second and 'href="/workplaces?page=3"' not in second
+        shown = sum(page.count("Edit</a>") for page in (first, second))
+        assert shown == total  # every workplace on exactly one page
+        status, odd = await c.get("/workplaces?page=²")
+        assert status == 200 and "Page 1" in odd
+    finally:
+        await c.close()
+
+
 async def test_case_panel_links_and_refers(server: Served, chain: dict[str, int], web_db: Database) -> None:
     keyed = await web_db.write(lambda db: insert_case(db, workplace_code=BIG))
     await web_db.write(lambda db: registry.link_case_from_code(db, keyed))

@@ -192,9 +192,12 @@ _WORKPLACES = """
     from workplaces w left join suppliers s on s.id = w.supplier_id"""
 
 
-def list_workplaces(db: sqlite_utils.Database) -> list[dict[str, Any]]:
-    """Every workplace with its supplier's name and its brands (sorted, ';'-joined), ordered by code."""
-    return list(db.query(_WORKPLACES + " order by w.code"))
+def list_workplaces(db: sqlite_utils.Database, *, limit: int | None = None, offset: int = 0) -> list[dict[str, Any]]:
+    """Every workplace (or ``limit`` of them from ``offset``) with its supplier's name and its brands
+    (sorted, ';'-joined), ordered by code."""
+    if limit is None:
+        return list(db.query(_WORKPLACES + " order by w.code"))
+    return list(db.query(_WORKPLACES + " order by w.code limit ? offset ?", [limit, offset]))
 
 
 def get_workplace(db: sqlite_utils.Database, workplace_id: int) -> dict[str, Any] | None:

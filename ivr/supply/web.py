@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 REGISTRY_ROLES = ("admin", "supervisor")
 PANEL_TEMPLATE = "supply/case_panel.html"
 MAX_CSV_BYTES = 5 * 1024 * 1024
+PAGE_ROWS = 200  # workplaces per page of /workplaces
 SHOWN_PROBLEMS = 100  # on the page; the CLI prints every one
 
 
@@ -46,14 +47,20 @@ def _int_or_404(raw: str, what: str) -> int:
 async def _registry_page(request: web.Request, *, error: str = "", problems: list[str] | None = None,
                          notice: str = "", status: int = 200) -> web.Response:
     database = request.app[DATABASE]
-    workplaces = await database.read(registry.list_workplaces)
+    # A page at a time: the whole registry (60 000 rows) was a 20 MB page.
+    raw = request.query.get("page", "1")
+    page = int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 6 and int(raw) > 0 else 1
+    rows = await database.read(lambda db: registry.list_workplaces(db, limit=PAGE_ROWS + 1,
+                                                                     offset=(page - 1) * PAGE_ROWS))
+    workplaces, has_next = rows[:PAGE_ROWS], len(rows) > PAGE_ROWS
     suppliers = await database.query(
         "select s.id, s.name, s.country, count(w.id) as workplaces from suppliers s "
         "left join workplaces w on w.supplier_id = s.id group by s.id order by s.name")
     brands = await database.read(registry.list_brands)
     next_code = await database.read(lambda db: codes.next_code(registry.used_codes(db)))
     return render(request, "supply/workplaces.html", {
-        "workplaces": workplaces, "suppliers": suppliers, "brands": brands, "next_code": next_code,
+        "workplaces": workplaces, "page": page, "has_next": has_next,
+        "suppliers": suppliers, "brands": brands, "next_code": next_code,
         "error": error, "problems": problems or [], "message": notice, "columns": ",".join(registry_csv.COLUMNS),
     }, status=status)
 
