@@ -121,3 +121,13 @@ def test_a_flow_that_is_not_utf8_is_one_problem(tmp_path: Path) -> None:
     path.write_bytes(FLOW.replace("main_menu", "main\xe9").encode("latin-1"))
     assert check_flow_file(path, catalog=None, languages=("en",)) == [
         f"{path}: not UTF-8 text (byte {FLOW.index('main_menu') + 4} cannot be decoded); save the file as UTF-8"]
+
+
+def test_the_flow_reference_lists_the_schema() -> None:
+    from conftest import REPO
+
+    from ivr.flows.model import reference_table
+
+    text = (REPO / "callflows" / "README.md").read_text(encoding="utf-8")
+    between = text.split("<!-- schema:start -->\n", 1)[1].split("<!-- schema:end -->", 1)[0]
+    assert between == reference_table(), "regenerate the table in callflows/README.md from reference_table()"

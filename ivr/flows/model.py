@@ -179,6 +179,19 @@ ROUTERS: Final[dict[str, Kind]] = {
     "has_reply": Kind({}, ("reply", "no_reply")),
 }
 
+def reference_table() -> str:
+    """The argument reference of callflows/README.md, generated from the schema (a test keeps them equal)."""
+    lines = ["| kind | argument | expects |", "| --- | --- | --- |"]
+    for label, table in (("defaults", {"": DEFAULTS}), ("action", ACTIONS), ("wait", WAITS), ("router", ROUTERS)):
+        for kind, spec in table.items():
+            name = f"{label} `{kind}`" if kind else label
+            if not spec.args:
+                lines.append(f"| {name} | | no arguments |")
+            for arg, value in spec.args.items():
+                lines.append(f"| {name} | `{arg}` | {value.describe()} |")
+    return "\n".join(lines) + "\n"
+
+
 # Actions and waits whose arguments name prompt keys.
 PROMPT_FIELDS: Final = (
     "prompts", "prompt", "invalid_prompt", "no_input_prompt", "review_prompt", "unavailable_prompt",
