@@ -220,3 +220,22 @@ def test_prompts_install_needs_an_existing_folder_or_create(tmp_path: Path) -> N
     assert (result.returncode, last_line(result)) == (
         1, f"Error: {target} does not exist (check the path, or pass --create)")
     assert not target.exists()
+
+
+def test_demo_with_a_flow_that_would_fail_every_call_exits_1(tmp_path: Path) -> None:
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "catalog.yaml").write_text("prompts:\n  greeting:\n    en: Hello.\n", encoding="utf-8")
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    flow = (REPO / "callflows" / "hotline.yaml").read_text(encoding="utf-8")
+    assert "retries: 3" in flow
+    (flows / "hotline.yaml").write_text(flow.replace("retries: 3", "retries: lots", 1), encoding="utf-8")
+    env = environment(tmp_path / "var", IVR_ADMIN_BIND="127.0.0.1:0", IVR_LANGUAGES="en",
+                      IVR_PROMPTS_DIR=str(prompts), IVR_FLOWS_DIR=str(flows), IVR_TRANSCRIBE_WORKERS="1")
+    check = ivr(["check"], env)
+    assert check.returncode == 1
+    assert f"  {flows}/hotline.yaml: defaults: retries 'lots' is not a whole number from 0 to 10" in check.stdout
+    result = ivr(["demo", "--exit-after-calls", "--speed", "4"], env)
+    assert (result.returncode, last_line(result)) == (
+        1, f"Error: IVR_FLOW: {flows}/hotline.yaml: defaults: retries 'lots' is not a whole number from 0 to 10")
