@@ -230,7 +230,7 @@ def test_status_and_install_commands(tmp_path: Path) -> None:
     assert unknown.exit_code == 2 and "unknown language code 'zz'" in unknown.output
 
     sounds = tmp_path / "asterisk-sounds"
-    first = runner.invoke(main, [*base, "install", str(sounds)])
+    first = runner.invoke(main, [*base, "install", "--create", str(sounds)])  # a new folder needs --create
     assert first.exit_code == 0 and "4 copied, 0 unchanged" in first.output
     assert (sounds / "ivr" / "th" / "greeting.wav").read_bytes() == built(settings, "th", "greeting").read_bytes()
     assert "0 copied, 4 unchanged" in runner.invoke(main, [*base, "install", str(sounds)]).output
