@@ -239,3 +239,12 @@ def test_demo_with_a_flow_that_would_fail_every_call_exits_1(tmp_path: Path) -> 
     result = ivr(["demo", "--exit-after-calls", "--speed", "4"], env)
     assert (result.returncode, last_line(result)) == (
         1, f"Error: IVR_FLOW: {flows}/hotline.yaml: defaults: retries 'lots' is not a whole number from 0 to 10")
+
+
+@pytest.mark.parametrize("command", ["engine", "transcribe", "serve"])
+def test_serving_commands_refuse_a_file_that_is_not_a_database(tmp_path: Path, command: str) -> None:
+    (tmp_path / "var").mkdir()
+    (tmp_path / "var" / "ivr.db").write_bytes(b"\x00not sqlite\x00" * 100)
+    result = ivr([command], environment(tmp_path / "var", IVR_ADMIN_BIND="127.0.0.1:0"))
+    assert (result.returncode, last_line(result)) == (
+        1, f"Error: {tmp_path}/var/ivr.db is not an SQLite database (check IVR_DB, or restore the file from a backup)")
