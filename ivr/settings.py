@@ -75,6 +75,12 @@ class Settings:
     # The matching public key (64 hex digits), for `ivr audit verify`.
     audit_public_key: str = ""
     cookie_secure: bool = True
+    # Backups (ivr.ops.backup): the age public key they are encrypted to, where they go, how many stay.
+    backup_recipient: str = ""
+    backup_dir: Path | None = None  # resolved to data_dir/backups
+    backup_keep: int = 14
+    # Bearer token for /healthz and /metrics from other machines; empty = only from this machine.
+    monitor_token: str = field(default="", repr=False)
     log_level: str = "INFO"
 
     # -- derived values -------------------------------------------------------------
@@ -86,6 +92,10 @@ class Settings:
     @property
     def fallback_path(self) -> Path:
         return self.fallback_dir if self.fallback_dir is not None else self.data_dir / "fallback"
+
+    @property
+    def backup_path(self) -> Path:
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
 
     @property
     def admin_host(self) -> str:
@@ -125,10 +135,11 @@ class Settings:
             out[f.name] = text
         out["db"] = str(self.db_path)
         out["fallback_dir"] = str(self.fallback_path)
+        out["backup_dir"] = str(self.backup_path)
         return out
 
 
-SECRET_FIELDS = frozenset({"ari_password", "secret_key"})
+SECRET_FIELDS = frozenset({"ari_password", "secret_key", "monitor_token"})
 
 # The one place for the bounds of every numeric setting: (lowest, highest), both allowed.
 # Beyond these a value is a typo or a mistake (a call-back number kept for 270 000 years,
@@ -140,6 +151,7 @@ BOUNDS: dict[str, tuple[int, int]] = {
     "retention_call_days": (1, 36500),
     "callback_number_days": (1, 3650),
     "brand_k": (1, 1000),
+    "backup_keep": (1, 10000),
 }
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
 
@@ -299,6 +311,10 @@ def validate(s: Settings, *, mode: str | None = None) -> None:
             raise SettingsError(f"IVR_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
     if s.audit_public_key and not _is_hex_key(s.audit_public_key):
         raise SettingsError("IVR_AUDIT_PUBLIC_KEY: expected 64 hex digits (from `ivr audit keygen`)")
+
+    if s.backup_recipient and not s.backup_recipient.startswith("age1"):
+        raise SettingsError("IVR_BACKUP_RECIPIENT: not an age public key (it starts with age1…; "
+                            "make one with `ivr backup keygen`)")
 
     if mode in MODES_NEEDING_SECRET:
         if not s.secret_key:

@@ -118,6 +118,7 @@ class StasisApp:
         self.connected = asyncio.Event()
         self.connects = 0  # how many times the socket has been opened (tests watch reconnects)
         self.attempts = 0  # how many times opening it was tried, successful or not
+        self.last_event_at: float | None = None  # wall-clock time of the last message (health checks)
         self._tasks: dict[Call, asyncio.Task[None]] = {}
         self._runner: asyncio.Task[None] | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -199,6 +200,7 @@ class StasisApp:
 
     def feed(self, text: str, received_at: float = 0.0) -> None:
         """Handle one raw WebSocket message. Bad messages are logged (by size, never content) and dropped."""
+        self.last_event_at = time.time()
         try:
             message = json.loads(text)
             if not isinstance(message, dict):

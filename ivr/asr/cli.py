@@ -82,10 +82,16 @@ def _run_worker(cli: CliContext) -> None:
     import asyncio
 
     from ivr.asr.worker import TranscribeWorker
+    from ivr.db.writer import Database
     from ivr.lifecycle import run_services
+    from ivr.ops.heartbeat import with_heartbeats
 
     settings = cli.settings(mode="transcribe")
-    asyncio.run(run_services([TranscribeWorker(settings)]))
+    database = Database(settings.db_path)
+    try:
+        asyncio.run(run_services(with_heartbeats([TranscribeWorker(settings)], database)))
+    finally:
+        database.close()
 
 
 @click.group()

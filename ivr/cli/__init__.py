@@ -29,6 +29,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "user": ("ivr.admin.cli", "user", "Manage web UI users."),
     "prompts": ("ivr.prompts.cli", "prompts", "Build, inspect and install the prompt audio."),
     "models": ("ivr.asr.cli", "models", "List, install and register Vosk models."),
+    "backup": ("ivr.ops.cli", "backup", "Encrypted backups: create, verify, restore, keygen."),
+    "status": ("ivr.ops.cli", "status", "Health of the running hotline; exits 1 when unhealthy."),
     "audit": ("ivr.protection.cli", "audit", "Verify the tamper-evident audit log."),
     "retention": ("ivr.protection.cli", "retention", "Apply the retention periods."),
     "workplaces": ("ivr.supply.cli", "workplaces", "The registry of workplaces, suppliers and brands."),

@@ -10,6 +10,7 @@ from ivr.cli.context import CliContext, pass_cli
 from ivr.db import connect
 from ivr.db.migrations import MigrationError, NewerDatabaseError
 from ivr.db.schema import migrations
+from ivr.settings import Settings
 
 
 @click.command()
@@ -51,12 +52,18 @@ def db() -> None:
 
 
 @db.command()
+@click.option("--no-backup", is_flag=True, help="Do not take a backup before changing an existing database.")
 @pass_cli
-def migrate(cli: CliContext) -> None:
-    """Apply pending migrations. Running it again does nothing."""
+def migrate(cli: CliContext, no_backup: bool) -> None:
+    """Apply pending migrations. Running it again does nothing.
+
+    An existing database is backed up first (to IVR_BACKUP_DIR, encrypted to IVR_BACKUP_RECIPIENT).
+    """
     settings = cli.settings(mode="migrate")
     database = connect(settings.db_path)
     try:
+        if not no_backup and migrations.applied(database) and migrations.pending(database):
+            _backup_before_migrating(settings)
         applied = migrations.apply(database)
     except (MigrationError, NewerDatabaseError) as exc:
         raise click.ClickException(str(exc)) from None
@@ -66,6 +73,17 @@ def migrate(cli: CliContext) -> None:
         click.echo(f"applied {len(applied)} migration(s): {', '.join(applied)}")
     else:
         click.echo(f"{settings.db_path} is up to date")
+
+
+def _backup_before_migrating(settings: Settings) -> None:
+    from ivr.ops.backup import BackupError
+    from ivr.ops.cli import make_backup
+
+    try:
+        summary = make_backup(settings)
+    except BackupError as exc:
+        raise click.ClickException(f"no backup, so nothing migrated: {exc} (or pass --no-backup)") from None
+    click.echo(f"backed up to {summary.path}")
 
 
 @db.command()

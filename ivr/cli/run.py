@@ -20,16 +20,17 @@ def hotline_services(settings: Settings, database: Database, *, time_scale: floa
     from ivr.admin.server import AdminServer
     from ivr.asr.worker import TranscribeWorker
     from ivr.engine.service import Engine
+    from ivr.ops.heartbeat import with_heartbeats
     from ivr.protection.checkpoints import CheckpointService
     from ivr.protection.retention import RetentionService
 
-    return [
+    return with_heartbeats([
         TranscribeWorker(settings),
         AdminServer(settings, database),
         Engine(settings, database, time_scale=time_scale),
         RetentionService(settings, database),
         *([CheckpointService(settings, database)] if settings.audit_signing_key_file else []),
-    ]
+    ], database)
 
 
 def build_prompts(settings: Settings) -> None:

@@ -417,3 +417,15 @@ def m2004_audio_served(db: sqlite_utils.Database) -> None:
         create trigger admin_sessions_ad_audio after delete on admin_sessions begin
             delete from audio_served where session_hash = old.token_hash;
         end""")
+def m1401_heartbeats(db: sqlite_utils.Database) -> None:
+    # Each long-running part (engine, transcription worker, web UI) writes its state here every
+    # few seconds, so `/healthz`, `/metrics` and `ivr status` can tell from any process whether
+    # the others are alive; a row not refreshed for a while means its process is gone.
+    db.execute("""
+        create table heartbeats (
+            name text primary key,                    -- engine, transcribe, admin
+            pid integer not null,
+            started_at text not null,
+            updated_at text not null,
+            state text not null default '{}'          -- JSON, see ivr.ops.heartbeat
+        )""")

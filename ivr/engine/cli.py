@@ -32,7 +32,9 @@ def engine(cli: CliContext, import_fallback_only: bool) -> None:
             cases = asyncio.run(import_fallback(settings, database))
             click.echo(f"imported {len(cases)} fallback voicemail(s)")
             return
-        asyncio.run(run_services([Engine(settings, database)]))
+        from ivr.ops.heartbeat import with_heartbeats
+
+        asyncio.run(run_services(with_heartbeats([Engine(settings, database)], database)))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

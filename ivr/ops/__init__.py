@@ -1,0 +1,1 @@
+"""Running the hotline in production: backups, heartbeats, health and metrics."""

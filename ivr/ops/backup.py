@@ -1,0 +1,272 @@
+"""Encrypted backups of a data dir: ``create``, ``verify`` and ``restore``.
+
+A backup is one file, ``ivr-backup-<UTC time>.tar.age``: a tar of ``manifest.json`` (sha256 and
+size of every file), ``ivr.db`` (a consistent copy made with SQLite's online backup API, so calls
+keep arriving while it runs), and the recordings (callers' messages, caseworkers' replies) and the
+built and uploaded prompts. The tar is encrypted with age to a backup *public* key: the server
+can make backups but cannot read them, and the private key lives off the server. The deployment
+secret (``IVR_SECRET_KEY``) is never in a backup: without it a stolen backup cannot be tested
+against a known phone number.
+
+Restoring decrypts and checks everything in a scratch folder beside the target and renames it
+into place only when every hash matched, so a wrong key, a truncated or a tampered file writes
+nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import os
+import shutil
+import sqlite3
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import pyrage
+from pyrage import x25519
+
+from ivr import __version__
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+DB_NAME = "ivr.db"
+SUFFIX = ".tar.age"
+PROMPT_SOURCES = "prompt-sources"
+# What of the data dir a backup holds; everything else there is rebuilt or transient.
+FOLDERS = ("recordings", "prompts")
+# Never copied, whatever folder they are in: secrets, and SQLite's own side files.
+SKIP_NAMES = frozenset({"demo-secret-key", "secret", ".write-test"})
+
+
+class BackupError(Exception):
+    """A backup cannot be made, read or restored. The message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Summary:
+    path: Path
+    files: int
+    bytes: int
+    cases: int
+
+
+def generate_key() -> tuple[str, str]:
+    """A new backup key pair: (private identity ``AGE-SECRET-KEY-1…``, public recipient ``age1…``)."""
+    identity = x25519.Identity.generate()
+    return str(identity), str(identity.to_public())
+
+
+def parse_recipient(text: str) -> x25519.Recipient:
+    try:
+        return x25519.Recipient.from_str(text.strip())
+    except Exception:
+        raise BackupError(f"IVR_BACKUP_RECIPIENT: {text.strip()[:12]!r}… is not an age public key (age1…)") from None
+
+
+def read_identity(path: Path) -> x25519.Identity:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise BackupError(f"--identity: cannot read {path} ({exc.strerror})") from None
+    for line in lines:
+        if line.strip().startswith("AGE-SECRET-KEY-"):
+            try:
+                return x25519.Identity.from_str(line.strip())
+            except Exception:
+                break
+    raise BackupError(f"--identity: {path} holds no age private key (a line AGE-SECRET-KEY-1…)")
+
+
+# -- create -----------------------------------------------------------------------------------------------------
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _files(roots: dict[str, Path], skip: set[Path]) -> Iterator[tuple[str, Path]]:
+    for name, root in roots.items():
+        if not root.is_dir():
+            continue
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and not path.is_symlink() and path.name not in SKIP_NAMES \
+                    and path.resolve() not in skip and not path.name.endswith(".partial"):
+                yield f"{name}/{path.relative_to(root).as_posix()}", path
+
+
+def snapshot_db(db_path: Path, dest: Path) -> None:
+    """A consistent copy of a live WAL database, taken page by page without stopping writers."""
+    if not db_path.exists():
+        raise BackupError(f"IVR_DB: {db_path} does not exist")
+    src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    dst = sqlite3.connect(dest)
+    try:
+        src.backup(dst, pages=1024)
+        dst.execute("PRAGMA journal_mode=DELETE")
+    finally:
+        dst.close()
+        src.close()
+
+
+def create(data_dir: Path, db_path: Path, out_dir: Path, recipient: str, *, prompt_sources: Path | None = None,
+           exclude: tuple[Path, ...] = (), now: dt.datetime | None = None) -> Summary:
+    """Write an encrypted backup of ``data_dir`` into ``out_dir`` and return what it holds.
+
+    ``prompt_sources`` (IVR_PROMPTS_DIR) holds the recordings admins uploaded; it is kept as
+    ``prompt-sources/`` in the backup.
+    """
+    rcpt = parse_recipient(recipient)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
+    target = out_dir / f"ivr-backup-{stamp}{SUFFIX}"
+    skip = {p.resolve() for p in exclude} | {out_dir.resolve()}
+    with tempfile.TemporaryDirectory(prefix=".ivr-backup-", dir=out_dir) as tmp:
+        os.chmod(tmp, 0o700)
+        db_copy = Path(tmp) / DB_NAME
+        snapshot_db(db_path, db_copy)
+        files: dict[str, dict[str, Any]] = {DB_NAME: {"sha256": _sha256(db_copy), "size": db_copy.stat().st_size}}
+        plain = Path(tmp) / "backup.tar"
+        with tarfile.open(plain, "w", format=tarfile.PAX_FORMAT) as tar:
+            tar.add(db_copy, DB_NAME)
+            roots = {folder: data_dir / folder for folder in FOLDERS}
+            if prompt_sources is not None:
+                roots[PROMPT_SOURCES] = prompt_sources
+            for name, path in _files(roots, skip):
+                # Hash what is put in the tar, from the same open file: a file changing under us
+                # cannot give a manifest that disagrees with the archive.
+                try:
+                    with path.open("rb") as f:
+                        data = f.read()
+                except FileNotFoundError:   # retention removed it since the listing
+                    continue
+                info = tarfile.TarInfo(name)
+                info.size, info.mtime, info.mode = len(data), int(path.stat().st_mtime), 0o600
+                tar.addfile(info, io.BytesIO(data))
+                files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            cases = _count_cases(db_copy)
+            manifest = json.dumps({"format": FORMAT, "ivr_version": __version__, "created_at": stamp,
+                                   "cases": cases, "files": files}, indent=1, sort_keys=True).encode()
+            info = tarfile.TarInfo(MANIFEST)
+            info.size, info.mode = len(manifest), 0o600
+            tar.addfile(info, io.BytesIO(manifest))
+        partial = Path(tmp) / (target.name + ".partial")
+        with plain.open("rb") as src, partial.open("wb") as dst:
+            pyrage.encrypt_io(src, dst, [rcpt])
+            dst.flush()
+            os.fsync(dst.fileno())
+        partial.chmod(0o600)
+        os.replace(partial, target)
+    return Summary(target, len(files), sum(int(f["size"]) for f in files.values()), cases)
+
+
+def _count_cases(db_file: Path) -> int:
+    conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
+    try:
+        return int(conn.execute("select count(*) from cases").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return 0
+    finally:
+        conn.close()
+
+
+def prune(out_dir: Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` backups in ``out_dir``; return the ones deleted."""
+    backups = sorted(out_dir.glob(f"ivr-backup-*{SUFFIX}"))
+    gone = backups[:-keep] if keep > 0 else []
+    for path in gone:
+        path.unlink()
+    return gone
+
+
+# -- verify and restore ----------------------------------------------------------------------------------------
+
+
+def _decrypt(path: Path, identity: x25519.Identity, dest: BinaryIO) -> None:
+    try:
+        with path.open("rb") as src:
+            pyrage.decrypt_io(src, dest, [identity])
+    except FileNotFoundError:
+        raise BackupError(f"{path}: no such file") from None
+    except pyrage.DecryptError as exc:
+        if "No matching keys" in str(exc):
+            raise BackupError(f"{path}: this backup was not made for this key (wrong --identity)") from None
+        raise BackupError(f"{path}: not a readable backup ({exc})") from None
+    except OSError:
+        raise BackupError(f"{path}: damaged: it is truncated or was changed after it was made") from None
+
+
+def _unpack(path: Path, identity: x25519.Identity, into: Path) -> dict[str, Any]:
+    """Decrypt and unpack into the (empty) folder ``into``; check every hash; return the manifest."""
+    plain = into / ".backup.tar"
+    with plain.open("wb") as f:
+        _decrypt(path, identity, f)
+    try:
+        with tarfile.open(plain, "r") as tar:
+            tar.extractall(into, filter="data")
+    except (tarfile.TarError, OSError) as exc:
+        raise BackupError(f"{path}: the archive inside is damaged ({exc})") from None
+    finally:
+        plain.unlink()
+    try:
+        manifest: dict[str, Any] = json.loads((into / MANIFEST).read_text(encoding="utf-8"))
+        files: dict[str, dict[str, Any]] = manifest["files"]
+    except (OSError, ValueError, KeyError):
+        raise BackupError(f"{path}: the manifest is missing or damaged") from None
+    if manifest.get("format") != FORMAT:
+        raise BackupError(f"{path}: backup format {manifest.get('format')!r} is not {FORMAT}; use a matching ivr")
+    present = {p.relative_to(into).as_posix() for p in into.rglob("*") if p.is_file()} - {MANIFEST}
+    if present - set(files):
+        raise BackupError(f"{path}: holds files not in its manifest ({sorted(present - set(files))[0]})")
+    for name, meta in files.items():
+        member = into / name
+        if not member.is_file():
+            raise BackupError(f"{path}: {name} is in the manifest but not in the archive")
+        if _sha256(member) != meta["sha256"]:
+            raise BackupError(f"{path}: {name} does not match its sha256 in the manifest")
+    conn = sqlite3.connect(f"file:{into / DB_NAME}?mode=ro", uri=True)
+    try:
+        result = conn.execute("PRAGMA integrity_check").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise BackupError(f"{path}: the database copy is damaged ({exc})") from None
+    finally:
+        conn.close()
+    if result != "ok":
+        raise BackupError(f"{path}: the database copy fails its integrity check ({result})")
+    return manifest
+
+
+def verify(path: Path, identity: x25519.Identity) -> dict[str, Any]:
+    """Decrypt into a scratch folder, check every file's hash and the database, then delete it all."""
+    with tempfile.TemporaryDirectory(prefix="ivr-verify-") as tmp:
+        return _unpack(path, identity, Path(tmp))
+
+
+def restore(path: Path, identity: x25519.Identity, into: Path) -> dict[str, Any]:
+    """Restore into ``into`` (which must not exist or be empty); on any problem nothing is left behind."""
+    if into.exists() and (not into.is_dir() or any(into.iterdir())):
+        raise BackupError(f"--into: {into} exists and is not empty; restore into a new folder")
+    parent = into.parent.resolve()
+    if not parent.is_dir():
+        raise BackupError(f"--into: {parent} does not exist")
+    scratch = Path(tempfile.mkdtemp(prefix=f".{into.name}.restoring-", dir=parent))
+    try:
+        manifest = _unpack(path, identity, scratch)
+        (scratch / MANIFEST).unlink()
+        if into.exists():
+            into.rmdir()
+        os.replace(scratch, into)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return manifest
