@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
+import os
 import secrets
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import click
 
@@ -124,14 +128,45 @@ def ensure_demo_user(settings: Settings, username: str = "demo") -> str:
 def demo(cli: CliContext, calls: bool, exit_after_calls: bool, speed: float) -> None:
     """Run the hotline on the built-in Asterisk emulator and place a few scripted calls.
 
-    Open the printed address and sign in with the printed user to see the cases appear.
+    Open the printed address and sign in with the printed user to see the cases appear. Unless
+    --data-dir (IVR_DATA_DIR) is given, everything lives in a scratch folder deleted at the end.
     """
+    with contextlib.ExitStack() as scratch:
+        try:
+            base = cli.settings(mode=None)
+            base = throwaway_data_dir(base, scratch)
+            settings = demo_settings(base)
+        except SettingsError as exc:
+            raise click.ClickException(str(exc)) from None
+        _run_demo(settings, calls=calls, exit_after_calls=exit_after_calls, speed=speed)
+
+
+def throwaway_data_dir(settings: Settings, scratch: contextlib.ExitStack) -> Settings:
+    """The demo's own data dir, deleted when it ends, unless the user named one.
+
+    Its demo supervisor and demo cases must never end up where `ivr serve` would find them. Built
+    prompts are kept in a cache between demos, since building them all takes a minute or more.
+    """
+    default = Settings()
+    if settings.data_dir.resolve() != default.data_dir.resolve():
+        return settings
+    tmp = Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="ivr-demo-")))
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "ivr" / "demo-prompts"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+        (tmp / "prompts").symlink_to(cache, target_is_directory=True)
+    except OSError:   # no writable home: build them in the scratch dir
+        pass
+    db = settings.db if settings.db is not None and settings.db.resolve() != default.db_path.resolve() else None
+    fallback = settings.fallback_dir
+    if fallback is not None and fallback.resolve() == default.fallback_path.resolve():
+        fallback = None
+    return dataclasses.replace(settings, data_dir=tmp, db=db, fallback_dir=fallback)
+
+
+def _run_demo(settings: Settings, *, calls: bool, exit_after_calls: bool, speed: float) -> None:
     from ivr.sim.server import Emulator
 
-    try:
-        settings = demo_settings(cli.settings(mode=None))
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from None
     password = ensure_demo_user(settings)
     emulator = Emulator(
         user=settings.ari_user,
