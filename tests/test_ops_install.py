@@ -139,8 +139,8 @@ def test_install_asterisk_from_a_folder_runs_its_build_script(tmp_path: Path) ->
     # The prepared source folder's build.sh is called with the prefix (here a stand-in that records it).
     source = tmp_path / "asterisk-src"
     source.mkdir()
-    (source / "build.sh").write_text('mkdir -p "$1/sbin"; printf "#!/bin/sh\\necho Asterisk 22\\n" > "$1/sbin/asterisk";'
-                                     ' chmod +x "$1/sbin/asterisk"\n')
+    (source / "build.sh").write_text('mkdir -p "$1/sbin"; printf "#!/bin/sh\\necho Asterisk 22\\n" '
+                                     '> "$1/sbin/asterisk"; chmod +x "$1/sbin/asterisk"\n')
     root = tmp_path / "root"
     (root / "etc").mkdir(parents=True)
     for name, text in (("passwd", "root:x:0:0::/root:/bin/sh\n"), ("group", "root:x:0:\n"),

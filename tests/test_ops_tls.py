@@ -75,10 +75,12 @@ async def proxied(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[str
     admin = AdminServer(web_settings, database)
     await admin.start()
     https, http = _free_port(), _free_port()
-    conf = proxy_config(tmp_path, https=https, http=http, upstream=admin.port)
-    checked = subprocess.run([NGINX, "-t", "-c", str(conf)], capture_output=True, text=True, check=False)
-    assert checked.returncode == 0, checked.stderr
-    nginx = subprocess.Popen([NGINX, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    conf = await asyncio.to_thread(proxy_config, tmp_path, https=https, http=http, upstream=admin.port)
+    checked = await asyncio.create_subprocess_exec(NGINX, "-t", "-c", str(conf), stderr=asyncio.subprocess.PIPE)
+    _, err = await checked.communicate()
+    assert checked.returncode == 0, err.decode()
+    nginx = await asyncio.create_subprocess_exec(NGINX, "-c", str(conf), stdout=asyncio.subprocess.DEVNULL,
+                                                 stderr=asyncio.subprocess.DEVNULL)
     try:
         async with asyncio.timeout(20):
             while True:
@@ -87,12 +89,12 @@ async def proxied(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[str
                     writer.close()
                     break
                 except OSError:
-                    assert nginx.poll() is None, (tmp_path / "error.log").read_text()
+                    assert nginx.returncode is None, (tmp_path / "error.log").read_text()
                     await asyncio.sleep(0.05)
         yield f"https://127.0.0.1:{https}", f"http://127.0.0.1:{http}"
     finally:
         nginx.terminate()
-        nginx.wait(10)
+        await nginx.wait()
         await admin.stop()
         database.close()
 
