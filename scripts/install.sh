@@ -62,7 +62,7 @@ if [ "$uninstall" = 1 ]; then
   fi
   for unit in "${UNIT_FILES[@]}"; do rm -f "$UNITS/$unit"; done
   if [ "$systemd" = 1 ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
-  rm -rf "$OPT"
+  rm -rf "$OPT" "$root/usr/local/bin/ivr"
   if has_user "$USER_NAME"; then userdel "${prefix_opt[@]}" "$USER_NAME"; fi
   if has_group "$SHARED_GROUP"; then groupdel "${prefix_opt[@]}" "$SHARED_GROUP"; fi
   say "removed the units, /opt/ivr, the ivr user and the $SHARED_GROUP group"
@@ -102,8 +102,9 @@ install -d -o "$uid" -g "$sgid" -m 2770 "$DATA/fallback" # the dialplan's voicem
 install -d -o "$uid" -g "$sgid" -m 2750 "$DATA/prompts"  # asterisk plays the built prompts from here
 install -d -o "$uid" -g "$gid" -m 0750 "$DATA/recordings" "$DATA/models" "$DATA/prompt-sources"
 install -d -o "$uid" -g "$gid" -m 0700 "$BACKUPS"
-# A reinstall after --uninstall gets a new uid: give the data back to it.
-if [ -n "$(find "$DATA" -not -uid "$uid" -print -quit)" ]; then chown -R "$uid" "$DATA" "$BACKUPS"; fi
+# A reinstall after --uninstall gets a new uid, and a restore leaves root's files: give them back.
+if [ -n "$(find "$DATA" "$BACKUPS" -not -uid "$uid" -print -quit)" ]; then chown -R "$uid" "$DATA" "$BACKUPS"; fi
+chgrp -R "$sgid" "$DATA/prompts" "$DATA/fallback"
 
 if [ ! -s "$ETC/secret" ]; then
   (umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(48))' > "$ETC/secret")
@@ -160,6 +161,13 @@ if ! { "$OPT/venv/bin/pip" install -q --upgrade pip $pip_args \
        && "$OPT/venv/bin/pip" install -q $pip_args -e "$OPT/src"; } >"$OPT/pip.log" 2>&1; then
   tail -20 "$OPT/pip.log"; echo "install: pip failed; the whole log is in $OPT/pip.log" >&2; exit 1
 fi
+
+# The `ivr` command for the operator, with this deployment's settings (run it as the ivr user:
+# `sudo -u ivr ivr status`, so files it makes belong to the service).
+install -d -m 0755 "$root/usr/local/bin"
+printf '%s\n' '#!/bin/sh' '# Installed by scripts/install.sh: the hotline command line with /etc/ivr/ivr.toml.' \
+  'export IVR_CONFIG="${IVR_CONFIG:-/etc/ivr/ivr.toml}"' 'exec /opt/ivr/venv/bin/ivr "$@"' > "$root/usr/local/bin/ivr"
+chmod 0755 "$root/usr/local/bin/ivr"
 
 # -- systemd ------------------------------------------------------------------------------------------------------
 install -d -m 0755 "$UNITS"

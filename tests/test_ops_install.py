@@ -90,6 +90,8 @@ def test_the_package_runs_without_test_tools(root: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "secret_key = ********" in out.stdout and "backup_recipient = age1" in out.stdout
     assert "flows_dir = /opt/ivr/src/callflows" in out.stdout
+    wrapper = (root / "usr/local/bin/ivr").read_text()
+    assert "IVR_CONFIG" in wrapper and 'exec /opt/ivr/venv/bin/ivr "$@"' in wrapper
 
 
 def test_units_are_hardened_and_pass_systemd_analyze_verify(root: Path, tmp_path: Path) -> None:
@@ -120,7 +122,7 @@ def test_again_keeps_settings_and_secret_then_uninstall_keeps_data(root: Path) -
 
     out = _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--uninstall").stdout
     assert "kept:" in out
-    assert not (root / "opt/ivr").exists()
+    assert not (root / "opt/ivr").exists() and not (root / "usr/local/bin/ivr").exists()
     assert not any((root / "etc/systemd/system" / u).exists() for u in UNITS)
     assert _entry(root, "passwd", "ivr") is None and _entry(root, "group", "ivr-asterisk") is None
     assert case_data.read_bytes() == b"cases" and (root / "etc/ivr/secret").read_text() == secret

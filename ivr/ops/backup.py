@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import sqlite3
+import stat
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -150,8 +151,9 @@ def create(data_dir: Path, db_path: Path, out_dir: Path, recipient: str, *, prom
                         data = f.read()
                 except FileNotFoundError:   # retention removed it since the listing
                     continue
+                st = path.stat()
                 info = tarfile.TarInfo(name)
-                info.size, info.mtime, info.mode = len(data), int(path.stat().st_mtime), 0o600
+                info.size, info.mtime, info.mode = len(data), int(st.st_mtime), stat.S_IMODE(st.st_mode) & 0o750
                 tar.addfile(info, io.BytesIO(data))
                 files[name] = {"sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
             cases = _count_cases(db_copy)
