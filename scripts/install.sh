@@ -98,7 +98,7 @@ uid=$(id_of passwd "$USER_NAME") gid=$(id_of group "$USER_NAME") sgid=$(id_of gr
 # -- folders: owner:group mode ---------------------------------------------------------------------------------
 install -d -o 0 -g "$gid" -m 0750 "$ETC"
 install -d -o "$uid" -g "$sgid" -m 0710 "$DATA"          # asterisk may pass through, not list
-install -d -o "$uid" -g "$sgid" -m 2770 "$DATA/fallback" # the dialplan's voicemails while the engine is away
+install -d -o "$uid" -g "$sgid" -m 2770 "$DATA/fallback" "$DATA/fallback/tmp" # the dialplan's voicemails while the engine is away
 install -d -o "$uid" -g "$sgid" -m 2750 "$DATA/prompts"  # asterisk plays the built prompts from here
 install -d -o "$uid" -g "$gid" -m 0750 "$DATA/recordings" "$DATA/models" "$DATA/prompt-sources"
 install -d -o "$uid" -g "$gid" -m 0700 "$BACKUPS"

@@ -69,6 +69,8 @@ def _age_s(text: str | None) -> float | None:
 
 def check_db_writable(settings: Settings) -> Check:
     """Take the write lock and let it go: proves the file, its folder and the WAL accept writes."""
+    if not settings.db_path.is_file():
+        return Check("database", False, f"{settings.db_path} does not exist (ivr db migrate makes it)")
     try:
         db = connect(settings.db_path)
         try:
@@ -116,7 +118,8 @@ def check_backlog(db: sqlite_utils.Database) -> Check:
 
 def check_fallback(settings: Settings) -> Check:
     folder = settings.fallback_path
-    files = [p for p in folder.iterdir() if p.is_file()] if folder.is_dir() else []
+    # Finished voicemails only: `.lang` side files go with them, `tmp/` holds calls still recording.
+    files = [p for p in folder.glob("*.wav") if p.is_file()] if folder.is_dir() else []
     now = time.time()
     oldest = max((now - p.stat().st_mtime for p in files), default=None)
     values = {"files": len(files), "oldest_age_s": None if oldest is None else round(oldest, 1)}
