@@ -56,9 +56,13 @@ def taken(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, str]) -> t
             (s.data_dir / "demo-secret-key").write_text(TEST_SECRET)   # must never be copied
             await _emergency_call(rig)
             calls = [asyncio.create_task(_emergency_call(rig)) for _ in range(4)]
+            async with asyncio.timeout(30):   # the backup is taken with four calls in progress
+                while len(rig.engine.sessions) < 4:  # noqa: ASYNC110 (no event for "a call began")
+                    await asyncio.sleep(0.02)
             made = await asyncio.to_thread(backup.create, s.data_dir, s.db_path, tmp / "backups", public)
+            in_progress = len(rig.engine.sessions)
             await asyncio.gather(*calls)
-            assert made.cases >= 1
+            assert made.cases >= 1 and in_progress >= 1
             return made.path, s.data_dir
 
     return asyncio.run(load())

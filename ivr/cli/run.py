@@ -128,8 +128,9 @@ def ensure_demo_user(settings: Settings, username: str = "demo") -> str:
 def demo(cli: CliContext, calls: bool, exit_after_calls: bool, speed: float) -> None:
     """Run the hotline on the built-in Asterisk emulator and place a few scripted calls.
 
-    Open the printed address and sign in with the printed user to see the cases appear. Unless
-    --data-dir (IVR_DATA_DIR) is given, everything lives in a scratch folder deleted at the end.
+    Open the printed address and sign in with the printed user to see the cases appear. Unless a
+    data dir other than the default ./var is given (--data-dir, IVR_DATA_DIR), everything lives in
+    a scratch folder deleted at the end.
     """
     with contextlib.ExitStack() as scratch:
         try:
