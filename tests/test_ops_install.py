@@ -111,6 +111,26 @@ def test_units_are_hardened_and_pass_systemd_analyze_verify(root: Path, tmp_path
     assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
 
 
+def test_ivr_asterisk_config_agrees_with_the_installed_settings(root: Path, tmp_path: Path) -> None:
+    # The installed command renders Asterisk's configuration from the installed ivr.toml: the
+    # dialplan's fallback folder and prompts are the data dir's, the ARI password is the generated one.
+    out = tmp_path / "asterisk"
+    data = root / "var/lib/ivr"
+    result = subprocess.run(
+        [str(root / "opt/ivr/venv/bin/ivr"), "--config", str(root / "etc/ivr/ivr.toml"), "--data-dir", str(data),
+         "--set", f"fallback_dir={data / 'fallback'}", "--set", f"secret_key_file={root / 'etc/ivr/secret'}",
+         "asterisk", "config", "--out", str(out), "--trunk", "ip", "--trunk-host", "192.0.2.10", "--did", "1800123456"],
+        capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+    toml = (root / "etc/ivr/ivr.toml").read_text()
+    password = next(line.split('"')[1] for line in toml.splitlines() if line.startswith("ari_password"))
+    assert password and password in (out / "ari.conf").read_text()
+    extensions = (out / "extensions.conf").read_text()
+    assert f"IVR_FALLBACK_DIR={data / 'fallback'}" in extensions
+    assert f"IVR_PROMPTS={data / 'prompts'}" in extensions
+    assert "CHANGE_ME" not in "".join(p.read_text() for p in out.iterdir() if p.is_file())
+
+
 def test_again_keeps_settings_and_secret_then_uninstall_keeps_data(root: Path) -> None:
     secret = (root / "etc/ivr/secret").read_text()
     toml = root / "etc/ivr/ivr.toml"
@@ -154,3 +174,4 @@ def test_install_asterisk_from_a_folder_runs_its_build_script(tmp_path: Path) ->
     assert _entry(root, "passwd", "asterisk") is not None
     assert (root / "var/spool/asterisk").is_dir()
     shutil.rmtree(root)
+
