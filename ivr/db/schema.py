@@ -417,6 +417,9 @@ def m2004_audio_served(db: sqlite_utils.Database) -> None:
         create trigger admin_sessions_ad_audio after delete on admin_sessions begin
             delete from audio_served where session_hash = old.token_hash;
         end""")
+
+
+@migrations
 def m1401_heartbeats(db: sqlite_utils.Database) -> None:
     # Each long-running part (engine, transcription worker, web UI) writes its state here every
     # few seconds, so `/healthz`, `/metrics` and `ivr status` can tell from any process whether
