@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from admin_helpers import Client
 from click.testing import CliRunner
 from conftest import TEST_SECRET
 from engine_rig import Rig, running_rig
@@ -42,7 +43,7 @@ class Hotline:
 @pytest.fixture
 async def hotline(tmp_path: Path) -> AsyncIterator[Hotline]:
     async with running_rig(tmp_path, flags={"transcribe_workers": "1"}) as rig:
-        settings = dataclasses.replace(rig.settings, admin_bind="127.0.0.1:0")
+        settings = dataclasses.replace(rig.settings, admin_bind="127.0.0.1:0", cookie_secure=False)
         admin = AdminServer(settings, rig.database)
         worker = TranscribeWorker(settings, poll_seconds=0.2)
         services: list[Any] = with_heartbeats([worker, rig.engine], rig.database)
@@ -82,6 +83,11 @@ async def test_healthy_hotline_then_asterisk_goes_away(hotline: Hotline) -> None
     await rig.leave_message(caller)
     await caller.wait_hung_up()
     await rig.ended_call(caller)
+    browser = Client(hotline.admin.url)
+    try:
+        await browser.login("nobody", "a wrong password")
+    finally:
+        await browser.close()
     await hotline.beat()
 
     status, body = await hotline.get("/healthz")
@@ -99,7 +105,8 @@ async def test_healthy_hotline_then_asterisk_goes_away(hotline: Hotline) -> None
     assert _metric(text, "ivr_messages_kept_total") == 1
     assert _metric(text, "ivr_emergencies_unacknowledged") == 1
     assert _metric(text, "ivr_active_calls") == 0
-    assert "ivr_transcription_queue_depth" in text and "ivr_signin_failures_total 0" in text
+    assert _metric(text, "ivr_signin_failures_total") == 1
+    assert "ivr_transcription_queue_depth" in text
     code, out = _status(rig)
     assert code == 0 and out.strip().endswith("healthy")
 
