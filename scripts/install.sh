@@ -125,6 +125,8 @@ models_dir = "/var/lib/ivr/models"
 backup_dir = "/var/backups/ivr"
 backup_recipient = "$recipient"
 admin_bind = "127.0.0.1:8080"
+# nginx on this machine (deploy/nginx/ivr.conf) says who the client is; sign-in limits count that.
+trusted_proxies = "127.0.0.1"
 ari_url = "http://127.0.0.1:8088"
 ari_user = "hotline"
 ari_password = "$ari_password"

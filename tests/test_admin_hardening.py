@@ -89,7 +89,8 @@ async def test_every_route_answers_bad_numbers_with_400_or_404(server: AdminServ
     routes = sorted({(r.method, r.resource.canonical) for r in server.app.router.routes()
                      if r.resource is not None and r.method in ("GET", "POST")
                      and not r.resource.canonical.startswith("/static")
-                     and r.resource.canonical not in ("/login", "/logout")})
+                     # /healthz answers 503 by design when the hotline is unhealthy (no engine here)
+                     and r.resource.canonical not in ("/login", "/logout", "/healthz")})
     real = {"id": str(case["case_id"])}
     problems: list[str] = []
     clients = {}

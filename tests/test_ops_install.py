@@ -91,6 +91,7 @@ def test_the_package_runs_without_test_tools(root: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "secret_key = ********" in out.stdout and "backup_recipient = age1" in out.stdout
     assert "flows_dir = /opt/ivr/src/callflows" in out.stdout
+    assert "trusted_proxies = 127.0.0.1" in out.stdout
     wrapper = (root / "usr/local/bin/ivr").read_text()
     assert "IVR_CONFIG" in wrapper and 'exec /opt/ivr/venv/bin/ivr "$@"' in wrapper
 
