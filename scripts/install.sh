@@ -92,15 +92,18 @@ if ! has_user "$USER_NAME"; then
     --shell /usr/sbin/nologin --comment "worker voice hotline" "$USER_NAME"
 fi
 usermod "${prefix_opt[@]}" -a -G "$SHARED_GROUP" "$USER_NAME"
+# The hotline gives replies Asterisk plays to the asterisk group: it must be a member to do so.
 if has_user asterisk; then usermod "${prefix_opt[@]}" -a -G "$SHARED_GROUP" asterisk; fi
+if has_group asterisk; then usermod "${prefix_opt[@]}" -a -G asterisk "$USER_NAME"; fi
 uid=$(id_of passwd "$USER_NAME") gid=$(id_of group "$USER_NAME") sgid=$(id_of group "$SHARED_GROUP")
 
 # -- folders: owner:group mode ---------------------------------------------------------------------------------
 install -d -o 0 -g "$gid" -m 0750 "$ETC"
-install -d -o "$uid" -g "$sgid" -m 0710 "$DATA"          # asterisk may pass through, not list
+install -d -o "$uid" -g "$sgid" -m 0750 "$DATA"          # asterisk walks into prompts/, fallback/, replies
 install -d -o "$uid" -g "$sgid" -m 2770 "$DATA/fallback" "$DATA/fallback/tmp" # the dialplan's voicemails while the engine is away
 install -d -o "$uid" -g "$sgid" -m 2750 "$DATA/prompts"  # asterisk plays the built prompts from here
-install -d -o "$uid" -g "$gid" -m 0750 "$DATA/recordings" "$DATA/models" "$DATA/prompt-sources"
+install -d -o "$uid" -g "$sgid" -m 0750 "$DATA/recordings"   # replies, which Asterisk plays, are in here
+install -d -o "$uid" -g "$gid" -m 0750 "$DATA/models" "$DATA/prompt-sources"
 install -d -o "$uid" -g "$gid" -m 0700 "$BACKUPS"
 # A reinstall after --uninstall gets a new uid, and a restore leaves root's files: give them back.
 if [ -n "$(find "$DATA" "$BACKUPS" -not -uid "$uid" -print -quit)" ]; then chown -R "$uid" "$DATA" "$BACKUPS"; fi
@@ -183,6 +186,7 @@ if [ -n "$ast_from" ] || [ -n "$ast_tarball" ]; then
   [ -n "$ast_pj" ] && args+=(--pjproject "$ast_pj")
   bash "$here/install-asterisk.sh" "${args[@]}"
   if has_user asterisk; then usermod "${prefix_opt[@]}" -a -G "$SHARED_GROUP" asterisk; fi
+  if has_group asterisk; then usermod "${prefix_opt[@]}" -a -G asterisk "$USER_NAME"; fi
 fi
 
 if [ "$systemd" = 1 ] && [ -d /run/systemd/system ]; then

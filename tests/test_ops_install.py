@@ -69,7 +69,9 @@ def test_layout_owners_and_modes(root: Path) -> None:
     assert _mode(root / "etc/ivr/secret") == (0o600, uid, gid)
     assert len((root / "etc/ivr/secret").read_text().strip()) >= 32
     assert _mode(root / "etc/ivr/ivr.toml") == (0o640, 0, gid)
-    assert _mode(root / "var/lib/ivr") == (0o710, uid, sgid)
+    assert _mode(root / "var/lib/ivr") == _mode(root / "var/lib/ivr/recordings") == (0o750, uid, sgid)
+    asterisk = _entry(root, "group", "asterisk")
+    assert asterisk is not None and "ivr" in asterisk[3].split(","), "ivr may give replies to the asterisk group"
     assert _mode(root / "var/lib/ivr/fallback") == _mode(root / "var/lib/ivr/fallback/tmp") == (0o2770, uid, sgid)
     assert _mode(root / "var/lib/ivr/prompts") == (0o2750, uid, sgid)
     assert _mode(root / "var/backups/ivr") == (0o700, uid, gid)
