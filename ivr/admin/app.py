@@ -40,6 +40,7 @@ EXTENSIONS = [
     "ivr.prompts.web",
     "ivr.supply.web",
     "ivr.protection.web",
+    "ivr.oncall.web",
 ]
 
 # Uploaded replies are short voice messages; anything bigger is a mistake.
