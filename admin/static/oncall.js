@@ -2,7 +2,7 @@
 // emergencies, beeps, and uses the Notification API when the browser allows it.
 (function () {
   "use strict";
-  var banner = document.getElementById("emergency-banner");
+  var banner = document.getElementById("oncall-banner");
   if (!banner) { return; }
   var EVERY_MS = 3000;   // a new emergency shows within 5 s
   var seen = {};
