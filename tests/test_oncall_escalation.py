@@ -21,6 +21,9 @@ from engine_rig import ARI_PASSWORD, ARI_USER, Rig, running_rig
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
 from ivr.ari.events import parse_event
+from ivr.asr import jobs
+from ivr.asr.flagging import Flagger
+from ivr.db import utcnow
 from ivr.engine.service import Engine
 from ivr.oncall import rota, store
 
@@ -237,3 +240,25 @@ async def test_taken_in_the_web_ui_stops_the_ringing(rig: Rig, phones: StaffPhon
     assert len(phones.rings) == 1
     await caller.hangup()
     await rig.ended_call(caller)
+
+
+async def test_an_emergency_found_later_in_the_transcript_rings_the_rota(rig: Rig, phones: StaffPhones) -> None:
+    """The transcription worker (another process) finds danger words: the engine's next look rings someone."""
+    phones.reset("alice")
+    flagger = Flagger()
+    text = "they locked us in the room and I am in danger"
+    assert flagger.emergency("en", text) and not flagger.emergency("en", "my boss keeps my passport")
+
+    def seed(db: Any) -> int:
+        case_id = int(db.execute("insert into cases (language, created_at, updated_at) values ('th', ?, ?)",
+                                 [utcnow(), utcnow()]).lastrowid or 0)
+        jobs.raise_emergency(db, case_id)
+        return case_id
+
+    case_id = await rig.database.write(seed)
+    done = await until_db(rig, "select * from escalations where case_id = ? and state = 'acknowledged'", [case_id],
+                          timeout=20)
+    assert done["acknowledged_by"] == "alice" and phones.rings == ["alice"]
+    audit_rows = await rig.database.query("select action from audit_log where object_id = ? order by id",
+                                          [str(case_id)])
+    assert [r["action"] for r in audit_rows] == ["alert.keywords", "oncall.escalation", "oncall.acknowledged"]
