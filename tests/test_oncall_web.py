@@ -92,3 +92,20 @@ async def test_banner_json_then_take_it_and_the_panel_shows_who(client: Client, 
 async def test_signed_out_visitors_get_no_alerts(client: Client, web_db: Database) -> None:
     status, _ = await client.get("/oncall/alerts.json", allow_redirects=False)
     assert status in (302, 303, 401)
+
+
+async def test_dashboard_shows_emergencies_not_taken_and_the_oldest_age(client: Client, web_db: Database) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from ivr.oncall.status import unacknowledged_emergencies
+
+    old = (datetime.now(UTC) - timedelta(minutes=12)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    await web_db.write(lambda db: [insert_case(db, priority=3, emergency=1, created_at=old),
+                                   insert_case(db, priority=3, emergency=1),
+                                   insert_case(db, priority=3, emergency=1, status="acknowledged")])
+    figures = await web_db.read(lambda db: unacknowledged_emergencies(db))
+    assert figures.count == 2 and figures.oldest_age_s is not None and 700 < figures.oldest_age_s < 900
+    await client.login("super")
+    status, text = await client.get("/dashboard")
+    assert status == 200 and '<p class="big" id="emergency-waiting">2</p>' in text
+    assert "the oldest waiting 12 minutes" in text
