@@ -78,7 +78,7 @@ async def run_real(calls: int) -> None:
     the INVITE for the staff phone reaches the carrier (its phones app sees the call)."""
     import subprocess
 
-    from asterisk_rig import running_pair
+    from asterisk_rig import Phones, running_pair
 
     with tempfile.TemporaryDirectory() as tmp:
         async with running_pair(Path(tmp), languages="en", phones=("staff1",), engine=False,
@@ -95,9 +95,7 @@ async def run_real(calls: int) -> None:
                 await caller.wait_quiet()
                 await caller.press("1")
                 await caller.wait_quiet()
-                phones = pair.phones
-
-                async def rang() -> float:
+                async def rang(phones: Phones = pair.phones) -> float:
                     while not phones.rang:  # noqa: ASYNC110 - the rig's phone list has no event
                         await asyncio.sleep(0.002)
                     return time.monotonic()
