@@ -134,6 +134,7 @@ async def test_staff_phone_rings_hears_the_alert_presses_1_and_talks_to_the_call
     assert pair.phones.rang == ["staff1"]
     await staff.hangup()
     await caller.wait_hung_up(30)
+    await caller.close()
     case = rows(pair, "select status from cases where id = ?", [case_id])
     assert case[0]["status"] == "acknowledged"
 
