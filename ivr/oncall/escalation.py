@@ -138,7 +138,14 @@ class EscalationService:
                     store.taken_in_web(db, int(esc["id"]))
             return store.running(db)
 
-        running = await self.database.write(open_new)
+        def look(db: Any) -> tuple[bool, list[dict[str, Any]]]:
+            self.staff_count = int(db.execute("select count(*) from oncall_staff where active = 1").fetchone()[0])
+            return bool(store.unescalated_emergencies(db)), store.running(db)
+
+        # Most of the time there is nothing to do: read, and take the writer only when there is.
+        new, running = await self.database.read(look)
+        if new or running:
+            running = await self.database.write(open_new)
         live = {int(e["id"]) for e in running}
         for esc_id, stopped in list(self._stopped.items()):
             if esc_id not in live and esc_id not in self._taken:
@@ -192,8 +199,12 @@ class EscalationService:
             log.info("oncall case=%d escalation=%d step=%d ringing staff=%s", case_id, esc_id, seq, person.id)
             step = asyncio.create_task(self._step(esc_id, case_id, language, step_id, seq, person))
             stop_wait = asyncio.create_task(stopped.wait())
-            await asyncio.wait({step, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-            stop_wait.cancel()
+            try:
+                await asyncio.wait({step, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop_wait.cancel()
+                if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                    step.cancel()   # the engine is stopping: the step goes with it (a restart resumes)
             if not step.done():
                 step.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
