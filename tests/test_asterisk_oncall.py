@@ -180,3 +180,17 @@ async def test_engine_killed_mid_escalation_rings_nobody_twice_for_a_step(pair: 
     assert pair.phones.rang == ["staff1", "staff2"]
     await caller.hangup()
     await staff.close()
+
+
+async def test_an_unknown_endpoint_on_the_rota_is_one_clear_line(pair: Pair) -> None:
+    from ivr.ari.client import AriClient
+    from ivr.oncall import rota
+    from ivr.oncall.check import endpoint_problems
+
+    client = AriClient(pair.hotline.url, pair.env["IVR_ARI_USER"], pair.env["IVR_ARI_PASSWORD"])
+    try:
+        staff = [rota.Staff(name="Known", phone="PJSIP/staff1", id=1),
+                 rota.Staff(name="Ghost", phone="PJSIP/ghost", id=2)]
+        assert await endpoint_problems(client, staff) == ["oncall: Ghost (#2): Asterisk has no endpoint PJSIP/ghost"]
+    finally:
+        await client.close()

@@ -156,3 +156,26 @@ def test_bad_alert_settings_stop_start_up_with_one_line(flags: dict[str, str], m
     with pytest.raises(SettingsError, match=message.replace("(", r"\(")) as info:
         load(environ={}, flags=flags)
     assert "\n" not in str(info.value)
+
+
+async def test_engine_start_says_in_one_line_that_the_rota_has_nobody(
+        settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from ivr.ari.client import AriClient
+    from ivr.db.writer import Database
+    from ivr.oncall.service import build_escalations
+
+    database = Database(settings.db_path)
+    client = AriClient("http://127.0.0.1:9", "u", "p")
+    service = build_escalations(settings, database, client, prompts=None)  # type: ignore[arg-type]
+    try:
+        with caplog.at_level(logging.INFO, logger="ivr.oncall"):
+            await service.start()
+        errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+        assert errors == ["oncall: the on-call rota has nobody, so an emergency rings no phone; add staff with "
+                          "`ivr oncall add` or at /oncall"]
+    finally:
+        await service.stop()
+        await client.close()
+        database.close()
