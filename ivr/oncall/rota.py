@@ -167,7 +167,7 @@ def move(db: sqlite_utils.Database, staff_id: int, position: int, *, actor: str 
 
 def find(db: sqlite_utils.Database, name_or_id: str) -> Staff:
     row = None
-    if name_or_id.isdigit():
+    if name_or_id.isascii() and name_or_id.isdigit() and len(name_or_id) <= 12:
         row = get_staff(db, int(name_or_id))
     if row is None:
         rows = list(db.query("select * from oncall_staff where name = ? and active = 1", [name_or_id]))

@@ -32,7 +32,7 @@ FIELDS = ("name", "phone", "languages", "days", "hours")
 
 def _staff_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise web.HTTPNotFound(text="There is no such person on the rota.")
     return int(raw)
 
@@ -97,7 +97,7 @@ async def move(request: web.Request) -> web.StreamResponse:
     staff_id = _staff_id(request)
     user = current_user(request)
     raw = str((await request.post()).get("position", ""))
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
         return await _rota_page(request, error="Give a position: 1 is rung first.", status=400)
     try:
         await request.app[DATABASE].write(
