@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import ipaddress
 import os
+import re
 import tomllib
 import zoneinfo
 from collections.abc import Mapping
@@ -82,6 +83,28 @@ class Settings:
     # Bearer token for /healthz and /metrics from other machines; empty = only from this machine.
     monitor_token: str = field(default="", repr=False)
     log_level: str = "INFO"
+    # Emergencies (ivr/oncall): how long a staff phone rings, how long they have to press 1,
+    # the pause before the rota is rung again, and how long the caller holds for a person.
+    oncall_ring_seconds: int = 25
+    oncall_ack_seconds: int = 30
+    oncall_round_pause_seconds: int = 30
+    oncall_hold_seconds: int = 60
+    # Dial string for rota phones given as numbers, with {number}, e.g. PJSIP/{number}@trunk.
+    oncall_trunk: str = ""
+    # The web UI's address as staff reach it, for links in alert emails and webhooks.
+    public_url: str = ""
+    # Alert email over SMTP with STARTTLS (optional: set smtp_host and alert_email_to).
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_from: str = ""
+    alert_email_to: str = ""
+    # Alert webhook: an https URL that gets a JSON POST signed with HMAC-SHA256 (optional).
+    alert_webhook_url: str = ""
+    alert_webhook_secret: str = field(default="", repr=False)
+    # Extra CA certificates to trust for the SMTP server and the webhook (a private CA).
+    alert_ca_file: Path | None = None
 
     # -- derived values -------------------------------------------------------------
 
@@ -139,7 +162,7 @@ class Settings:
         return out
 
 
-SECRET_FIELDS = frozenset({"ari_password", "secret_key", "monitor_token"})
+SECRET_FIELDS = frozenset({"ari_password", "secret_key", "monitor_token", "smtp_password", "alert_webhook_secret"})
 
 # The one place for the bounds of every numeric setting: (lowest, highest), both allowed.
 # Beyond these a value is a typo or a mistake (a call-back number kept for 270 000 years,
@@ -311,6 +334,7 @@ def validate(s: Settings, *, mode: str | None = None) -> None:
             raise SettingsError(f"IVR_TRUSTED_PROXIES: {entry!r} is not an IP address or network") from None
     if s.audit_public_key and not _is_hex_key(s.audit_public_key):
         raise SettingsError("IVR_AUDIT_PUBLIC_KEY: expected 64 hex digits (from `ivr audit keygen`)")
+    _validate_alerts(s)
 
     if s.backup_recipient and not s.backup_recipient.startswith("age1"):
         raise SettingsError("IVR_BACKUP_RECIPIENT: not an age public key (it starts with age1…; "
@@ -330,6 +354,47 @@ def validate(s: Settings, *, mode: str | None = None) -> None:
 
 def _is_hex_key(text: str) -> bool:
     return len(text) == 64 and all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+def _validate_alerts(s: Settings) -> None:
+    for name in ("oncall_ring_seconds", "oncall_ack_seconds", "oncall_hold_seconds"):
+        if getattr(s, name) < 1:
+            raise SettingsError(f"{env_name(name)}: must be at least 1")
+    if s.oncall_round_pause_seconds < 0:
+        raise SettingsError("IVR_ONCALL_ROUND_PAUSE_SECONDS: must be 0 or more")
+    if s.oncall_trunk and "{number}" not in s.oncall_trunk:
+        raise SettingsError(f"IVR_ONCALL_TRUNK: {s.oncall_trunk!r} has no {{number}} placeholder")
+    if s.public_url and urlsplit(s.public_url).scheme not in {"http", "https"}:
+        raise SettingsError(f"IVR_PUBLIC_URL: {s.public_url!r} is not an http:// or https:// URL")
+    if s.smtp_host or s.alert_email_to:
+        if not s.smtp_host:
+            raise SettingsError("IVR_SMTP_HOST: empty, but IVR_ALERT_EMAIL_TO is set; name the SMTP server")
+        if any(c in s.smtp_host for c in " /:@"):
+            raise SettingsError(f"IVR_SMTP_HOST: {s.smtp_host!r} is not a host name")
+        if not 1 <= s.smtp_port <= 65535:
+            raise SettingsError(f"IVR_SMTP_PORT: {s.smtp_port} is not a port (1-65535)")
+        if not _EMAIL.match(s.smtp_from):
+            raise SettingsError(f"IVR_SMTP_FROM: {s.smtp_from!r} is not an email address")
+        to = [a.strip() for a in s.alert_email_to.split(",") if a.strip()]
+        if not to:
+            raise SettingsError("IVR_ALERT_EMAIL_TO: empty; list who gets emergency emails (comma-separated)")
+        for address in to:
+            if not _EMAIL.match(address):
+                raise SettingsError(f"IVR_ALERT_EMAIL_TO: {address!r} is not an email address")
+        if bool(s.smtp_user) != bool(s.smtp_password):
+            raise SettingsError("IVR_SMTP_USER, IVR_SMTP_PASSWORD: set both or neither")
+    if s.alert_webhook_url:
+        url = urlsplit(s.alert_webhook_url)
+        if url.scheme != "https" or not url.hostname:
+            raise SettingsError(f"IVR_ALERT_WEBHOOK_URL: {s.alert_webhook_url!r} is not an https:// URL "
+                                "(alerts never travel unencrypted)")
+        if len(s.alert_webhook_secret) < 16:
+            raise SettingsError("IVR_ALERT_WEBHOOK_SECRET: needs at least 16 random characters to sign the webhook")
+    if s.alert_ca_file is not None and not s.alert_ca_file.is_file():
+        raise SettingsError(f"IVR_ALERT_CA_FILE: {s.alert_ca_file} is not a file")
+
+
+_EMAIL = re.compile(r"^[^@\s,<>]+@[^@\s,<>]+\.[^@\s,<>]+$")
 
 
 def _check_writable(path: Path) -> None:

@@ -134,10 +134,18 @@ async def test_stale_worker_and_stuck_fallback_file_are_unhealthy(hotline: Hotli
     stuck.write_bytes(b"RIFF")
     old = time.time() - 3600
     os.utime(stuck, (old, old))
+    # An emergency nobody has taken for an hour: the on-call alerts are not getting through.
+    await rig.database.execute_write(
+        "insert into cases (language, priority, emergency, created_at, updated_at) "
+        "values ('my', 3, 1, '2020-01-01T00:00:00Z', '2020-01-01T00:00:00Z')")
     code, out = _status(rig)
     assert code == 1
     assert "BAD  transcribe" in out and "stopped or stuck" in out
     assert "BAD  fallback" in out and "1 voicemail file(s)" in out
+    assert "BAD  emergencies" in out and "1 emergency case(s) not taken" in out
+    status, text = await hotline.get("/metrics")
+    assert _metric(text, "ivr_emergencies_unacknowledged") == 1
+    assert _metric(text, "ivr_emergency_oldest_age_seconds") > 3600
 
 
 async def test_only_this_machine_or_the_token_may_look(hotline: Hotline) -> None:

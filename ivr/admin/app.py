@@ -41,6 +41,7 @@ EXTENSIONS = [
     "ivr.supply.web",
     "ivr.protection.web",
     "ivr.ops.web",
+    "ivr.oncall.web",
 ]
 
 # Uploaded replies are short voice messages; anything bigger is a mistake.

@@ -182,7 +182,10 @@ def acknowledge_table(db: sqlite_utils.Database, now: datetime) -> Table:
 def dashboard(db: sqlite_utils.Database, tz: ZoneInfo, counts: CallCounts, now: datetime | None = None
               ) -> dict[str, Any]:
     now = now or datetime.now(UTC)
+    from ivr.oncall.status import unacknowledged_emergencies
+
     return {
         "active": active_calls(db),
+        "emergencies": unacknowledged_emergencies(db, now),
         "tables": [*call_tables(db, tz, now, counts), backlog_table(db, now), acknowledge_table(db, now)],
     }

@@ -28,6 +28,8 @@ class KeywordList:
     language: str
     match: str
     categories: dict[str, tuple[str, ...]]
+    # Words that mean the caller is in danger now: the case becomes an emergency (ivr/oncall).
+    emergency: tuple[str, ...] = ()
 
 
 def normalise(text: str) -> str:
@@ -53,7 +55,10 @@ def load_file(path: Path) -> KeywordList:
         if not isinstance(words, list) or not all(isinstance(w, str) and w.strip() for w in words):
             raise KeywordError(f"{path}: {key}: expected a list of words")
         categories[key] = tuple(normalise(w) for w in words)
-    return KeywordList(str(data.get("language", path.stem)), match, categories)
+    danger = data.get("emergency", [])
+    if not isinstance(danger, list) or not all(isinstance(w, str) and w.strip() for w in danger):
+        raise KeywordError(f"{path}: emergency: expected a list of words")
+    return KeywordList(str(data.get("language", path.stem)), match, categories, tuple(normalise(w) for w in danger))
 
 
 class Flagger:
@@ -86,6 +91,16 @@ class Flagger:
                     found.append(category)
                     break
         return found
+
+
+    def emergency(self, lang: str | None, text: str) -> bool:
+        """Whether ``text`` has a word of the language's emergency list (the caller is in danger now)."""
+        words = self.keywords(lang) if lang and text.strip() else None
+        if words is None or not words.emergency:
+            return False
+        norm = normalise(text)
+        tokens, padded = norm.split(), f" {norm} "
+        return any(_hit(words.match, kw, norm, padded, tokens) for kw in words.emergency)
 
 
 def _hit(mode: str, keyword: str, norm: str, padded: str, tokens: list[str]) -> bool:

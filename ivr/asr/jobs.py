@@ -17,8 +17,9 @@ from typing import Any
 
 import sqlite_utils
 
-from ivr.cases import PRIORITY_HIGH
+from ivr.cases import PRIORITY_EMERGENCY, PRIORITY_HIGH
 from ivr.db import transaction, utcnow
+from ivr.protection import audit
 
 KIND = "transcribe"
 MAX_ATTEMPTS = 3
@@ -134,6 +135,7 @@ def next_version(db: sqlite_utils.Database, recording_id: int, kind: str) -> int
 def store_transcript(
     db: sqlite_utils.Database, job: Job, owner: str, *, model: str, text: str, words: list[dict[str, Any]],
     confidence: float | None, categories: list[str], reason: str | None = None, needs_human: bool = False,
+    emergency: bool = False,
 ) -> int | None:
     """Save the machine transcript as the next version, flag the case, close the job.
 
@@ -151,6 +153,8 @@ def store_transcript(
              version, utcnow()])
         if categories and job.case_id is not None:
             suggest_categories(db, job.case_id, categories)
+        if emergency and job.case_id is not None:
+            raise_emergency(db, job.case_id)
         if needs_human:
             _needs_human(db, job.case_id)
         _end(db, job.id, "done", reason)
@@ -171,6 +175,17 @@ def suggest_categories(db: sqlite_utils.Database, case_id: int, categories: list
     db.execute(
         "update cases set categories_suggested = ?, priority = max(priority, ?), version = version + 1, "
         "updated_at = ? where id = ?", [json.dumps(merged), PRIORITY_HIGH, utcnow(), case_id])
+
+
+def raise_emergency(db: sqlite_utils.Database, case_id: int) -> None:
+    """The caller's words say they are in danger now: the case becomes an emergency, and the
+    engine's escalation service (ivr/oncall) rings the on-call rota at its next look (seconds)."""
+    row = db.execute("select emergency from cases where id = ?", [case_id]).fetchone()
+    if row is None or row[0]:
+        return
+    db.execute("update cases set emergency = 1, priority = ?, version = version + 1, updated_at = ? where id = ?",
+               [PRIORITY_EMERGENCY, utcnow(), case_id])
+    audit.append(db, action="alert.keywords", object_type="case", object_id=case_id, detail={"source": "transcript"})
 
 
 def recording_file(data_dir: Path, job: Job) -> Path | None:

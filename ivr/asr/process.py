@@ -150,7 +150,8 @@ class JobRunner:
         categories = self.flagger.categories(job.language, result.text)
         tid = jobs.store_transcript(
             self.db, job, self.owner, model=result.model, text=result.text, words=result.words,
-            confidence=result.confidence, categories=categories, reason=reason, needs_human=result.truncated)
+            confidence=result.confidence, categories=categories, reason=reason, needs_human=result.truncated,
+            emergency=self.flagger.emergency(job.language, result.text))
         if tid is None:
             log.warning("job=%d lease lost before saving; another worker has it", job.id)
             return None

@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "retention": ("ivr.protection.cli", "retention", "Apply the retention periods."),
     "workplaces": ("ivr.supply.cli", "workplaces", "The registry of workplaces, suppliers and brands."),
     "asterisk": ("ivr.asterisk.cli", "asterisk", "Render the Asterisk 22 configuration for this deployment."),
+    "oncall": ("ivr.oncall.cli", "oncall", "The on-call rota rung for emergencies."),
 }
 
 

@@ -432,3 +432,62 @@ def m1401_heartbeats(db: sqlite_utils.Database) -> None:
             updated_at text not null,
             state text not null default '{}'          -- JSON, see ivr.ops.heartbeat
         )""")
+
+
+@migrations
+def m1501_oncall(db: sqlite_utils.Database) -> None:
+    # The on-call rota: who is rung for an emergency, in this order. ``phone`` is a dial
+    # string (PJSIP/name) or a number rung through IVR_ONCALL_TRUNK; hours are local
+    # (IVR_TIMEZONE), "22:00-06:00" runs past midnight; empty languages mean any.
+    db.execute("""
+        create table oncall_staff (
+            id integer primary key,
+            name text not null unique,
+            languages text not null default '',
+            phone text not null,
+            days text not null default 'mon,tue,wed,thu,fri,sat,sun',
+            hours text not null default '00:00-24:00',
+            position integer not null,
+            active integer not null default 1,
+            created_at text not null,
+            updated_at text not null
+        )""")
+    # One escalation per emergency case; it ends when someone takes the case.
+    db.execute("""
+        create table escalations (
+            id integer primary key,
+            case_id integer not null unique references cases (id),
+            state text not null default 'running' check (state in ('running', 'acknowledged')),
+            started_at text not null,
+            acknowledged_at text,
+            acknowledged_by text,                     -- staff or user name (never a caller's)
+            acknowledged_via text                     -- phone or web
+        )""")
+    db.execute("create index escalations_state on escalations (state, started_at)")
+    # Every phone call of an escalation, by step number. A step row is written before its
+    # phone rings, so an engine restarted after a crash never rings the same step again.
+    db.execute("""
+        create table escalation_steps (
+            id integer primary key,
+            escalation_id integer not null references escalations (id),
+            seq integer not null,
+            staff_id integer references oncall_staff (id),
+            staff_name text not null,
+            state text not null default 'calling',    -- calling, answered, no_answer, busy, failed,
+                                                      -- no_ack, acknowledged, interrupted, stopped
+            started_at text not null,
+            finished_at text,
+            unique (escalation_id, seq)
+        )""")
+    # Email and webhook messages: one row per channel, retried until sent.
+    db.execute("""
+        create table escalation_messages (
+            id integer primary key,
+            escalation_id integer not null references escalations (id),
+            channel text not null,                    -- email or webhook
+            state text not null default 'pending' check (state in ('pending', 'sent', 'failed')),
+            attempts integer not null default 0,
+            last_error text,
+            updated_at text not null,
+            unique (escalation_id, channel)
+        )""")

@@ -28,6 +28,8 @@ from ivr.engine.waits import agent_channel_id
 from ivr.flows.load import FlowError, flow_path, load_flow
 from ivr.flows.model import Flow
 from ivr.log import CallLog
+from ivr.oncall.escalation import EscalationService
+from ivr.oncall.phone import is_leg as is_oncall_leg
 from ivr.protection.caller import caller_ref
 from ivr.settings import Settings, SettingsError
 
@@ -62,6 +64,7 @@ class Engine:
         client: AriClient | None = None,
         time_scale: float = 1.0,
         fallback_every: float = FALLBACK_EVERY_S,
+        escalations: EscalationService | None = None,
     ) -> None:
         self.name = "engine"
         self.settings = settings
@@ -79,6 +82,8 @@ class Engine:
         self._agent_gone: dict[str, asyncio.Event] = {}
         self._importer: asyncio.Task[None] | None = None
         self._ready: asyncio.Task[None] | None = None
+        # Emergencies ring the on-call rota (ivr/oncall); built in start() unless given.
+        self.escalations = escalations
 
     # -- Service -------------------------------------------------------------------------------------
 
@@ -95,9 +100,15 @@ class Engine:
             from ivr.prompts.resolve import PromptResolver
 
             self.prompts = PromptResolver(self.settings)
+        if self.escalations is None:
+            from ivr.oncall.service import build_escalations
+
+            self.escalations = build_escalations(self.settings, self.database, self.client, self.prompts,
+                                                 time_scale=self.time_scale)
         await import_fallback(self.settings, self.database)
         self._importer = asyncio.create_task(self._import_fallback_every(self.fallback_every), name="fallback-import")
         await self.app.start()
+        await self.escalations.start()
         # Ready means the event socket is connected: before that no call can reach the engine.
         if not self.app.connected.is_set():
             log.warning("engine not ready: Asterisk at %s cannot be reached yet; retrying", self.settings.ari_url)
@@ -117,6 +128,8 @@ class Engine:
             self._importer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._importer
+        if self.escalations is not None:
+            await self.escalations.stop()
         await self.app.stop()
         await self.client.close()
         self.background.close()
@@ -132,6 +145,10 @@ class Engine:
     # -- calls ----------------------------------------------------------------------------------------
 
     async def handle(self, call: Call) -> None:
+        # An on-call staff member's phone we rang for an emergency.
+        if self.escalations is not None and is_oncall_leg(call):
+            await self.escalations.take_leg(call)
+            return
         # A caseworker's leg we originated (known by the channel id we gave it; args as a fallback).
         if call.channel_id in self._agents or (call.args and call.args[0] == AGENT_ARG):
             await self._agent_leg(call)
@@ -200,14 +217,7 @@ class Engine:
                 session.log.info("transfer: nobody answered")
                 return False
             agent = answered.result()
-            bridge_id = str((await self.client.create_bridge("mixing"))["id"])
-            await self.client.add_to_bridge(bridge_id, [session.call.channel_id, agent.channel_id])
-            session.log.info("transfer: caseworker answered; bridged")
-            while not gone.is_set():
-                event = await session.call.next_event(1.0)
-                if isinstance(event, ChannelHangupRequest | ChannelDestroyed | StasisEnd):
-                    session.ch.ended = True
-                    raise HungUp
+            bridge_id = await self._bridge(session, agent.channel_id, gone, "caseworker")
             return True
         finally:
             # Whatever happened, the caseworker's leg never stays ringing or alone in a bridge.
@@ -220,6 +230,55 @@ class Engine:
                     await self.client.hangup(channel_id)
             self._agents.pop(agent_id, None)
             self._agent_gone.pop(agent_id, None)
+
+    async def _bridge(self, session: Session, other: str, gone: asyncio.Event, who: str) -> str:
+        """Bridge the caller with ``other`` and stay until either leaves (the caller: HungUp).
+        Returns the bridge id; the caller of this method destroys it."""
+        bridge_id = str((await self.client.create_bridge("mixing"))["id"])
+        try:
+            await self.client.add_to_bridge(bridge_id, [session.call.channel_id, other])
+            session.log.info("transfer: %s answered; bridged", who)
+            while not gone.is_set():
+                event = await session.call.next_event(1.0)
+                if isinstance(event, ChannelHangupRequest | ChannelDestroyed | StasisEnd):
+                    session.ch.ended = True
+                    raise HungUp
+        except BaseException:
+            with contextlib.suppress(AriError):
+                await self.client.destroy_bridge(bridge_id)
+            raise
+        return bridge_id
+
+    def emergency_opened(self, case_id: int) -> None:
+        """The flow opened (or raised) an emergency case: ring the on-call rota now."""
+        if self.escalations is not None:
+            self.escalations.case_opened(case_id)
+
+    def oncall_staffed(self) -> bool:
+        return self.escalations is not None and self.escalations.staff_count > 0
+
+    async def hold_for_oncall(self, session: Session, timeout: float) -> bool:  # noqa: ASYNC109
+        """Keep an emergency caller on the line while the rota is rung; bridge whoever presses 1."""
+        case_id = session.state.case_id
+        if self.escalations is None or case_id is None:
+            return False
+        holding = self.escalations.hold(case_id)
+        bridge_id: str | None = None
+        try:
+            if not await session.ch.listen_until(holding, timeout):
+                session.log.info("transfer: no on-call staff took the case while the caller held")
+                return False
+            handoff = holding.result()
+            bridge_id = await self._bridge(session, handoff.call.channel_id, handoff.gone, "on-call staff")
+            return True
+        finally:
+            self.escalations.unhold(case_id, holding)
+            if bridge_id is not None:
+                with contextlib.suppress(AriError):
+                    await self.client.destroy_bridge(bridge_id)
+            if holding.done() and not holding.cancelled():
+                with contextlib.suppress(AriError):
+                    await self.client.hangup(holding.result().call.channel_id)
 
     async def _agent_leg(self, call: Call) -> None:
         agent_id = call.channel_id if call.channel_id in self._agents else [*call.args, "", ""][1]

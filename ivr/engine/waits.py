@@ -155,6 +155,8 @@ async def create_case(s: Session, *, emergency: bool, priority: int | None = Non
     st.case_code = code
     if emergency:
         st.emergency = True
+        if s.engine is not None:
+            s.engine.emergency_opened(st.case_id)   # the on-call rota is rung at once (ivr/oncall)
     s.log.info("case=%d opened%s", st.case_id, " EMERGENCY" if emergency else "")
     return st.case_id
 
@@ -209,6 +211,11 @@ async def transfer(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
     """
     if args.get("context"):
         return await _to_dialplan(s, args)
+    if s.state.emergency and s.engine is not None and s.engine.oncall_staffed():
+        # An emergency caller holds while the on-call rota is rung; whoever takes it is bridged in.
+        await s.say(_keys(args.get("prompts")))
+        if await s.engine.hold_for_oncall(s, timeout=s.secs(s.settings.oncall_hold_seconds)):
+            return "answered", "oncall"
     endpoint = s.settings.transfer_endpoint
     if not endpoint or s.engine is None:
         return "unavailable", None

@@ -17,6 +17,7 @@ from typing import Any
 import sqlite_utils
 
 from ivr.db.connect import connect
+from ivr.oncall.status import unacknowledged_emergencies
 from ivr.ops import heartbeat
 from ivr.settings import Settings
 
@@ -26,6 +27,9 @@ PARTS = ("engine", "transcribe", "admin")
 BACKLOG_MAX_AGE_S = 6 * 3600
 # The engine imports the fallback folder every minute: a file older than this was not taken.
 FALLBACK_MAX_AGE_S = 10 * 60
+# An emergency should reach a person within a minute: one nobody has taken for this long means
+# the on-call alerts are not getting through (no rota, phones down, the engine away).
+EMERGENCY_MAX_AGE_S = 10 * 60
 DISK_MIN_FREE_BYTES = 1 << 30
 DISK_MIN_FREE_RATIO = 0.05
 WAITING_JOBS = ("queued", "running")
@@ -116,6 +120,15 @@ def check_backlog(db: sqlite_utils.Database) -> Check:
     return Check("transcription", True, f"{depth} waiting", values)
 
 
+def check_emergencies(db: sqlite_utils.Database) -> Check:
+    status = unacknowledged_emergencies(db)
+    values = {"unacknowledged": status.count, "oldest_age_s": status.oldest_age_s}
+    if status.oldest_age_s is not None and status.oldest_age_s > EMERGENCY_MAX_AGE_S:
+        return Check("emergencies", False, f"{status.count} emergency case(s) not taken, the oldest for "
+                     f"{status.oldest_words}", values)
+    return Check("emergencies", True, f"{status.count} not taken", values)
+
+
 def check_fallback(settings: Settings) -> Check:
     folder = settings.fallback_path
     # Finished voicemails only: `.lang` side files go with them, `tmp/` holds calls still recording.
@@ -145,6 +158,7 @@ def collect(settings: Settings) -> Report:
         try:
             checks += check_parts(db)
             checks.append(check_backlog(db))
+            checks.append(check_emergencies(db))
         except sqlite3.Error as exc:
             checks.append(Check("database", False, f"cannot read: {exc}"))
         finally:

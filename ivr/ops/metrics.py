@@ -14,17 +14,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from ivr.db.connect import connect
+from ivr.oncall.status import unacknowledged_emergencies
 from ivr.ops.health import Report, collect
 from ivr.settings import Settings
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-
-
-def emergencies_unacknowledged(db: sqlite_utils.Database) -> int:
-    """Emergency cases nobody has acknowledged yet. The one place that defines it: an emergency
-    alerting feature with its own acknowledgement should change this query only."""
-    row = db.execute("select count(*) from cases where emergency = 1 and status = 'new'").fetchone()
-    return int(row[0])
 
 
 class HotlineCollector(Collector):
@@ -73,8 +67,13 @@ class HotlineCollector(Collector):
         yield CounterMetricFamily("ivr_messages_kept", "callers' messages stored", value=kept[0])
         failed = db.execute("select count(*) from audit_log where action = 'signin.failed'").fetchone()
         yield CounterMetricFamily("ivr_signin_failures", "failed web UI sign-ins", value=failed[0])
-        yield GaugeMetricFamily("ivr_emergencies_unacknowledged", "emergency cases not yet acknowledged",
-                                value=emergencies_unacknowledged(db))
+        # What counts as unacknowledged is the on-call package's to say (ivr.oncall.status).
+        emergencies = unacknowledged_emergencies(db)
+        yield GaugeMetricFamily("ivr_emergencies_unacknowledged", "emergency cases nobody has taken yet",
+                                value=emergencies.count)
+        yield GaugeMetricFamily("ivr_emergency_oldest_age_seconds",
+                                "age of the oldest emergency nobody has taken (0 when none)",
+                                value=emergencies.oldest_age_s or 0.0)
 
 
 def render(settings: Settings, report: Report | None = None) -> bytes:
