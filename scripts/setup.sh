@@ -10,6 +10,8 @@ missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
 done
+# npm installs the web UI's browser-side files (below); any Node 18+ will do, Debian's if none is there.
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -34,4 +36,18 @@ if [ ! -f "$stamp" ]; then
   fi
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+
+# Browser-side packages from npm (web/package.json, pinned by web/package-lock.json): the web UI serves
+# them itself, never from a CDN, and the browser tests inject axe-core from here.
+wstamp=web/node_modules/.installed-$(cat web/package.json web/package-lock.json | sha256sum | cut -c1-16)
+if [ ! -f "$wstamp" ]; then
+  echo "setup: installing web assets from npm into web/node_modules (log: web/npm.log)"
+  if ! (cd web && npm ci --no-audit --no-fund) >web/npm.log 2>&1; then
+    tail -20 web/npm.log
+    echo "setup: npm ci failed; the whole log is in web/npm.log"
+    exit 1
+  fi
+  rm -f web/node_modules/.installed-*
+  touch "$wstamp"
 fi

@@ -1,40 +1,80 @@
-"""Bar charts drawn on the server as SVG: no script, nothing fetched, readable when printed."""
+"""Bar charts drawn on the server as SVG: no script, nothing fetched, readable when printed.
+
+Each chart has a y-axis with round ticks and gridlines, axis titles, and labels on the
+x-axis. Text is 15 user units high and a chart is never drawn at less than three quarters
+of its natural width (its box scrolls sideways instead), so no chart text is ever under
+11 px, on a 390 px phone included.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
 from markupsafe import Markup
 
+FONT = 15
+MIN_SCALE = 0.75
+
+
+def ticks(peak: float, count: int = 4) -> list[float]:
+    """Round tick values from 0 to at least ``peak``: 0, 5, 10, 15, 20 rather than 0 and 17."""
+    if peak <= 0:
+        return [0.0, 1.0]
+    raw = peak / count
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 5, 10) if m * magnitude >= raw)
+    if step < 1 and peak >= 1:
+        step = 1.0
+    return [i * step for i in range(math.ceil(peak / step - 1e-9) + 1)]
+
 
 def bar_chart(labels: Sequence[str], series: Sequence[Sequence[float]], *, title: str,
-              names: Sequence[str] = (), width: int = 900, height: int = 240) -> Markup:
-    """Bars per label, one colour per series (drawn side by side), with a y-axis maximum label."""
-    left, bottom, top = 40, 46, 16
-    plot_w, plot_h = width - left - 10, height - bottom - top
-    peak = max((v for s in series for v in s), default=0) or 1
-    slot = plot_w / max(len(labels), 1)
-    bar_w = min(max(slot * 0.8 / max(len(series), 1), 1), 60)
-    every = max(1, -(-len(labels) // 10))  # at most ten axis labels, so they never overlap
-    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{escape(title)}" '
-             f'xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>',
-             f'<text x="0" y="{top + 4}">{peak:g}</text><text x="0" y="{top + plot_h}">0</text>',
-             f'<line x1="{left}" y1="{top + plot_h}" x2="{width - 10}" y2="{top + plot_h}" stroke="#8894a0"/>']
+              names: Sequence[str] = (), x_title: str = "", y_title: str = "") -> Markup:
+    """Bars per label, one colour per series (drawn side by side), over a labelled grid."""
+    slot = max(28.0, 14.0 * max(len(series), 1) + 8)
+    left, right, top = 64, 12, 14
+    bottom = 44 + (24 if x_title else 0) + (24 if names else 0)
+    slot = max(slot, 300 / max(len(labels), 1))  # a chart of two bars is still a readable size
+    plot_w = max(len(labels), 1) * slot
+    plot_h = 180
+    width, height = left + plot_w + right, top + plot_h + bottom
+    steps = ticks(max((v for s in series for v in s), default=0))
+    peak = steps[-1] or 1
+    bar_w = slot * 0.8 / max(len(series), 1)
+    longest = max((len(str(label)) for label in labels), default=1)
+    every = max(1, math.ceil(longest * FONT * 0.6 / slot))  # labels never overlap
+    base = top + plot_h
+    style = f"min-width:{width * MIN_SCALE:.0f}px;max-width:{width * 1.4:.0f}px"
+    parts = [f'<svg class="bars" viewBox="0 0 {width:.0f} {height:.0f}" style="{style}" role="img" '
+             f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
+    for value in steps:
+        y = base - plot_h * value / peak
+        parts.append(f'<line class="grid" x1="{left}" y1="{y:.1f}" x2="{left + plot_w:.1f}" y2="{y:.1f}"/>'
+                     f'<text class="tick" x="{left - 6}" y="{y + 5:.1f}" text-anchor="end">{value:g}</text>')
     for i, label in enumerate(labels):
         x0 = left + i * slot + slot * 0.1
         for j, s in enumerate(series):
-            value = s[i]
-            h = plot_h * value / peak
+            h = plot_h * s[i] / peak
             cls = "bar alt" if j else "bar"
-            parts.append(f'<rect class="{cls}" x="{x0 + j * bar_w:.1f}" y="{top + plot_h - h:.1f}" '
-                         f'width="{bar_w:.1f}" height="{h:.1f}"><title>{escape(str(label))}: {value:g}</title></rect>')
+            parts.append(f'<rect class="{cls}" x="{x0 + j * bar_w:.1f}" y="{base - h:.1f}" width="{bar_w:.1f}" '
+                         f'height="{h:.1f}"><title>{escape(str(label))}: {s[i]:g}</title></rect>')
         if i % every == 0:
-            parts.append(f'<text x="{x0:.1f}" y="{top + plot_h + 16}">{escape(str(label))}</text>')
+            parts.append(f'<text x="{left + (i + 0.5) * slot:.1f}" y="{base + 20}" '
+                         f'text-anchor="middle">{escape(str(label))}</text>')
+    parts.append(f'<line class="axis" x1="{left}" y1="{base}" x2="{left + plot_w:.1f}" y2="{base}"/>'
+                 f'<line class="axis" x1="{left}" y1="{top}" x2="{left}" y2="{base}"/>')
+    if y_title:
+        parts.append(f'<text class="axis-title" transform="translate(16 {top + plot_h / 2:.0f}) rotate(-90)" '
+                     f'text-anchor="middle">{escape(y_title)}</text>')
+    if x_title:
+        parts.append(f'<text class="axis-title" x="{left + plot_w / 2:.0f}" y="{base + 44}" '
+                     f'text-anchor="middle">{escape(x_title)}</text>')
     for j, name in enumerate(names):
         cls = "bar alt" if j else "bar"
-        x = left + j * 160
-        parts.append(f'<rect class="{cls}" x="{x}" y="{height - 16}" width="12" height="12"/>'
-                     f'<text x="{x + 18}" y="{height - 6}">{escape(name)}</text>')
+        x = left + j * 170
+        parts.append(f'<rect class="{cls}" x="{x}" y="{height - 18}" width="14" height="14"/>'
+                     f'<text x="{x + 20}" y="{height - 6}">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

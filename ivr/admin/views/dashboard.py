@@ -26,13 +26,15 @@ CHARTED = {"calls_per_hour", "calls_per_day", "calls_by_language", "calls_by_men
 SHORT_LABEL: dict[str, Callable[[str], str]] = {"calls_per_hour": lambda v: v[6:], "calls_per_day": lambda v: v[5:]}
 
 
-def _chart(table: stats.Table) -> Markup | None:
+def _chart(table: stats.Table, tz_name: str) -> Markup | None:
     if table.name not in CHARTED or not table.rows:
         return None
     short = SHORT_LABEL.get(table.name, lambda v: v)
     labels = [short(str(r[0])) for r in table.rows]
     series = [[float(r[i]) for r in table.rows] for i in range(1, len(table.columns))]
-    return bar_chart(labels, series, title=table.title, names=table.columns[1:] if len(series) > 1 else ())
+    return bar_chart(labels, series, title=table.title, names=table.columns[1:] if len(series) > 1 else (),
+                     x_title=f"{table.columns[0]} ({tz_name})" if table.name in SHORT_LABEL else table.columns[0],
+                     y_title="Calls")
 
 
 async def _figures(request: web.Request) -> dict[str, Any]:
@@ -46,7 +48,7 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
     from ivr.admin.render import render
 
     figures = await _figures(request)
-    charts = {t.name: _chart(t) for t in figures["tables"]}
+    charts = {t.name: _chart(t, request.app[SETTINGS].timezone) for t in figures["tables"]}
     return render(request, "dashboard.html", {**figures, "charts": charts})
 
 

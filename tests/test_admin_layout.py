@@ -1,0 +1,168 @@
+# ruff: noqa: F811  (fixtures imported from admin_helpers are parameters here)
+"""Every page, for every role, in real Chromium at a phone's 390×844 and a laptop's 1280×800.
+
+On each: the page itself never scrolls sideways (wide tables scroll in their own box), no text
+is under 11 px (chart text included, measured as drawn), controls are at least 44 px high, and
+axe-core (from npm, web/node_modules, injected into the page) finds no serious or critical
+violation. A screenshot of each is saved in the test's output folder (IVR_SCREENSHOTS=dir keeps
+copies). One browser, one server, one page per role.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlite_utils
+from admin_helpers import (  # noqa: F401
+    PASSWORD,
+    admin_template,
+    insert_case,
+    insert_reported_case,
+    server,
+    users,
+    web_db,
+    web_settings,
+)
+
+from ivr.admin.server import AdminServer
+from ivr.admin.users import add_user
+from ivr.db.writer import Database
+from ivr.settings import Settings
+from ivr.supply import codes, registry
+from ivr.supply.registry import Workplace
+
+CHROMIUM = Path("/usr/bin/chromium")
+AXE = Path(__file__).resolve().parents[1] / "web" / "node_modules" / "axe-core" / "axe.min.js"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+VIEWPORTS = ((390, 844), (1280, 800))
+CODE = codes.make_code(10001)
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's /usr/bin/chromium is not installed"),
+    pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: run scripts/setup.sh (npm ci in web/)"),
+]
+
+# What the page measures: sideways overflow, text smaller than 11 px as drawn, controls under 44 px.
+MEASURE = """() => {
+  const out = {overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+               small: [], targets: []};
+  const shown = el => { const r = el.getBoundingClientRect(); const s = getComputedStyle(el);
+                        return r.width > 0 && r.height > 0 && s.visibility !== 'hidden'; };
+  for (const el of document.body.querySelectorAll('*')) {
+    const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+    if (!own || !shown(el)) continue;
+    let px = parseFloat(getComputedStyle(el).fontSize);
+    if (el instanceof SVGElement && el.getScreenCTM()) {
+      const m = el.getScreenCTM(); px = px * Math.hypot(m.b, m.d);
+    }
+    if (px < 11) out.small.push(`${el.tagName} ${px.toFixed(1)}px: ${el.textContent.trim().slice(0, 30)}`);
+  }
+  const controls = 'button, select, input:not([type=checkbox]):not([type=radio]):not([type=hidden]), ' +
+                   'a.button, a.open, nav a, summary, textarea';
+  for (const el of document.querySelectorAll(controls)) {
+    if (!shown(el)) continue;
+    const r = el.getBoundingClientRect();
+    const what = (el.textContent || el.name).trim().slice(0, 30);
+    if (r.height < 43.5) out.targets.push(`${el.tagName} ${r.height.toFixed(0)}px: ${what}`);
+  }
+  return out;
+}"""
+
+
+def _seed(db: sqlite_utils.Database, data_dir: Path) -> dict[str, Any]:
+    hashed = db.execute("select password_hash from users where username = 'admin'").fetchone()[0]
+    registry.add_supplier(db, "Thread Co")
+    wp = registry.save_workplace(db, Workplace(CODE, "Big Mill", "Mae Sot", "", "Thread Co", ("Acme",)))
+    brand = registry.brand_id(db, "Acme")
+    add_user(db, "acme", hashed, "brand", "", brand)
+    reported = insert_reported_case(db, data_dir, language="my", text="ဌာနမှ ပတ်စပို့ ယူထားသည် passport",
+                                    workplace_id=wp, workplace_code=CODE, callback_requested=1)
+    db.execute("insert into case_notes (case_id, body, created_at) values (?, 'Called the union.', '2026-11-01')",
+               [reported["case_id"]])
+    for i in range(30):
+        insert_case(db, language=("my", "th", "km")[i % 3], priority=(1, 2, 3)[i % 3], workplace_id=wp,
+                    workplace_confirmed=1, status=("new", "acknowledged", "in_progress")[i % 3])
+    return {"case": reported["case_id"], "workplace": wp, "brand": brand}
+
+
+def _pages(seed: dict[str, Any]) -> dict[str, list[str]]:
+    case, wp, brand = seed["case"], seed["workplace"], seed["brand"]
+    return {
+        "cw_my": ["/cases", f"/cases/{case}", "/cases?q=passport", "/dashboard"],
+        "super": ["/cases", f"/cases/{case}", "/dashboard", "/workplaces", "/workplaces/cases", f"/workplaces/{wp}",
+                  "/brand", f"/brand/{brand}"],
+        "admin": ["/users", "/prompts", "/settings", "/workplaces", f"/workplaces/{wp}", f"/brand/{brand}"],
+        "acme": ["/brand", f"/brand/{brand}", "/cases"],
+    }
+
+
+def _keep(path: Path) -> None:
+    target = os.environ.get("IVR_SCREENSHOTS")
+    if target:
+        Path(target).mkdir(parents=True, exist_ok=True)
+        shutil.copy(path, Path(target) / path.name)
+
+
+async def _check(page: Any, url: str, name: str, out: Path, problems: list[str]) -> None:
+    for width, height in VIEWPORTS:
+        await page.set_viewport_size({"width": width, "height": height})
+        await page.goto(url)
+        found = await page.evaluate(MEASURE)
+        where = f"{name} at {width}px"
+        if found["overflow"] > 0:
+            problems.append(f"{where}: the page scrolls sideways by {found['overflow']} px")
+        problems += [f"{where}: text under 11 px: {s}" for s in found["small"][:5]]
+        problems += [f"{where}: control under 44 px: {s}" for s in found["targets"][:5]]
+        await page.add_script_tag(path=str(AXE))
+        axe = await page.evaluate("""async () => {
+            const r = await axe.run(document, {resultTypes: ['violations']});
+            return r.violations.filter(v => ['serious', 'critical'].includes(v.impact))
+                    .map(v => `${v.id}: ${v.nodes.slice(0, 2).map(n => n.target.join(' ')).join(' | ')}`);
+        }""")
+        problems += [f"{where}: axe {v}" for v in axe]
+        shot = out / f"{name}-{width}.png"
+        await page.screenshot(path=str(shot), full_page=True)
+        _keep(shot)
+
+
+async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: Database,
+                                                  web_settings: Settings, users: dict[str, int],
+                                                  tmp_path: Path) -> None:
+    from playwright.async_api import async_playwright
+
+    seed = await web_db.write(lambda db: _seed(db, web_settings.data_dir))
+    out = tmp_path / "screens"
+    out.mkdir()
+    problems: list[str] = []
+    seen = 0
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            anon = await browser.new_page(bypass_csp=True)
+            await _check(anon, server.url + "/login", "login", out, problems)
+            await anon.close()
+            for username, paths in _pages(seed).items():
+                # bypass_csp lets the test inject axe-core; the pages' own scripts obey the policy as always.
+                page = await browser.new_page(bypass_csp=True)
+                await page.goto(server.url + "/login")
+                await page.fill("input[name=username]", username)
+                await page.fill("input[name=password]", PASSWORD)
+                await page.click("button:has-text('Sign in')")
+                await page.wait_for_load_state()
+                for path in paths:
+                    name = f"{username}-{path.strip('/').replace('/', '-').replace('?', '-').replace('=', '-')}"
+                    await _check(page, server.url + path, name, out, problems)
+                    seen += 1
+                await page.close()
+        finally:
+            await browser.close()
+    print(f"screenshots: {out}")
+    assert seen == sum(len(p) for p in _pages(seed).values())
+    assert len(list(out.glob("*.png"))) == 2 * (seen + 1)
+    assert not problems, "\n".join(problems)
