@@ -12,6 +12,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from ivr.admin import case_search
 from ivr.admin.keys import User
 from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, PRIORITIES, STATUSES
@@ -39,6 +40,8 @@ class QueueFilter:
     date_from: date | None = None
     date_to: date | None = None
     assignee: str = ""  # "", "me", "none" or a user id
+    q: str = ""  # full-text search (ivr.admin.case_search)
+    emergency: bool = False
     sort: str = "priority"
     page: int = 1
     raw: dict[str, str] = field(default_factory=dict)
@@ -68,7 +71,8 @@ def _date(name: str, value: str) -> date | None:
 
 def parse(query: Mapping[str, str]) -> QueueFilter:
     raw = {k: query.get(k, "").strip() for k in
-           ("status", "language", "category", "priority", "workplace", "from", "to", "assignee", "sort", "page")}
+           ("status", "language", "category", "priority", "workplace", "from", "to", "assignee", "sort", "page",
+            "q", "emergency")}
     _choice("status", raw["status"], (*STATUSES, "open", "all"))
     _choice("language", raw["language"], tuple(LANGUAGES))
     _choice("category", raw["category"], tuple(CATEGORIES))
@@ -93,12 +97,19 @@ def parse(query: Mapping[str, str]) -> QueueFilter:
     page = parse_int(page_text, low=1, high=100_000)
     if page is None:
         raise FilterError(f"The page number “{page_text}” is not a number from 1 up.")
+    if raw["emergency"] not in ("", "1"):
+        raise FilterError("The filter “emergency” can only be 1 (emergencies only).")
+    try:
+        case_search.terms(raw["q"])
+    except case_search.SearchError as exc:
+        raise FilterError(str(exc)) from None
     date_from, date_to = _date("from", raw["from"]), _date("to", raw["to"])
     if date_from and date_to and date_from > date_to:
         raise FilterError("The “from” date is after the “to” date.")
     return QueueFilter(
         status=raw["status"] or "open", language=raw["language"], category=raw["category"], priority=priority,
         workplace=raw["workplace"], date_from=date_from, date_to=date_to, assignee=assignee,
+        q=raw["q"], emergency=raw["emergency"] == "1",
         sort=raw["sort"] or "priority", page=page, raw={k: v for k, v in raw.items() if v and k != "page"},
     )
 
@@ -134,6 +145,8 @@ def _filters(f: QueueFilter, user: User, tz: ZoneInfo) -> tuple[list[str], list[
         if value:
             parts.append(f"c.{column} = ?")
             args.append(value)
+    if f.emergency:
+        parts.append("c.emergency = 1")
     if f.priority is not None:
         parts.append("c.priority = ?")
         args.append(f.priority)
@@ -171,6 +184,8 @@ def page_sql(f: QueueFilter, user: User, tz: ZoneInfo) -> tuple[str, list[Any]]:
     parts, args = _filters(f, user, tz)
     order = SORTS[f.sort] + ", c.id"
     limit, offset = PAGE_SIZE + 1, (f.page - 1) * PAGE_SIZE
+    if f.q:
+        return _search_sql(f, user, parts, args, order, limit, offset)
     head = f"select {COLUMNS} from cases c left join users u on u.id = c.assignee_id"
     # (index hint, clause, args) for each part of the union; None means one plain query.
     partitions: list[tuple[str, str, list[Any]]] | None = None
@@ -196,3 +211,18 @@ def page_sql(f: QueueFilter, user: User, tz: ZoneInfo) -> tuple[str, list[Any]]:
         inner_args += [*vargs, *args, limit + offset]
     sql = f"{head} where c.id in ({' union all '.join(inner)}) order by {order} limit ? offset ?"
     return sql, [*inner_args, limit, offset]
+
+
+def _search_sql(f: QueueFilter, user: User, parts: list[str], args: list[Any], order: str, limit: int,
+                offset: int) -> tuple[str, list[Any]]:
+    """A page of the cases matching ``f.q`` that ``user`` may see (the queue's own rule), with their text.
+
+    The text match runs first (the trigram index), then the visibility rule and the filters on
+    the cases it found, so nobody's search reaches a case their queue would not show.
+    """
+    match, margs = case_search.where(case_search.terms(f.q))
+    visible, vargs = visible_to(user)
+    clause = " and ".join([match, visible, *parts])
+    sql = (f"select {COLUMNS}, s.body as search_body from case_search s join cases c on c.id = s.rowid "
+           f"left join users u on u.id = c.assignee_id where {clause} order by {order} limit ? offset ?")
+    return sql, [*margs, *vargs, *args, limit, offset]

@@ -491,3 +491,53 @@ def m1501_oncall(db: sqlite_utils.Database) -> None:
             updated_at text not null,
             unique (escalation_id, channel)
         )""")
+
+
+# One searchable text per case (rowid = case id): every transcript and translation of its
+# recordings (machine and human, every version), its notes, and its workplace's name. The
+# trigram tokenizer indexes every run of three characters, so a word is found from the middle
+# of a Thai, Burmese, Khmer or Lao sentence, which put no spaces between words.
+def _case_text(case: str) -> str:
+    return (
+        f"coalesce((select group_concat(t.text, char(10)) from transcripts t join recordings r "
+        f"on r.id = t.recording_id where r.case_id = {case}), '') || char(10) || "
+        f"coalesce((select group_concat(n.body, char(10)) from case_notes n where n.case_id = {case}), '') "
+        f"|| char(10) || coalesce((select w.name from workplaces w join cases c on c.id = {case} "
+        f"where w.id = c.workplace_id), '')"
+    )
+
+
+def _refresh(case: str) -> str:
+    return (f"delete from case_search where rowid = {case}; "
+            f"insert into case_search (rowid, body) select {case}, {_case_text(case)} where {case} is not null;")
+
+
+@migrations
+def m1601_case_search(db: sqlite_utils.Database) -> None:
+    db.execute("create virtual table case_search using fts5 (body, tokenize = 'trigram')")
+    db.execute(f"insert into case_search (rowid, body) select c.id, {_case_text('c.id')} from cases c")
+    triggers = {
+        "case_search_cases_ai": ("after insert on cases", ["new.id"]),
+        "case_search_cases_wp": ("after update of workplace_id on cases", ["new.id"]),
+        "case_search_cases_ad": ("after delete on cases", []),
+        "case_search_tr_ai": ("after insert on transcripts",
+                              ["(select case_id from recordings where id = new.recording_id)"]),
+        "case_search_tr_au": ("after update of text on transcripts",
+                              ["(select case_id from recordings where id = new.recording_id)"]),
+        "case_search_tr_ad": ("after delete on transcripts",
+                              ["(select case_id from recordings where id = old.recording_id)"]),
+        "case_search_rec_case": ("after update of case_id on recordings", ["old.case_id", "new.case_id"]),
+        "case_search_notes_ai": ("after insert on case_notes", ["new.case_id"]),
+        "case_search_notes_au": ("after update on case_notes", ["new.case_id"]),
+        "case_search_notes_ad": ("after delete on case_notes", ["old.case_id"]),
+    }
+    for name, (when, cases) in triggers.items():
+        body = " ".join(_refresh(c) for c in cases) or "delete from case_search where rowid = old.id;"
+        db.execute(f"create trigger {name} {when} begin {body} end")
+    # A renamed workplace: every case linked to it is found by the new name.
+    db.execute(f"""
+        create trigger case_search_wp_name after update of name on workplaces begin
+            delete from case_search where rowid in (select id from cases where workplace_id = new.id);
+            insert into case_search (rowid, body)
+                select c.id, {_case_text('c.id')} from cases c where c.workplace_id = new.id;
+        end""")

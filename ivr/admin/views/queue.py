@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from ivr.admin import queue
+from ivr.admin import audit, case_search, queue
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
 from ivr.admin.keys import DATABASE, SETTINGS
 from ivr.admin.render import render, render_text
@@ -20,6 +20,10 @@ async def _load(request: web.Request) -> dict[str, Any]:
     tz = request.app[SETTINGS].tz
     sql, args = queue.page_sql(f, user, tz)
     rows = await database.query(sql, args)
+    if f.q:
+        words = case_search.terms(f.q)
+        for row in rows:
+            row["snippet"] = case_search.snippet(row.pop("search_body") or "", words)
     visible, vargs = queue.visible_to(user)
     urgent = await database.query_one(
         f"select count(*) as n from cases c where {visible} and c.status = 'new' and c.priority = ?",
@@ -48,6 +52,14 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     except queue.FilterError as exc:
         ctx.update(filter=queue.QueueFilter(), rows=[], has_next=False, emergencies=0, error=str(exc))
         return render(request, "queue.html", ctx, status=400)
+    f = ctx["filter"]
+    if f.q:
+        # A search shows case text, so it is audited like a view: who searched, and which cases it showed.
+        # The words themselves are not kept: they may be a caller's name.
+        shown = [r["id"] for r in ctx["rows"]]
+        detail = {"words": len(case_search.terms(f.q)), "cases": shown, "page": f.page}
+        await request.app[DATABASE].write(
+            lambda db: audit.record(db, current_user(request), "case.search", "case", None, detail))
     return render(request, "queue.html", {**ctx, "error": ""})
 
 

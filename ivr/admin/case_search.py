@@ -1,0 +1,76 @@
+"""Full-text search over cases (``case_search``, FTS5 with the trigram tokenizer; see m1601).
+
+Each word of the query must appear somewhere in the case's text, as a substring, so a Thai
+or Burmese word is found in the middle of a sentence written without spaces. Words of three
+characters or more go through the trigram index; shorter ones (a two-letter Burmese syllable,
+a Thai word of two characters) cannot, and are checked with LIKE on the rows the others
+matched, or on every row when the query has only short words.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from typing import Any
+
+from markupsafe import Markup
+
+MAX_TERMS = 8
+MAX_LENGTH = 200
+SNIPPET_CHARS = 70
+
+
+class SearchError(ValueError):
+    """A query that cannot be searched; the message says what to change."""
+
+
+def terms(query: str) -> list[str]:
+    """The words of ``query``, normalised as stored text is (NFC), without duplicates."""
+    text = unicodedata.normalize("NFC", query).strip()
+    if len(text) > MAX_LENGTH:
+        raise SearchError(f"The search is too long: use at most {MAX_LENGTH} characters.")
+    words = list(dict.fromkeys(w for w in text.split() if w))
+    if len(words) > MAX_TERMS:
+        raise SearchError(f"Search for at most {MAX_TERMS} words at a time.")
+    return words
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def where(words: list[str]) -> tuple[str, list[Any]]:
+    """SQL over ``case_search s`` (joined on ``s.rowid = c.id``) for cases containing every word."""
+    long = [w for w in words if len(w) >= 3]
+    short = [w for w in words if len(w) < 3]
+    parts: list[str] = []
+    args: list[Any] = []
+    if long:
+        parts.append("case_search match ?")
+        args.append(" ".join('"' + w.replace('"', '""') + '"' for w in long))
+    for w in short:
+        parts.append("s.body like ? escape '\\'")
+        args.append(_like(w))
+    return " and ".join(parts) or "0", args
+
+
+def snippet(body: str, words: list[str]) -> Markup:
+    """A short stretch of ``body`` around the first match, every match marked with <mark>."""
+    if not words:
+        return Markup("")
+    pattern = re.compile("|".join(re.escape(w) for w in sorted(words, key=len, reverse=True)), re.IGNORECASE)
+    text = " ".join(body.split())
+    first = pattern.search(text)
+    start = max(0, first.start() - SNIPPET_CHARS) if first else 0
+    end = min(len(text), (first.end() if first else 0) + SNIPPET_CHARS)
+    piece = text[start:end]
+    out: list[str] = ["…" if start else ""]
+    pos = 0
+    for m in pattern.finditer(piece):
+        out.append(html.escape(piece[pos:m.start()]))
+        out.append(f"<mark>{html.escape(m.group(0))}</mark>")
+        pos = m.end()
+    out.append(html.escape(piece[pos:]))
+    out.append("…" if end < len(text) else "")
+    return Markup("".join(out))

@@ -1,0 +1,123 @@
+# ruff: noqa: F811  (fixtures imported from admin_helpers are parameters here)
+"""Search on /cases over real HTTP: trigram FTS5 over transcripts, translations, notes and workplace names."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import sqlite_utils
+from admin_helpers import (  # noqa: F401
+    Client,
+    admin_template,
+    client,
+    insert_case,
+    insert_reported_case,
+    server,
+    users,
+    web_db,
+    web_settings,
+)
+
+from ivr.admin.case_search import snippet, terms
+from ivr.db import utcnow
+from ivr.db.writer import Database
+from ivr.settings import Settings
+from ivr.supply import codes, registry
+from ivr.supply.registry import Workplace
+
+THAI = "นายจ้างยึดหนังสือเดินทางของฉันไว้และไม่ยอมคืน"          # "my employer took my passport and won't return it"
+BURMESE = "အလုပ်ရှင်က ကျွန်တော့်ပတ်စပို့ကိုသိမ်းထားပြီး ပြန်မပေးဘူး"   # the same, in Burmese
+
+
+def case_ids(text: str) -> list[int]:
+    return [int(m) for m in re.findall(r'data-id="(\d+)"', text)]
+
+
+def _seed(db: sqlite_utils.Database, data_dir: Path, users: dict[str, int]) -> dict[str, int]:
+    thai = insert_reported_case(db, data_dir, language="th", text=THAI)["case_id"]
+    burmese = insert_reported_case(db, data_dir, language="my", text=BURMESE)["case_id"]
+    other = insert_case(db, language="my")
+    db.execute("insert into case_notes (case_id, body, created_at) values (?, 'Spoke to Khun Somchai', ?)",
+               [other, utcnow()])
+    registry.add_supplier(db, "Thread Co")
+    wp = registry.save_workplace(db, Workplace(codes.make_code(10001), "Golden Prawn Factory", "", "",
+                                               "Thread Co", ()))
+    at_wp = insert_case(db, language="km", emergency=1, workplace_id=wp)
+    # A human translation of the Burmese message is searchable too.
+    rec = db.execute("select id from recordings where case_id = ?", [burmese]).fetchone()[0]
+    db.execute("insert into transcripts (recording_id, kind, engine, language, text, version, created_at) "
+               "values (?, 'translation', 'human', 'en', 'The employer keeps my passport', 1, ?)", [rec, utcnow()])
+    return {"thai": thai, "burmese": burmese, "note": other, "workplace": at_wp}
+
+
+async def test_search_finds_words_inside_unspaced_sentences(client: Client, web_db: Database,
+                                                            web_settings: Settings, users: dict[str, int]) -> None:
+    ids = await web_db.write(lambda db: _seed(db, web_settings.data_dir, users))
+    await client.login("super")
+    # "หนังสือเดินทาง" (passport) from the middle of the Thai sentence.
+    status, text = await client.get("/cases?q=หนังสือเดินทาง")
+    assert status == 200 and case_ids(text) == [ids["thai"]]
+    assert "<mark>หนังสือเดินทาง</mark>" in text
+    # "ပတ်စပို့" (passport) from the middle of the Burmese one.
+    _, text = await client.get("/cases?q=ပတ်စပို့")
+    assert case_ids(text) == [ids["burmese"]] and "<mark>ပတ်စပို့</mark>" in text
+    # Translations, notes and workplace names; every word must match; a two-letter word still works.
+    _, text = await client.get("/cases?q=passport employer")
+    assert case_ids(text) == [ids["burmese"]]
+    _, text = await client.get("/cases?q=somchai")
+    assert case_ids(text) == [ids["note"]]
+    _, text = await client.get("/cases?q=prawn")
+    assert case_ids(text) == [ids["workplace"]]
+    _, text = await client.get("/cases?q=Kh")  # shorter than a trigram
+    assert case_ids(text) == [ids["note"]]
+    _, text = await client.get("/cases?q=passport nothing-like-this")
+    assert case_ids(text) == [] and "No cases match" in text
+    # Filters apply on top of the words.
+    _, text = await client.get("/cases?q=prawn&emergency=1&language=km")
+    assert case_ids(text) == [ids["workplace"]]
+    _, text = await client.get("/cases?q=passport&language=th")
+    assert case_ids(text) == []
+    # A new note is searchable at once (the index follows the tables through triggers).
+    await web_db.write(lambda db: db.execute(
+        "insert into case_notes (case_id, body, created_at) values (?, 'ย้ายไปแม่สอดแล้ว', ?)", [ids["thai"], utcnow()]))
+    _, text = await client.get("/cases?q=แม่สอด")
+    assert case_ids(text) == [ids["thai"]]
+    # Each search is audited like a view, without the words (they may be a name).
+    rows = await web_db.query("select detail from audit_log where action = 'case.search' order by id")
+    assert len(rows) == 10
+    assert json.loads(rows[0]["detail"])["cases"] == [ids["thai"]]
+    assert not any("หนังสือ" in r["detail"] or "somchai" in r["detail"] for r in rows)
+
+
+async def test_search_obeys_the_queue_visibility_rule(client: Client, web_db: Database,
+                                                      web_settings: Settings, users: dict[str, int]) -> None:
+    ids = await web_db.write(lambda db: _seed(db, web_settings.data_dir, users))
+    await client.login("cw_km")  # a caseworker for Khmer only
+    for q in ("ပတ်စပို့", "หนังสือเดินทาง", "passport", "somchai", "Kh"):
+        status, text = await client.get(f"/cases?q={q}")
+        assert status == 200 and case_ids(text) == [], q
+        assert BURMESE[:10] not in text and THAI[:10] not in text
+    _, text = await client.get("/cases?q=prawn")
+    assert case_ids(text) == [ids["workplace"]]
+    _, text = await client.get("/cases/live?q=passport")
+    assert case_ids(json.loads(text)["html"]) == []
+    await client.login("admin")  # admins run the system; they do not read cases
+    status, _ = await client.get("/cases?q=passport")
+    assert status == 403
+
+
+async def test_search_refuses_what_it_cannot_search(client: Client, users: dict[str, int]) -> None:
+    await client.login("super")
+    status, text = await client.get("/cases?q=" + "x" * 201)
+    assert status == 400 and "too long" in text
+    status, text = await client.get("/cases?q=" + "+".join("abcdefghij"))
+    assert status == 400 and "at most 8 words" in text
+
+
+def test_snippet_marks_every_match_and_escapes_the_rest() -> None:
+    text = "before " * 20 + "<b>Passport</b> taken, passport kept" + " after" * 20
+    out = str(snippet(text, terms("passport")))
+    assert out.count("<mark>") == 2 and "&lt;b&gt;<mark>Passport</mark>&lt;/b&gt;" in out
+    assert out.startswith("…") and out.endswith("…") and len(out) < 260
