@@ -1,9 +1,8 @@
 """Bar charts drawn on the server as SVG: no script, nothing fetched, readable when printed.
 
 Each chart has a y-axis with round ticks and gridlines, axis titles, and labels on the
-x-axis. Text is 15 user units high and a chart is never drawn at less than three quarters
-of its natural width (its box scrolls sideways instead), so no chart text is ever under
-11 px, on a 390 px phone included.
+x-axis. A chart is drawn at its natural size with 15 px text; on a narrow screen its box
+scrolls sideways instead of shrinking it, so no chart text is ever under 11 px.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from html import escape
 from markupsafe import Markup
 
 FONT = 15
-MIN_SCALE = 0.75
 
 
 def ticks(peak: float, count: int = 4) -> list[float]:
@@ -46,8 +44,9 @@ def bar_chart(labels: Sequence[str], series: Sequence[Sequence[float]], *, title
     longest = max((len(str(label)) for label in labels), default=1)
     every = max(1, math.ceil(longest * FONT * 0.6 / slot))  # labels never overlap
     base = top + plot_h
-    style = f"min-width:{width * MIN_SCALE:.0f}px;max-width:{width * 1.4:.0f}px"
-    parts = [f'<svg class="bars" viewBox="0 0 {width:.0f} {height:.0f}" style="{style}" role="img" '
+    # Drawn at its natural size (1 unit = 1 px, so text is 15 px); a narrow screen scrolls its box.
+    parts = [f'<svg class="bars" width="{width:.0f}" height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
+             f'role="img" '
              f'aria-label="{escape(title)}" xmlns="http://www.w3.org/2000/svg"><title>{escape(title)}</title>']
     for value in steps:
         y = base - plot_h * value / peak

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from markupsafe import Markup
 
 from ivr.admin.auth import CSRF_FIELD, csrf_token
 from ivr.admin.keys import JINJA, NAV_LINKS, SETTINGS, USER
-from ivr.cases import CATEGORIES, PRIORITIES
+from ivr.cases import CALLBACK_WINDOWS, CATEGORIES, OUTCOMES, PRIORITIES, STATUS_LABELS, STEP_LABELS
 from ivr.languages import LANGUAGES
 
 ADMIN_DIR = Path(__file__).resolve().parents[2] / "admin"
@@ -57,6 +58,10 @@ def make_environment() -> jinja2.Environment:
     )
     env.filters["language_name"] = language_name
     env.filters["when"] = when
+    env.filters["status_label"] = lambda s: STATUS_LABELS.get(s or "", (s or "").replace("_", " "))
+    env.filters["outcome_label"] = lambda s: OUTCOMES.get(s or "", (s or "").replace("_", " "))
+    env.filters["step_label"] = lambda s: STEP_LABELS.get(s or "", (s or "").replace("_", " ").capitalize())
+    env.filters["callback_window"] = callback_window
     env.filters["age"] = age
     return env
 
@@ -68,11 +73,36 @@ def language_name(code: str | None) -> str:
     return lang.english if lang else code
 
 
-def when(stamp: str | None) -> str:
-    """``2026-11-24T10:05:00.000000Z`` -> ``2026-11-24 10:05`` (UTC; the page says so)."""
+@jinja2.pass_context
+def when(context: jinja2.runtime.Context, stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored UTC stamp (``2026-11-24T10:05:00.000000Z``) in the office's time zone (IVR_TIMEZONE),
+    e.g. ``2026-11-24 17:05``; every page names the zone once (base.html)."""
     if not stamp:
         return ""
-    return stamp[:16].replace("T", " ")
+    settings = context.get("settings")
+    return local_time(stamp, settings.tz if settings is not None else ZoneInfo("UTC"), fmt)
+
+
+def local_time(stamp: str, tz: ZoneInfo, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    try:
+        moment = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
+    except ValueError:
+        return stamp
+    return moment.astimezone(tz).strftime(fmt)
+
+
+def zone_label(tz: ZoneInfo, now: datetime | None = None) -> str:
+    """``Asia/Bangkok (UTC+07:00)``: the zone every time on the page is in."""
+    offset = (now or datetime.now(UTC)).astimezone(tz).strftime("%z")
+    return f"{tz.key} (UTC{offset[:3]}:{offset[3:]})"
+
+
+def callback_window(key: str | None) -> str:
+    """``afternoon`` -> ``Afternoon, 12:00–17:00``; the page names the zone."""
+    if not key:
+        return "not given"
+    window = CALLBACK_WINDOWS.get(key)
+    return f"{window[0]}, {window[1]}–{window[2]}" if window else key.replace("_", " ")
 
 
 def age(stamp: str | None, now: datetime | None = None) -> str:
@@ -101,6 +131,7 @@ def page_context(request: web.Request) -> dict[str, Any]:
         "csrf_field": lambda: Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token),
         "notice": NOTICES.get(done, ""),
         "settings": request.app[SETTINGS],
+        "zone": zone_label(request.app[SETTINGS].tz),
     }
 
 

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ivr.cases import CATEGORIES, STATUSES
+from ivr.cases import CATEGORIES, STATUS_LABELS, STATUSES
 from ivr.languages import LANGUAGES
 
 DAYS = 30
@@ -154,7 +154,7 @@ def backlog_table(db: sqlite_utils.Database, now: datetime) -> Table:
         total = db.execute("select count(*) from cases where status = ?", [status]).fetchone()[0]
         bounds = [*newer, total]
         cells = [bounds[0]] + [bounds[i] - bounds[i - 1] for i in range(1, len(bounds))]
-        rows.append([status.replace("_", " "), *cells, total])
+        rows.append([STATUS_LABELS[status], *cells, total])
     return Table("backlog", "Open cases by status and age", ["Status", *(b for b, _ in AGE_BUCKETS), "Total"], rows)
 
 
