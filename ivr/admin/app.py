@@ -34,6 +34,7 @@ VIEWS = (
     "ivr.admin.views.dashboard",
     "ivr.admin.views.users",
     "ivr.admin.views.admin_pages",
+    "ivr.admin.views.audit_page",
 )
 
 EXTENSIONS = [

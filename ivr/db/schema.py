@@ -497,10 +497,10 @@ def m1501_oncall(db: sqlite_utils.Database) -> None:
 # recordings (machine and human, every version), its notes, and its workplace's name. The
 # trigram tokenizer indexes every run of three characters, so a word is found from the middle
 # of a Thai, Burmese, Khmer or Lao sentence, which put no spaces between words.
-def _case_text(case: str) -> str:
+def case_text_sql(case: str) -> str:
     return (
-        f"coalesce((select group_concat(t.text, char(10)) from transcripts t join recordings r "
-        f"on r.id = t.recording_id where r.case_id = {case}), '') || char(10) || "
+        f"coalesce((select group_concat(t.text, char(10)) from transcripts t where t.recording_id in "
+        f"(select r.id from recordings r where r.case_id = {case})), '') || char(10) || "
         f"coalesce((select group_concat(n.body, char(10)) from case_notes n where n.case_id = {case}), '') "
         f"|| char(10) || coalesce((select w.name from workplaces w join cases c on c.id = {case} "
         f"where w.id = c.workplace_id), '')"
@@ -509,13 +509,15 @@ def _case_text(case: str) -> str:
 
 def _refresh(case: str) -> str:
     return (f"delete from case_search where rowid = {case}; "
-            f"insert into case_search (rowid, body) select {case}, {_case_text(case)} where {case} is not null;")
+            f"insert into case_search (rowid, body) select {case}, {case_text_sql(case)} where {case} is not null;")
 
 
 @migrations
 def m1601_case_search(db: sqlite_utils.Database) -> None:
+    # The triggers below read a case's notes on every change: without this index, each read is a scan.
+    db.execute("create index if not exists case_notes_case on case_notes (case_id)")
     db.execute("create virtual table case_search using fts5 (body, tokenize = 'trigram')")
-    db.execute(f"insert into case_search (rowid, body) select c.id, {_case_text('c.id')} from cases c")
+    db.execute(f"insert into case_search (rowid, body) select c.id, {case_text_sql('c.id')} from cases c")
     triggers = {
         "case_search_cases_ai": ("after insert on cases", ["new.id"]),
         "case_search_cases_wp": ("after update of workplace_id on cases", ["new.id"]),
@@ -539,5 +541,12 @@ def m1601_case_search(db: sqlite_utils.Database) -> None:
         create trigger case_search_wp_name after update of name on workplaces begin
             delete from case_search where rowid in (select id from cases where workplace_id = new.id);
             insert into case_search (rowid, body)
-                select c.id, {_case_text('c.id')} from cases c where c.workplace_id = new.id;
+                select c.id, {case_text_sql('c.id')} from cases c where c.workplace_id = new.id;
         end""")
+
+
+@migrations
+def m1602_audit_by_object(db: sqlite_utils.Database) -> None:
+    # A case's activity panel reads its rows of the audit log; /audit filters by user.
+    db.execute("create index audit_log_object on audit_log (object_type, object_id, id)")
+    db.execute("create index audit_log_user on audit_log (username, id)")

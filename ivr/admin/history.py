@@ -1,0 +1,148 @@
+"""What happened to a case, and the admins' view of the whole log, both read from the audit log.
+
+The audit log is the one record of who did what (ivr.protection.audit); this module only
+reads it: the case page's activity panel, and the filters, pages and CSV of ``/audit``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import sqlite_utils
+
+from ivr.cases import CATEGORIES, STATUS_LABELS
+
+# The case's own history: changes, and the two moments that reveal something.
+CASE_ACTIONS = (
+    "case.status", "case.assign", "case.workplace", "case.category", "transcript.edit", "reply.save",
+    "callback.request", "callback.reveal", "callback.done", "alert.emergency", "case.note",
+)
+PAGE_SIZE = 100
+
+
+class AuditFilterError(ValueError):
+    """A filter value on /audit that does not parse; the message says what to fix."""
+
+
+def describe(action: str, detail: Mapping[str, Any], names: Mapping[int, str]) -> str:
+    """One line a person reads, e.g. "Status: New → Acknowledged"."""
+    def who(user_id: Any) -> str:
+        return "nobody" if user_id is None else names.get(int(user_id), f"user {user_id}")
+
+    if action == "case.status":
+        return (f"Status: {STATUS_LABELS.get(str(detail.get('from')), detail.get('from'))} → "
+                f"{STATUS_LABELS.get(str(detail.get('to')), detail.get('to'))}")
+    if action == "case.assign":
+        return f"Assigned: {who(detail.get('from'))} → {who(detail.get('to'))}"
+    if action == "case.category":
+        return f"Problem confirmed: {CATEGORIES.get(str(detail.get('category')), detail.get('category'))}"
+    if action == "transcript.edit":
+        kind = "Translation" if detail.get("kind") == "translation" else "Transcript"
+        return f"{kind} saved as version {detail.get('version')}"
+    return {
+        "case.workplace": "Workplace confirmed or changed",
+        "reply.save": "Reply recorded for the caller",
+        "callback.request": "Caller asked for a call-back",
+        "callback.reveal": "Call-back number revealed",
+        "callback.done": "Call-back marked done (number deleted)",
+        "alert.emergency": "Emergency alert raised",
+        "case.note": "Note added",
+    }.get(action, action)
+
+
+def _names(db: sqlite_utils.Database) -> dict[int, str]:
+    return {int(r[0]): str(r[1]) for r in db.execute("select id, username from users").fetchall()}
+
+
+def case_history(db: sqlite_utils.Database, case_id: int, limit: int = 200) -> list[dict[str, Any]]:
+    """The case's changes, newest first, each with who, when and what."""
+    marks = ", ".join("?" for _ in CASE_ACTIONS)
+    rows = db.execute(
+        f"select at, username, action, detail from audit_log where object_type = 'case' and object_id = ? "
+        f"and action in ({marks}) order by id desc limit ?", [str(case_id), *CASE_ACTIONS, limit]).fetchall()
+    names = _names(db)
+    return [{"at": at, "who": username or "the hotline", "action": action,
+             "text": describe(action, json.loads(detail or "{}"), names)} for at, username, action, detail in rows]
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    user: str = ""
+    action: str = ""
+    case: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    page: int = 1
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def query_string(self, **changes: Any) -> str:
+        from urllib.parse import urlencode
+
+        values = {**self.raw, **{k: str(v) for k, v in changes.items()}}
+        return urlencode({k: v for k, v in values.items() if v})
+
+
+def _day(name: str, value: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise AuditFilterError(f"The filter “{name}” needs a date like 2026-01-31, not “{value}”.") from None
+
+
+def parse(query: Mapping[str, str]) -> AuditFilter:
+    raw = {k: query.get(k, "").strip() for k in ("user", "action", "case", "from", "to", "page")}
+    if len(raw["user"]) > 64 or len(raw["action"]) > 64:
+        raise AuditFilterError("A user name or action is at most 64 characters.")
+    if raw["case"] and not (raw["case"].isdigit() and len(raw["case"]) <= 12):
+        raise AuditFilterError(f"The filter “case” needs a case number, not “{raw['case']}”.")
+    page = raw["page"] or "1"
+    if not page.isdigit() or not 1 <= int(page) <= 1_000_000:
+        raise AuditFilterError(f"The page number “{page}” is not a number from 1 up.")
+    return AuditFilter(user=raw["user"], action=raw["action"], case=int(raw["case"]) if raw["case"] else None,
+                       date_from=_day("from", raw["from"]), date_to=_day("to", raw["to"]), page=int(page),
+                       raw={k: v for k, v in raw.items() if v and k != "page"})
+
+
+def _utc(day: date, tz: ZoneInfo) -> str:
+    return datetime.combine(day, time(0), tzinfo=tz).astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def log_rows(db: sqlite_utils.Database, f: AuditFilter, tz: ZoneInfo, *, limit: int | None = PAGE_SIZE + 1,
+             offset: int = 0) -> list[dict[str, Any]]:
+    """Rows of the log matching ``f``, newest first (the details are JSON, never a number or transcript)."""
+    parts: list[str] = ["1"]
+    args: list[Any] = []
+    if f.user:
+        parts.append("username = ?")
+        args.append(f.user)
+    if f.action:
+        parts.append("(action = ? or action like ? escape '\\')")
+        args += [f.action, f.action.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ".%"]
+    if f.case is not None:
+        parts.append("object_type = 'case' and object_id = ?")
+        args.append(str(f.case))
+    if f.date_from:
+        parts.append("at >= ?")
+        args.append(_utc(f.date_from, tz))
+    if f.date_to:
+        parts.append("at < ?")
+        args.append(_utc(f.date_to + timedelta(days=1), tz))
+    sql = (f"select id, at, username, action, object_type, object_id, detail from audit_log "
+           f"where {' and '.join(parts)} order by id desc")
+    if limit is not None:
+        sql += " limit ? offset ?"
+        args += [limit, offset]
+    cursor = db.execute(sql, args)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+
+
+def actions(db: sqlite_utils.Database) -> list[str]:
+    return [r[0] for r in db.execute("select distinct action from audit_log order by action").fetchall()]
