@@ -13,7 +13,7 @@ import statistics
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -189,3 +189,82 @@ def dashboard(db: sqlite_utils.Database, tz: ZoneInfo, counts: CallCounts, now: 
         "emergencies": unacknowledged_emergencies(db, now),
         "tables": [*call_tables(db, tz, now, counts), backlog_table(db, now), acknowledge_table(db, now)],
     }
+
+
+OUTCOME_NAMES = {None: "Still on the line"}
+
+
+@dataclass(frozen=True)
+class Period:
+    """A range of whole local days, first to last inclusive, and the same number of days before it."""
+
+    first: date
+    last: date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    def previous(self) -> Period:
+        return Period(self.first - timedelta(days=self.days), self.first - timedelta(days=1))
+
+    def bounds(self, tz: ZoneInfo) -> tuple[str, str]:
+        start = datetime.combine(self.first, time(0), tzinfo=tz)
+        end = datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=tz)
+        return _iso(start), _iso(end)
+
+    def label(self) -> str:
+        return f"{self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"
+
+
+def _period_counts(db: sqlite_utils.Database, period: Period, tz: ZoneInfo) -> dict[str, Counter[Any]]:
+    start, end = period.bounds(tz)
+    out: dict[str, Counter[Any]] = {k: Counter() for k in ("total", "hour", "language", "choice", "outcome")}
+    for hour, language, choice, outcome, n in db.execute(
+            "select substr(started_at, 1, 13), language, menu_choice, outcome, count(*) from calls "
+            "where started_at >= ? and started_at < ? group by 1, 2, 3, 4", [start, end]).fetchall():
+        local = datetime.fromisoformat(hour + ":00:00+00:00").astimezone(tz)
+        out["total"]["calls"] += n
+        out["total"]["abandoned"] += n if outcome == "abandoned" else 0
+        out["hour"][local.hour] += n
+        out["language"][language or "none"] += n
+        out["choice"][choice or "none"] += n
+        out["outcome"][outcome] += n
+    out["total"]["messages"] = db.execute(
+        "select count(*) from cases where created_at >= ? and created_at < ?", [start, end]).fetchone()[0]
+    return out
+
+
+def _change(now: int, before: int) -> str:
+    if before == 0:
+        return "new" if now else "—"
+    pct = round((now - before) * 100 / before)
+    return f"{pct:+d}%"
+
+
+def period_tables(db: sqlite_utils.Database, tz: ZoneInfo, period: Period) -> list[Table]:
+    """The chosen range beside the one before it: totals, by hour of day, language, menu choice, outcome."""
+    from ivr.cases import OUTCOMES
+
+    now, before = _period_counts(db, period, tz), _period_counts(db, period.previous(), tz)
+    cols = [period.label(), f"Previous {period.days} days"]
+
+    def pair(key: str, names: dict[Any, str]) -> list[list[Any]]:
+        keys = sorted(set(now[key]) | set(before[key]), key=lambda k: -now[key][k])
+        return [[names.get(k, str(k)), now[key][k], before[key][k]] for k in keys]
+
+    languages = {c: lang.english for c, lang in LANGUAGES.items()} | {"none": "Not chosen"}
+    choices: dict[Any, str] = {**CATEGORIES, "none": "Nothing chosen", "message": "Left a message",
+                               "callback": "Asked for a call-back", "followup": "Followed up a case"}
+    outcomes: dict[Any, str] = {**OUTCOMES, **OUTCOME_NAMES}
+    totals = [[label, now["total"][k], before["total"][k], _change(now["total"][k], before["total"][k])]
+              for k, label in (("calls", "Calls"), ("abandoned", "Abandoned calls (hung up before choosing)"),
+                               ("messages", "Cases opened"))]
+    return [
+        Table("period", "Calls and cases in the chosen days", ["Measure", *cols, "Change"], totals),
+        Table("by_hour_of_day", "Calls by hour of day", ["Hour", *cols],
+              [[f"{h:02d}", now["hour"][h], before["hour"][h]] for h in range(24)]),
+        Table("by_language", "Calls by language", ["Language", *cols], pair("language", languages)),
+        Table("by_menu_choice", "Calls by menu choice", ["Choice", *cols], pair("choice", choices)),
+        Table("by_outcome", "How calls ended", ["Outcome", *cols], pair("outcome", outcomes)),
+    ]

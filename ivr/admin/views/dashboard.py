@@ -8,7 +8,7 @@ import csv
 import io
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -21,7 +21,7 @@ from ivr.admin.keys import DATABASE, SETTINGS
 
 log = logging.getLogger(__name__)
 
-CHARTED = {"calls_per_hour", "calls_per_day", "calls_by_language", "calls_by_menu_choice"}
+CHARTED = {"calls_per_hour", "calls_per_day", "by_hour_of_day", "by_language", "by_menu_choice", "by_outcome"}
 # Axis labels are kept short (the table beside the chart has the full value).
 SHORT_LABEL: dict[str, Callable[[str], str]] = {"calls_per_hour": lambda v: v[6:], "calls_per_day": lambda v: v[5:]}
 
@@ -37,10 +37,41 @@ def _chart(table: stats.Table, tz_name: str) -> Markup | None:
                      y_title="Calls")
 
 
+MAX_DAYS = 366
+REFRESH_MS = 60_000  # how often an open dashboard fetches fresh figures
+
+
+def _period(request: web.Request) -> stats.Period:
+    """The days chosen with ?from=&to= (local dates), by default the last 30 days up to today."""
+    tz = request.app[SETTINGS].tz
+    today = datetime.now(tz).date()
+    try:
+        last = date.fromisoformat(request.query["to"]) if request.query.get("to") else today
+        first = date.fromisoformat(request.query["from"]) if request.query.get("from") else \
+            last - timedelta(days=stats.DAYS - 1)
+    except ValueError:
+        raise web.HTTPBadRequest(text="The dates must look like 2026-01-31. Clear them and try again.") from None
+    if first > last:
+        raise web.HTTPBadRequest(text="The “from” date is after the “to” date.")
+    if (last - first).days >= MAX_DAYS:
+        raise web.HTTPBadRequest(text=f"Choose at most {MAX_DAYS} days at a time.")
+    return stats.Period(first, last)
+
+
 async def _figures(request: web.Request) -> dict[str, Any]:
     tz = request.app[SETTINGS].tz
     counts = request.app[CALL_COUNTS]
-    return await request.app[DATABASE].read(lambda db: stats.dashboard(db, tz, counts))
+    period = _period(request)
+
+    def read(db: Any) -> dict[str, Any]:
+        figures = stats.dashboard(db, tz, counts)
+        # The chosen days' tables (with the previous period) replace the fixed 30-day ones by language and choice.
+        fixed = [t for t in figures["tables"] if t.name not in ("calls_by_language", "calls_by_menu_choice")]
+        figures["tables"] = [*stats.period_tables(db, tz, period), *fixed]
+        figures["period"] = period
+        return figures
+
+    return await request.app[DATABASE].read(read)
 
 
 @require_role("supervisor")
@@ -49,7 +80,8 @@ async def dashboard_page(request: web.Request) -> web.StreamResponse:
 
     figures = await _figures(request)
     charts = {t.name: _chart(t, request.app[SETTINGS].timezone) for t in figures["tables"]}
-    return render(request, "dashboard.html", {**figures, "charts": charts})
+    return render(request, "dashboard.html", {**figures, "charts": charts, "query": request.query_string,
+                                              "refresh_ms": REFRESH_MS})
 
 
 def _cell(value: Any) -> Any:
