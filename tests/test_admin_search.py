@@ -121,3 +121,18 @@ def test_snippet_marks_every_match_and_escapes_the_rest() -> None:
     out = str(snippet(text, terms("passport")))
     assert out.count("<mark>") == 2 and "&lt;b&gt;<mark>Passport</mark>&lt;/b&gt;" in out
     assert out.startswith("…") and out.endswith("…") and len(out) < 260
+
+
+async def test_fonts_for_every_unspaced_script_are_served(client: Client) -> None:
+    from ivr.admin.fonts import FAMILIES
+
+    status, css = await client.get("/fonts/fonts.css")  # before signing in: the sign-in page needs them too
+    assert status == 200
+    for family in ("Noto Sans Myanmar", "Noto Sans Khmer", "Noto Sans Lao", "Noto Sans Thai"):
+        assert f"font-family: '{family}'" in css, family
+    urls = re.findall(r"url\((/fonts/[^)]+\.woff2)\)", css)
+    assert len(urls) == 2 * len(FAMILIES) and "http" not in css
+    async with client.session.get(client.base + urls[0]) as r:
+        assert r.status == 200 and r.headers["Content-Type"] == "font/woff2" and (await r.read())[:4] == b"wOF2"
+    status, _ = await client.get("/fonts/noto-sans-thai/..%2Fpackage.json")
+    assert status == 404

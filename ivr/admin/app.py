@@ -35,6 +35,7 @@ VIEWS = (
     "ivr.admin.views.users",
     "ivr.admin.views.admin_pages",
     "ivr.admin.views.audit_page",
+    "ivr.admin.fonts",
 )
 
 EXTENSIONS = [

@@ -33,7 +33,7 @@ def bar_chart(labels: Sequence[str], series: Sequence[Sequence[float]], *, title
     """Bars per label, one colour per series (drawn side by side), over a labelled grid."""
     slot = max(28.0, 14.0 * max(len(series), 1) + 8)
     left, right, top = 64, 12, 14
-    bottom = 44 + (24 if x_title else 0) + (24 if names else 0)
+    bottom = 44 + (24 if x_title else 0) + 24 * len(names)
     slot = max(slot, 300 / max(len(labels), 1))  # a chart of two bars is still a readable size
     plot_w = max(len(labels), 1) * slot
     plot_h = 180
@@ -72,8 +72,8 @@ def bar_chart(labels: Sequence[str], series: Sequence[Sequence[float]], *, title
                      f'text-anchor="middle">{escape(x_title)}</text>')
     for j, name in enumerate(names):
         cls = "bar alt" if j else "bar"
-        x = left + j * 170
-        parts.append(f'<rect class="{cls}" x="{x}" y="{height - 18}" width="14" height="14"/>'
-                     f'<text x="{x + 20}" y="{height - 6}">{escape(name)}</text>')
+        y = height - 24 * (len(names) - j)  # one line each: period names are long
+        parts.append(f'<rect class="{cls}" x="{left}" y="{y + 6}" width="14" height="14"/>'
+                     f'<text x="{left + 20}" y="{y + 18}">{escape(name)}</text>')
     parts.append("</svg>")
     return Markup("".join(parts))

@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 CHARTED = {"calls_per_hour", "calls_per_day", "by_hour_of_day", "by_language", "by_menu_choice", "by_outcome"}
 # Axis labels are kept short (the table beside the chart has the full value).
-SHORT_LABEL: dict[str, Callable[[str], str]] = {"calls_per_hour": lambda v: v[6:], "calls_per_day": lambda v: v[5:]}
+SHORT_LABEL: dict[str, Callable[[str], str]] = {"calls_per_hour": lambda v: v[6:], "calls_per_day": lambda v: v[5:],
+                                               "by_hour_of_day": lambda v: v}
 
 
 def _chart(table: stats.Table, tz_name: str) -> Markup | None:

@@ -1,0 +1,66 @@
+"""The web UI serves its own fonts for the scripts it shows: Myanmar, Khmer, Lao and Thai.
+
+A laptop without these fonts would show boxes for names and transcripts. The WOFF2 files are
+Noto Sans from npm's @fontsource packages (web/package.json; scripts/setup.sh installs them),
+served from the app itself, never a CDN. ``/fonts/fonts.css`` holds their @font-face rules,
+each limited by unicode-range to its script, so a page downloads only the scripts it shows.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from pathlib import Path
+
+from aiohttp import web
+
+from ivr.admin.auth import public
+
+log = logging.getLogger(__name__)
+
+FONTSOURCE = Path(__file__).resolve().parents[2] / "web" / "node_modules" / "@fontsource"
+# package -> its script subset (fontsource's file names)
+FAMILIES = {
+    "noto-sans-myanmar": "myanmar",
+    "noto-sans-khmer": "khmer",
+    "noto-sans-lao": "lao",
+    "noto-sans-thai": "thai",
+}
+WEIGHTS = (400, 700)
+_FILE = re.compile(r"^[a-z0-9-]+\.woff2$")
+_URL = re.compile(r"url\(\./files/([a-z0-9-]+\.woff2)\) format\('woff2'\)(, url\([^)]*\) format\('woff'\))?")
+
+
+def stylesheet(root: Path = FONTSOURCE) -> str:
+    """The @font-face rules for every installed family, pointing at /fonts/…; empty when none is installed."""
+    rules: list[str] = []
+    for package, subset in FAMILIES.items():
+        for weight in WEIGHTS:
+            css = root / package / f"{subset}-{weight}.css"
+            if not css.is_file():
+                continue
+            rules.append(_URL.sub(lambda m, p=package: f"url(/fonts/{p}/{m.group(1)}) format('woff2')",
+                                  css.read_text(encoding="utf-8")))
+    return "\n".join(rules)
+
+
+@public
+async def font_file(request: web.Request) -> web.StreamResponse:
+    package, name = request.match_info["package"], request.match_info["file"]
+    path = FONTSOURCE / package / "files" / name
+    if package not in FAMILIES or not _FILE.match(name) or not path.is_file():
+        raise web.HTTPNotFound(text="There is no such font.")
+    return web.FileResponse(path, headers={"Content-Type": "font/woff2", "Cache-Control": "public, max-age=604800"})
+
+
+def setup(app: web.Application) -> None:
+    css = stylesheet()
+    if not css:
+        log.warning("the web UI's fonts are not installed (run scripts/setup.sh): pages use the system's fonts")
+
+    @public
+    async def fonts_css(request: web.Request) -> web.StreamResponse:
+        return web.Response(text=css, content_type="text/css", headers={"Cache-Control": "public, max-age=3600"})
+
+    app.router.add_get("/fonts/fonts.css", fonts_css)
+    app.router.add_get("/fonts/{package}/{file}", font_file)
