@@ -56,7 +56,9 @@ async def test_permissions(client: Client, case: dict[str, Any], web_db: Databas
     assert f"#{case['case_id']}<" not in text  # not in their queue either
     for page in ("/users", "/settings", "/prompts", "/dashboard"):
         status, text = await client.get(page)
-        assert status == 403 and "Your role cannot open this page" in text, page
+        # The 403 page says why, and whom to ask.
+        assert status == 403 and "and yours is a caseworker account" in text, page
+        assert "ask\n    your supervisor" in text or "ask your supervisor" in " ".join(text.split()), page
     status, text = await client.get("/cases/999999")
     assert status == 404 and "There is no case number 999999" in text
     status, text = await client.get("/cases/12345678901234567890")

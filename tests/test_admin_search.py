@@ -7,6 +7,7 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 import sqlite_utils
 from admin_helpers import (  # noqa: F401
     Client,
@@ -136,3 +137,16 @@ async def test_fonts_for_every_unspaced_script_are_served(client: Client) -> Non
         assert r.status == 200 and r.headers["Content-Type"] == "font/woff2" and (await r.read())[:4] == b"wOF2"
     status, _ = await client.get("/fonts/noto-sans-thai/..%2Fpackage.json")
     assert status == 404
+
+
+async def test_pdfs_embed_the_served_fonts() -> None:
+    from ivr.admin import fonts
+    from ivr.supply import pdf
+
+    if pdf.find_chromium() is None:
+        pytest.skip("chromium is not installed (scripts/setup.sh installs it)")
+    html = ('<html><head></head><body style="font-family: \'Noto Sans Thai\', \'Noto Sans Myanmar\'">'
+            'นายจ้าง ပတ်စပို့</body></html>')
+    data = await pdf.html_to_pdf(html.replace("</head>", f"<style>{fonts.stylesheet(files=True)}</style></head>"))
+    names = set(re.findall(rb"/FontName\s*/[A-Z]{6}\+([A-Za-z-]+)", data))
+    assert {b"NotoSansThai-Regular", b"NotoSansMyanmar-Regular"} <= names, names

@@ -106,6 +106,9 @@ def _is_public(request: web.Request) -> bool:
     return request.match_info.http_exception is not None or getattr(request.match_info.handler, _PUBLIC, False)
 
 
+ROLE_NAMES = {"caseworker": "caseworker", "supervisor": "supervisor", "admin": "administrator", "brand": "brand"}
+
+
 def require_role(*roles: str) -> Callable[[Handler], Handler]:
     """Only signed-in users with one of ``roles`` (any role when none given) reach the handler."""
 
@@ -114,7 +117,9 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
         async def guarded(request: web.Request) -> web.StreamResponse:
             user = current_user(request)
             if roles and user.role not in roles:
-                raise web.HTTPForbidden(text="Your role cannot open this page.")
+                allowed = " or ".join(ROLE_NAMES.get(r, r) for r in roles)
+                raise web.HTTPForbidden(text=f"This page is for {allowed} accounts, and yours is a "
+                                             f"{ROLE_NAMES.get(user.role, user.role)} account.")
             return await handler(request)
 
         return guarded

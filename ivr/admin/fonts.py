@@ -31,16 +31,20 @@ _FILE = re.compile(r"^[a-z0-9-]+\.woff2$")
 _URL = re.compile(r"url\(\./files/([a-z0-9-]+\.woff2)\) format\('woff2'\)(, url\([^)]*\) format\('woff'\))?")
 
 
-def stylesheet(root: Path = FONTSOURCE) -> str:
-    """The @font-face rules for every installed family, pointing at /fonts/…; empty when none is installed."""
+def stylesheet(root: Path = FONTSOURCE, *, files: bool = False) -> str:
+    """The @font-face rules for every installed family, pointing at /fonts/… (or, with ``files``, at the
+    files themselves, for a page Chromium prints to PDF from disk); empty when none is installed."""
     rules: list[str] = []
     for package, subset in FAMILIES.items():
         for weight in WEIGHTS:
             css = root / package / f"{subset}-{weight}.css"
             if not css.is_file():
                 continue
-            rules.append(_URL.sub(lambda m, p=package: f"url(/fonts/{p}/{m.group(1)}) format('woff2')",
-                                  css.read_text(encoding="utf-8")))
+            def url(m: re.Match[str], p: str = package) -> str:
+                where = (root / p / "files" / m.group(1)).as_uri() if files else f"/fonts/{p}/{m.group(1)}"
+                return f"url({where}) format('woff2')"
+
+            rules.append(_URL.sub(url, css.read_text(encoding="utf-8")))
     return "\n".join(rules)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import sqlite_utils
 from aiohttp import web
 
-from ivr.admin import audit
+from ivr.admin import audit, fonts
 from ivr.admin.auth import current_user, require_role
 from ivr.admin.keys import DATABASE, NAV_LINKS, SETTINGS, NavLink, User
 from ivr.admin.params import parse_int
@@ -137,6 +137,8 @@ async def brand_csv(request: web.Request) -> web.StreamResponse:
 async def brand_pdf(request: web.Request) -> web.StreamResponse:
     user, rep = await _requested(request)
     html = render_text(request, "supply/brand_print.html", _context(rep))
+    # Chromium embeds the fonts a PDF uses: give it the Myanmar, Khmer, Lao and Thai ones from disk.
+    html = html.replace("</head>", f"<style>{fonts.stylesheet(files=True)}</style></head>", 1)
     try:
         data = await pdf.html_to_pdf(html)
     except pdf.PdfError as exc:

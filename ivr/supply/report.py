@@ -262,7 +262,8 @@ def table_rows(table: Table) -> list[tuple[str, list[str]]]:
 
 
 def to_csv(report: BrandReport) -> str:
-    """The report in long form: ``table,row,column,value``; a hidden figure's value is ``hidden``."""
+    """The report wide, as a spreadsheet shows it: one block per table (``table,row,<columns…>,Total``;
+    months as ``YYYY-MM``), a blank line between blocks, then the facts; a hidden figure is ``hidden``."""
     import csv
     import io
 
@@ -270,14 +271,14 @@ def to_csv(report: BrandReport) -> str:
 
     out = io.StringIO(newline="")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["table", "row", "column", "value"])
     for table in report.tables.values():
-        cols = [*table.col_labels, TOTAL]
+        writer.writerow(["table", "row", *table.col_labels, TOTAL])
         for label, figures in table_rows(table):
-            for col, figure in zip(cols, figures, strict=True):
-                writer.writerow([table.key, guard(label), col, figure])
+            writer.writerow([table.key, guard(label), *figures])
+        writer.writerow([])
+    writer.writerow(["table", "fact", "value"])
     for name, value in report.facts.items():
-        writer.writerow(["facts", name, "", HIDDEN if value is None else value])
+        writer.writerow(["facts", name, HIDDEN if value is None else value])
     return out.getvalue()
 
 
