@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ivr.admin import errors
 from ivr.admin.auth import SESSIONS, auth_middleware
+from ivr.admin.i18n import N_
 from ivr.admin.keys import CASE_PANELS, DATABASE, JINJA, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.render import STATIC_DIR, make_environment
 from ivr.admin.sessions import SessionStore
@@ -36,6 +37,7 @@ VIEWS = (
     "ivr.admin.views.admin_pages",
     "ivr.admin.views.audit_page",
     "ivr.admin.fonts",
+    "ivr.admin.views.preferences",
 )
 
 EXTENSIONS = [
@@ -58,12 +60,12 @@ def create_app(settings: Settings, database: Database, *, extensions: list[str] 
     app[SESSIONS] = SessionStore(database, settings.key("admin-session"))
     app[CASE_PANELS] = []
     app[NAV_LINKS] = [
-        NavLink("Cases", "/cases", ("caseworker", "supervisor")),
-        NavLink("Dashboard", "/dashboard", ("supervisor",)),
-        NavLink("Approvals", "/approvals", ("supervisor",)),
-        NavLink("Users", "/users", ("admin",)),
-        NavLink("Prompts", "/prompts", ("admin",)),
-        NavLink("Settings", "/settings", ("admin",)),
+        NavLink(N_("Cases"), "/cases", ("caseworker", "supervisor")),
+        NavLink(N_("Dashboard"), "/dashboard", ("supervisor",)),
+        NavLink(N_("Approvals"), "/approvals", ("supervisor",)),
+        NavLink(N_("Users"), "/users", ("admin",)),
+        NavLink(N_("Prompts"), "/prompts", ("admin",)),
+        NavLink(N_("Settings"), "/settings", ("admin",)),
     ]
     app.on_response_prepare.append(errors.security_headers)
     app.router.add_static("/static", STATIC_DIR)

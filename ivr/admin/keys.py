@@ -26,6 +26,7 @@ class User:
     role: str
     languages: tuple[str, ...]  # empty means every language
     brand_id: int | None = None
+    ui_language: str = "en"  # the web UI's language for this user (ivr.admin.i18n.UI_LANGUAGES)
 
     def speaks(self, language: str | None) -> bool:
         return not self.languages or language in self.languages

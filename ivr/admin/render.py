@@ -11,6 +11,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from ivr.admin import i18n
 from ivr.admin.auth import CSRF_FIELD, csrf_token
 from ivr.admin.keys import JINJA, NAV_LINKS, SETTINGS, USER
 from ivr.cases import CALLBACK_WINDOWS, CATEGORIES, OUTCOMES, PRIORITIES, STATUS_LABELS, STEP_LABELS
@@ -43,7 +44,7 @@ NOTICES = {
 }
 
 
-def make_environment() -> jinja2.Environment:
+def make_environment(translations: i18n.Translations | None = None) -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
         autoescape=True,
@@ -56,6 +57,7 @@ def make_environment() -> jinja2.Environment:
         PRIORITIES=PRIORITIES,
         LANGUAGES=LANGUAGES,
     )
+    i18n.install(env, translations or i18n.Translations())
     env.filters["language_name"] = language_name
     env.filters["when"] = when
     env.filters["status_label"] = lambda s: STATUS_LABELS.get(s or "", (s or "").replace("_", " "))
@@ -132,6 +134,8 @@ def page_context(request: web.Request) -> dict[str, Any]:
         "notice": NOTICES.get(done, ""),
         "settings": request.app[SETTINGS],
         "zone": zone_label(request.app[SETTINGS].tz),
+        "ui_language": user.ui_language if user is not None else i18n.best(request.headers.get("Accept-Language", "")),
+        "UI_LANGUAGES": i18n.UI_LANGUAGES,
     }
 
 

@@ -65,7 +65,7 @@ class SessionStore:
         """
         row = await self.database.query_one(
             "select s.id as sid, s.last_seen_at, s.expires_at, u.id, u.username, u.role, u.languages, "
-            "u.brand_id, u.active from admin_sessions s join users u on u.id = s.user_id "
+            "u.brand_id, u.active, u.ui_language from admin_sessions s join users u on u.id = s.user_id "
             "where s.token_hash = ?",
             [self.token_hash(token)],
         )
@@ -99,4 +99,5 @@ def user_from_row(row: dict[str, Any]) -> User:
         role=row["role"],
         languages=languages,
         brand_id=row.get("brand_id"),
+        ui_language=row.get("ui_language") or "en",
     )

@@ -550,3 +550,9 @@ def m1602_audit_by_object(db: sqlite_utils.Database) -> None:
     # A case's activity panel reads its rows of the audit log; /audit filters by user.
     db.execute("create index audit_log_object on audit_log (object_type, object_id, id)")
     db.execute("create index audit_log_user on audit_log (username, id)")
+
+
+@migrations
+def m1603_user_ui_language(db: sqlite_utils.Database) -> None:
+    # Each user's web UI language (en, th, my): many caseworkers read Thai or Burmese first.
+    db.execute("alter table users add column ui_language text not null default 'en'")

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ivr.admin import audit, fonts
 from ivr.admin.auth import current_user, require_role
+from ivr.admin.i18n import N_
 from ivr.admin.keys import DATABASE, NAV_LINKS, SETTINGS, NavLink, User
 from ivr.admin.params import parse_int
 from ivr.admin.render import render, render_text
@@ -156,4 +157,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/brand/{brand_id}", brand_report)
     app.router.add_get("/brand/{brand_id}/report.csv", brand_csv)
     app.router.add_get("/brand/{brand_id}/report.pdf", brand_pdf)
-    app[NAV_LINKS].append(NavLink("Brand reports", "/brand", REPORT_ROLES))
+    app[NAV_LINKS].append(NavLink(N_("Brand reports"), "/brand", REPORT_ROLES))

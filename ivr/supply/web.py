@@ -18,6 +18,7 @@ from aiohttp import web
 
 from ivr.admin import audit
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
+from ivr.admin.i18n import N_
 from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.params import parse_int
 from ivr.admin.queue import visible_to
@@ -308,6 +309,6 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/cases/{id}/remediation", add_action)
     app.router.add_post("/cases/{id}/remediation/{action_id}", action_status)
     app[CASE_PANELS].append((PANEL_TEMPLATE, case_panel))
-    app[NAV_LINKS].append(NavLink("Workplaces", "/workplaces", REGISTRY_ROLES))
+    app[NAV_LINKS].append(NavLink(N_("Workplaces"), "/workplaces", REGISTRY_ROLES))
     brand_web.setup(app)
     log.debug("supply pages ready (k=%d)", app[SETTINGS].brand_k)

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from ivr.admin import audit, history
 from ivr.admin.auth import current_user, require_role
+from ivr.admin.i18n import N_
 from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.render import local_time, render
 from ivr.protection import audit as chain
@@ -73,5 +74,5 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
 def setup(app: web.Application) -> None:
     app.router.add_get("/audit", audit_page)
     app.router.add_get("/audit.csv", audit_csv)
-    app[NAV_LINKS].append(NavLink("Audit log", "/audit", ("admin",)))
+    app[NAV_LINKS].append(NavLink(N_("Audit log"), "/audit", ("admin",)))
     app[CASE_PANELS].append(("case_history.html", activity_panel))

@@ -1,0 +1,89 @@
+"""The web UI in the caseworkers' languages: English, Thai and Burmese.
+
+Templates mark their words with ``{% trans %}`` or ``_()`` (Jinja2's i18n extension). The
+catalogs are Babel ``.po`` files in ``admin/locale/<lang>/LC_MESSAGES/messages.po``, extracted
+with ``pybabel extract`` (see README) and compiled in memory when the web UI starts, so no
+``.mo`` is committed. A machine-drafted translation carries gettext's ``fuzzy`` flag until a
+person has checked it (like ``needs_review`` in prompts/catalog.yaml); it is shown meanwhile,
+since a draft in the reader's language beats English they may not read.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+import logging
+from pathlib import Path
+
+import jinja2
+from babel.messages import mofile, pofile
+
+log = logging.getLogger(__name__)
+
+LOCALE_DIR = Path(__file__).resolve().parents[2] / "admin" / "locale"
+DOMAIN = "messages"
+# The UI's languages, each named in itself (a reader finds their own language by its look).
+UI_LANGUAGES = {"en": "English", "th": "ไทย", "my": "မြန်မာ"}
+DEFAULT = "en"
+
+
+def N_(message: str) -> str:
+    """Marks a string in Python for the catalog (pybabel extract -k N_); templates translate it when shown."""
+    return message
+
+
+# Words the templates translate when shown but that live in Python (roles; ivr.cases.STATUS_LABELS).
+ROLE_WORDS = (N_("caseworker"), N_("supervisor"), N_("admin"), N_("brand"))
+STATUS_WORDS = (N_("New"), N_("Acknowledged"), N_("In progress"), N_("Referred"), N_("Resolved"), N_("Closed"))
+
+
+def po_path(language: str) -> Path:
+    return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def load(language: str) -> gettext.NullTranslations:
+    """The compiled catalog for ``language``; English (the source) when there is none."""
+    path = po_path(language)
+    if language == DEFAULT or not path.is_file():
+        return gettext.NullTranslations()
+    with path.open("rb") as f:
+        catalog = pofile.read_po(f, locale=language)
+    buffer = io.BytesIO()
+    mofile.write_mo(buffer, catalog, use_fuzzy=True)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+class Translations:
+    """Every UI language's catalog, loaded once."""
+
+    def __init__(self) -> None:
+        self.by_language = {code: load(code) for code in UI_LANGUAGES}
+
+    def get(self, language: str | None) -> gettext.NullTranslations:
+        return self.by_language.get(language or DEFAULT, self.by_language[DEFAULT])
+
+
+def install(env: jinja2.Environment, translations: Translations) -> None:
+    """Gettext for templates, in the language of the page being drawn (``ui_language`` in its context)."""
+
+    # Jinja's "newstyle" wrapper fills in the %(name)s variables and escapes them.
+    @jinja2.pass_context
+    def _gettext(context: jinja2.runtime.Context, message: str) -> str:
+        return translations.get(context.get("ui_language")).gettext(message)
+
+    @jinja2.pass_context
+    def _ngettext(context: jinja2.runtime.Context, singular: str, plural: str, n: int) -> str:
+        return translations.get(context.get("ui_language")).ngettext(singular, plural, n)
+
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
+
+
+def best(accept_language: str) -> str:
+    """The UI language a browser asks for (Accept-Language), for pages before signing in."""
+    for part in accept_language.split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in UI_LANGUAGES:
+            return code
+    return DEFAULT
