@@ -9,21 +9,26 @@ is audited every time.
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 import sqlite_utils
 from aiohttp import web
 
-from ivr.admin import audit
+from ivr.admin import audit, peaks
 from ivr.admin.auth import CASE_ROLES, SESSIONS, current_user, require_role
 from ivr.admin.keys import DATABASE, SESSION_TOKEN, SETTINGS
 from ivr.admin.params import path_id
 from ivr.admin.views.case import visible_case
 from ivr.protection.retention import recording_file
 
+log = logging.getLogger(__name__)
+
 MEDIA_TYPES = {"wav": "audio/wav", "mp3": "audio/mpeg", "ogg": "audio/ogg", "webm": "audio/webm"}
 
 
-@require_role(*CASE_ROLES)
-async def audio(request: web.Request) -> web.StreamResponse:
+async def _recording(request: web.Request) -> dict[str, Any]:
+    """The recording named in the address, if the signed-in user may hear it (the same rule as its case)."""
     user = current_user(request)
     rec_id = path_id(request, "id", "recording")
     database = request.app[DATABASE]
@@ -35,6 +40,29 @@ async def audio(request: web.Request) -> web.StreamResponse:
             raise web.HTTPForbidden(text="Only a supervisor can play a recording that is not part of a case.")
     else:
         await visible_case(request, rec["case_id"])
+    return rec
+
+
+@require_role(*CASE_ROLES)
+async def waveform(request: web.Request) -> web.StreamResponse:
+    """The waveform's peaks for the case page's player (no audio is served, so nothing to audit)."""
+    rec = await _recording(request)
+    path = recording_file(request.app[SETTINGS].data_dir, rec)
+    if path is None:
+        raise web.HTTPNotFound(text="This recording is no longer stored.")
+    try:
+        values, duration = await peaks.peaks(path)
+    except peaks.PeaksError as exc:
+        log.warning("waveform failed recording=%s: %s", rec["id"], exc)
+        raise web.HTTPUnprocessableEntity(text="The waveform could not be drawn for this recording.") from None
+    return web.json_response({"peaks": values, "duration": duration})
+
+
+@require_role(*CASE_ROLES)
+async def audio(request: web.Request) -> web.StreamResponse:
+    user = current_user(request)
+    database = request.app[DATABASE]
+    rec = await _recording(request)
     path = recording_file(request.app[SETTINGS].data_dir, rec)
     if path is None:
         raise web.HTTPNotFound(text="This recording is no longer stored (it may have been deleted under the "
@@ -62,3 +90,4 @@ async def audio(request: web.Request) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/recordings/{id}/audio", audio)
+    app.router.add_get("/recordings/{id}/peaks.json", waveform)
