@@ -68,6 +68,13 @@
     canvas.className = "wave"; canvas.setAttribute("role", "slider");
     canvas.setAttribute("aria-label", "Position in the message: click to jump there");
     canvas.tabIndex = 0;
+    function position() {
+      canvas.setAttribute("aria-valuemin", "0");
+      canvas.setAttribute("aria-valuemax", String(Math.round(Number(canvas.dataset.duration) || 0)));
+      canvas.setAttribute("aria-valuenow", String(Math.round(audio.currentTime)));
+      canvas.setAttribute("aria-valuetext", stamp(audio.currentTime));
+    }
+    position();
     audio.insertAdjacentElement("afterend", canvas);
     canvas.insertAdjacentElement("afterend", bar);
     var help = document.createElement("p");
@@ -102,6 +109,7 @@
     audio.addEventListener("timeupdate", function () {
       if (loop && loop[1] !== null && audio.currentTime >= loop[1]) { audio.currentTime = loop[0]; }
       if (peaks) { drawWave(canvas, peaks, audio); }
+      position();
     });
     if (area) {
       area.addEventListener("keydown", function (e) {
@@ -114,7 +122,7 @@
     var peaks = null;
     fetch(article.dataset.peaks, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) { if (!r.ok) { throw new Error(r.status); } return r.json(); })
-      .then(function (data) { peaks = data.peaks; canvas.dataset.duration = data.duration; drawWave(canvas, peaks, audio); })
+      .then(function (data) { peaks = data.peaks; canvas.dataset.duration = data.duration; position(); drawWave(canvas, peaks, audio); })
       .catch(function () { canvas.hidden = true; });
     canvas.addEventListener("click", function (e) {
       var r = canvas.getBoundingClientRect();
