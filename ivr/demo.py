@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import tempfile
+from datetime import date
 from pathlib import Path
+
+import sqlite_utils
 
 from ivr.db.writer import Database
 from ivr.engine.demo import demo_call
@@ -14,6 +17,8 @@ from ivr.prompts.voices import Espeak
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
+
+DEMO_BRAND = "Acme Apparel (demo)"
 
 # What the demo callers say (synthesised): plain English, since every demo has English voices.
 MESSAGES = {
@@ -78,3 +83,34 @@ async def place_demo_calls(settings: Settings, url: str, database: Database, *, 
     rows = await database.query("select count(*) as n from cases")
     print(f"  cases in the database: {rows[0]['n']}", flush=True)
     return len(failed)
+
+
+def seed_registry(db: sqlite_utils.Database, *, k: int, today: date) -> int:
+    """A small supply chain for the demo (a supplier, three workplaces, one brand) and enough closed,
+    confirmed reports from earlier months that the brand report shows figures above k. Safe to run
+    again: an existing registry is left as it is. Returns the brand's id."""
+    from ivr.supply import codes, registry
+    from ivr.supply.registry import Workplace
+
+    brand = registry.brand_id(db, DEMO_BRAND)
+    if brand is not None:
+        return brand
+    registry.add_supplier(db, "Golden Thread Co", "Thailand")
+    places = [registry.save_workplace(db, Workplace(codes.make_code(20001 + i), name, town, "garments",
+                                                    "Golden Thread Co", (DEMO_BRAND,)))
+              for i, (name, town) in enumerate((("Riverside Garment Factory", "Mae Sot"),
+                                                ("Hill Knitting Mill", "Tak"), ("Harbour Packing", "Samut Sakhon")))]
+    categories = ("wages", "documents", "hours", "debt")
+    # The brand report counts complete months of a year: use the months of last year.
+    # Each of the first two workplaces gets at least k reports a month, so the brand sees its figures.
+    for month in range(1, 13):
+        for place, count in ((places[0], k + 2 + month % 3), (places[1], k)):
+            for n in range(count):
+                at = f"{today.year - 1}-{month:02d}-{1 + n % 27:02d}T03:00:00.000000Z"
+                db.execute(
+                    "insert into cases (language, priority, status, category, workplace_id, workplace_confirmed, "
+                    "created_at, updated_at) values (?, 1, 'closed', ?, ?, 1, ?, ?)",
+                    ["my" if n % 2 else "km", categories[(n + month) % len(categories)], place, at, at])
+    found = registry.brand_id(db, DEMO_BRAND)
+    assert found is not None
+    return found

@@ -46,11 +46,20 @@ def test_demo_places_calls_that_become_cases(tmp_path: Path) -> None:
         assert sorted(c[1] for c in calls) == ["callback", "emergency", "message", "report"]
         assert {c[0] for c in calls} == {"en", "th"}
         assert all(c[3] is not None for c in calls), "every call row is closed"
-        assert db.execute("select count(*) from cases").fetchone()[0] == 4
+        assert db.execute("select count(*) from cases where source_call_id is not null").fetchone()[0] == 4
         assert db.execute("select count(*) from cases where priority = 3").fetchone()[0] == 1
         stored = db.execute("select count(*) from recordings where state = 'stored'").fetchone()[0]
         assert stored == 3  # report, message, emergency; the call-back leaves no message
         assert db.execute("select role from users where username = 'demo'").fetchone() == ("supervisor",)
+        # One login per role is printed, and a small supply chain is seeded with figures above k.
+        roles = {r[0] for r in db.execute("select role from users where username like 'demo%'").fetchall()}
+        assert roles == {"supervisor", "caseworker", "admin", "brand"}
+        for role in roles:
+            assert f"{role:<11} user: demo" in result.stdout, role
+        assert db.execute("select count(*) from workplaces").fetchone()[0] == 3
+        biggest = db.execute("select count(*) from cases where workplace_confirmed = 1 "
+                             "group by workplace_id order by 1 desc").fetchone()[0]
+        assert biggest > 5 * 12
     finally:
         db.close()
     # Nothing identifying is printed: the demo callers' numbers never reach the output.

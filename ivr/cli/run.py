@@ -98,25 +98,38 @@ def demo_settings(settings: Settings) -> Settings:
     return demo
 
 
-def ensure_demo_user(settings: Settings, username: str = "demo") -> str:
-    """(Re)create the demo supervisor with a fresh random password, and return the password."""
+# One login per role, so every page the README describes can be tried: (username, role).
+DEMO_LOGINS = (("demo", "supervisor"), ("demo-caseworker", "caseworker"), ("demo-admin", "admin"),
+               ("demo-brand", "brand"))
+
+
+def ensure_demo_users(settings: Settings) -> dict[str, str]:
+    """(Re)create one demo login per role with fresh random passwords, seed the demo's small supply
+    chain, and return {username: password}."""
+    from datetime import datetime
+
     from ivr.admin.users import add_user, password_hash, set_password
     from ivr.db import connect, transaction
     from ivr.db.migrations import migrate
+    from ivr.demo import seed_registry
 
-    password = secrets.token_urlsafe(9)
-    hashed = password_hash(password, username)
+    passwords: dict[str, str] = {}
     db = connect(settings.db_path)
     try:
         migrate(db)
         with transaction(db):
-            if db.execute("select 1 from users where username = ?", [username]).fetchone():
-                set_password(db, username, hashed)
-            else:
-                add_user(db, username, hashed, "supervisor")
+            brand = seed_registry(db, k=settings.brand_k, today=datetime.now(settings.tz).date())
+            for username, role in DEMO_LOGINS:
+                password = secrets.token_urlsafe(9)
+                hashed = password_hash(password, username)
+                if db.execute("select 1 from users where username = ?", [username]).fetchone():
+                    set_password(db, username, hashed)
+                else:
+                    add_user(db, username, hashed, role, "", brand if role == "brand" else None)
+                passwords[username] = password
     finally:
         db.conn.close()
-    return password
+    return passwords
 
 
 @click.command()
@@ -168,7 +181,7 @@ def throwaway_data_dir(settings: Settings, scratch: contextlib.ExitStack) -> Set
 def _run_demo(settings: Settings, *, calls: bool, exit_after_calls: bool, speed: float) -> None:
     from ivr.sim.server import Emulator
 
-    password = ensure_demo_user(settings)
+    passwords = ensure_demo_users(settings)
     emulator = Emulator(
         user=settings.ari_user,
         password=settings.ari_password,
@@ -186,9 +199,11 @@ def _run_demo(settings: Settings, *, calls: bool, exit_after_calls: bool, speed:
         live = dataclasses.replace(settings, ari_url=emulator.url)
 
         async def after_start(database: Database) -> None:
+            logins = "".join(f"    {role:<11} user: {name:<16} password: {passwords[name]}\n"
+                             for name, role in DEMO_LOGINS)
             click.echo(
                 f"\n  The hotline is running on the Asterisk emulator at {emulator.url}.\n"
-                f"  Web UI: http://{settings.admin_bind}/   user: demo   password: {password}\n"
+                f"  Web UI: http://{settings.admin_bind}/   one login per role:\n{logins}"
                 f"  Press Ctrl-C to stop.\n"
             )
             nonlocal failed
