@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, STATUS_LABELS
 
 # The case's own history: changes, and the two moments that reveal something.
@@ -100,13 +101,14 @@ def parse(query: Mapping[str, str]) -> AuditFilter:
     raw = {k: query.get(k, "").strip() for k in ("user", "action", "case", "from", "to", "page")}
     if len(raw["user"]) > 64 or len(raw["action"]) > 64:
         raise AuditFilterError("A user name or action is at most 64 characters.")
-    if raw["case"] and not (raw["case"].isdigit() and len(raw["case"]) <= 12):
+    case = parse_int(raw["case"], high=10**12 - 1) if raw["case"] else None
+    if raw["case"] and case is None:
         raise AuditFilterError(f"The filter “case” needs a case number, not “{raw['case']}”.")
-    page = raw["page"] or "1"
-    if not page.isdigit() or not 1 <= int(page) <= 1_000_000:
-        raise AuditFilterError(f"The page number “{page}” is not a number from 1 up.")
-    return AuditFilter(user=raw["user"], action=raw["action"], case=int(raw["case"]) if raw["case"] else None,
-                       date_from=_day("from", raw["from"]), date_to=_day("to", raw["to"]), page=int(page),
+    page = parse_int(raw["page"] or "1", low=1, high=1_000_000)
+    if page is None:
+        raise AuditFilterError(f"The page number “{raw['page']}” is not a number from 1 up.")
+    return AuditFilter(user=raw["user"], action=raw["action"], case=case,
+                       date_from=_day("from", raw["from"]), date_to=_day("to", raw["to"]), page=page,
                        raw={k: v for k, v in raw.items() if v and k != "page"})
 
 
