@@ -96,9 +96,10 @@ def _pages(seed: dict[str, Any]) -> dict[str, list[str]]:
     case, wp, brand = seed["case"], seed["workplace"], seed["brand"]
     return {
         "cw_my": ["/cases", f"/cases/{case}", "/cases?q=passport", "/dashboard"],
-        "super": ["/cases", f"/cases/{case}", "/dashboard", "/workplaces", "/workplaces/cases", f"/workplaces/{wp}",
+        "super": ["/cases", f"/cases/{case}", "/dashboard", "/approvals", "/workplaces", "/workplaces/cases",
+                  f"/workplaces/{wp}",
                   "/brand", f"/brand/{brand}"],
-        "admin": ["/users", "/prompts", "/settings", "/workplaces", f"/workplaces/{wp}", f"/brand/{brand}"],
+        "admin": ["/users", "/prompts", "/settings", "/audit", "/workplaces", f"/workplaces/{wp}", f"/brand/{brand}"],
         "acme": ["/brand", f"/brand/{brand}", "/cases"],
     }
 
