@@ -143,7 +143,7 @@ async def test_stale_worker_and_stuck_fallback_file_are_unhealthy(hotline: Hotli
     assert "BAD  transcribe" in out and "stopped or stuck" in out
     assert "BAD  fallback" in out and "1 voicemail file(s)" in out
     assert "BAD  emergencies" in out and "1 emergency case(s) not taken" in out
-    status, text = await hotline.get("/metrics")
+    _, text = await hotline.get("/metrics")
     assert _metric(text, "ivr_emergencies_unacknowledged") == 1
     assert _metric(text, "ivr_emergency_oldest_age_seconds") > 3600
 
