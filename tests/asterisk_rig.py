@@ -483,6 +483,11 @@ class Caller:
         await self.client.send_dtmf(self.channel_id, digits, duration=120, between=150)
         return at
 
+    async def choose(self, key: str, timeout: float = 30.0) -> float:  # noqa: ASYNC109
+        """A caller who knows the menu: presses ``key`` as soon as the prompt is heard (barge-in)."""
+        await self.wait_sound(timeout)
+        return await self.press(key)
+
     async def say(self, wav: Path, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Speak: play a WAV into the call, until it has been said."""
         playback_id = f"{self.channel_id}-say{next(_ids)}"
