@@ -7,10 +7,13 @@ the database is read afterwards, to check what was kept.
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import re
 import sqlite3
+import struct
 import time
+import wave
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,8 +21,24 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from asterisk_rig import Caller, Pair, app_connected, make_speech, running_pair, tone_level, wav_stats, write_tone
+from asterisk_rig import (
+    FRAME,
+    Caller,
+    Pair,
+    app_connected,
+    make_speech,
+    rms,
+    running_pair,
+    tone_level,
+    wav_stats,
+    write_tone,
+)
 
+from ivr.admin.keys import User
+from ivr.admin.replies import save_reply
+from ivr.admin.users import add_user
+from ivr.db.writer import Database
+from ivr.settings import load
 from ivr.supply.codes import make_code
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio(loop_scope="module")]
@@ -154,6 +173,80 @@ async def test_a_report_in_two_languages_keeps_the_case_and_the_voice(pair: Pair
             assert [(j["state"], j["language"]) for j in jobs] == [("queued", case["language"])]
     for caller in callers:
         assert no_number_anywhere(pair, caller.number) == []
+
+
+def digit_templates(pair: Pair, lang: str) -> dict[str, tuple[int, list[int]]]:
+    """What each digit sounds like in ``lang`` (a person knows their digits): its first loud 20 ms frame."""
+    out = {}
+    for d in "0123456789":
+        with wave.open(str(pair.data_dir / "prompts" / lang / f"digit_{d}.wav")) as w:
+            data = w.readframes(w.getnframes())
+        samples = list(struct.unpack(f"<{len(data) // 2}h", data))
+        frames = [samples[i:i + FRAME] for i in range(0, len(samples) - FRAME + 1, FRAME)]
+        index = next(i for i, f in enumerate(frames) if rms(f) > 800)
+        out[d] = (index, frames[index])
+    return out
+
+
+def heard_digits(caller: Caller, since: float, templates: dict[str, tuple[int, list[int]]]) -> str:
+    """The digits the caller heard read out since ``since``: each digit prompt starts a fresh run of
+    20 ms frames, so its first loud frame arrives whole and is recognised by correlation."""
+    def similar(a: list[int], b: list[int]) -> float:
+        num = sum(x * y for x, y in zip(a, b, strict=True))
+        den = math.sqrt(sum(x * x for x in a) * sum(y * y for y in b)) or 1.0
+        return num / den
+
+    out = ""
+    for at, _, frame in caller.ear.frames:
+        if at < since or len(frame) != FRAME:
+            continue
+        best = max(templates, key=lambda d: similar(frame, templates[d][1]))
+        if similar(frame, templates[best][1]) > 0.97:
+            out += best
+    return out
+
+
+async def test_a_follow_up_with_the_case_code_hears_the_caseworker_reply(pair: Pair, speech: Path,
+                                                                         tmp_path: Path) -> None:
+    templates = digit_templates(pair, "en")
+    caller = await pair.call()
+    await caller.choose("1")                          # English
+    await caller.choose("2")                          # leave a message
+    await caller.wait_quiet()
+    await caller.say(speech)
+    await caller.press("#")
+    await caller.wait_quiet()
+    kept = await caller.press("1")
+    await caller.wait_quiet(quiet=2.0, timeout=90)    # "your case code is ...", twice
+    await caller.hangup()
+    digits = heard_digits(caller, kept, templates)
+    assert len(digits) == 16 and digits[:8] == digits[8:], digits
+    code = digits[:8]
+
+    # A caseworker records a reply for the case (in the web UI; here through the same function).
+    with db(pair) as conn:
+        case_id = conn.execute("select id from cases order by id desc limit 1").fetchone()[0]
+    settings = load(environ=pair.env)
+    database = Database(settings.db_path)
+    try:
+        user_id = await database.write(lambda d: add_user(d, "mai", "x", "caseworker"))
+        reply = write_tone(tmp_path / "reply.wav", 3.0, 1000.0).read_bytes()
+        await save_reply(settings, database, User(user_id, "mai", "caseworker", ()), case_id, "reply.wav", reply)
+    finally:
+        database.close()
+
+    # The worker calls back from another phone, keys the code and hears the reply.
+    caller = await pair.call()
+    await caller.choose("1")
+    await caller.choose("4")                          # follow up
+    await caller.wait_quiet()                         # "enter your case code"
+    entered = await caller.press(code)               # as the prompt asks: the eight digits
+    await caller.wait_quiet(quiet=2.0, timeout=60)    # the intro, the reply, "press 1 to add a message"
+    await caller.hangup()
+    heard = caller.ear.heard_since(entered)
+    tone_frames = sum(1 for i in range(0, len(heard) - FRAME, FRAME)
+                      if rms(heard[i:i + FRAME]) > 1000 and tone_level(heard[i:i + FRAME], 1000.0) > 1.2)
+    assert tone_frames * FRAME / 8000 > 2.0, "the caller did not hear the caseworker's reply"
 
 
 async def test_star_ends_the_call_at_once_from_every_menu(pair: Pair, speech: Path) -> None:
