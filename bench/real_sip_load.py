@@ -45,6 +45,9 @@ def key_to_silence(caller: Caller, pressed: float) -> float | None:
     return max(0.0, last - pressed)
 
 
+gaps: list[float] = []   # silence between the menu stopping and the next prompt (the hotline at work)
+
+
 async def one_call(pair: Pair, speech: Path, delay: float) -> tuple[bool, float | None]:
     await asyncio.sleep(delay)   # spread the dialling a little, as real calls arrive
     caller = await pair.call()
@@ -54,8 +57,11 @@ async def one_call(pair: Pair, speech: Path, delay: float) -> tuple[bool, float 
         await caller.wait_sound(timeout=60)         # the main menu starts ...
         await caller.wait_sound(timeout=60)         # ... and is still playing: barge in
         pressed = await caller.press("2")
-        await caller.wait_quiet(timeout=120)        # how to leave a message, the beep
+        stopped = await caller.wait_quiet(quiet=0.15, timeout=60, heard_first=False)   # the menu stops
+        spoke = await caller.wait_sound(timeout=120)   # how to leave a message (after the case is opened) ...
+        await caller.wait_quiet(timeout=120)        # ... and the beep
         latency = key_to_silence(caller, pressed)
+        gaps.append(spoke - stopped)
         await caller.say(speech)
         await caller.press("#")
         await caller.wait_quiet(timeout=120)
@@ -77,6 +83,7 @@ def pct(values: list[float], q: float) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, default=100)
+    parser.add_argument("--keep", type=Path, help="copy the servers' roots, logs and data dir here")
     parser.add_argument("--spread", type=float, default=0.05, help="seconds between call starts")
     args = parser.parse_args()
     missing = asterisk_missing()
@@ -100,14 +107,26 @@ async def main() -> None:
             cases = conn.execute("select count(*) from cases").fetchone()[0]
             kept = conn.execute("select count(*) from recordings where kind = 'voicemail' and state = 'stored'"
                                 ).fetchone()[0]
+            states = dict(conn.execute("select state, count(*) from recordings group by state").fetchall())
+            still_open = conn.execute(open_calls).fetchone()[0]
             conn.close()
+            if args.keep:
+                import shutil
+
+                shutil.copytree(root / "pair", args.keep, dirs_exist_ok=True, symlinks=True,
+                                ignore=shutil.ignore_patterns("*.ctl"))
     done = sum(ok for ok, _ in results)
     latencies = [lat * 1000 for ok, lat in results if ok and lat is not None]
     print(f"calls: {args.calls} dialled, {done} completed in {wall:.1f} s")
-    print(f"cases created: {cases}; messages kept: {kept}; lost: {done - kept}")
+    print(f"cases created: {cases}; messages kept: {kept}; lost: {done - kept} (recordings by state: {states};"
+          f" calls still open: {still_open})")
     if latencies:
         print(f"key-to-silence as heard: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 0.99):.0f} ms"
               f" (n={len(latencies)})")
+    if gaps:
+        ms = [g * 1000 for g in gaps]
+        print(f"silence after the key until the next prompt: p50 {statistics.median(ms):.0f} ms, "
+              f"p99 {pct(ms, 0.99):.0f} ms")
     print(f"CPU per call: engine {(e1 - e0) / args.calls * 1000:.0f} ms, hotline Asterisk "
           f"{(a1 - a0) / args.calls * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f}")
 

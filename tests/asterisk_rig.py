@@ -421,6 +421,7 @@ class Caller:
         self._transport: asyncio.DatagramTransport | None = None
         self._media_id: str | None = None
         self._bridge_id: str | None = None
+        self._mic: asyncio.Task[None] | None = None
         self.answered_at = 0.0
 
     async def dial(self, did: str = DID, timeout: float = 20.0) -> None:  # noqa: ASYNC109
@@ -440,6 +441,23 @@ class Caller:
         bridge = await self.client.create_bridge("mixing")
         self._bridge_id = str(bridge["id"])
         await self.client.add_to_bridge(self._bridge_id, [self.channel_id, media_id])
+        # The phone's microphone: a real phone streams audio (silence, here) all the time. Without it a
+        # line that sends no RTP makes Asterisk's recorder give up after a few seconds.
+        address = await self.client.get_variable(media_id, "UNICASTRTP_LOCAL_ADDRESS")
+        port = int(await self.client.get_variable(media_id, "UNICASTRTP_LOCAL_PORT"))
+        self._mic = asyncio.create_task(self._microphone((address or "127.0.0.1", port)))
+
+    async def _microphone(self, to: tuple[str, int]) -> None:
+        assert self._transport is not None
+        ssrc, seq, stamp = random.getrandbits(32), random.getrandbits(16), random.getrandbits(32)
+        silence = b"\xff" * FRAME
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while self._transport is not None and not self._transport.is_closing():
+            self._transport.sendto(struct.pack("!BBHII", 0x80, 0, seq, stamp, ssrc) + silence, to)
+            seq, stamp = (seq + 1) & 0xFFFF, (stamp + FRAME) & 0xFFFFFFFF
+            next_at += FRAME / RATE
+            await asyncio.sleep(max(0.0, next_at - loop.time()))   # the media clock: one frame every 20 ms
 
     # -- listening ---------------------------------------------------------------------------------------
 
@@ -512,6 +530,11 @@ class Caller:
         await self.close()
 
     async def close(self) -> None:
+        if self._mic is not None:
+            self._mic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mic
+            self._mic = None
         for ch in (self._media_id, self.channel_id):
             if ch:
                 with contextlib.suppress(AriError):
