@@ -53,6 +53,7 @@ DID = "1800123456"
 ARI_USER, ARI_PASSWORD = "hotline", "real-ari-password-4c1f"
 CARRIER_APP, PHONES_APP = "carrier", "phones"
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{ARI_USER}:{ARI_PASSWORD}".encode()).decode()}
+ARI_CONF = f"[general]\nenabled=yes\npretty=no\n\n[{ARI_USER}]\ntype=user\nread_only=no\npassword={ARI_PASSWORD}\n"
 SECRET = "real-asterisk-test-secret-0123456789"
 RATE = 8000
 FRAME = 160            # samples in a 20 ms ulaw packet
@@ -133,7 +134,7 @@ class AsteriskServer:
     def start(self) -> None:
         assert self.proc is None or self.proc.poll() is not None
         self.write_config()
-        out = open(self.console, "ab")   # noqa: SIM115 - the child keeps it
+        out = open(self.console, "ab")
         self.proc = subprocess.Popen([str(ASTERISK), "-f", "-n", "-C", str(self.conf)], stdout=out,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
         out.close()
@@ -197,7 +198,7 @@ class EngineProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
-        out = open(self.log, "ab")   # noqa: SIM115
+        out = open(self.log, "ab")
         self.proc = subprocess.Popen([sys.executable, "-m", "ivr", "engine"], env=self.env, stdout=out,
                                      stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
                                      cwd=self.env["IVR_DATA_DIR"])
@@ -420,6 +421,7 @@ class Caller:
         self._transport: asyncio.DatagramTransport | None = None
         self._media_id: str | None = None
         self._bridge_id: str | None = None
+        self._mic: asyncio.Task[None] | None = None
         self.answered_at = 0.0
 
     async def dial(self, did: str = DID, timeout: float = 20.0) -> None:  # noqa: ASYNC109
@@ -439,6 +441,23 @@ class Caller:
         bridge = await self.client.create_bridge("mixing")
         self._bridge_id = str(bridge["id"])
         await self.client.add_to_bridge(self._bridge_id, [self.channel_id, media_id])
+        # The phone's microphone: a real phone streams audio (silence, here) all the time. Without it a
+        # line that sends no RTP makes Asterisk's recorder give up after a few seconds.
+        address = await self.client.get_variable(media_id, "UNICASTRTP_LOCAL_ADDRESS")
+        port = int(await self.client.get_variable(media_id, "UNICASTRTP_LOCAL_PORT"))
+        self._mic = asyncio.create_task(self._microphone((address or "127.0.0.1", port)))
+
+    async def _microphone(self, to: tuple[str, int]) -> None:
+        assert self._transport is not None
+        ssrc, seq, stamp = random.getrandbits(32), random.getrandbits(16), random.getrandbits(32)
+        silence = b"\xff" * FRAME
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        while self._transport is not None and not self._transport.is_closing():
+            self._transport.sendto(struct.pack("!BBHII", 0x80, 0, seq, stamp, ssrc) + silence, to)
+            seq, stamp = (seq + 1) & 0xFFFF, (stamp + FRAME) & 0xFFFFFFFF
+            next_at += FRAME / RATE
+            await asyncio.sleep(max(0.0, next_at - loop.time()))   # the media clock: one frame every 20 ms
 
     # -- listening ---------------------------------------------------------------------------------------
 
@@ -482,6 +501,11 @@ class Caller:
         await self.client.send_dtmf(self.channel_id, digits, duration=120, between=150)
         return at
 
+    async def choose(self, key: str, timeout: float = 30.0) -> float:  # noqa: ASYNC109
+        """A caller who knows the menu: presses ``key`` as soon as the prompt is heard (barge-in)."""
+        await self.wait_sound(timeout)
+        return await self.press(key)
+
     async def say(self, wav: Path, timeout: float = 60.0) -> None:  # noqa: ASYNC109
         """Speak: play a WAV into the call, until it has been said."""
         playback_id = f"{self.channel_id}-say{next(_ids)}"
@@ -506,6 +530,11 @@ class Caller:
         await self.close()
 
     async def close(self) -> None:
+        if self._mic is not None:
+            self._mic.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mic
+            self._mic = None
         for ch in (self._media_id, self.channel_id):
             if ch:
                 with contextlib.suppress(AriError):
@@ -588,7 +617,7 @@ def carrier_files(*, sip: int, phone_sip: int, http: int, rtp: tuple[int, int], 
             f"exten => _[a-z].,1,Stasis({PHONES_APP},${{EXTEN}})\n same => n,Hangup()\n\n"
             "; the ARI reference scenarios (../shared/asterisk-ari/captures) dial Local/1000@hotline-in\n"
             "[hotline-in]\nexten => 1000,1,Stasis(hotline)\n same => n,Hangup()\n"),
-        "ari.conf": f"[general]\nenabled=yes\npretty=no\n\n[{ARI_USER}]\ntype=user\nread_only=no\npassword={ARI_PASSWORD}\n",
+        "ari.conf": ARI_CONF,
         "http.conf": f"[general]\nenabled=yes\nbindaddr=127.0.0.1\nbindport={http}\nsessionlimit=1000\n",
         "rtp.conf": f"[general]\nrtpstart={rtp[0]}\nrtpend={rtp[1]}\n",
         "cdr.conf": "[general]\nenable=no\n",
@@ -627,6 +656,22 @@ class Pair:
 
     def debug(self) -> str:
         return "\n".join([self.hotline.tail(), self.carrier.tail(), self.engine.tail()])
+
+
+def read_phones(path: Path) -> dict[str, str]:
+    """name -> SIP password, from the phones.txt that `ivr asterisk config` wrote."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line and not line.startswith("#"):
+            out[line.split(" ", 1)[0]] = line.split("password=", 1)[1]
+    return out
+
+
+def prepare_data_dir(data_dir: Path, prompts_from: Path | None, env: dict[str, str]) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if prompts_from is not None and prompts_from.is_dir():
+        shutil.copytree(prompts_from, data_dir / "prompts", dirs_exist_ok=True)
+    build_prompts(env)
 
 
 def build_prompts(env: dict[str, str]) -> None:
@@ -679,16 +724,11 @@ async def running_pair(root: Path, *, languages: str = "en,th", phones: tuple[st
                       flags={"IVR_TRANSFER_ENDPOINT": "Local/caseworkers@hotline-queue" if phones else "",
                              **(flags or {})})
     data_dir = Path(env["IVR_DATA_DIR"])
-    data_dir.mkdir(parents=True, exist_ok=True)
-    if prompts_from is not None and prompts_from.is_dir():
-        shutil.copytree(prompts_from, data_dir / "prompts", dirs_exist_ok=True)
-    await asyncio.to_thread(build_prompts, env)
+    await asyncio.to_thread(prepare_data_dir, data_dir, prompts_from, env)
     conf = root / "hotline-conf"
     render_hotline(env, conf, sip=h_sip, carrier_sip=c_sip, http=h_http, rtp=h_rtp, phones=phones)
     files = {p.name: p.read_text() for p in conf.glob("*.conf")}
-    phones_pw = dict(line.split(" ", 1)[0:1] + [line.split("password=", 1)[1]]   # type: ignore[misc]
-                     for line in (conf / "phones.txt").read_text().splitlines()
-                     if line and not line.startswith("#")) if phones else {}
+    phones_pw = read_phones(conf / "phones.txt") if phones else {}
     sounds = {"en": CORE_SOUNDS / "en"} if (CORE_SOUNDS / "en" / "beep.wav").exists() else {
         "en": SHARED / "asterisk-ari" / "sounds" / "en"}
     hotline = AsteriskServer("hotline", root / "hotline", files, http_port=h_http, sounds=sounds)
@@ -740,3 +780,44 @@ async def wait_registered(server: AsteriskServer, aor: str, timeout: float = 30.
         if time.monotonic() > deadline:
             raise AssertionError(f"phone {aor} did not register with the hotline:\n{out}\n{server.tail()}")
         await asyncio.sleep(0.2)
+
+
+def clear_recordings(server: AsteriskServer) -> None:
+    """An empty recording spool (the folder itself must exist, else Asterisk answers 500)."""
+    shutil.rmtree(server.spool / "recording", ignore_errors=True)
+    (server.spool / "recording").mkdir(parents=True)
+
+
+@contextlib.asynccontextmanager
+async def reference_server(root: Path) -> AsyncIterator[AsteriskServer]:
+    """One plain Asterisk 22 laid out as the one the ARI captures were taken on: ``Local/1000@hotline-in``
+    enters Stasis app ``hotline`` (``ivr-test-in`` enters ``ivr-test``), with the captures' sounds."""
+    from ivr.asterisk.render import render_modules
+
+    missing = asterisk_missing()
+    if missing:
+        pytest.skip(missing)
+    http = free_port()
+    files = {
+        "extensions.conf": ("[hotline-in]\nexten => 1000,1,Stasis(hotline)\n same => n,Hangup()\n\n"
+                            "[ivr-test-in]\nexten => 1000,1,Stasis(ivr-test)\n same => n,Hangup()\n"),
+        "ari.conf": ARI_CONF,
+        "http.conf": f"[general]\nenabled=yes\nbindaddr=127.0.0.1\nbindport={http}\n",
+        "cdr.conf": "[general]\nenable=no\n",
+        "pjsip.conf": "",
+        "logger.conf": "[general]\ndateformat=%F %T.%3q\n[logfiles]\nmessages.log => notice,warning,error,verbose(3)\n",
+        # the hotline's modules, and TALK_DETECT, which one capture uses
+        "modules.conf": render_modules() + "load => func_talkdetect.so\n",
+    }
+    sounds = SHARED / "asterisk-ari" / "sounds"
+    server = AsteriskServer("reference", root, files, http_port=http,
+                            sounds={"en": sounds / "en", "accept": sounds / "accept"})
+    try:
+        server.start()
+        await server.wait_ready()
+        yield server
+    except BaseException:
+        print(server.tail())
+        raise
+    finally:
+        server.stop()

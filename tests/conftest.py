@@ -45,3 +45,28 @@ def database(settings: Settings) -> Iterator[Database]:
     db = Database(settings.db_path)
     yield db
     db.close()
+
+
+# -- real-server tests: a skip is a failure where Asterisk is expected ------------------------------------------
+
+def asterisk_expected() -> str | None:
+    """Why a real-server test must not skip here (CI, the shared Asterisk source beside the clone), or None."""
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        return "CI is set"
+    if os.environ.get("IVR_TEST_ASTERISK") == "1":
+        return "IVR_TEST_ASTERISK=1"
+    if (SHARED / "asterisk").is_dir():
+        return f"{SHARED / 'asterisk'} exists"
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> pytest.TestReport:
+    report: pytest.TestReport = yield
+    if report.skipped and item.get_closest_marker("asterisk") is not None:
+        expected = asterisk_expected()
+        if expected:
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            report.outcome = "failed"
+            report.longrepr = f"a real-Asterisk test may not skip here ({expected}): {reason}"
+    return report

@@ -4,26 +4,22 @@ same event sequence for the hotline app (types, order, playback and recording st
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import json
 import re
-import time
 import typing
 from collections.abc import AsyncIterator
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import aiohttp
 import pytest
 from aiohttp import web
+from ari_replay import replay, signature
 from conftest import ARI_SHARED, requires_shared
 from sim_support import PASSWORD, USER, stub_server
 
 from ivr.ari.client import AriClient
-from ivr.ari.errors import AriError
 from ivr.sim.server import Emulator
 
 pytestmark = requires_shared
@@ -141,39 +137,6 @@ def check_fields(event: dict[str, Any]) -> None:
             assert not _required(doc, model) - set(event[key]), f"{event['type']}.{key}"
 
 
-def _load(capture: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in capture.read_text().splitlines() if line.strip()]
-
-
-def _ts(event: dict[str, Any]) -> float:
-    return datetime.strptime(event["timestamp"], "%Y-%m-%dT%H:%M:%S.%f%z").timestamp()
-
-
-def _signature(event: dict[str, Any]) -> tuple[str, str]:
-    state = (event.get("playback") or event.get("recording") or {}).get("state", "")
-    return event["type"], state
-
-
-class Listener:
-    def __init__(self) -> None:
-        self.events: list[dict[str, Any]] = []
-        self.changed = asyncio.Event()
-
-    async def read(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        async for msg in ws:
-            self.events.append(json.loads(msg.data))
-            self.changed.set()
-
-    async def wait_count(self, count: int, timeout: float) -> None:  # noqa: ASYNC109
-        try:
-            async with asyncio.timeout(timeout):
-                while len(self.events) < count:
-                    self.changed.clear()
-                    await self.changed.wait()
-        except TimeoutError:
-            pass
-
-
 @pytest.fixture
 async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
     # Each capture was taken on a fresh server with an empty recording spool (the folder itself exists).
@@ -188,52 +151,10 @@ async def emulator(tmp_path: Path) -> AsyncIterator[Emulator]:
 
 @pytest.mark.parametrize("capture", CAPTURES, ids=[p.stem for p in CAPTURES])
 async def test_capture_replays_the_same(capture: Path, emulator: Emulator) -> None:
-    lines = _load(capture)
-    real_hotline = [x["event"] for x in lines if x["app"] == "hotline"]
-    t0 = min(_ts(x["event"]) for x in lines if x["app"] != "rest")
-    client = AriClient(emulator.url, USER, PASSWORD)
-    hotline, tester = Listener(), Listener()
-    sockets = [await client.connect_events("hotline"), await client.connect_events("tester")]
-    readers = [asyncio.create_task(hotline.read(sockets[0])), asyncio.create_task(tester.read(sockets[1]))]
-    ids: dict[str, str] = {}
-    statuses: list[tuple[str, int, int]] = []
-    start = time.monotonic()
-    try:
-        for index, line in enumerate(lines):
-            if line["app"] != "rest":
-                continue
-            rest = line["event"]
-            # Replay when the real server did: the first event logged after it is when it took effect ...
-            later = [_ts(x["event"]) for x in lines[index + 1 :] if x["app"] != "rest"]
-            due = ((later[0] if later else t0) - t0) / SPEED
-            await asyncio.sleep(max(0.0, due - (time.monotonic() - start)))
-            # ... and once the hotline has seen what it had seen by then (REST lines are logged after the answer).
-            await hotline.wait_count(sum(1 for x in lines[:index] if x["app"] == "hotline"), 0.5)
-            if hotline.events and real_hotline and real_hotline[0]["channel"]["id"] not in ids:
-                ids[real_hotline[0]["channel"]["id"]] = hotline.events[0]["channel"]["id"]
-            path = rest["path"]
-            for real, ours in ids.items():
-                path = path.replace(real, ours)
-            try:
-                body = await client.request(rest["method"], path, rest["params"])
-                status = 201 if rest["method"] == "POST" and path.endswith(("/play", "/record")) else (
-                    204 if body is None else 200)
-            except AriError as exc:
-                status = exc.status
-                assert exc.message == rest["body"]["message"], f"{rest['method']} {rest['path']}"
-            statuses.append((f"{rest['method']} {rest['path']}", rest["status"], status))
-            if isinstance(body, dict) and isinstance(rest["body"], dict) and "id" in body and "id" in rest["body"]:
-                ids[rest["body"]["id"]] = body["id"]
-        await hotline.wait_count(len(real_hotline), 3.0)
-        await asyncio.sleep(0.3)  # anything extra would show up now
-    finally:
-        for ws in sockets:
-            await ws.close()
-        for task in readers:
-            task.cancel()
-        await client.close()
-    assert [(what, real) for what, real, _ in statuses] == [(what, ours) for what, _, ours in statuses]
-    assert [_signature(e) for e in hotline.events] == [_signature(e) for e in real_hotline]
-    for event in hotline.events + tester.events:
+    result = await replay(capture, emulator.url, USER, PASSWORD, speed=SPEED)
+    assert [(what, real) for what, real, _ in result.statuses] == [(what, ours) for what, _, ours in result.statuses]
+    assert all(real == ours for _, real, ours in result.messages), result.messages
+    assert [signature(e) for e in result.hotline] == [signature(e) for e in result.real_hotline]
+    for event in result.hotline + result.tester:
         check_fields(event)
-    assert all(e["application"] == "hotline" for e in hotline.events)
+    assert all(e["application"] == "hotline" for e in result.hotline)

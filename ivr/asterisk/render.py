@@ -48,7 +48,8 @@ MODULES = (
     "func_channel", "func_cdr", "func_logic", "func_strings", "func_callerid",
     "bridge_simple", "bridge_softmix", "bridge_native_rtp", "bridge_holding",
     # ARI
-    "res_http_websocket", "res_websocket_client", "res_stasis", "res_stasis_device_state", "res_stasis_answer", "res_stasis_playback", "res_stasis_recording",
+    "res_http_websocket", "res_websocket_client", "res_stasis", "res_stasis_device_state", "res_stasis_answer",
+    "res_stasis_playback", "res_stasis_recording",
     "res_stasis_snoop", "res_ari", "res_ari_model", "res_ari_applications", "res_ari_asterisk",
     "res_ari_bridges", "res_ari_channels", "res_ari_endpoints", "res_ari_events", "res_ari_playbacks",
     "res_ari_recordings", "res_ari_sounds", "res_ari_device_states",
@@ -159,10 +160,11 @@ def render(settings: Settings, dep: Deployment) -> dict[str, str]:
         "extensions.conf": _extensions(settings, dep, fallback, prompts, first),
         "ari.conf": _ari(settings),
         "http.conf": _http(http_host, http_port),
-        "rtp.conf": f"{HEADER}[general]\nrtpstart={low}\nrtpend={high}\n; only the address the call set up may send media\nstrictrtp=yes\nicesupport=no\n",
+        "rtp.conf": (f"{HEADER}[general]\nrtpstart={low}\nrtpend={high}\n"
+                     "; only the address the call set up may send media\nstrictrtp=yes\nicesupport=no\n"),
         "cdr.conf": (f"{HEADER}; Call detail records would keep every caller's number in clear; the hotline keeps its\n"
                      "; own call rows with a keyed hash of the number only.\n[general]\nenable=no\n"),
-        "modules.conf": _modules(),
+        "modules.conf": render_modules(),
         # Present (even empty) so that loading them logs no error.
         "pjproject.conf": f"{HEADER}[startup]\n",
         "acl.conf": f"{HEADER}; no named ACLs: the trunk is identified in pjsip.conf\n",
@@ -290,7 +292,7 @@ def _http(host: str, port: int) -> str:
             "sessionlimit=1000\nservername=\n")
 
 
-def _modules() -> str:
+def render_modules() -> str:
     lines = "".join(f"load => {m}.so\n" for m in MODULES)
     return f"{HEADER}[modules]\n; only what the hotline uses\nautoload=no\n{lines}"
 
