@@ -19,7 +19,7 @@ from ivr.ari.errors import AriError
 from ivr.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.ari.stasis import Call, StasisApp
 from ivr.db.writer import Database
-from ivr.engine import store
+from ivr.engine import resume, store
 from ivr.engine.background import Background
 from ivr.engine.channel import HungUp
 from ivr.engine.fallback import import_fallback
@@ -166,7 +166,7 @@ class Engine:
                     await call.client.answer(call.channel_id)
                 except AriError:
                     session.ch.ended = True
-            await session.run(start)
+            await session.run(start, resumed=call.resumed and start is not None)
         finally:
             self.sessions.pop(call.channel_id, None)
 
@@ -182,6 +182,8 @@ class Engine:
                                   language=row["language"] or self.settings.languages[0],
                                   repeat=bool(row["repeat_caller"]), case_id=row["case_id"],
                                   menu_choice=row["menu_choice"])
+                settings = self.settings
+                await self.database.read(lambda db: resume.restore(db, settings, row, state))
                 CallLog(log, state.call_id).info("resumed at node=%s", row["last_node"] or flow.start)
                 node = row["last_node"] if row["last_node"] in flow.nodes else None
                 return state, node
