@@ -23,6 +23,7 @@ from ivr.engine import resume, store
 from ivr.engine.background import Background
 from ivr.engine.channel import HungUp
 from ivr.engine.fallback import import_fallback
+from ivr.engine.integrity import log_problems
 from ivr.engine.session import CallState, Prompts, Session, new_call_state
 from ivr.engine.waits import agent_channel_id
 from ivr.flows.load import FlowError, flow_path, load_flow
@@ -106,6 +107,7 @@ class Engine:
             self.escalations = build_escalations(self.settings, self.database, self.client, self.prompts,
                                                  time_scale=self.time_scale)
         await import_fallback(self.settings, self.database)
+        await asyncio.to_thread(log_problems, self.settings)   # a stored message damaged since: say so now
         self._importer = asyncio.create_task(self._import_fallback_every(self.fallback_every), name="fallback-import")
         await self.app.start()
         await self.escalations.start()
