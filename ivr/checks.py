@@ -17,7 +17,10 @@ CheckFn = Callable[[Settings], list[str]]
 _CHECKS: dict[str, CheckFn] = {}
 
 # Modules whose import registers their checks.
-CHECK_MODULES = ("ivr.site_check", "ivr.flows.check", "ivr.prompts.check", "ivr.asr.check", "ivr.oncall.check")
+CHECK_MODULES = (
+    "ivr.site_check", "ivr.flows.check", "ivr.prompts.check", "ivr.asr.check", "ivr.oncall.check",
+    "ivr.engine.integrity",
+)
 
 
 def check(name: str) -> Callable[[CheckFn], CheckFn]:

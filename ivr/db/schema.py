@@ -556,3 +556,15 @@ def m1602_audit_by_object(db: sqlite_utils.Database) -> None:
 def m1603_user_ui_language(db: sqlite_utils.Database) -> None:
     # Each user's web UI language (en, th, my): many caseworkers read Thai or Burmese first.
     db.execute("alter table users add column ui_language text not null default 'en'")
+
+
+@migrations
+def m1901_resume(db: sqlite_utils.Database) -> None:
+    # A call resumed after an engine crash must still read the case code back, but only its slow hash
+    # is kept on the case. So the code is also sealed (Fernet) on the open call row until it has been
+    # read back twice, then wiped; closing the call wipes it too (ivr/engine/resume.py).
+    db.execute("alter table calls add column code_sealed text")
+    db.execute("alter table calls add column code_readbacks integer not null default 0")
+    # A take is 'released' once it is final: Asterisk's copy may go and transcription is queued. A take
+    # brought home but not released (the caller was reviewing it) is salvaged by a resumed call.
+    db.execute("alter table recordings add column released_at text")

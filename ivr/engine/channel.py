@@ -173,15 +173,24 @@ class Channel:
         """
         self.typeahead.clear()
         try:
+            # Never over an existing file: a name Asterisk already holds is a take not yet brought home
+            # (the client raises Conflict, and the caller picks the next name).
             await self.client.record(
                 self.call.channel_id, name, format="wav", max_duration=max_duration, max_silence=max_silence,
-                beep=beep, terminate_on=terminate_on, if_exists="overwrite",
+                beep=beep, terminate_on=terminate_on, if_exists="fail",
             )
         except NotFound:
             raise HungUp from None
+        return await self.follow_recording(name, wall_limit=max_duration if wall_limit is None else wall_limit,
+                                           terminate_on=terminate_on)
+
+    async def follow_recording(
+        self, name: str, *, wall_limit: float, terminate_on: Literal["#", "any"] = "#",
+    ) -> RecordResult:
+        """Wait for a live recording (started by this engine or, on resume, by the one before) to end."""
         hung_up = quick = False
         while True:
-            limit = max_duration if wall_limit is None else wall_limit
+            limit = wall_limit
             timeout = RECORDING_GRACE_S if (hung_up or quick) else limit + RECORDING_GRACE_S
             event = await self.call.next_event(timeout)
             if event is None:

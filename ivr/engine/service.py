@@ -19,10 +19,11 @@ from ivr.ari.errors import AriError
 from ivr.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.ari.stasis import Call, StasisApp
 from ivr.db.writer import Database
-from ivr.engine import store
+from ivr.engine import resume, store
 from ivr.engine.background import Background
 from ivr.engine.channel import HungUp
 from ivr.engine.fallback import import_fallback
+from ivr.engine.integrity import log_problems
 from ivr.engine.session import CallState, Prompts, Session, new_call_state
 from ivr.engine.waits import agent_channel_id
 from ivr.flows.load import FlowError, flow_path, load_flow
@@ -106,6 +107,7 @@ class Engine:
             self.escalations = build_escalations(self.settings, self.database, self.client, self.prompts,
                                                  time_scale=self.time_scale)
         await import_fallback(self.settings, self.database)
+        await asyncio.to_thread(log_problems, self.settings)   # a stored message damaged since: say so now
         self._importer = asyncio.create_task(self._import_fallback_every(self.fallback_every), name="fallback-import")
         await self.app.start()
         await self.escalations.start()
@@ -166,7 +168,7 @@ class Engine:
                     await call.client.answer(call.channel_id)
                 except AriError:
                     session.ch.ended = True
-            await session.run(start)
+            await session.run(start, resumed=call.resumed and start is not None)
         finally:
             self.sessions.pop(call.channel_id, None)
 
@@ -182,6 +184,8 @@ class Engine:
                                   language=row["language"] or self.settings.languages[0],
                                   repeat=bool(row["repeat_caller"]), case_id=row["case_id"],
                                   menu_choice=row["menu_choice"])
+                settings = self.settings
+                await self.database.read(lambda db: resume.restore(db, settings, row, state))
                 CallLog(log, state.call_id).info("resumed at node=%s", row["last_node"] or flow.start)
                 node = row["last_node"] if row["last_node"] in flow.nodes else None
                 return state, node

@@ -80,7 +80,8 @@ class CallState:
     emergency: bool = False
     node: str | None = None
     takes: list[Take] = field(default_factory=list)
-    recordings: int = 0
+    recordings: int = 0          # takes named so far (restored on resume, so a name is never reused)
+    code_readbacks: int = 0      # times the case code was read to the caller (see ivr.engine.resume)
 
 
 class Session:
@@ -109,6 +110,9 @@ class Session:
         self.background = background   # the engine's threads for CPU-heavy work
         self.log = CallLog(log, state.call_id)
         self.ch = Channel(call, self.log, quick_exit=flow.quick_exit)
+        # Something the caller has given changed (a take filed, a case opened or found): the next node
+        # is saved as the resume point even if it is not a wait (ivr.engine.resume).
+        self.given = False
 
     # -- helpers the steps use --------------------------------------------------------------------
 
@@ -155,10 +159,14 @@ class Session:
 
     # -- running --------------------------------------------------------------------------------------
 
-    async def run(self, start: str | None = None) -> None:
-        """Run the flow from ``start`` (a resumed call restarts its last node) until the call ends."""
+    async def run(self, start: str | None = None, *, resumed: bool = False) -> None:
+        """Run the flow from ``start`` (a resumed call restarts its last node) until the call ends.
+
+        A resumed call first salvages what the caller said before the old engine died.
+        """
         try:
-            await self._walk(start or self.flow.start)
+            first = await self._resume(start or self.flow.start) if resumed else None
+            await self._walk(start or self.flow.start, first)
         except QuickExit:
             self.state.outcome = "quick_exit"
             self.log.info("quick exit")
@@ -179,19 +187,42 @@ class Session:
             await self._rescue()
         await self.finish()
 
-    async def _walk(self, node_id: str) -> None:
+    async def _resume(self, node_id: str) -> str | None:
+        """Salvage first; in a record step with a message saved, the category it ends with."""
+        from ivr.engine import resume, waits
+
+        node = self.flow.nodes[node_id]
+        self.state.node = node.id
+        recording = node.wait is not None and node.wait.kind == "record"
+        limit = self.secs(int(node.wait.args.get("max_duration", 180))) if recording and node.wait else 180.0
+        saved = await resume.salvage(self, wall_limit=limit)
+        if not recording or not saved or node.wait is None:
+            return None
+        category = await waits.after_salvage(self, node.wait.args)
+        await self.step(node.id, "record", input="resumed", category=category)
+        return category
+
+    async def _walk(self, node_id: str, first: str | None = None) -> None:
+        """Walk from ``node_id``; ``first``: that node's category is already known (a salvaged take)."""
         from ivr.engine import steps, waits
 
         for _ in range(MAX_TRANSITIONS):
             node = self.flow.nodes[node_id]
             self.state.node = node.id
-            if node.wait is not None:
+            if first is not None:
+                category: str | None = first
+                first = None
+                self.state.vars["choice"] = category
+                node_id = self._after(node, category)
+                continue
+            if node.wait is not None or self.given:
+                self.given = False
                 await self._save_node(node.id)   # where a resumed call picks up again
             for action in node.actions:
                 await steps.run_action(self, node, action)
                 if self.ch.ended:
                     return
-            category: str | None = None
+            category = None
             if node.wait is not None:
                 category, shown = await waits.run_wait(self, node, node.wait)
                 await self.step(node.id, node.wait.kind, input=shown, category=category)
@@ -202,13 +233,16 @@ class Session:
             if node.report == "menu_choice" and category not in (None, "no_input", "invalid"):
                 self.state.menu_choice = category
                 await self._save_choice(category)
-            nxt = self._next(node, category)
-            if nxt is None:
-                if node.ends_call():
-                    return
-                raise FlowBug(f"node {node.id}: no exit for category {category!r}")
-            node_id = nxt
+            if self._next(node, category) is None and node.ends_call():
+                return
+            node_id = self._after(node, category)
         raise FlowBug(f"more than {MAX_TRANSITIONS} transitions without the call ending")
+
+    def _after(self, node: Node, category: str | None) -> str:
+        nxt = self._next(node, category)
+        if nxt is None:
+            raise FlowBug(f"node {node.id}: no exit for category {category!r}")
+        return nxt
 
     async def _save_node(self, node_id: str) -> None:
         call_id = self.state.call_id
@@ -333,11 +367,17 @@ class Session:
             self.state.takes.remove(take)
         if take.stored is None:
             return
+        self.given = True
         with contextlib.suppress(AriError):
             await self.call.client.delete_stored_recording(take.name)
-        if not take.empty:
-            rec_id, lang = take.recording_id, self.state.language
-            await self.write(lambda db: store.queue_transcription(db, rec_id, lang))
+        rec_id, lang, empty = take.recording_id, self.state.language, take.empty
+
+        def final(db: Any) -> None:
+            store.release_recording(db, rec_id)
+            if not empty:
+                store.queue_transcription(db, rec_id, lang)
+
+        await self.write(final)
 
     async def discard(self, take: Take) -> None:
         """The caller chose to record again: the earlier take goes, at their request."""

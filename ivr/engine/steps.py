@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from ivr.cases import CATEGORIES
-from ivr.engine import store, waits
+from ivr.engine import resume, store, waits
 from ivr.engine.session import reply_media
 from ivr.flows.model import Node, Step
 from ivr.languages import LANGUAGES
@@ -33,11 +33,13 @@ async def run_action(s: Session, node: Node, action: Step) -> None:
     if kind in ("say_digits", "say_number"):
         value = s.resolve(args.get("value"))
         if value is None or str(value) == "":
-            # E.g. a call resumed after a restart at the case-code read-back: only the code's hash
-            # was ever stored, so there is nothing to say and the flow moves on (accepted).
+            # Only after the case code was read back twice and its sealed copy wiped, on a call resumed
+            # after that (ivr.engine.resume): the caller has heard it, and nothing else holds it.
             return
         media = s.prompts.digits(str(value), s.lang) if kind == "say_digits" else s.prompts.number(int(value), s.lang)
         await s.ch.play(media, lang=s.lang)
+        if args.get("value") == "@case_code":
+            await resume.code_read_back(s)
         return
     if kind == "set_language":
         code = s.resolve(args.get("value"))
@@ -93,6 +95,7 @@ async def _callback(s: Session, window: str) -> None:
     assert case_id is not None
     await s.write(lambda db: callbacks.request(db, vault, case_id=case_id, call_id=call_id, number=number,
                                                window=window, keep_days=days))
+    s.given = True
     s.log.info("case=%d call-back requested window=%s", case_id, window)
 
 
@@ -109,6 +112,7 @@ async def _alert(s: Session, reason: str) -> None:
                      detail={"reason": reason, "call": call_id})
 
     await s.write(raise_alert)
+    s.given = True
     # One unmistakable line for whoever watches the logs; the web UI shows the case at the top.
     s.log.warning("ALERT %s: case=%s needs staff now", reason.upper(), case_id)
 
@@ -198,5 +202,6 @@ async def _case_code(s: Session, code: str) -> str:
         st.case_id = case_id
         cid = case_id
         await s.write(lambda db: store.update_call(db, call_id, case_id=cid))
+        s.given = True
     s.log.info("case code %s%s", result, f" case={case_id}" if case_id else "")
     return result

@@ -63,7 +63,9 @@ def close_call(db: sqlite_utils.Database, call_id: str, *, outcome: str, last_no
     now = datetime.now(UTC)
     started = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if row else now
     db.execute(
-        "update calls set ended_at = ?, duration_s = ?, outcome = ?, last_node = coalesce(?, last_node)"
+        # The sealed case code (ivr/engine/resume.py) is only for resuming this call: it goes now.
+        "update calls set ended_at = ?, duration_s = ?, outcome = ?, last_node = coalesce(?, last_node),"
+        " code_sealed = null"
         " where id = ? and ended_at is null",
         [utcnow(), round((now - started).total_seconds(), 3), outcome, last_node, call_id],
     )
@@ -128,6 +130,20 @@ def insert_recording(
         [call_id, case_id, kind, path, duration, size, sha256, state, asterisk_name, utcnow()],
     )
     return int(cur.lastrowid or 0)
+
+
+def call_takes(db: sqlite_utils.Database, call_id: str) -> list[dict[str, Any]]:
+    """The call's voice messages, with whether each is queued for transcription."""
+    return list(db.query(
+        "select r.*, exists (select 1 from jobs j where j.recording_id = r.id) as queued from recordings r"
+        " where r.call_id = ? and r.kind = 'voicemail' order by r.id",
+        [call_id],
+    ))
+
+
+def release_recording(db: sqlite_utils.Database, recording_id: int) -> None:
+    """The take is final (the caller moved on): Asterisk's copy may go."""
+    db.execute("update recordings set released_at = ? where id = ? and released_at is null", [utcnow(), recording_id])
 
 
 def queue_transcription(db: sqlite_utils.Database, recording_id: int, language: str | None) -> None:

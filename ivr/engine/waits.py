@@ -9,10 +9,10 @@ from __future__ import annotations
 import secrets
 from typing import TYPE_CHECKING, Any
 
-from ivr.ari.errors import AriError
+from ivr.ari.errors import AriError, Conflict
 from ivr.ari.events import StasisEnd
-from ivr.engine import store
-from ivr.engine.channel import HungUp
+from ivr.engine import resume, store
+from ivr.engine.channel import HungUp, RecordResult
 from ivr.flows.model import Node, Step
 from ivr.protection import casecode
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 
 MAX_REPEATS = 5
+MAX_NAME_TRIES = 20
 
 
 async def run_wait(s: Session, node: Node, wait: Step) -> tuple[str, str | None]:
@@ -144,15 +145,22 @@ async def create_case(s: Session, *, emergency: bool, priority: int | None = Non
     tag = casecode.code_tag(s.settings.key("case-code"), code)
     workplace_id = st.vars.get("workplace_id")
 
+    # Sealed on the call row until read back twice, so a resumed call can still say it (ivr.engine.resume).
+    sealed = resume.seal_code(s.settings, code)
+
     def create(db: Any) -> int:
-        return store.create_case(
+        case_id = store.create_case(
             db, call_id=st.call_id, caller_ref=st.caller_ref, language=st.language, category=st.category,
             workplace_code=st.workplace_code, workplace_id=workplace_id, code_hash=code_hash, code_tag=tag,
             emergency=emergency, priority=priority, callback=callback,
         )
+        store.update_call(db, st.call_id, code_sealed=sealed, code_readbacks=0)
+        return case_id
 
     st.case_id = await s.write(create)
     st.case_code = code
+    st.code_readbacks = 0
+    s.given = True
     if emergency:
         st.emergency = True
         if s.engine is not None:
@@ -166,12 +174,8 @@ async def record_message(s: Session, args: dict[str, Any]) -> tuple[str, str | N
     review = bool(args.get("review", True))
     while True:
         await s.say(_keys(args.get("prompts")))
-        name = s.recording_name()
-        max_duration = int(args.get("max_duration", 180))
-        result = await s.ch.record(
-            name, max_duration=max_duration, max_silence=int(args.get("max_silence", 6)),
-            beep=bool(args.get("beep", True)), wall_limit=s.secs(max_duration),
-        )
+        result = await _record_take(s, args)
+        name = result.name
         take = await s.bring_home(name, result.duration)
         category = "empty" if take.empty or take.stored is None else "recorded"
         if result.hung_up:
@@ -191,6 +195,29 @@ async def record_message(s: Session, args: dict[str, Any]) -> tuple[str, str | N
             continue
         await s.release(take)
         return category, None
+
+
+async def _record_take(s: Session, args: dict[str, Any]) -> RecordResult:
+    """One take under a name no file has: a name Asterisk already holds is skipped, never overwritten."""
+    max_duration = int(args.get("max_duration", 180))
+    for _ in range(MAX_NAME_TRIES):
+        name = s.recording_name()
+        try:
+            return await s.ch.record(
+                name, max_duration=max_duration, max_silence=int(args.get("max_silence", 6)),
+                beep=bool(args.get("beep", True)), wall_limit=s.secs(max_duration),
+            )
+        except Conflict:
+            s.log.warning("recording %s exists on Asterisk; left alone, taking the next name", name)
+    raise RuntimeError(f"no free recording name after {MAX_NAME_TRIES} tries")
+
+
+async def after_salvage(s: Session, args: dict[str, Any]) -> str:
+    """A resumed caller whose message was saved: tell them, and let them add to it (1)."""
+    category, _ = await menu(s, {"prompts": ["message_saved_resumed"], "choices": {"1": "add"}, "retries": 1})
+    if category == "add":
+        await record_message(s, args)
+    return "recorded"
 
 
 async def _review(s: Session, args: dict[str, Any], name: str) -> str:

@@ -18,7 +18,7 @@ from ivr.settings import Settings
 # Prompts the engine itself plays around waits, whatever the flow says.
 ENGINE_PROMPTS = {
     "language_menu": ("choose_language",),
-    "record": ("review_menu",),
+    "record": ("review_menu", "message_saved_resumed"),   # the latter to a resumed caller (ivr.engine.resume)
 }
 
 

@@ -4,6 +4,8 @@ A recording captures the audio the channel receives (its Local peer's playbacks,
 members of its bridge). It ends on terminateOn DTMF, maxDurationSeconds, maxSilenceSeconds
 (the trailing silence is cut from the file, so a silent caller leaves a 0 s recording that is
 still stored), a stop, or a hang-up, which KEEPS what was said. Cancel discards the file.
+While no app is connected (the engine died), a live recording goes on and still ends on '#' or
+silence, as on a real Asterisk 22 (res_stasis only deactivates the app; tests/test_asterisk_resume.py).
 """
 
 from __future__ import annotations
