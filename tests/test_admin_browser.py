@@ -16,16 +16,15 @@ from typing import Any
 
 import pytest
 from admin_helpers import PASSWORD
+from browser_support import ARGS as BASE_ARGS
+from browser_support import AUTOPLAY, CHROMIUM
 from engine_rig import Rig, running_rig
 
 from ivr.admin.server import AdminServer
 from ivr.admin.users import add_user, password_hash
 from ivr.db import utcnow
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run",
-        "--autoplay-policy=no-user-gesture-required"]
+ARGS = [*BASE_ARGS, AUTOPLAY]
 
 pytestmark = [
     pytest.mark.browser,

@@ -9,7 +9,6 @@ connection) are made by Playwright's router; the real 413 comes from our own ser
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,16 +19,15 @@ from admin_helpers import (  # noqa: F401
     web_db,
     web_settings,
 )
+from browser_support import ARGS as BASE_ARGS
+from browser_support import CHROMIUM, FAKE_MICROPHONE
 
 from ivr.admin.auth import SESSIONS
 from ivr.admin.server import AdminServer
 from ivr.db.writer import Database
 from ivr.settings import Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream"]
+ARGS = [*BASE_ARGS, *FAKE_MICROPHONE]
 
 pytestmark = [
     pytest.mark.browser,

@@ -27,6 +27,7 @@ from admin_helpers import (  # noqa: F401
     web_db,
     web_settings,
 )
+from browser_support import ARGS, CHROMIUM
 
 from ivr.admin.server import AdminServer
 from ivr.admin.users import add_user
@@ -35,11 +36,8 @@ from ivr.settings import Settings
 from ivr.supply import codes, registry
 from ivr.supply.registry import Workplace
 
-CHROMIUM = Path("/usr/bin/chromium")
 AXE_URL = "/static/__test_axe.js"
 AXE = Path(__file__).resolve().parents[1] / "web" / "node_modules" / "axe-core" / "axe.min.js"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 VIEWPORTS = ((390, 844), (1280, 800))
 CODE = codes.make_code(10001)
 

@@ -4,8 +4,6 @@ waveform, and a draft that survives a closed tab."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from admin_helpers import (  # noqa: F401
     PASSWORD,
@@ -16,16 +14,15 @@ from admin_helpers import (  # noqa: F401
     web_db,
     web_settings,
 )
+from browser_support import ARGS as BASE_ARGS
+from browser_support import AUTOPLAY, CHROMIUM
 
 from ivr.admin.peaks import from_samples
 from ivr.admin.server import AdminServer
 from ivr.db.writer import Database
 from ivr.settings import Settings
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--autoplay-policy=no-user-gesture-required"]
+ARGS = [*BASE_ARGS, AUTOPLAY]
 
 
 def test_peaks_keep_the_loudest_sample_of_each_stretch() -> None:

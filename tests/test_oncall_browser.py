@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from admin_helpers import PASSWORD, insert_case
-from test_admin_browser import ARGS, CHROMIUM
+from browser_support import ARGS, CHROMIUM
 
 from ivr.admin.server import AdminServer
 from ivr.admin.users import add_user, password_hash

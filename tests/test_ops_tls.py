@@ -15,8 +15,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 from admin_helpers import PASSWORD
+from browser_support import ARGS, CHROMIUM
 from conftest import REPO
-from test_admin_browser import ARGS, CHROMIUM
 
 from ivr.admin.server import AdminServer
 from ivr.admin.users import add_user, password_hash
@@ -110,7 +110,7 @@ async def test_sign_in_through_https_gets_a_secure_host_cookie(proxied: tuple[st
             assert r.status == 404, "health and metrics are not served to the internet"
 
     async with async_playwright() as pw:
-        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=[*ARGS, "--disable-quic"])
+        browser = await pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         try:
             context = await browser.new_context(ignore_https_errors=True)
             page = await context.new_page()
