@@ -13,23 +13,14 @@ from __future__ import annotations
 import argparse
 import statistics
 import tempfile
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from protection import timed  # bench/protection.py: the same per-call timer
 
 from ivr.admin import limits
 from ivr.admin.passwords import check_strength, hash_password, verify_password
 from ivr.db.writer import Database
-
-
-def _times(fn: Callable[[], object], n: int) -> list[float]:
-    out = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        out.append((time.perf_counter() - start) * 1000)
-    return out
 
 
 def _line(name: str, ms: list[float]) -> float:
@@ -54,14 +45,14 @@ def main() -> None:
                                now - timedelta(seconds=i))
 
         database.write_sync(spray)
-        attempt = _line("limits.attempt (check + count)", _times(
+        attempt = _line("limits.attempt (check + count)", timed(
             lambda: database.write_sync(lambda db: limits.attempt(db, "mai", "203.0.113.5")), args.tries))
-        succeeded = _line("limits.succeeded", _times(
+        succeeded = _line("limits.succeeded", timed(
             lambda: database.write_sync(lambda db: limits.succeeded(db, "mai", "203.0.113.5")), args.tries))
         stored = hash_password("quiet river under the mango tree")
-        argon = _line("argon2id verify (reference)", _times(
+        argon = _line("argon2id verify (reference)", timed(
             lambda: verify_password(stored, "quiet river under the mango tree"), max(10, args.tries // 10)))
-        _line("zxcvbn check_strength", _times(
+        _line("zxcvbn check_strength", timed(
             lambda: check_strength("quiet river under the mango tree", "mai"), max(10, args.tries // 10)))
         database.close()
     share = (attempt + succeeded) / (attempt + succeeded + argon)
