@@ -12,7 +12,9 @@ import yaml
 from admin_helpers import Client, admin_template, client, server, users, web_db  # noqa: F401
 from prompts_helpers import tone
 
+from ivr.admin.users import add_user
 from ivr.db.writer import Database
+from ivr.prompts import web as prompts_web
 from ivr.prompts.build import PromptBuilder
 from ivr.settings import Settings
 
@@ -45,12 +47,26 @@ async def upload(client: Client, path: str, name: str, data: bytes) -> tuple[int
         return response.status, await response.text()
 
 
-async def test_coverage_playback_and_uploads(client: Client, web_settings: Settings, web_db: Database,
-                                             tmp_path: Path) -> None:
+def add_reviewer(db: Database, name: str, languages: str, role: str = "admin") -> int:
+    hashed = db.query_sync("select password_hash from users where username = 'admin'")[0]["password_hash"]
+    return db.write_sync(lambda conn: add_user(conn, name, hashed, role, languages))
+
+
+def draft_ids(db: Database, state: str = "draft") -> list[int]:
+    return [r["id"] for r in db.query_sync("select id from prompt_recordings where state = ? order by id", [state])]
+
+
+def actions(db: Database) -> list[tuple[str, str]]:
+    return [(r["action"], r["username"]) for r in db.query_sync(
+        "select action, username from audit_log where action like 'prompt.%' order by id")]
+
+
+async def test_coverage_playback_and_uploads_become_drafts(client: Client, web_settings: Settings,
+                                                           web_db: Database, tmp_path: Path) -> None:
     await client.login("admin")
     status, page = await client.get("/prompts?lang=km")
     assert status == 200
-    assert "Missing: plays the Thai prompt" in page and "សួស្តី" in page and "needs review" in page
+    assert "Missing: callers hear the Thai prompt" in page and "សួស្តី" in page and "text needs review" in page
 
     status, page = await client.get("/prompts?lang=en")
     assert 'src="/prompts/en/greeting.wav?v=' in page and "Placeholder (computer speech)" in page
@@ -62,14 +78,16 @@ async def test_coverage_playback_and_uploads(client: Client, web_settings: Setti
     placeholder = built.read_bytes()
     recording = tone(tmp_path / "greeting.mp3", rate=48000, channels=2).read_bytes()
     status, page = await upload(client, "/prompts/en/greeting", "My greeting.MP3", recording)
-    assert status == 200 and "The new recording of greeting is in place" in page
-    assert built.read_bytes() != placeholder
-    assert (web_settings.prompts_dir / "en" / "greeting.mp3").read_bytes() == recording
-    assert "<td>1</td><td>1</td>" in page  # en: 1 recorded, 1 placeholder
-    audit = web_db.query_sync("select action, object_id from audit_log where action = 'prompt.upload'")
-    assert audit == [{"action": "prompt.upload", "object_id": "en/greeting"}]
+    assert status == 200 and "kept as a draft" in page
+    # A draft is not what callers hear: the built prompt and the source folder are as they were.
+    assert built.read_bytes() == placeholder
+    assert not (web_settings.prompts_dir / "en").exists()
+    [draft] = draft_ids(web_db)
+    assert f'src="/prompts/drafts/{draft}.wav"' in page
+    assert "a second person must review a recording: you submitted this one" in page
+    async with client.session.get(client.base + f"/prompts/drafts/{draft}.wav") as response:
+        assert response.status == 200 and len(await response.read()) > 1000
 
-    good = built.read_bytes()
     for name, data, expected in [
         ("broken.mp3", b"\xff\xfb\x90\x00" + b"\x13" * 3000, "cannot be read as audio"),
         ("empty.wav", b"", "the file is empty"),
@@ -78,11 +96,93 @@ async def test_coverage_playback_and_uploads(client: Client, web_settings: Setti
         status, page = await upload(client, "/prompts/en/greeting", name, data)
         assert status == 400, name
         assert expected in page and "The previous prompt is still in place" in page
-        assert built.read_bytes() == good
-        assert (web_settings.prompts_dir / "en" / "greeting.mp3").read_bytes() == recording
+        assert built.read_bytes() == placeholder
+    assert draft_ids(web_db) == [draft]   # nothing refused was kept
+    assert actions(web_db) == [("prompt.submit", "admin")]
 
-    status, _ = await client.get("/prompts/en/nonsense.wav")
-    assert status == 404
+
+async def test_four_eyes_approval_releases_a_draft(client: Client, web_settings: Settings, web_db: Database,
+                                                  tmp_path: Path) -> None:
+    add_reviewer(web_db, "rev_km", "km")
+    add_reviewer(web_db, "rev_en", "en")
+    await client.login("admin")
+    await client.get("/prompts?lang=en")
+    built = web_settings.data_dir / "prompts" / "en" / "greeting.wav"
+    placeholder = built.read_bytes()
+    first = tone(tmp_path / "first.wav", freqs=(440,)).read_bytes()
+    await upload(client, "/prompts/en/greeting", "first.wav", first)
+    [draft] = draft_ids(web_db)
+
+    status, page = await client.post(f"/prompts/drafts/{draft}/approve")
+    assert status == 403 and "you submitted this one" in page
+    await client.login("rev_km")
+    await client.get("/prompts?lang=en")
+    status, page = await client.post(f"/prompts/drafts/{draft}/approve")
+    assert status == 403 and "only a reviewer who has en" in page
+    assert built.read_bytes() == placeholder and draft_ids(web_db) == [draft]
+
+    await client.login("rev_en")
+    status, page = await client.get("/prompts?lang=en")
+    assert f"Approve draft {draft}" in page
+    status, page = await client.post(f"/prompts/drafts/{draft}/approve")
+    assert status == 200 and "Callers hear the new recording" in page
+    assert built.read_bytes() != placeholder
+    assert (web_settings.prompts_dir / "en" / "greeting.wav").read_bytes() == first
+    assert draft_ids(web_db, "approved") == [draft]
+    assert "<td>1</td><td>0</td><td>1</td>" in page  # en: 1 recorded, no drafts, 1 placeholder
+
+    # A second take replaces the first only once approved; a rejected one changes nothing.
+    approved = built.read_bytes()
+    await upload(client, "/prompts/en/greeting", "second.wav", tone(tmp_path / "second.wav", freqs=(660,)).read_bytes())
+    await upload(client, "/prompts/en/greeting", "third.wav", tone(tmp_path / "third.wav", freqs=(880,)).read_bytes())
+    second, third = draft_ids(web_db)
+    await client.login("admin")
+    await client.get("/prompts?lang=en")
+    status, _ = await client.post(f"/prompts/drafts/{third}/reject", {"reason": "too fast"})
+    assert status == 200 and built.read_bytes() == approved
+    status, _ = await client.post(f"/prompts/drafts/{second}/approve")
+    assert status == 200 and built.read_bytes() != approved
+    assert draft_ids(web_db, "superseded") == [draft] and draft_ids(web_db, "rejected") == [third]
+    assert actions(web_db) == [
+        ("prompt.submit", "admin"), ("prompt.approve", "rev_en"), ("prompt.submit", "rev_en"),
+        ("prompt.submit", "rev_en"), ("prompt.reject", "admin"), ("prompt.approve", "admin"),
+        ("prompt.replace", "admin")]
+    status, page = await client.post(f"/prompts/drafts/{third}/approve")
+    assert status == 403 and "already rejected" in page
+
+
+async def test_catalog_text_is_edited_with_history(client: Client, web_settings: Settings,
+                                                   web_db: Database) -> None:
+    await client.login("admin")
+    await client.get("/prompts?lang=km")
+    status, page = await client.post("/prompts/km/greeting/text", {"text": "  សួស្តី   បង  ", "reviewed": "1"})
+    assert status == 200 and "The text was saved" in page and "សួស្តី បង" in page
+    await client.post("/prompts/km/greeting/text", {"text": "សួស្តី"})
+    status, page = await client.post("/prompts/km/greeting/text", {"text": "   "})
+    assert status == 400 and "the text is empty" in page
+    rows = web_db.query_sync("select text, reviewed, by_name from prompt_texts order by id")
+    assert rows == [{"text": "សួស្តី បង", "reviewed": 1, "by_name": "admin"},
+                    {"text": "សួស្តី", "reviewed": 0, "by_name": "admin"}]
+    from ivr.prompts.texts import catalog_for
+    text = catalog_for(web_settings).text("greeting", "km")
+    assert text is not None and text.text == "សួស្តី" and text.review
+    assert [a for a in actions(web_db)] == [("prompt.text", "admin"), ("prompt.text", "admin")]
+
+
+async def test_filters_and_pages(client: Client, web_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    await client.login("admin")
+    status, page = await client.get("/prompts?lang=en&status=placeholder")
+    assert status == 200 and "2 of 2 prompts" in page
+    status, page = await client.get("/prompts?lang=en&review=1")
+    assert "0 of 2 prompts" in page and 'id="greeting"' not in page
+    status, page = await client.get("/prompts?lang=km&status=missing&review=1")
+    assert "2 of 2 prompts" in page and 'id="greeting"' in page and 'id="goodbye"' in page
+    status, page = await client.get("/prompts?lang=en&status=draft")
+    assert "0 of 2 prompts" in page
+    monkeypatch.setattr(prompts_web, "PAGE_SIZE", 1)
+    status, page = await client.get("/prompts?lang=en&page=2")
+    assert "page 2 of 2" in page and 'id="greeting"' in page and 'id="goodbye"' not in page  # keys A-Z
+    assert 'href="/prompts?lang=en&amp;status=&amp;review=&amp;page=1"' in page
 
 
 async def test_only_admins_see_the_prompts_page(client: Client) -> None:

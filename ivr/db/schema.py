@@ -568,3 +568,40 @@ def m1901_resume(db: sqlite_utils.Database) -> None:
     # A take is 'released' once it is final: Asterisk's copy may go and transcription is queued. A take
     # brought home but not released (the caller was reviewing it) is salvaged by a resumed call.
     db.execute("alter table recordings add column released_at text")
+
+
+@migrations
+def m1701_prompt_review(db: sqlite_utils.Database) -> None:
+    # Every human recording of a prompt is a draft until a second person with that language approves it
+    # (ivr/prompts/review.py); only approved ones are installed where calls find them.
+    db.execute("""
+        create table prompt_recordings (
+            id integer primary key,
+            lang text not null,
+            key text not null,
+            state text not null check (state in ('draft', 'approved', 'rejected', 'superseded')),
+            file text not null,                      -- the submitted file, under $IVR_DATA_DIR/prompt-drafts
+            seconds real,
+            via text not null check (via in ('web', 'upload', 'import', 'phone')),
+            submitted_by integer references users (id),
+            submitted_by_name text,
+            submitted_at text not null,
+            reviewed_by integer references users (id),
+            reviewed_by_name text,
+            reviewed_at text,
+            reason text
+        )""")
+    db.execute("create index prompt_recordings_key on prompt_recordings (lang, key, state)")
+    # The catalog text as people edit it in the web UI: every version is kept, the newest counts.
+    db.execute("""
+        create table prompt_texts (
+            id integer primary key,
+            lang text not null,
+            key text not null,
+            text text not null,
+            reviewed integer not null,
+            by_id integer references users (id),
+            by_name text,
+            at text not null
+        )""")
+    db.execute("create index prompt_texts_key on prompt_texts (lang, key, id)")

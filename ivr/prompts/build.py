@@ -27,10 +27,11 @@ from typing import Any
 
 from ivr.db import utcnow
 from ivr.languages import fallback_chain
-from ivr.prompts.catalog import Catalog, load_catalog
+from ivr.prompts.catalog import Catalog
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.prompts.sources import find_sources, placeholder_hash, recording_digest, recording_hash, stat_signature
 from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest, update_manifest
+from ivr.prompts.texts import catalog_for
 from ivr.prompts.voices import Espeak
 from ivr.settings import Settings
 
@@ -81,7 +82,7 @@ class PromptBuilder:
 
     def build(self, *, force: bool = False, languages: Iterable[str] | None = None) -> BuildReport:
         started = time.monotonic()
-        catalog = load_catalog(self.settings.prompts_dir)
+        catalog = catalog_for(self.settings)
         report = BuildReport()
         manifest = load_manifest(self.root)
         tasks: list[Task] = []
@@ -197,7 +198,7 @@ class PromptBuilder:
         recording and the built prompt replaced. Raises AudioError otherwise, and then
         the previous prompt and recording are untouched.
         """
-        catalog = load_catalog(self.settings.prompts_dir)
+        catalog = catalog_for(self.settings)
         if key not in catalog.prompts:
             raise AudioError(f"{key}: not a prompt key in the catalog")
         if lang not in build_languages(self.settings):

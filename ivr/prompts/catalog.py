@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,7 +44,35 @@ class Catalog:
         return self.prompts.get(key, {}).get(lang)
 
 
-def load_catalog(prompts_dir: Path) -> Catalog:
+def load_catalog(prompts_dir: Path, overrides: Path | None = None) -> Catalog:
+    """The catalog file, with the texts people edited in the web UI (``overrides``, see
+    :mod:`ivr.prompts.texts`) in place of the file's for those keys and languages."""
+    catalog = _load_file(prompts_dir)
+    if overrides is not None:
+        _apply(catalog, overrides)
+    return catalog
+
+
+def _apply(catalog: Catalog, overrides: Path) -> None:
+    try:
+        data = json.loads(overrides.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CatalogError(f"{overrides}: the edited texts cannot be read ({exc})") from None
+    for name, edit in (data.get("texts", {}) if isinstance(data, dict) else {}).items():
+        key, _, lang = str(name).partition("/")
+        if key not in catalog.prompts or lang not in LANGUAGES or not isinstance(edit, dict):
+            continue  # a key since removed from the catalog: its old edit no longer applies
+        text = str(edit.get("text") or "").strip()
+        if not text:
+            continue
+        old = catalog.prompts[key].get(lang)
+        catalog.prompts[key][lang] = Text(text, review=not edit.get("reviewed"),
+                                          stand_in=old.stand_in if old else None)
+
+
+def _load_file(prompts_dir: Path) -> Catalog:
     path = prompts_dir / CATALOG_FILE
     try:
         data = load_strict(path.read_text(encoding="utf-8"))

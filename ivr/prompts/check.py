@@ -7,10 +7,11 @@ every catalog key (digits and numbers too) in every enabled language.
 from __future__ import annotations
 
 from ivr.checks import check
-from ivr.prompts.catalog import CatalogError, load_catalog
+from ivr.prompts.catalog import CatalogError
 from ivr.prompts.coverage import coverage
 from ivr.prompts.sources import find_sources
 from ivr.prompts.store import MANIFEST, built_root
+from ivr.prompts.texts import catalog_for
 from ivr.settings import Settings
 
 SHOWN = 5  # keys named in one problem line before "..."
@@ -23,7 +24,7 @@ def _some(keys: list[str]) -> str:
 @check("prompts")
 def check_prompts(settings: Settings) -> list[str]:
     try:
-        catalog = load_catalog(settings.prompts_dir)
+        catalog = catalog_for(settings)
     except CatalogError as exc:
         return [str(exc)]
     problems: list[str] = []

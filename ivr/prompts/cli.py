@@ -11,7 +11,7 @@ import click
 
 from ivr.cli.context import CliContext, pass_cli
 from ivr.languages import LANGUAGES, fallback_chain
-from ivr.prompts.catalog import CatalogError, load_catalog
+from ivr.prompts.catalog import CatalogError
 from ivr.prompts.resolve import INSTALL_PREFIX
 from ivr.prompts.store import built_root
 
@@ -69,11 +69,12 @@ def build(cli: CliContext, force: bool, languages: tuple[str, ...], jobs: int | 
 def status(cli: CliContext, lang: str | None) -> None:
     """Coverage per enabled language: recorded, placeholder, missing (plays a fallback), needs review."""
     from ivr.prompts.coverage import coverage
+    from ivr.prompts.texts import catalog_for
 
     settings = cli.settings()
     _known_languages((lang,) if lang else ())
     try:
-        catalog = load_catalog(settings.prompts_dir)
+        catalog = catalog_for(settings)
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from None
     rows = coverage(settings, catalog, (lang,) if lang else None)

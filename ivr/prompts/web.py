@@ -1,7 +1,9 @@
-"""/prompts (admin): coverage per language, playback of each built prompt, upload of a new recording.
+"""/prompts (admin): what callers hear per language, drafts to review, texts to edit, new recordings.
 
-An upload goes through the same conversion as `ivr prompts build`; a file that cannot
-be used leaves the previous prompt (and its recording) in place and says why.
+A recording sent here (a file, or one made with the microphone on the page) goes through the same
+conversion as `ivr prompts build` and becomes a draft (ivr/prompts/review.py): callers keep hearing
+the current prompt until a second person who has the language approves it. A file that cannot be
+used is refused and nothing changes.
 """
 
 from __future__ import annotations
@@ -14,34 +16,85 @@ from typing import IO, Any
 
 from aiohttp import web
 
-from ivr.admin import audit
 from ivr.admin.auth import current_user, require_role
-from ivr.admin.keys import DATABASE, SETTINGS
+from ivr.admin.keys import DATABASE, SETTINGS, User
 from ivr.admin.render import render
-from ivr.prompts.build import PromptBuilder, build_languages
-from ivr.prompts.catalog import KEY_RE, CatalogError, load_catalog
-from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo
+from ivr.prompts.build import build_languages
+from ivr.prompts.catalog import KEY_RE, CatalogError
+from ivr.prompts.convert import SUPPORTED, AudioError
 from ivr.prompts.coverage import coverage
+from ivr.prompts.review import DRAFT, Person, PromptReview, ReviewError, check_reviewer, listen_path
 from ivr.prompts.store import built_path, built_root, is_playable, load_manifest
+from ivr.prompts.texts import TextError, catalog_for, save_text
 from ivr.settings import Settings
+
+PAGE_SIZE = 20
+STATUSES = {
+    "": "Any",
+    "recorded": "Recorded",
+    "placeholder": "Placeholder",
+    "missing": "Missing",
+    "draft": "Has a draft to review",
+}
+# Short notices after a redirect (?done=...): the page never echoes text from the address bar.
+DONE = {
+    "submitted": "The recording is kept as a draft. Callers hear it once a second person with this language "
+                 "approves it.",
+    "approved": "Approved. Callers hear the new recording from their next call.",
+    "rejected": "The draft was rejected. Callers still hear the previous prompt.",
+    "text": "The text was saved. Run `ivr prompts build` (or restart the hotline) to rebuild its placeholder.",
+}
 
 
 def _language(settings: Settings, raw: str | None) -> str:
     return raw if raw in settings.languages else settings.languages[0]
 
 
-async def _page(request: web.Request, lang: str, *, error: str = "", uploaded: str = "",
-                status: int = 200) -> web.Response:
+def person(user: User) -> Person:
+    return Person(user.id, user.username, user.role, user.languages)
+
+
+def _page_number(raw: str | None) -> int:
+    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 10_000 else 1
+
+
+async def _page(request: web.Request, lang: str, *, error: str = "", status: int = 200) -> web.Response:
     settings = request.app[SETTINGS]
     try:
-        catalog = await asyncio.to_thread(load_catalog, settings.prompts_dir)
+        catalog = await asyncio.to_thread(catalog_for, settings)
     except CatalogError as exc:
         return render(request, "prompts/index.html", {"catalog_error": str(exc)}, status=500)
     rows = await asyncio.to_thread(coverage, settings, catalog)
     manifest = await asyncio.to_thread(load_manifest, built_root(settings))
+    pending = await request.app[DATABASE].query(
+        "select * from prompt_recordings where lang = ? and state = ? order by id", [lang, DRAFT])
+    drafts_by_key: dict[str, list[dict[str, Any]]] = {}
+    who = person(current_user(request))
+    for row in pending:
+        try:
+            check_reviewer(row, who)
+            row["may_review"], row["why_not"] = True, ""
+        except ReviewError as exc:
+            row["may_review"], row["why_not"] = False, str(exc)
+        drafts_by_key.setdefault(str(row["key"]), []).append(row)
+    draft_counts = {}
+    for code in settings.languages:
+        found = await request.app[DATABASE].query_one(
+            "select count(*) as n from prompt_recordings where lang = ? and state = ?", [code, DRAFT])
+        draft_counts[code] = int(found["n"]) if found else 0
+
+    wanted = request.query.get("status", "")
+    wanted = wanted if wanted in STATUSES else ""
+    needs_review = request.query.get("review") == "1"
     selected = next(row for row in rows if row.lang == lang)
     keys: list[dict[str, Any]] = []
     for cell in selected.cells:
+        if wanted == "draft" and cell.key not in drafts_by_key:
+            continue
+        if wanted and wanted != "draft" and cell.state != wanted:
+            continue
+        if needs_review and not cell.review:
+            continue
         text, english = catalog.text(cell.key, lang), catalog.text(cell.key, "en")
         entry = manifest.get(f"{lang}/{cell.key}", {})
         keys.append({
@@ -50,20 +103,29 @@ async def _page(request: web.Request, lang: str, *, error: str = "", uploaded: s
             "english": english.text if english else "",
             "version": str(entry.get("hash", ""))[:12],
             "source": entry.get("source", ""),
+            "drafts": drafts_by_key.get(cell.key, []),
         })
+    pages = max(1, -(-len(keys) // PAGE_SIZE))
+    page = min(_page_number(request.query.get("page")), pages)
+    query = {"lang": lang, "status": wanted, "review": "1" if needs_review else ""}
     ctx = {
-        "catalog_error": "", "rows": rows, "lang": lang, "keys": keys, "error": error, "uploaded": uploaded,
-        "accept": ",".join(SUPPORTED), "total": len(catalog.keys),
+        "catalog_error": "", "rows": rows, "lang": lang, "keys": keys[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
+        "matching": len(keys), "page": page, "pages": pages, "query": query, "statuses": STATUSES,
+        "status": wanted, "needs_review": needs_review, "error": error, "accept": ",".join(SUPPORTED),
+        "total": len(catalog.keys), "drafts": draft_counts,
+        "notice": DONE.get(request.query.get("done", ""), ""),
     }
     return render(request, "prompts/index.html", ctx, status=status)
+
+
+def _back(lang: str, key: str, done: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(f"/prompts?lang={lang}&done={done}#{key}")
 
 
 @require_role("admin")
 async def prompts_page(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
-    lang = _language(settings, request.query.get("lang"))
-    uploaded = request.query.get("uploaded", "")
-    return await _page(request, lang, uploaded=uploaded if KEY_RE.match(uploaded) else "")
+    return await _page(request, _language(settings, request.query.get("lang")))
 
 
 def _target(request: web.Request) -> tuple[str, str]:
@@ -84,41 +146,101 @@ async def prompt_audio(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "private, max-age=3600"})
 
 
-def _replace(settings: Settings, lang: str, key: str, upload: IO[bytes], suffix: str) -> AudioInfo:
-    """Spool the upload to a file and install it; in a thread, since `ivr serve` shares its event loop with calls."""
-    with tempfile.TemporaryDirectory(prefix="ivr-prompt-upload-") as tmp:
-        spooled = Path(tmp) / f"upload{suffix}"
-        with spooled.open("wb") as out:
-            shutil.copyfileobj(upload, out)
-        return PromptBuilder(settings).replace_recording(lang, key, spooled, suffix)
+@require_role("admin")
+async def draft_audio(request: web.Request) -> web.StreamResponse:
+    row = await request.app[DATABASE].query_one("select * from prompt_recordings where id = ?",
+                                                [int(request.match_info["id"])])
+    path = listen_path(request.app[SETTINGS], row) if row else None
+    if path is None or not is_playable(path):
+        raise web.HTTPNotFound(text="There is no such recording.")
+    return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "private, no-store"})
+
+
+def _spool(upload: IO[bytes], into: Path) -> Path:
+    with into.open("wb") as out:
+        shutil.copyfileobj(upload, out)
+    return into
 
 
 @require_role("admin")
 async def upload(request: web.Request) -> web.StreamResponse:
+    """A file or a microphone take (field ``via=web``): kept as a draft, or refused with the reason."""
     lang, key = _target(request)
-    user = current_user(request)
     settings = request.app[SETTINGS]
     form = await request.post()
     field = form.get("file")
+    wants_json = form.get("via") == "web"
     if not isinstance(field, web.FileField):
-        return await _page(request, lang, error=f"{key}: choose a recording to upload first.", status=400)
+        return await _refuse(request, lang, f"{key}: choose a recording to upload first.", wants_json)
     suffix = Path(field.filename or "").suffix.lower()
     if suffix not in SUPPORTED:
         kinds = ", ".join(s.lstrip(".") for s in SUPPORTED)
         message = f"{key}: {field.filename or 'the file'} is not a recording format this page takes (use {kinds})."
-        return await _page(request, lang, error=message + " The previous prompt is still in place.", status=400)
+        return await _refuse(request, lang, message + " The previous prompt is still in place.", wants_json)
+    review = PromptReview(settings, request.app[DATABASE])
+    with tempfile.TemporaryDirectory(prefix="ivr-prompt-upload-") as tmp:
+        spooled = await asyncio.to_thread(_spool, field.file, Path(tmp) / f"upload{suffix}")
+        try:
+            rec_id = await review.submit(lang, key, spooled, person(current_user(request)),
+                                         "web" if wants_json else "upload")
+        except AudioError as exc:
+            message = f"The recording was not used: {exc}. The previous prompt is still in place."
+            return await _refuse(request, lang, message, wants_json)
+    if wants_json:
+        return web.json_response({"ok": True, "recording": rec_id, "message": DONE["submitted"]})
+    raise _back(lang, key, "submitted")
+
+
+async def _refuse(request: web.Request, lang: str, message: str, wants_json: bool) -> web.Response:
+    if wants_json:
+        return web.json_response({"ok": False, "error": message}, status=400)
+    return await _page(request, lang, error=message, status=400)
+
+
+@require_role("admin")
+async def review_draft(request: web.Request) -> web.StreamResponse:
+    rec_id = int(request.match_info["id"])
+    decision = request.match_info["decision"]
+    form = await request.post()
+    review = PromptReview(request.app[SETTINGS], request.app[DATABASE])
+    who = person(current_user(request))
+    row = await request.app[DATABASE].query_one("select lang, key from prompt_recordings where id = ?", [rec_id])
+    if row is None:
+        raise web.HTTPNotFound(text="There is no such recording.")
     try:
-        info = await asyncio.to_thread(_replace, settings, lang, key, field.file, suffix)
-    except AudioError as exc:
-        message = f"The recording was not used: {exc}. The previous prompt is still in place."
-        return await _page(request, lang, error=message, status=400)
-    await request.app[DATABASE].write(lambda db: audit.record(
-        db, user, "prompt.upload", "prompt", f"{lang}/{key}", {"seconds": round(info.duration, 1)}))
-    raise web.HTTPSeeOther(f"/prompts?lang={lang}&uploaded={key}#{key}")
+        if decision == "approve":
+            await review.approve(rec_id, who)
+        else:
+            await review.reject(rec_id, who, str(form.get("reason") or ""))
+    except (ReviewError, AudioError) as exc:
+        return await _page(request, str(row["lang"]), error=f"{row['key']}: {exc}.", status=403
+                           if isinstance(exc, ReviewError) else 400)
+    raise _back(str(row["lang"]), str(row["key"]), "approved" if decision == "approve" else "rejected")
+
+
+@require_role("admin")
+async def edit_text(request: web.Request) -> web.StreamResponse:
+    lang, key = _target(request)
+    settings = request.app[SETTINGS]
+    form = await request.post()
+    user = current_user(request)
+    if not user.speaks(lang):
+        return await _page(request, lang, error=f"{key}: only someone who has {lang} may change its text.",
+                           status=403)
+    text, reviewed = str(form.get("text") or ""), form.get("reviewed") == "1"
+    try:
+        await request.app[DATABASE].write(lambda db: save_text(
+            db, settings, lang=lang, key=key, text=text, reviewed=reviewed, user_id=user.id,
+            username=user.username))
+    except TextError as exc:
+        return await _page(request, lang, error=str(exc), status=400)
+    raise _back(lang, key, "text")
 
 
 def setup(app: web.Application) -> None:
     app.router.add_get("/prompts", prompts_page)
+    app.router.add_get("/prompts/drafts/{id:\\d+}.wav", draft_audio)
+    app.router.add_post("/prompts/drafts/{id:\\d+}/{decision:approve|reject}", review_draft)
     app.router.add_get("/prompts/{lang}/{key}.wav", prompt_audio)
+    app.router.add_post("/prompts/{lang}/{key}/text", edit_text)
     app.router.add_post("/prompts/{lang}/{key}", upload)
-

@@ -1,0 +1,211 @@
+"""Review and release of human recordings: every one is a draft until a second person approves it.
+
+A submitted recording (from the web page, an imported voice-talent kit or the staff phone line)
+is converted first, exactly as a build would: a file that cannot be used is refused there and
+nothing is stored. A usable one is kept under ``$IVR_DATA_DIR/prompt-drafts/<lang>/`` as a draft;
+calls never look there, so a draft cannot reach a caller. A second person who has that language
+(not the one who submitted it) approves it, and only then is it installed as the prompt's
+recording (prompts/<lang>/<key>.<ext>) and built audio, by the same code as an upload always
+used. Rejecting keeps the file for the record. Every step is a row in the audit log, written in
+the same transaction as the state change.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from ivr.db import utcnow
+from ivr.db.writer import Database
+from ivr.prompts.build import PromptBuilder, build_languages
+from ivr.prompts.catalog import KEY_RE
+from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
+from ivr.prompts.texts import catalog_for
+from ivr.protection import audit
+from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DRAFT, APPROVED, REJECTED, SUPERSEDED = "draft", "approved", "rejected", "superseded"
+VIAS = ("web", "upload", "import", "phone")
+REVIEW_ROLES = ("admin", "supervisor")
+LISTEN = ".8k.wav"  # beside each kept draft: its telephone audio, for the page and the staff line
+
+
+class ReviewError(Exception):
+    """A review step is not allowed or not possible. The message is one line a person can act on."""
+
+
+@dataclass(frozen=True)
+class Person:
+    """Who did something: a web user (id and name), or a staff line / command-line identity (name only)."""
+
+    id: int | None
+    name: str
+    role: str = "admin"
+    languages: tuple[str, ...] = ()  # empty: every language
+
+    def speaks(self, lang: str) -> bool:
+        return not self.languages or lang in self.languages
+
+
+def drafts_root(settings: Settings) -> Path:
+    return (settings.data_dir / "prompt-drafts").resolve()
+
+
+def listen_path(settings: Settings, row: dict[str, Any]) -> Path:
+    """The telephone audio of a submitted recording (draft, rejected or approved alike)."""
+    return drafts_root(settings) / (str(row["file"]).rsplit(".", 1)[0] + LISTEN)
+
+
+class PromptReview:
+    def __init__(self, settings: Settings, database: Database, builder: PromptBuilder | None = None) -> None:
+        self.settings = settings
+        self.database = database
+        self.builder = builder or PromptBuilder(settings)
+
+    # -- submitting --------------------------------------------------------------------------------------
+
+    async def submit(self, lang: str, key: str, src: Path, who: Person, via: str) -> int:
+        """Keep ``src`` as a draft of ``lang``/``key`` and return its id; AudioError when it cannot be used."""
+        if via not in VIAS:
+            raise ValueError(f"unknown way in {via!r}")
+        suffix = src.suffix.lower()
+        if suffix not in SUPPORTED:
+            kinds = ", ".join(s.lstrip(".") for s in SUPPORTED)
+            raise AudioError(f"{src.name}: not a recording format the hotline reads (use {kinds})")
+        await asyncio.to_thread(self._known, lang, key)
+        name = f"{lang}/{key}.{secrets.token_hex(6)}{suffix}"
+        kept = drafts_root(self.settings) / name
+        info = await asyncio.to_thread(self._keep, src, kept)
+
+        def insert(db: sqlite_utils.Database) -> int:
+            rec_id = int(db.execute(
+                "insert into prompt_recordings (lang, key, state, file, seconds, via, submitted_by, "
+                "submitted_by_name, submitted_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [lang, key, DRAFT, name, round(info.duration, 2), via, who.id, who.name, utcnow()]).lastrowid or 0)
+            audit.append(db, action="prompt.submit", user_id=who.id, username=who.name, object_type="prompt",
+                         object_id=f"{lang}/{key}", detail={"recording": rec_id, "via": via,
+                                                            "seconds": round(info.duration, 1)})
+            return rec_id
+
+        try:
+            return await self.database.write(insert)
+        except BaseException:
+            await asyncio.to_thread(_remove, kept)
+            raise
+
+    def _known(self, lang: str, key: str) -> None:
+        if not KEY_RE.match(key) or key not in catalog_for(self.settings).prompts:
+            raise AudioError(f"{key}: not a prompt key in the catalog")
+        if lang not in build_languages(self.settings):
+            raise AudioError(f"{lang}: not a language this hotline offers")
+
+    def _keep(self, src: Path, kept: Path) -> AudioInfo:
+        """Convert first (the same checks as a build), and keep the file only when that worked."""
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        listen = kept.with_name(kept.name.rsplit(".", 1)[0] + LISTEN)
+        try:
+            info = to_telephone_wav(src, listen)
+            shutil.copyfile(src, kept)
+        except OSError as exc:
+            _remove(kept)
+            raise AudioError(f"{src.name}: could not be kept ({exc.strerror})") from None
+        except BaseException:
+            _remove(kept)
+            raise
+        return info
+
+    # -- reviewing -------------------------------------------------------------------------------------------
+
+    async def approve(self, rec_id: int, who: Person) -> dict[str, Any]:
+        """Install the draft as the prompt callers hear; the previous approved one is superseded."""
+        row = await self._draft(rec_id, who)
+        src = drafts_root(self.settings) / str(row["file"])
+        lang, key = str(row["lang"]), str(row["key"])
+        # The conversion runs again on the kept file: if anything went wrong since, the live prompt stays.
+        info = await asyncio.to_thread(self.builder.replace_recording, lang, key, src, src.suffix)
+
+        def release(db: sqlite_utils.Database) -> bool:
+            current = db.execute("select state from prompt_recordings where id = ?", [rec_id]).fetchall()
+            if not current or current[0][0] != DRAFT:
+                raise ReviewError(f"recording {rec_id} is no longer a draft")
+            replaced = db.execute("select id from prompt_recordings where lang = ? and key = ? and state = ?",
+                                  [lang, key, APPROVED]).fetchall()
+            db.execute("update prompt_recordings set state = ? where lang = ? and key = ? and state = ?",
+                       [SUPERSEDED, lang, key, APPROVED])
+            db.execute("update prompt_recordings set state = ?, reviewed_by = ?, reviewed_by_name = ?, "
+                       "reviewed_at = ? where id = ?", [APPROVED, who.id, who.name, utcnow(), rec_id])
+            detail: dict[str, Any] = {"recording": rec_id, "seconds": round(info.duration, 1)}
+            if replaced:
+                detail["replaces"] = int(replaced[0][0])
+            audit.append(db, action="prompt.approve", user_id=who.id, username=who.name, object_type="prompt",
+                         object_id=f"{lang}/{key}", detail=detail)
+            if replaced:
+                audit.append(db, action="prompt.replace", user_id=who.id, username=who.name,
+                             object_type="prompt", object_id=f"{lang}/{key}", detail=detail)
+            return bool(replaced)
+
+        await self.database.write(release)
+        log.info("prompt %s/%s: recording %d approved", lang, key, rec_id)
+        return row
+
+    async def reject(self, rec_id: int, who: Person, reason: str = "") -> dict[str, Any]:
+        row = await self._draft(rec_id, who)
+        reason = " ".join(reason.split())[:300]
+
+        def refuse(db: sqlite_utils.Database) -> None:
+            changed = db.execute("update prompt_recordings set state = ?, reviewed_by = ?, reviewed_by_name = ?, "
+                                 "reviewed_at = ?, reason = ? where id = ? and state = ?",
+                                 [REJECTED, who.id, who.name, utcnow(), reason or None, rec_id, DRAFT]).rowcount
+            if not changed:
+                raise ReviewError(f"recording {rec_id} is no longer a draft")
+            audit.append(db, action="prompt.reject", user_id=who.id, username=who.name, object_type="prompt",
+                         object_id=f"{row['lang']}/{row['key']}", detail={"recording": rec_id})
+
+        await self.database.write(refuse)
+        return row
+
+    async def _draft(self, rec_id: int, who: Person) -> dict[str, Any]:
+        row = await self.database.query_one("select * from prompt_recordings where id = ?", [rec_id])
+        if row is None:
+            raise ReviewError(f"there is no recording {rec_id}")
+        if row["state"] != DRAFT:
+            raise ReviewError(f"recording {rec_id} of {row['key']} is already {row['state']}")
+        check_reviewer(row, who)
+        return row
+
+
+def check_reviewer(row: dict[str, Any], who: Person) -> None:
+    """Four eyes: a reviewer with the language, who did not submit the recording."""
+    lang = str(row["lang"])
+    if who.role not in REVIEW_ROLES:
+        raise ReviewError("only an administrator or a supervisor may review recordings")
+    if not who.speaks(lang):
+        raise ReviewError(f"only a reviewer who has {lang} may approve or reject a {lang} recording")
+    if (who.id is not None and who.id == row["submitted_by"]) or (
+            row["submitted_by"] is None and who.name == row["submitted_by_name"]):
+        raise ReviewError("a second person must review a recording: you submitted this one")
+
+
+def drafts(db: sqlite_utils.Database, lang: str) -> list[dict[str, Any]]:
+    """Drafts of one language, oldest first."""
+    return list(db.query("select * from prompt_recordings where lang = ? and state = ? order by id",
+                         [lang, DRAFT]))
+
+
+def approved_keys(db: sqlite_utils.Database, lang: str) -> set[str]:
+    return {str(r["key"]) for r in db.query(
+        "select key from prompt_recordings where lang = ? and state = ?", [lang, APPROVED])}
+
+
+def _remove(path: Path) -> None:
+    path.unlink(missing_ok=True)
+    path.with_name(path.name.rsplit(".", 1)[0] + LISTEN).unlink(missing_ok=True)
