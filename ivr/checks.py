@@ -1,8 +1,8 @@
 """`ivr check`: every part of the hotline registers what it can check.
 
 A check takes the settings and returns problems, each one line that names the file
-(and node, or key) and says what is wrong. Built-in checks use the same registry
-an extension would.
+(and node, or key) and says what is wrong; a line starting with ``WARNING`` only informs.
+Built-in checks use the same registry an extension would.
 """
 
 from __future__ import annotations
@@ -13,6 +13,9 @@ from collections.abc import Callable
 from ivr.settings import Settings
 
 CheckFn = Callable[[Settings], list[str]]
+
+# A problem line that starts with this is shown by `ivr check` but does not fail it.
+WARNING = "warning: "
 
 _CHECKS: dict[str, CheckFn] = {}
 

@@ -46,6 +46,13 @@ class Settings:
     ari_app: str = "hotline"
     admin_bind: str = "127.0.0.1:8080"
     languages: tuple[str, ...] = ("my", "km", "lo", "th", "ne", "vi", "en")
+    # Languages in which a machine placeholder (espeak-ng reading the catalog text) may play to callers
+    # while nobody has recorded the prompt; "all" for every language. None by default: a language is
+    # offered only with approved human recordings (see ivr/prompts/readiness.py).
+    prompt_placeholders: tuple[str, ...] = ()
+    # For demos and tests only: a placeholder may also stand for a language's own entry in the language
+    # menu, which otherwise must be a human recording before the language can be offered at all.
+    prompt_placeholder_menu: bool = False
     timezone: str = "Asia/Bangkok"
     secret_key: str = field(default="", repr=False)
     secret_key_file: Path | None = None
@@ -107,6 +114,9 @@ class Settings:
     alert_ca_file: Path | None = None
 
     # -- derived values -------------------------------------------------------------
+
+    def placeholders_allowed(self, lang: str) -> bool:
+        return "all" in self.prompt_placeholders or lang in self.prompt_placeholders
 
     @property
     def db_path(self) -> Path:
@@ -192,7 +202,7 @@ def _coerce(name: str, raw: Any, label: str | None = None) -> Any:
     kind = FIELDS[name].type
     label = label or env_name(name)
     try:
-        if name in ("languages", "trusted_proxies"):
+        if name in ("languages", "trusted_proxies", "prompt_placeholders"):
             items = raw if isinstance(raw, list | tuple) else str(raw).split(",")
             return tuple(str(i).strip() for i in items if str(i).strip())
         if isinstance(default, bool):
@@ -310,6 +320,10 @@ def validate(s: Settings, *, mode: str | None = None) -> None:
         raise SettingsError("IVR_LANGUAGES: a language is listed twice")
     if len(s.languages) > 9:
         raise SettingsError("IVR_LANGUAGES: at most 9 languages fit on a keypad menu")
+
+    for code in s.prompt_placeholders:
+        if code != "all" and code not in LANGUAGES:
+            raise SettingsError(f"IVR_PROMPT_PLACEHOLDERS: unknown language code {code!r} (or use all)")
 
     try:
         zoneinfo.ZoneInfo(s.timezone)

@@ -17,11 +17,14 @@ from prompts_helpers import read_wav, tone
 
 from ivr.checks import run_all
 from ivr.cli import main
+from ivr.db import connect
+from ivr.db.writer import Database
 from ivr.prompts.build import PromptBuilder
 from ivr.prompts.catalog import load_catalog
 from ivr.prompts.convert import AudioError
 from ivr.prompts.coverage import coverage
 from ivr.prompts.resolve import PromptResolver
+from ivr.prompts.standins import set_stand_in
 from ivr.settings import Settings, load
 from ivr.sim.media import resolve as sound_file
 
@@ -72,12 +75,20 @@ def record(settings: Settings, lang: str, key: str, name: str, **tone_args: obje
     return tone(path, **tone_args)
 
 
-def test_placeholders_where_espeak_has_the_language_and_fallback_for_khmer(
+def choose_stand_in(settings: Settings, lang: str, other: str | None) -> None:
+    database = Database(settings.db_path)
+    try:
+        database.write_sync(lambda db: set_stand_in(db, settings, lang, other, user_id=None, username="tester"))
+    finally:
+        database.close()
+
+
+def test_placeholders_where_espeak_has_the_language_and_a_stand_in_only_when_chosen(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     settings = deployment(tmp_path)
     report = PromptBuilder(settings).build()
-    # km has no espeak-ng voice: nothing is built for it, its fallback (th) and en are.
+    # km has no espeak-ng voice: nothing is built for it; its fallback (th) and en are.
     assert sorted(report.placeholders) == ["en/goodbye", "en/greeting", "th/goodbye", "th/greeting"]
     assert report.fallbacks == {"km": ["greeting", "goodbye"]}
     assert not built(settings, "km", "greeting").exists()
@@ -88,26 +99,43 @@ def test_placeholders_where_espeak_has_the_language_and_fallback_for_khmer(
     assert (params.framerate, params.nchannels, params.sampwidth) == (8000, 1, 2)
     assert max(abs(s) for s in samples) > 0.1, "a placeholder must be audible speech"
 
+    # Nobody chose a stand-in: a Khmer caller does not silently hear Thai. English is the logged last resort.
+    resolver = PromptResolver(settings)
     with caplog.at_level(logging.WARNING, logger="ivr.prompts.resolve"):
-        uri = PromptResolver(settings).media("greeting", "km")
-    assert uri == [f"sound:{built(settings, 'th', 'greeting').resolve().with_suffix('')}"]
-    assert "no km audio; playing the th prompt" in caplog.text
-
+        uri = resolver.media("greeting", "km")
+    assert uri == [f"sound:{built(settings, 'en', 'greeting').resolve().with_suffix('')}"]
+    assert "no km audio; playing the en prompt" in caplog.text
     rows = {row.lang: row for row in coverage(settings, load_catalog(settings.prompts_dir))}
-    assert (rows["km"].missing, rows["km"].placeholder, rows["km"].review) == (2, 0, 2)
-    assert {c.plays for c in rows["km"].cells} == {"th"}
+    assert (rows["km"].missing, rows["km"].placeholder, rows["km"].stand_in, rows["km"].review) == (2, 0, 0, 2)
+    assert {c.plays for c in rows["km"].cells} == {"en"}
     assert (rows["en"].placeholder, rows["en"].review) == (2, 0)
+
+    choose_stand_in(settings, "km", "th")
+    assert resolver.media("goodbye", "km") == [f"sound:{built(settings, 'th', 'goodbye').resolve().with_suffix('')}"]
+    rows = {row.lang: row for row in coverage(settings, load_catalog(settings.prompts_dir))}
+    assert (rows["km"].missing, rows["km"].stand_in) == (2, 2) and {c.plays for c in rows["km"].cells} == {"th"}
+    choose_stand_in(settings, "km", None)
+    assert resolver.media("goodbye", "km")[0].endswith("/en/goodbye")
+    log = connect(settings.db_path).execute(
+        "select action, username, object_id, detail from audit_log order by id").fetchall()
+    assert log == [("prompt.stand_in", "tester", "km", '{"from":null,"to":"th"}'),
+                   ("prompt.stand_in", "tester", "km", '{"from":"th","to":null}')]
 
 
 def test_a_stand_in_names_khmer_in_thai_instead_of_playing_thais_own_menu_line(tmp_path: Path) -> None:
     settings = deployment(tmp_path, catalog=WITH_STAND_IN)
+    assert "km/choose_language" not in PromptBuilder(settings).build().placeholders  # not without the choice
+    choose_stand_in(settings, "km", "th")
     report = PromptBuilder(settings).build()
-    assert "km/choose_language" in report.placeholders
+    assert report.placeholders == ["km/choose_language"]
     assert report.fallbacks == {"km": ["greeting", "goodbye"]}
     assert manifest(settings)["km/choose_language"]["voice"] == "th"
     khmer, thai = (built(settings, lang, "choose_language").read_bytes() for lang in ("km", "th"))
     assert khmer != thai
     assert PromptResolver(settings).media("choose_language", "km")[0].endswith("/km/choose_language")
+    choose_stand_in(settings, "km", None)
+    assert PromptBuilder(settings).build().removed == ["km/choose_language"]
+    assert not built(settings, "km", "choose_language").exists()
 
 
 def test_recordings_win_and_unchanged_inputs_are_not_rebuilt(tmp_path: Path) -> None:
@@ -178,8 +206,9 @@ def test_a_broken_first_recording_gets_a_placeholder_not_silence(tmp_path: Path)
     assert PromptResolver(settings).media("greeting", "en")[0].endswith("/en/greeting")
 
 
-def test_deleting_a_khmer_recording_goes_back_to_the_fallback(tmp_path: Path) -> None:
+def test_deleting_a_khmer_recording_goes_back_to_the_stand_in(tmp_path: Path) -> None:
     settings = deployment(tmp_path)
+    choose_stand_in(settings, "km", "th")
     source = record(settings, "km", "greeting", "greeting.wav", rate=8000, channels=1)
     assert PromptBuilder(settings).build().recorded == ["km/greeting"]
     assert PromptResolver(settings).media("greeting", "km")[0].endswith("/km/greeting")
@@ -218,14 +247,22 @@ def test_status_and_install_commands(tmp_path: Path) -> None:
     base = ["--data-dir", str(settings.data_dir), "--set", f"prompts_dir={settings.prompts_dir}",
             "--languages", "km,en", "prompts"]
     runner = CliRunner()
+    turned_on = runner.invoke(main, [*base, "stand-in", "km", "th", "--by", "amara"])
+    assert turned_on.exit_code == 0 and "th stands in for km" in turned_on.output
+    assert runner.invoke(main, [*base, "stand-in", "km"]).exit_code == 2   # neither a language nor --off
     assert runner.invoke(main, [*base, "build"]).exit_code == 0
     status = runner.invoke(main, [*base, "status"])
     assert status.exit_code == 0
     lines = {line.split()[0]: line.split() for line in status.output.splitlines()[1:]}
-    assert lines["km"][2:8] == ["0", "0", "2", "2", "0", "0"] and "th" in lines["km"]
-    assert lines["en"][2:8] == ["0", "2", "0", "0", "0", "0"]
+    # ready recorded drafts placeholder stand-in missing not-reviewed stale errors
+    assert lines["km"][2:11] == ["NO", "0", "0", "0", "2", "2", "2", "0", "0"] and lines["km"][-1] == "th"
+    assert lines["en"][2:11] == ["NO", "0", "0", "2", "0", "0", "0", "0", "0"]
+    # The hotline flow (callflows/) plays choose_language, which this small catalog lacks.
+    assert "not ready: km: the language menu's own entry is not in the prompt catalog: choose_language" in status.output
+    assert "not ready: en: only a machine placeholder (IVR_PROMPT_PLACEHOLDERS does not allow" in status.output
+    assert "note: km: 2 prompts play the th stand-in an admin chose (goodbye, greeting)" in status.output
     detail = runner.invoke(main, [*base, "status", "--lang", "km"]).output
-    assert "greeting" in detail and "plays th" in detail
+    assert "greeting" in detail and "plays th  stand-in" in detail
     unknown = runner.invoke(main, [*base, "status", "--lang", "zz"])
     assert unknown.exit_code == 2 and "unknown language code 'zz'" in unknown.output
 

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from ivr.db.writer import Database
 from ivr.prompts.resolve import MissingPrompt, PromptResolver
+from ivr.prompts.standins import set_stand_in
 from ivr.settings import Settings
 
 
@@ -35,24 +37,33 @@ def test_remote_asterisk_plays_the_installed_copy(settings: Settings) -> None:
     assert PromptResolver(remote).media("greeting", "th") == ["sound:ivr/th/greeting"]
 
 
-def test_khmer_falls_back_to_thai_then_english_with_one_warning(
+def test_khmer_plays_thai_only_when_an_admin_chose_it_with_one_warning(
     settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
     _built(settings, "en", "goodbye")
+    th = _built(settings, "th", "goodbye")
     resolver = PromptResolver(settings)
     with caplog.at_level(logging.WARNING, logger="ivr.prompts.resolve"):
-        assert resolver.media("goodbye", "km")[0].endswith("/en/goodbye")
-        th = _built(settings, "th", "goodbye")
+        assert resolver.media("goodbye", "km")[0].endswith("/en/goodbye")   # no silent Thai
+        database = Database(settings.db_path)
+        database.write_sync(lambda db: set_stand_in(db, settings, "km", "th", user_id=None, username="t"))
+        database.close()
         assert resolver.media("goodbye", "km") == [f"sound:{th.with_suffix('')}"]
     warnings = [r.getMessage() for r in caplog.records]
     assert warnings == ["prompt goodbye has no km audio; playing the en prompt instead"]
+
+
+def test_digits_follow_the_fallback_chain_until_recorded(settings: Settings) -> None:
+    _built(settings, "th", "digit_4")
+    _built(settings, "en", "digit_4")
+    assert PromptResolver(settings).digits("4", "km")[0].endswith("/th/digit_4")
 
 
 def test_never_names_a_missing_or_empty_file(settings: Settings) -> None:
     empty = settings.data_dir.resolve() / "prompts" / "en" / "apology.wav"
     empty.parent.mkdir(parents=True)
     empty.write_bytes(b"")
-    with pytest.raises(MissingPrompt, match="apology is not built for lo or th or en"):
+    with pytest.raises(MissingPrompt, match="apology is not built for lo or en"):
         PromptResolver(settings).media("apology", "lo")
 
 

@@ -66,7 +66,11 @@ async def test_coverage_playback_and_uploads_become_drafts(client: Client, web_s
     await client.login("admin")
     status, page = await client.get("/prompts?lang=km")
     assert status == 200
-    assert "Missing: callers hear the Thai prompt" in page and "សួស្តី" in page and "text needs review" in page
+    assert "Missing: callers hear the English prompt" in page and "សួស្តី" in page and "text needs review" in page
+    assert "Cannot be offered yet: no audio of its own, and no stand-in chosen: goodbye, greeting" in page
+    status, page = await client.post("/prompts/km/stand-in", {"stand_in": "th"})
+    assert status == 200 and "The stand-in was changed" in page and "Missing: callers hear the Thai prompt" in page
+    assert actions(web_db) == [("prompt.stand_in", "admin")]
 
     status, page = await client.get("/prompts?lang=en")
     assert 'src="/prompts/en/greeting.wav?v=' in page and "Placeholder (computer speech)" in page
@@ -98,7 +102,7 @@ async def test_coverage_playback_and_uploads_become_drafts(client: Client, web_s
         assert expected in page and "The previous prompt is still in place" in page
         assert built.read_bytes() == placeholder
     assert draft_ids(web_db) == [draft]   # nothing refused was kept
-    assert actions(web_db) == [("prompt.submit", "admin")]
+    assert actions(web_db) == [("prompt.stand_in", "admin"), ("prompt.submit", "admin")]
 
 
 async def test_four_eyes_approval_releases_a_draft(client: Client, web_settings: Settings, web_db: Database,
@@ -129,7 +133,7 @@ async def test_four_eyes_approval_releases_a_draft(client: Client, web_settings:
     assert built.read_bytes() != placeholder
     assert (web_settings.prompts_dir / "en" / "greeting.wav").read_bytes() == first
     assert draft_ids(web_db, "approved") == [draft]
-    assert "<td>1</td><td>0</td><td>1</td>" in page  # en: 1 recorded, no drafts, 1 placeholder
+    assert "<td>1</td><td>0</td><td>1</td><td>0</td>" in page  # en: 1 recorded, no drafts, 1 placeholder, 0 stand-in
 
     # A second take replaces the first only once approved; a rejected one changes nothing.
     approved = built.read_bytes()
@@ -182,7 +186,7 @@ async def test_filters_and_pages(client: Client, web_settings: Settings, monkeyp
     monkeypatch.setattr(prompts_web, "PAGE_SIZE", 1)
     status, page = await client.get("/prompts?lang=en&page=2")
     assert "page 2 of 2" in page and 'id="greeting"' in page and 'id="goodbye"' not in page  # keys A-Z
-    assert 'href="/prompts?lang=en&amp;status=&amp;review=&amp;page=1"' in page
+    assert 'href="/prompts?lang=en&amp;status=&amp;review=&amp;page=1">← Previous page' in page
 
 
 async def test_only_admins_see_the_prompts_page(client: Client) -> None:

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from ivr.checks import WARNING
 from ivr.cli.context import CliContext, pass_cli
 from ivr.db import connect
 from ivr.db.migrations import MigrationError, NewerDatabaseError
@@ -25,7 +26,10 @@ def config(cli: CliContext) -> None:
 @click.command()
 @pass_cli
 def check(cli: CliContext) -> None:
-    """Check settings, call flows and prompts. Exits 1 when anything is wrong."""
+    """Check settings, call flows and prompts. Exits 1 when anything is wrong.
+
+    Lines starting "warning:" are shown but do not fail the check (e.g. a language's chosen stand-in).
+    """
     from ivr.checks import run_all
 
     try:
@@ -35,13 +39,15 @@ def check(cli: CliContext) -> None:
         sys.exit(1)
     click.echo("settings: ok")
     failed = False
-    for name, problems in run_all(settings).items():
+    for name, found in run_all(settings).items():
+        warnings = [p for p in found if p.startswith(WARNING)]
+        problems = [p for p in found if not p.startswith(WARNING)]
         if not problems:
-            click.echo(f"{name}: ok")
-            continue
-        failed = True
-        click.echo(f"{name}: {len(problems)} problem(s)")
-        for problem in problems:
+            click.echo(f"{name}: ok" + (f" ({len(warnings)} warning(s))" if warnings else ""))
+        else:
+            failed = True
+            click.echo(f"{name}: {len(problems)} problem(s)")
+        for problem in problems + warnings:
             click.echo(f"  {problem}")
     sys.exit(1 if failed else 0)
 

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import click
+import sqlite_utils
 
 from ivr.cli.context import CliContext, pass_cli
 from ivr.db.writer import Database
@@ -93,6 +94,10 @@ def demo_settings(settings: Settings) -> Settings:
         secret_key=secret,
         ari_password=settings.ari_password or secrets.token_urlsafe(16),
         cookie_secure=False,
+        # Nobody has recorded anything for a demo: machine placeholders stand in everywhere, the language
+        # menu included (a real deployment allows neither by default; see docs/prompts.md).
+        prompt_placeholders=settings.prompt_placeholders or ("all",),
+        prompt_placeholder_menu=True,
     )
     validate(demo, mode="serve")
     return demo
@@ -118,6 +123,7 @@ def ensure_demo_users(settings: Settings) -> dict[str, str]:
     try:
         migrate(db)
         with transaction(db):
+            demo_stand_ins(db, settings)
             brand = seed_registry(db, k=settings.brand_k, today=datetime.now(settings.tz).date())
             for username, role in DEMO_LOGINS:
                 password = secrets.token_urlsafe(9)
@@ -130,6 +136,22 @@ def ensure_demo_users(settings: Settings) -> dict[str, str]:
     finally:
         db.conn.close()
     return passwords
+
+
+def demo_stand_ins(db: sqlite_utils.Database, settings: Settings) -> None:
+    """Khmer and Lao have no espeak-ng voice: in the demo, Thai stands in for them, chosen (and audited)
+    as an admin would choose it with `ivr prompts stand-in km th`."""
+    from ivr.prompts.standins import set_stand_in, stand_ins
+    from ivr.prompts.voices import Espeak
+
+    espeak = Espeak()
+    chosen = stand_ins(settings)
+    for lang in settings.languages:
+        if lang in DEMO_STAND_INS and lang not in chosen and espeak.voice_for(lang) is None:
+            set_stand_in(db, settings, lang, DEMO_STAND_INS[lang], user_id=None, username="demo")
+
+
+DEMO_STAND_INS = {"km": "th", "lo": "th"}
 
 
 @click.command()

@@ -5,8 +5,9 @@ their fallbacks):
 - a recording (prompts/<lang>/<key>.<ext>) is converted to telephone audio;
 - without one, a placeholder is synthesised with espeak-ng from the catalog text,
   and marked as a placeholder in the manifest;
-- without a recording or an espeak-ng voice (Khmer, Lao), nothing is built and calls
-  play the fallback language's prompt (the resolver logs it; so does this build).
+- without a recording or an espeak-ng voice (Khmer, Lao), nothing is built; calls play the
+  stand-in language's prompt if an admin chose one (ivr/prompts/standins.py), and the
+  catalog's stand_in text is then synthesised in that language's voice.
 A content hash decides what needs doing; a recording whose size and time are as at the
 last build is not even read again. A recording that fails to convert never replaces a
 working prompt.
@@ -30,6 +31,7 @@ from ivr.languages import fallback_chain
 from ivr.prompts.catalog import Catalog
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.prompts.sources import find_sources, placeholder_hash, recording_digest, recording_hash, stat_signature
+from ivr.prompts.standins import stand_ins
 from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest, update_manifest
 from ivr.prompts.texts import catalog_for
 from ivr.prompts.voices import Espeak
@@ -51,6 +53,7 @@ class Task:
     text: str = ""
     voice: str = ""
     source_stat: str = ""
+    stand_in: str = ""  # the language whose voice says this language's words (an admin's choice)
 
 
 @dataclass
@@ -68,9 +71,20 @@ class BuildReport:
 def build_languages(settings: Settings) -> list[str]:
     """Enabled languages plus every language they fall back to, in a stable order."""
     out: list[str] = []
+    standing = stand_ins(settings)
     for lang in settings.languages:
-        out += [code for code in fallback_chain(lang) if code not in out]
+        out += [code for code in [*fallback_chain(lang), standing.get(lang)] if code and code not in out]
     return out
+
+
+def without_audio_message(settings: Settings, lang: str, count: int) -> str:
+    """One line for a language with prompts nobody recorded and no espeak-ng voice to make placeholders."""
+    standing = stand_ins(settings).get(lang)
+    if standing:
+        return (f"{lang}: {count} prompts have no recording and espeak-ng has no {lang} voice; callers hear the "
+                f"{standing} stand-in until they are recorded")
+    return (f"{lang}: {count} prompts have no recording and espeak-ng has no {lang} voice; {lang} cannot be "
+            f"offered until they are recorded (or an admin chooses a stand-in: `ivr prompts stand-in {lang} th`)")
 
 
 class PromptBuilder:
@@ -102,8 +116,7 @@ class PromptBuilder:
                     changes[name] = {**manifest[name], "error": error}
         update_manifest(self.root, changes)
         for lang, keys in report.fallbacks.items():
-            log.warning("%d %s prompts have no recording and no placeholder voice; callers hear %s",
-                        len(keys), lang, fallback_chain(lang)[1])
+            log.warning("%s", without_audio_message(self.settings, lang, len(keys)))
         report.seconds = time.monotonic() - started
         log.info("prompts built: %d recorded, %d placeholders, %d unchanged, %d failed in %.1f s",
                  len(report.recorded), len(report.placeholders), report.unchanged, len(report.failed),
@@ -119,6 +132,7 @@ class PromptBuilder:
         report.warnings += [f"{path}: no key {key!r} in the catalog; not built"
                             for key, path in sources.by_key.items() if key not in catalog.prompts]
         voice = self.espeak.voice_for(lang)
+        standing = stand_ins(self.settings).get(lang)
         tasks: list[Task] = []
         for key in catalog.keys:
             name = entry_name(lang, key)
@@ -133,12 +147,15 @@ class PromptBuilder:
                             text=text.text if text else "", voice=voice or "", source_stat=stat)
             elif voice is not None and text is not None:
                 task = Task(lang, key, PLACEHOLDER, placeholder_hash(text.text, voice), text=text.text, voice=voice)
-            elif text is not None and text.stand_in and self.espeak.voice_for(text.stand_in[0]):
-                other_voice, words = str(self.espeak.voice_for(text.stand_in[0])), text.stand_in[1]
-                task = Task(lang, key, PLACEHOLDER, placeholder_hash(words, other_voice), text=words, voice=other_voice)
+            elif (text is not None and text.stand_in and text.stand_in[0] == standing
+                  and self.espeak.voice_for(standing)):
+                # Only when an admin chose this stand-in: "For Khmer, press" said in Thai.
+                other_voice, words = str(self.espeak.voice_for(standing)), text.stand_in[1]
+                task = Task(lang, key, PLACEHOLDER, placeholder_hash(words, other_voice), text=words, voice=other_voice,
+                            stand_in=standing)
             else:
-                if previous.get("kind") == RECORDED and dst.exists():
-                    # The recording was deleted on purpose; calls go back to the fallback language.
+                if (previous.get("kind") == RECORDED or previous.get("stand_in")) and dst.exists():
+                    # The recording was deleted, or the stand-in turned off, on purpose.
                     dst.unlink()
                     changes[name] = None
                     report.removed.append(name)
@@ -188,6 +205,8 @@ class PromptBuilder:
                 entry["source_stat"] = task.source_stat
         else:
             entry["voice"] = task.voice
+            if task.stand_in:
+                entry["stand_in"] = task.stand_in
         entry.update(asdict(info))
         return entry
 

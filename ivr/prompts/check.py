@@ -6,9 +6,11 @@ every catalog key (digits and numbers too) in every enabled language.
 
 from __future__ import annotations
 
-from ivr.checks import check
+from ivr.checks import WARNING, check
+from ivr.languages import LANGUAGES
 from ivr.prompts.catalog import CatalogError
-from ivr.prompts.coverage import coverage
+from ivr.prompts.coverage import LanguageCoverage, coverage
+from ivr.prompts.readiness import load_hotline_flow, readiness
 from ivr.prompts.sources import find_sources
 from ivr.prompts.store import MANIFEST, built_root
 from ivr.prompts.texts import catalog_for
@@ -40,7 +42,9 @@ def check_prompts(settings: Settings) -> list[str]:
     if not (root / MANIFEST).exists():
         problems.append(f"{root}: prompts are not built yet; run `ivr prompts build`")
         return problems
-    for row in coverage(settings, catalog):
+    rows = coverage(settings, catalog)
+    problems += language_problems(settings, rows)
+    for row in rows:
         silent = [c.key for c in row.cells if c.plays is None]
         if silent:
             problems.append(f"{root}/{row.lang}: nothing would play for {_some(silent)}; run `ivr prompts build`")
@@ -51,4 +55,18 @@ def check_prompts(settings: Settings) -> list[str]:
         failed = [c.key for c in row.cells if c.error]
         if failed:
             problems.append(f"{root}/{row.lang}: the last build failed for {_some(failed)}; see `ivr prompts status`")
+    return problems
+
+
+def language_problems(settings: Settings, rows: list[LanguageCoverage]) -> list[str]:
+    """A language offered (IVR_LANGUAGES) but not ready fails the check; a stand-in only warns."""
+    flow = load_hotline_flow(settings)
+    if flow is None:
+        return []   # the flows check says why
+    problems: list[str] = []
+    for result in readiness(settings, flow, rows):
+        if not result.ready:
+            problems.append(f"IVR_LANGUAGES offers {result.lang} ({LANGUAGES[result.lang].english}), which is not "
+                            f"ready: " + "; ".join(line.split(": ", 1)[1] for line in result.blocking))
+        problems += [WARNING + line for line in result.warnings]
     return problems

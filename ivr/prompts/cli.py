@@ -10,10 +10,11 @@ from pathlib import Path
 import click
 
 from ivr.cli.context import CliContext, pass_cli
-from ivr.languages import LANGUAGES, fallback_chain
+from ivr.languages import LANGUAGES
 from ivr.prompts.catalog import CatalogError
 from ivr.prompts.resolve import INSTALL_PREFIX
 from ivr.prompts.store import built_root
+from ivr.settings import Settings
 
 
 @click.group()
@@ -41,7 +42,7 @@ def build(cli: CliContext, force: bool, languages: tuple[str, ...], jobs: int | 
     Only what changed is rebuilt (content hash). A recording that cannot be converted
     leaves the previous prompt in place; the command then exits 1.
     """
-    from ivr.prompts.build import PromptBuilder
+    from ivr.prompts.build import PromptBuilder, without_audio_message
 
     settings = cli.settings(mode="prompts")
     _known_languages(languages)
@@ -52,8 +53,7 @@ def build(cli: CliContext, force: bool, languages: tuple[str, ...], jobs: int | 
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     for lang, keys in report.fallbacks.items():
-        click.echo(f"{lang}: {len(keys)} prompts have no recording and espeak-ng has no {lang} voice; "
-                   f"callers hear {fallback_chain(lang)[1]} until they are recorded")
+        click.echo(without_audio_message(settings, lang, len(keys)))
     click.echo(f"{len(report.recorded)} recorded, {len(report.placeholders)} placeholders built, "
                f"{report.unchanged} unchanged, {len(report.removed)} removed, {len(report.failed)} failed "
                f"in {report.seconds:.1f} s -> {built_root(settings)}")
@@ -67,8 +67,11 @@ def build(cli: CliContext, force: bool, languages: tuple[str, ...], jobs: int | 
 @click.option("--lang", default=None, help="List every key of this language with its state.")
 @pass_cli
 def status(cli: CliContext, lang: str | None) -> None:
-    """Coverage per enabled language: recorded, placeholder, missing (plays a fallback), needs review."""
+    """Per enabled language: ready to offer or not, approved recordings, drafts, placeholders, stand-ins,
+    missing, texts not reviewed."""
     from ivr.prompts.coverage import coverage
+    from ivr.prompts.readiness import load_hotline_flow, readiness
+    from ivr.prompts.standins import stand_ins
     from ivr.prompts.texts import catalog_for
 
     settings = cli.settings()
@@ -78,22 +81,88 @@ def status(cli: CliContext, lang: str | None) -> None:
     except CatalogError as exc:
         raise click.ClickException(str(exc)) from None
     rows = coverage(settings, catalog, (lang,) if lang else None)
+    drafts = _draft_counts(settings)
     if lang:
+        pending = drafts.get(lang, {})
         for cell in rows[0].cells:
             plays = "" if cell.plays == lang else f"  plays {cell.plays or 'NOTHING'}"
-            flags = "".join(f"  {flag}" for flag, on in (("needs-review", cell.review), ("stale", cell.stale)) if on)
+            flags = "".join(f"  {flag}" for flag, on in (("stand-in", cell.stand_in), ("needs-review", cell.review),
+                                                         ("stale", cell.stale)) if on)
+            draft = f"  {pending[cell.key]} draft(s)" if pending.get(cell.key) else ""
             error = f"  error: {cell.error}" if cell.error else ""
-            click.echo(f"{cell.key:24} {cell.state:12}{plays}{flags}{error}")
+            click.echo(f"{cell.key:24} {cell.state:12}{plays}{flags}{draft}{error}")
         return
-    click.echo(f"{'lang':5} {'language':12} {'recorded':>8} {'placeholder':>11} {'missing':>7} {'needs review':>12} "
-               f"{'stale':>5} {'errors':>6}  of {len(catalog.keys)} keys")
+    flow = load_hotline_flow(settings)
+    ready = {r.lang: r for r in readiness(settings, flow, rows)} if flow is not None else {}
+    standing = stand_ins(settings)
+    click.echo(f"{'lang':5} {'language':12} {'ready':>5} {'recorded':>8} {'drafts':>6} {'placeholder':>11} "
+               f"{'stand-in':>8} {'missing':>7} {'text not reviewed':>17} {'stale':>5} {'errors':>6}"
+               f"  of {len(catalog.keys)} keys")
     for row in rows:
-        note = ""
-        if row.missing:
-            heard = sorted({c.plays or "NOTHING" for c in row.cells if c.state == "missing"})
-            note = f"  missing ones play: {', '.join(heard)}"
-        click.echo(f"{row.lang:5} {LANGUAGES[row.lang].english:12} {row.recorded:8} {row.placeholder:11} "
-                   f"{row.missing:7} {row.review:12} {row.stale:5} {row.errors:6}{note}")
+        verdict = "yes" if row.lang in ready and ready[row.lang].ready else "NO"
+        note = f"  stand-in: {standing[row.lang]}" if row.lang in standing else ""
+        click.echo(f"{row.lang:5} {LANGUAGES[row.lang].english:12} {verdict:>5} {row.recorded:8} "
+                   f"{sum(drafts.get(row.lang, {}).values()):6} {row.placeholder:11} {row.stand_in:8} "
+                   f"{row.missing:7} {row.review:17} {row.stale:5} {row.errors:6}{note}")
+    for result in ready.values():
+        for line in result.blocking:
+            click.echo(f"not ready: {line}")
+        for line in result.warnings:
+            click.echo(f"note: {line}")
+
+
+def _draft_counts(settings: Settings) -> dict[str, dict[str, int]]:
+    """lang -> key -> drafts waiting for review; nothing when there is no database yet."""
+    if not settings.db_path.exists():
+        return {}
+    import sqlite3
+
+    from ivr.db import connect
+
+    db = connect(settings.db_path)
+    try:
+        rows = db.execute("select lang, key, count(*) from prompt_recordings where state = 'draft' "
+                          "group by lang, key").fetchall()
+    except sqlite3.OperationalError:
+        return {}   # not migrated yet: `ivr db migrate`
+    finally:
+        db.conn.close()
+    out: dict[str, dict[str, int]] = {}
+    for lang, key, n in rows:
+        out.setdefault(str(lang), {})[str(key)] = int(n)
+    return out
+
+
+@prompts.command("stand-in")
+@click.argument("lang")
+@click.argument("other", required=False)
+@click.option("--off", is_flag=True, help="No stand-in: LANG plays only its own prompts.")
+@click.option("--by", "username", default="", help="Who makes the change, for the audit log (default: $USER).")
+@pass_cli
+def stand_in(cli: CliContext, lang: str, other: str | None, off: bool, username: str) -> None:
+    """Let OTHER's prompts play for LANG where LANG has none of its own (e.g. `stand-in km th`), or --off.
+
+    A stand-in is never a default: this command (or the prompts page) sets it, the audit log
+    records who did, and `ivr check` warns about it for as long as it is on.
+    """
+    from ivr.db.writer import Database
+    from ivr.prompts.standins import StandInError, set_stand_in
+
+    settings = cli.settings()
+    _known_languages((lang,) + ((other,) if other else ()))
+    if off == bool(other):
+        raise click.UsageError("give the stand-in language, or --off")
+    who = username or os.environ.get("USER") or "command line"
+    database = Database(settings.db_path)
+    try:
+        changed = database.write_sync(lambda db: set_stand_in(db, settings, lang, other, user_id=None,
+                                                              username=who))
+    except StandInError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    what = f"{other} stands in for {lang}" if other else f"{lang} has no stand-in"
+    click.echo(f"{what}{'' if changed else ' (unchanged)'}; run `ivr prompts build` to rebuild its prompts")
 
 
 @prompts.command()

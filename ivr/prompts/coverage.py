@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.languages import fallback_chain
 from ivr.prompts.build import PLACEHOLDER, RECORDED
 from ivr.prompts.catalog import Catalog
 from ivr.prompts.sources import find_sources, recording_digest, stat_signature
+from ivr.prompts.standins import chain, stand_ins
 from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest
 from ivr.settings import Settings
 
@@ -25,6 +25,7 @@ class Cell:
     key: str
     state: str  # RECORDED, PLACEHOLDER or MISSING (no audio of its own in this language)
     plays: str | None  # the language whose audio a caller hears; None: nothing at all
+    stand_in: bool  # a caller hears the stand-in language an admin chose (its audio, or its voice)
     review: bool  # the catalog text is a machine draft (or absent)
     stale: bool  # the recording changed (or appeared) since the last build
     error: str | None  # why the last build of this prompt failed
@@ -37,6 +38,7 @@ class LanguageCoverage:
     recorded: int = 0
     placeholder: int = 0
     missing: int = 0
+    stand_in: int = 0
     review: int = 0
     stale: int = 0
     errors: int = 0
@@ -48,16 +50,18 @@ def coverage(settings: Settings, catalog: Catalog, languages: tuple[str, ...] | 
     root = built_root(settings)
     manifest = load_manifest(root)
     out = []
+    standing = stand_ins(settings)
     for lang in languages or settings.languages:
         sources = find_sources(settings.prompts_dir, lang).by_key
         row = LanguageCoverage(lang)
         for key in catalog.keys:
             entry = manifest.get(entry_name(lang, key), {})
-            cell = _cell(root, lang, key, entry, sources.get(key), catalog)
+            cell = _cell(root, lang, key, entry, sources.get(key), catalog, standing)
             row.cells.append(cell)
             row.recorded += cell.state == RECORDED
             row.placeholder += cell.state == PLACEHOLDER
             row.missing += cell.state == MISSING
+            row.stand_in += cell.stand_in
             row.review += cell.review
             row.stale += cell.stale
             row.errors += cell.error is not None
@@ -66,7 +70,8 @@ def coverage(settings: Settings, catalog: Catalog, languages: tuple[str, ...] | 
     return out
 
 
-def _cell(root: Path, lang: str, key: str, entry: dict[str, Any], source: Path | None, catalog: Catalog) -> Cell:
+def _cell(root: Path, lang: str, key: str, entry: dict[str, Any], source: Path | None, catalog: Catalog,
+          standing: dict[str, str]) -> Cell:
     path = built_path(root, lang, key)
     text = catalog.text(key, lang)
     review = text is None or text.review
@@ -75,8 +80,9 @@ def _cell(root: Path, lang: str, key: str, entry: dict[str, Any], source: Path |
         plays: str | None = lang
     else:
         state, plays = MISSING, next(
-            (code for code in fallback_chain(lang)[1:] if is_playable(built_path(root, code, key))), None
+            (code for code in chain(lang, key, standing)[1:] if is_playable(built_path(root, code, key))), None
         )
+    stand_in = bool(entry.get("stand_in")) if plays == lang else (plays is not None and plays == standing.get(lang))
     if source is not None:
         # The prompts page and `ivr check` look at every key in every language: only a recording whose
         # size or time changed is read and hashed again.
@@ -84,4 +90,4 @@ def _cell(root: Path, lang: str, key: str, entry: dict[str, Any], source: Path |
         stale = entry.get("kind") != RECORDED or entry.get("hash") != digest
     else:
         stale = state == RECORDED and bool(entry)
-    return Cell(lang, key, state, plays, review, stale, entry.get("error"), path if plays == lang else None)
+    return Cell(lang, key, state, plays, stand_in, review, stale, entry.get("error"), path if plays == lang else None)

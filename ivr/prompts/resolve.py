@@ -1,8 +1,10 @@
 """Which audio to play for a prompt key in a caller's language.
 
 The resolver only ever names files that exist: when a prompt was not built in the
-caller's language it walks :func:`ivr.languages.fallback_chain` (Khmer -> Thai ->
-English, ...) and logs a warning the first time each key falls back. When Asterisk
+caller's language it plays the language an administrator chose as that language's stand-in
+(ivr/prompts/standins.py; none by default), then English as a last resort, and logs a warning
+the first time each key falls back (`ivr check` fails for such a language). Digits and numbers
+follow :func:`ivr.languages.fallback_chain` until they are recorded. When Asterisk
 shares this machine, prompts play by absolute path; otherwise by the name under which
 `ivr prompts install` put them in Asterisk's sounds folder (``sound:ivr/<lang>/<key>``).
 """
@@ -12,8 +14,8 @@ from __future__ import annotations
 import logging
 import re
 
-from ivr.languages import fallback_chain
 from ivr.prompts.catalog import KEY_RE
+from ivr.prompts.standins import chain, languages_path, read_stand_ins
 from ivr.prompts.store import built_path, built_root, is_playable
 from ivr.settings import Settings
 
@@ -33,6 +35,21 @@ class PromptResolver:
         self._root = built_root(settings)
         self._local = settings.asterisk_local
         self._warned: set[tuple[str, str]] = set()
+        self._standing_file = languages_path(settings)
+        self._standing: tuple[float, dict[str, str]] = (-1.0, {})
+
+    def _stand_ins(self) -> dict[str, str]:
+        """The stand-in choices, read again only when the file changed (an admin may change them any time)."""
+        try:
+            mtime = self._standing_file.stat().st_mtime
+        except OSError:
+            mtime = 0.0
+        if mtime != self._standing[0]:
+            self._standing = (mtime, read_stand_ins(self._standing_file) if mtime else {})
+        return self._standing[1]
+
+    def chain(self, key: str, lang: str) -> list[str]:
+        return chain(lang, key, self._stand_ins())
 
     def media(self, key: str, lang: str) -> list[str]:
         """The media URIs that play ``key`` in ``lang`` (or the nearest fallback that was built)."""
@@ -40,8 +57,8 @@ class PromptResolver:
             raise MissingPrompt(f"{key!r} is not a prompt key")
         if not LANG_RE.match(lang):
             raise MissingPrompt(f"{lang!r} is not a language code")
-        chain = fallback_chain(lang)
-        for candidate in chain:
+        languages = self.chain(key, lang)
+        for candidate in languages:
             path = built_path(self._root, candidate, key)
             if not is_playable(path):
                 continue
@@ -51,7 +68,7 @@ class PromptResolver:
             if self._local:
                 return [f"sound:{path.with_suffix('')}"]
             return [f"sound:{INSTALL_PREFIX}/{candidate}/{key}"]
-        raise MissingPrompt(f"prompt {key} is not built for {' or '.join(chain)}; run `ivr prompts build`")
+        raise MissingPrompt(f"prompt {key} is not built for {' or '.join(languages)}; run `ivr prompts build`")
 
     def digits(self, digits: str, lang: str) -> list[str]:
         """One prompt per digit, e.g. for reading a case code back."""

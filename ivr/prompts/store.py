@@ -54,14 +54,19 @@ def load_manifest(root: Path) -> dict[str, dict[str, Any]]:
 
 
 def save_manifest(root: Path, entries: dict[str, dict[str, Any]]) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".manifest.", suffix=".tmp", dir=root)
+    write_json(root / MANIFEST, {"version": 1, "entries": dict(sorted(entries.items()))})
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` whole or not at all (a reader never sees half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as out:
-            json.dump({"version": 1, "entries": dict(sorted(entries.items()))}, out, indent=1, ensure_ascii=False)
+            json.dump(data, out, indent=1, ensure_ascii=False)
             out.flush()
             os.fsync(out.fileno())
-        os.replace(tmp, root / MANIFEST)
+        os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

@@ -9,8 +9,6 @@ database, and the checked-in catalog keeps its comments.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +16,7 @@ import sqlite_utils
 
 from ivr.db import utcnow
 from ivr.prompts.catalog import Catalog, load_catalog
-from ivr.prompts.store import built_root, manifest_lock
+from ivr.prompts.store import built_root, manifest_lock, write_json
 from ivr.protection import audit
 from ivr.settings import Settings
 
@@ -75,13 +73,4 @@ def _write_overlay(settings: Settings, name: str, entry: dict[str, Any]) -> None
         found = data.get("texts") if isinstance(data, dict) else None
         texts: dict[str, Any] = found if isinstance(found, dict) else {}
         texts[name] = entry
-        fd, tmp = tempfile.mkstemp(prefix=".texts.", suffix=".tmp", dir=root)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                json.dump({"version": 1, "texts": dict(sorted(texts.items()))}, out, indent=1, ensure_ascii=False)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        write_json(path, {"version": 1, "texts": dict(sorted(texts.items()))})

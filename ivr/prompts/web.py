@@ -23,7 +23,9 @@ from ivr.prompts.build import build_languages
 from ivr.prompts.catalog import KEY_RE, CatalogError
 from ivr.prompts.convert import SUPPORTED, AudioError
 from ivr.prompts.coverage import coverage
+from ivr.prompts.readiness import load_hotline_flow, readiness
 from ivr.prompts.review import DRAFT, Person, PromptReview, ReviewError, check_reviewer, listen_path
+from ivr.prompts.standins import StandInError, set_stand_in, stand_ins
 from ivr.prompts.store import built_path, built_root, is_playable, load_manifest
 from ivr.prompts.texts import TextError, catalog_for, save_text
 from ivr.settings import Settings
@@ -43,6 +45,8 @@ DONE = {
     "approved": "Approved. Callers hear the new recording from their next call.",
     "rejected": "The draft was rejected. Callers still hear the previous prompt.",
     "text": "The text was saved. Run `ivr prompts build` (or restart the hotline) to rebuild its placeholder.",
+    "standin": "The stand-in was changed. Run `ivr prompts build` (or restart the hotline) to rebuild the "
+               "language menu's entry.",
 }
 
 
@@ -65,6 +69,8 @@ async def _page(request: web.Request, lang: str, *, error: str = "", status: int
     except CatalogError as exc:
         return render(request, "prompts/index.html", {"catalog_error": str(exc)}, status=500)
     rows = await asyncio.to_thread(coverage, settings, catalog)
+    flow = await asyncio.to_thread(load_hotline_flow, settings)
+    ready = {r.lang: r for r in readiness(settings, flow, rows)} if flow is not None else {}
     manifest = await asyncio.to_thread(load_manifest, built_root(settings))
     pending = await request.app[DATABASE].query(
         "select * from prompt_recordings where lang = ? and state = ? order by id", [lang, DRAFT])
@@ -112,7 +118,9 @@ async def _page(request: web.Request, lang: str, *, error: str = "", status: int
         "catalog_error": "", "rows": rows, "lang": lang, "keys": keys[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
         "matching": len(keys), "page": page, "pages": pages, "query": query, "statuses": STATUSES,
         "status": wanted, "needs_review": needs_review, "error": error, "accept": ",".join(SUPPORTED),
-        "total": len(catalog.keys), "drafts": draft_counts,
+        "total": len(catalog.keys), "drafts": draft_counts, "ready": ready,
+        "stand_in": stand_ins(settings).get(lang), "stand_in_choices": [
+            code for code in build_languages(settings) if code != lang and code not in stand_ins(settings)],
         "notice": DONE.get(request.query.get("done", ""), ""),
     }
     return render(request, "prompts/index.html", ctx, status=status)
@@ -237,10 +245,28 @@ async def edit_text(request: web.Request) -> web.StreamResponse:
     raise _back(lang, key, "text")
 
 
+@require_role("admin")
+async def change_stand_in(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    lang = request.match_info["lang"]
+    if lang not in settings.languages:
+        raise web.HTTPNotFound(text="This language is not offered.")
+    form = await request.post()
+    other = str(form.get("stand_in") or "") or None
+    user = current_user(request)
+    try:
+        await request.app[DATABASE].write(lambda db: set_stand_in(
+            db, settings, lang, other, user_id=user.id, username=user.username))
+    except StandInError as exc:
+        return await _page(request, lang, error=f"{exc}.", status=400)
+    raise web.HTTPSeeOther(f"/prompts?lang={lang}&done=standin")
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/prompts", prompts_page)
     app.router.add_get("/prompts/drafts/{id:\\d+}.wav", draft_audio)
     app.router.add_post("/prompts/drafts/{id:\\d+}/{decision:approve|reject}", review_draft)
     app.router.add_get("/prompts/{lang}/{key}.wav", prompt_audio)
     app.router.add_post("/prompts/{lang}/{key}/text", edit_text)
+    app.router.add_post("/prompts/{lang}/stand-in", change_stand_in)
     app.router.add_post("/prompts/{lang}/{key}", upload)
