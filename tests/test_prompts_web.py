@@ -4,12 +4,15 @@
 from __future__ import annotations
 
 import dataclasses
+import io
+import zipfile
 from pathlib import Path
 
 import aiohttp
 import pytest
 import yaml
 from admin_helpers import Client, admin_template, client, server, users, web_db  # noqa: F401
+from browser_support import requires_chromium
 from prompts_helpers import tone
 
 from ivr.admin.users import add_user
@@ -195,3 +198,20 @@ async def test_only_admins_see_the_prompts_page(client: Client) -> None:
     assert status == 403
     async with client.session.get(client.base + "/prompts/en/greeting.wav") as response:
         assert response.status == 403
+
+
+@requires_chromium
+async def test_the_voice_talent_kit_downloads_as_a_zip(client: Client, web_settings: Settings) -> None:
+    await client.login("admin")
+    status, page = await client.get("/prompts?lang=km")
+    assert 'href="/prompts/kit/km.zip"' in page
+    async with client.session.get(client.base + "/prompts/kit/km.zip") as response:
+        assert response.status == 200 and response.headers["Content-Type"] == "application/zip"
+        data = await response.read()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
+        assert {"km-kit/km-script.pdf", "km-kit/km-script.csv", "km-kit/kit.json", "km-kit/km/",
+                "km-kit/reference/greeting.wav"} <= names
+        assert "សួស្តី" in archive.read("km-kit/km-script.csv").decode("utf-8-sig")
+    status, _ = await client.get("/prompts/kit/zz.zip")
+    assert status == 404

@@ -1,8 +1,9 @@
-"""The web UI serves its own fonts for the scripts it shows: Myanmar, Khmer, Lao and Thai.
+"""The web UI serves its own fonts for the scripts it shows: Myanmar, Khmer, Lao, Thai and Devanagari.
 
 A laptop without these fonts would show boxes for names and transcripts. The WOFF2 files are
 Noto Sans from npm's @fontsource packages (web/package.json; scripts/setup.sh installs them),
-served from the app itself, never a CDN. ``/fonts/fonts.css`` holds their @font-face rules,
+served from the app itself, never a CDN (and embedded in the PDFs it prints: brand reports, the
+voice-talent kit's script). ``/fonts/fonts.css`` holds their @font-face rules,
 each limited by unicode-range to its script, so a page downloads only the scripts it shows.
 """
 
@@ -25,6 +26,7 @@ FAMILIES = {
     "noto-sans-khmer": "khmer",
     "noto-sans-lao": "lao",
     "noto-sans-thai": "thai",
+    "noto-sans-devanagari": "devanagari",  # Nepali
 }
 WEIGHTS = (400, 700)
 _FILE = re.compile(r"^[a-z0-9-]+\.woff2$")

@@ -199,3 +199,79 @@ def install(cli: CliContext, directory: Path, create: bool) -> None:
             raise click.ClickException(f"{dst}: cannot write ({exc.strerror})") from None
         copied += 1
     click.echo(f"{copied} copied, {unchanged} unchanged -> {directory / INSTALL_PREFIX}")
+
+
+@prompts.command()
+@click.option("--lang", required=True, help="The language the speaker records.")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The folder to write the kit to (created if needed).")
+@pass_cli
+def kit(cli: CliContext, lang: str, out: Path) -> None:
+    """A voice-talent kit for one language: the script (PDF and CSV), English reference audio, and the
+    folder to save the recordings in. Run `ivr prompts build` first so the reference audio exists."""
+    import asyncio
+
+    from ivr.prompts.kit import make_kit
+    from ivr.prompts.texts import catalog_for
+    from ivr.supply.pdf import PdfError
+
+    settings = cli.settings()
+    _known_languages((lang,))
+    try:
+        catalog = catalog_for(settings)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    try:
+        lines = asyncio.run(make_kit(settings, catalog, lang, out))
+    except PdfError as exc:
+        raise click.ClickException(f"{out}: the CSV and audio are written, but not the PDF script: {exc}") from None
+    except OSError as exc:
+        raise click.ClickException(f"{out}: cannot write the kit ({exc.strerror})") from None
+    missing = sum(1 for line in lines if not line.text)
+    click.echo(f"{len(lines)} prompts -> {out}/{lang}-script.pdf, {out}/{lang}-script.csv, {out}/reference/; "
+               f"recordings go in {out}/{lang}/" + (f" ({missing} have no {lang} text yet)" if missing else ""))
+
+
+@prompts.command("import")
+@click.argument("source", type=click.Path(path_type=Path))
+@click.option("--lang", required=True, help="The language of the recordings.")
+@click.option("--by", "username", default="", help="Who recorded them, for the audit log (default: $USER).")
+@pass_cli
+def import_(cli: CliContext, source: Path, lang: str, username: str) -> None:
+    """Take a speaker's recordings back (a FOLDER or a ZIP), matched to keys by file name, as drafts.
+
+    Each file is reported: imported, refused (and why) or unmatched. Nothing refused is kept, and
+    callers hear an imported recording only once a second person with the language approves it
+    (on the prompts page). Exits 1 when any file was refused or unmatched.
+    """
+    import asyncio
+
+    from ivr.db.writer import Database
+    from ivr.prompts.intake import IntakeError, import_folder
+    from ivr.prompts.review import Person
+    from ivr.prompts.texts import catalog_for
+
+    settings = cli.settings()
+    _known_languages((lang,))
+    try:
+        catalog = catalog_for(settings)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
+    who = Person(None, username or os.environ.get("USER") or "command line")
+    database = Database(settings.db_path)
+    try:
+        report = asyncio.run(import_folder(settings, database, catalog, source, lang, who))
+    except IntakeError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        database.close()
+    for name, key, draft in report.imported:
+        click.echo(f"imported  {name} -> {lang}/{key} (draft {draft})")
+    for name, why in report.refused:
+        click.echo(f"refused   {name}: {why}")
+    for name in report.unmatched:
+        click.echo(f"unmatched {name}: no prompt key of that name")
+    click.echo(f"{len(report.imported)} imported as drafts, {len(report.refused)} refused, "
+               f"{len(report.unmatched)} unmatched; a second person with {lang} approves drafts at /prompts")
+    if report.refused or report.unmatched:
+        raise SystemExit(1)

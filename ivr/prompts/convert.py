@@ -43,6 +43,7 @@ TRIM_BELOW_LOUDEST_DB = 35.0  # edges quieter than this, relative to the loudest
 GATE_BELOW_LOUDEST_DB = 20.0  # frames counted towards loudness
 PAD_SECONDS = 0.06  # keep a little air so the first consonant isn't clipped
 MAX_GAIN_DB = 50.0
+CLIPPED_AT = 0.985  # a source sample this close to full scale (after resampling) was most likely clipped
 TOOL_TIMEOUT = 120.0
 
 
@@ -61,6 +62,7 @@ class AudioInfo:
     loudness_dbfs: float  # mean power of the result's speech frames (measured on the output)
     source_duration: float  # seconds, before trimming
     gain_db: float
+    clipped: float = 0.0  # share of the source's samples at full scale: the microphone was overdriven
 
 
 def _db(value: float) -> float:
@@ -99,6 +101,7 @@ def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SE
     if not levels or max(levels) < SILENT_DBFS:
         raise AudioError(f"{name}: there is no sound in it (all silence)")
     trimmed = _trim(samples, levels)
+    clipped = sum(1 for x in trimmed if abs(x) >= CLIPPED_AT) / len(trimmed)
     if lufs is None or len(trimmed) < LONG_CLIP_SECONDS * RATE:
         lufs = integrated_loudness(trimmed, RATE)
     gain_db = min(TARGET_LUFS - lufs, MAX_GAIN_DB)
@@ -116,6 +119,7 @@ def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SE
         loudness_dbfs=round(_loudness(_frame_levels(out)) - FULL_SCALE_DB, 2),
         source_duration=round(source_duration, 3),
         gain_db=round(gain_db, 2),
+        clipped=round(clipped, 5),
     )
 
 

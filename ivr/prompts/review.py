@@ -26,7 +26,7 @@ from ivr.db import utcnow
 from ivr.db.writer import Database
 from ivr.prompts.build import PromptBuilder, build_languages
 from ivr.prompts.catalog import KEY_RE
-from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
+from ivr.prompts.convert import PROMPT_MAX_SECONDS, SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.prompts.texts import catalog_for
 from ivr.protection import audit
 from ivr.settings import Settings
@@ -37,6 +37,21 @@ DRAFT, APPROVED, REJECTED, SUPERSEDED = "draft", "approved", "rejected", "supers
 VIAS = ("web", "upload", "import", "phone")
 REVIEW_ROLES = ("admin", "supervisor")
 LISTEN = ".8k.wav"  # beside each kept draft: its telephone audio, for the page and the staff line
+# Refused however it arrives: more than this share of samples at full scale (the microphone was
+# overdriven; no gain brings that back), or so quiet it needs this much gain (hiss and room noise
+# would come up with the voice).
+CLIPPED_SHARE = 0.002
+QUIET_GAIN_DB = 30.0
+
+
+def screen(name: str, info: AudioInfo) -> None:
+    """Raise AudioError for a recording that converted but that no caller should hear."""
+    if info.clipped > CLIPPED_SHARE:
+        raise AudioError(f"{name}: clipping (the sound is distorted: {info.clipped:.1%} of it at full scale); "
+                         "record again further from the microphone or with a lower input level")
+    if info.gain_db > QUIET_GAIN_DB:
+        raise AudioError(f"{name}: too quiet (it would need {info.gain_db:.0f} dB of gain); record again closer to "
+                         "the microphone")
 
 
 class ReviewError(Exception):
@@ -73,8 +88,10 @@ class PromptReview:
 
     # -- submitting --------------------------------------------------------------------------------------
 
-    async def submit(self, lang: str, key: str, src: Path, who: Person, via: str) -> int:
-        """Keep ``src`` as a draft of ``lang``/``key`` and return its id; AudioError when it cannot be used."""
+    async def submit(self, lang: str, key: str, src: Path, who: Person, via: str,
+                     max_seconds: float | None = None) -> int:
+        """Keep ``src`` as a draft of ``lang``/``key`` and return its id; AudioError when it cannot be used
+        (too long for the key, silence, clipping, too quiet, damaged)."""
         if via not in VIAS:
             raise ValueError(f"unknown way in {via!r}")
         suffix = src.suffix.lower()
@@ -84,7 +101,7 @@ class PromptReview:
         await asyncio.to_thread(self._known, lang, key)
         name = f"{lang}/{key}.{secrets.token_hex(6)}{suffix}"
         kept = drafts_root(self.settings) / name
-        info = await asyncio.to_thread(self._keep, src, kept)
+        info = await asyncio.to_thread(self._keep, src, kept, max_seconds or PROMPT_MAX_SECONDS)
 
         def insert(db: sqlite_utils.Database) -> int:
             rec_id = int(db.execute(
@@ -108,12 +125,13 @@ class PromptReview:
         if lang not in build_languages(self.settings):
             raise AudioError(f"{lang}: not a language this hotline offers")
 
-    def _keep(self, src: Path, kept: Path) -> AudioInfo:
-        """Convert first (the same checks as a build), and keep the file only when that worked."""
+    def _keep(self, src: Path, kept: Path, max_seconds: float) -> AudioInfo:
+        """Convert first (the same checks as a build, and :func:`screen`), and keep the file only when that worked."""
         kept.parent.mkdir(parents=True, exist_ok=True)
         listen = kept.with_name(kept.name.rsplit(".", 1)[0] + LISTEN)
         try:
-            info = to_telephone_wav(src, listen)
+            info = to_telephone_wav(src, listen, max_seconds=max_seconds)
+            screen(src.name, info)
             shutil.copyfile(src, kept)
         except OSError as exc:
             _remove(kept)

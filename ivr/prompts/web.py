@@ -9,8 +9,10 @@ used is refused and nothing changes.
 from __future__ import annotations
 
 import asyncio
+import io
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,12 +25,14 @@ from ivr.prompts.build import build_languages
 from ivr.prompts.catalog import KEY_RE, CatalogError
 from ivr.prompts.convert import SUPPORTED, AudioError
 from ivr.prompts.coverage import coverage
+from ivr.prompts.kit import make_kit
 from ivr.prompts.readiness import load_hotline_flow, readiness
 from ivr.prompts.review import DRAFT, Person, PromptReview, ReviewError, check_reviewer, listen_path
 from ivr.prompts.standins import StandInError, set_stand_in, stand_ins
 from ivr.prompts.store import built_path, built_root, is_playable, load_manifest
 from ivr.prompts.texts import TextError, catalog_for, save_text
 from ivr.settings import Settings
+from ivr.supply.pdf import PdfError
 
 PAGE_SIZE = 20
 STATUSES = {
@@ -262,9 +266,41 @@ async def change_stand_in(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(f"/prompts?lang={lang}&done=standin")
 
 
+@require_role("admin")
+async def download_kit(request: web.Request) -> web.StreamResponse:
+    """The voice-talent kit of one language as a zip (ivr/prompts/kit.py)."""
+    settings = request.app[SETTINGS]
+    lang = request.match_info["lang"]
+    if lang not in build_languages(settings):
+        raise web.HTTPNotFound(text="This language is not offered.")
+    catalog = await asyncio.to_thread(catalog_for, settings)
+    with tempfile.TemporaryDirectory(prefix="ivr-kit-") as tmp:
+        folder = Path(tmp) / f"{lang}-kit"
+        try:
+            await make_kit(settings, catalog, lang, folder)
+        except PdfError as exc:
+            return await _page(request, lang, error=f"The kit could not be made: {exc}.", status=500)
+        data = await asyncio.to_thread(_zip, folder)
+    return web.Response(body=data, headers={
+        "Content-Type": "application/zip", "Cache-Control": "no-store",
+        "Content-Disposition": f'attachment; filename="{lang}-voice-kit.zip"'})
+
+
+def _zip(folder: Path) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                archive.write(path, path.relative_to(folder.parent).as_posix())
+            elif path.is_dir() and not any(path.iterdir()):
+                archive.writestr(path.relative_to(folder.parent).as_posix() + "/", b"")   # the empty km/ folder
+    return buffer.getvalue()
+
+
 def setup(app: web.Application) -> None:
     app.router.add_get("/prompts", prompts_page)
     app.router.add_get("/prompts/drafts/{id:\\d+}.wav", draft_audio)
+    app.router.add_get("/prompts/kit/{lang}.zip", download_kit)
     app.router.add_post("/prompts/drafts/{id:\\d+}/{decision:approve|reject}", review_draft)
     app.router.add_get("/prompts/{lang}/{key}.wav", prompt_audio)
     app.router.add_post("/prompts/{lang}/{key}/text", edit_text)
