@@ -53,6 +53,9 @@ class Settings:
     # For demos and tests only: a placeholder may also stand for a language's own entry in the language
     # menu, which otherwise must be a human recording before the language can be offered at all.
     prompt_placeholder_menu: bool = False
+    # The staff prompt-recording line (ivr/prompts/line.py): staff phones reach it without a PIN; from
+    # anywhere else this PIN (6 to 12 digits) is asked. Empty: staff phones only.
+    prompt_line_pin: str = field(default="", repr=False)
     timezone: str = "Asia/Bangkok"
     secret_key: str = field(default="", repr=False)
     secret_key_file: Path | None = None
@@ -172,7 +175,8 @@ class Settings:
         return out
 
 
-SECRET_FIELDS = frozenset({"ari_password", "secret_key", "monitor_token", "smtp_password", "alert_webhook_secret"})
+SECRET_FIELDS = frozenset({"ari_password", "secret_key", "monitor_token", "smtp_password", "alert_webhook_secret",
+                           "prompt_line_pin"})
 
 # The one place for the bounds of every numeric setting: (lowest, highest), both allowed.
 # Beyond these a value is a typo or a mistake (a call-back number kept for 270 000 years,
@@ -321,6 +325,8 @@ def validate(s: Settings, *, mode: str | None = None) -> None:
     if len(s.languages) > 9:
         raise SettingsError("IVR_LANGUAGES: at most 9 languages fit on a keypad menu")
 
+    if s.prompt_line_pin and not (s.prompt_line_pin.isdigit() and 6 <= len(s.prompt_line_pin) <= 12):
+        raise SettingsError("IVR_PROMPT_LINE_PIN: must be 6 to 12 digits (or empty: staff phones only)")
     for code in s.prompt_placeholders:
         if code != "all" and code not in LANGUAGES:
             raise SettingsError(f"IVR_PROMPT_PLACEHOLDERS: unknown language code {code!r} (or use all)")

@@ -77,6 +77,7 @@ def test_a_kit_goes_out_and_only_the_good_recordings_come_back(tmp_path: Path) -
     assert rows["goodbye"]["text checked by a native speaker"] == "yes"
     assert int(rows["digit_1"]["longest (seconds)"]) == 4
     assert int(rows["greeting"]["longest (seconds)"]) > 4
+    assert rows["goodbye"]["phone line keys"] == "2# 2#"      # Khmer is language 2; goodbye the 2nd prompt
     pdf = (kit / "km-script.pdf").read_bytes()
     assert pdf.startswith(b"%PDF")
     assert b"NotoSansKhmer" in pdf, "the Khmer script's font must be embedded in the PDF"

@@ -43,10 +43,13 @@ def _ports(ctx: click.Context, param: click.Parameter, value: str) -> tuple[int,
 @click.option("--phone", "phones", multiple=True,
               help="A caseworker SIP phone for live transfer (repeatable); its password goes to DIR/phones.txt.")
 @click.option("--http-bind", default="", help="HOST:PORT for ARI (default: the host and port of IVR_ARI_URL).")
+@click.option("--prompt-line-did", default="",
+              help="A number of its own for the staff prompt-recording line (asks for IVR_PROMPT_LINE_PIN).")
 @pass_cli
 def config(cli: CliContext, out: Path, mode: str, trunk_host: str, trunk_user: str, trunk_secret: str,
            trunk_match: tuple[str, ...], did: str, transport_bind: str, external_address: str,
-           local_net: tuple[str, ...], rtp_ports: tuple[int, int], phones: tuple[str, ...], http_bind: str) -> None:
+           local_net: tuple[str, ...], rtp_ports: tuple[int, int], phones: tuple[str, ...], http_bind: str,
+           prompt_line_did: str) -> None:
     """Render pjsip.conf, extensions.conf, ari.conf, http.conf, rtp.conf, cdr.conf, modules.conf and
     logger.conf for this deployment into DIR. Paths come from IVR_DATA_DIR, the ARI user from
     IVR_ARI_USER/IVR_ARI_PASSWORD/IVR_ARI_APP, the first language from IVR_LANGUAGES."""
@@ -59,7 +62,7 @@ def config(cli: CliContext, out: Path, mode: str, trunk_host: str, trunk_user: s
         trunk=Trunk(mode="registration" if mode == "registration" else "ip", host=trunk_host, user=trunk_user,
                     secret=trunk_secret, match=trunk_match, did=did),
         transport_bind=transport_bind, external_address=external_address, local_nets=local_net,
-        rtp_ports=rtp_ports, phones=phones, http_bind=http_bind)
+        rtp_ports=rtp_ports, phones=phones, http_bind=http_bind, prompt_line_did=prompt_line_did)
     try:
         files = render(settings, deployment)
         phone_lines = "".join(f"{p} user={p} password={phone_password(settings, p)}\n" for p in phones)

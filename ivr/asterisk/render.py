@@ -23,6 +23,8 @@ TRUNK = "tollfree"
 QUEUE_CONTEXT, QUEUE_EXTEN = "hotline-queue", "caseworkers"
 TRANSFER_ENDPOINT = f"Local/{QUEUE_EXTEN}@{QUEUE_CONTEXT}"
 HOTLINE_EXTEN = "1000"
+# The staff prompt-recording line (ivr/prompts/line.py): its own Stasis app, <IVR_ARI_APP>-prompts.
+LINE_CONTEXT, LINE_EXTEN, LINE_SUFFIX = "prompt-line", "1700", "-prompts"
 # Files holding a password: readable by the asterisk user only.
 SECRET_FILES = frozenset({"pjsip.conf", "ari.conf", "phones.txt"})
 NAME_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
@@ -81,6 +83,7 @@ class Deployment:
     rtp_ports: tuple[int, int] = (10000, 20000)
     phones: tuple[str, ...] = ()     # caseworker SIP phones for live transfer
     http_bind: str = ""              # HOST:PORT of ARI; default from IVR_ARI_URL
+    prompt_line_did: str = ""        # a number of its own for the staff prompt line (PIN); none by default
 
 
 def phone_password(settings: Settings, name: str) -> str:
@@ -140,6 +143,8 @@ def render(settings: Settings, dep: Deployment) -> dict[str, str]:
     low, high = dep.rtp_ports
     if not 1024 <= low < high <= 65535:
         raise ConfigError(f"--rtp-ports: {low}-{high} is not a range of ports above 1023")
+    if dep.prompt_line_did and not re.match(r"^\+?[0-9]{3,20}$", dep.prompt_line_did):
+        raise ConfigError(f"--prompt-line-did: {dep.prompt_line_did!r} is not a phone number (digits, maybe a +)")
     for phone in dep.phones:
         if not NAME_RE.match(phone) or phone == TRUNK:
             raise ConfigError(f"--phone: {phone!r} is not a name (a letter, then letters, digits, - or _)")
@@ -227,6 +232,8 @@ def _extensions(settings: Settings, dep: Deployment, fallback: str, prompts: str
     queue = (f"exten => {QUEUE_EXTEN},1,Dial({dial},25)\n same => n,Hangup()\n" if dial else
              f"; no caseworker phones were given (--phone): nobody to ring\nexten => {QUEUE_EXTEN},1,Congestion()\n")
     did = f"; the toll-free number: {dep.trunk.did}\n" if dep.trunk.did else ""
+    line_did = (f"; the prompt line's own number (asks for a PIN)\nexten => {dep.prompt_line_did},1,"
+                f"Goto({LINE_CONTEXT},{LINE_EXTEN},1)\n" if dep.prompt_line_did else "")
     return f"""{HEADER}
 [globals]
 ; the engine's IVR_FALLBACK_DIR: voicemails the dialplan takes while the engine is away
@@ -239,7 +246,7 @@ IVR_FIRST_LANGUAGE={first}
 ; Calls from the toll-free trunk. Every number the provider sends reaches the hotline: a caller
 ; is never turned away because the provider wrote the number differently.
 [from-trunk]
-{did}exten => _X.,1,Goto(hotline-in,{HOTLINE_EXTEN},1)
+{did}{line_did}exten => _X.,1,Goto(hotline-in,{HOTLINE_EXTEN},1)
 exten => _+X.,1,Goto(hotline-in,{HOTLINE_EXTEN},1)
 exten => s,1,Goto(hotline-in,{HOTLINE_EXTEN},1)
 
@@ -273,10 +280,21 @@ exten => h,1,GotoIf($["${{FBNAME}}" = ""]?done)
 ; the engine bridges the caller in when one answers.
 [{QUEUE_CONTEXT}]
 {queue}
-; Calls made from caseworker phones: they may call the hotline to test it, nothing else.
+; Calls made from caseworker phones: they may call the hotline to test it, and record prompts on
+; the prompt line without a PIN (docs/prompts.md); nothing else.
 [hotline-staff]
 exten => {HOTLINE_EXTEN},1,Goto(hotline-in,{HOTLINE_EXTEN},1)
+exten => {LINE_EXTEN},1,Set(CDR_PROP(disable)=1)
+ same => n,Stasis({app}{LINE_SUFFIX},staff)
+ same => n,Hangup()
 exten => _X.,1,Hangup(21)
+
+; The prompt line for speakers calling from elsewhere: it asks for IVR_PROMPT_LINE_PIN (rate-limited).
+; Route a number of its own here (--prompt-line-did), never the hotline's.
+[{LINE_CONTEXT}]
+exten => {LINE_EXTEN},1,Set(CDR_PROP(disable)=1)
+ same => n,Stasis({app}{LINE_SUFFIX},pin)
+ same => n,Hangup()
 """
 
 

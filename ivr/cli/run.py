@@ -26,6 +26,7 @@ def hotline_services(settings: Settings, database: Database, *, time_scale: floa
     from ivr.asr.worker import TranscribeWorker
     from ivr.engine.service import Engine
     from ivr.ops.heartbeat import with_heartbeats
+    from ivr.prompts.line import PromptLine
     from ivr.protection.checkpoints import CheckpointService
     from ivr.protection.retention import RetentionService
 
@@ -33,6 +34,7 @@ def hotline_services(settings: Settings, database: Database, *, time_scale: floa
         TranscribeWorker(settings),
         AdminServer(settings, database),
         Engine(settings, database, time_scale=time_scale),
+        PromptLine(settings, database, time_scale=time_scale),
         RetentionService(settings, database),
         *([CheckpointService(settings, database)] if settings.audit_signing_key_file else []),
     ], database)

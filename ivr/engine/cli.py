@@ -33,8 +33,10 @@ def engine(cli: CliContext, import_fallback_only: bool) -> None:
             click.echo(f"imported {len(cases)} fallback voicemail(s)")
             return
         from ivr.ops.heartbeat import with_heartbeats
+        from ivr.prompts.line import PromptLine
 
-        asyncio.run(run_services(with_heartbeats([Engine(settings, database)], database)))
+        asyncio.run(run_services(with_heartbeats([Engine(settings, database), PromptLine(settings, database)],
+                                                 database)))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

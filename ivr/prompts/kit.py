@@ -33,6 +33,9 @@ from ivr.prompts.store import built_path, built_root, is_playable
 from ivr.settings import Settings
 
 KIT_FILE = "kit.json"
+# On the staff prompt line (ivr/prompts/line.py) a language is keyed by its place here, a prompt by its
+# place in the catalog; the script prints both.
+PHONE_LANGUAGES = tuple(LANGUAGES)
 SAVE_AS = ".wav"  # any common format is taken back; WAV is what we ask for
 # The longest a recording may last: the English prompt's length times this, plus a little, so a slower
 # language or speaker fits while a take with a minute of room noise after it does not.
@@ -51,6 +54,7 @@ class KitLine:
     where: str         # where in the call it plays
     max_seconds: float
     reviewed: bool     # a native speaker checked the text
+    phone: str = ""    # what to key on the staff prompt line: language number, prompt number
 
 
 def max_seconds(settings: Settings, catalog: Catalog, key: str) -> float:
@@ -88,14 +92,15 @@ def where_it_plays(flow: Flow | None) -> dict[str, str]:
 def kit_lines(settings: Settings, catalog: Catalog, lang: str) -> list[KitLine]:
     places = where_it_plays(load_hotline_flow(settings))
     lines = []
-    for key in catalog.keys:
+    lang_no = PHONE_LANGUAGES.index(lang) + 1
+    for number, key in enumerate(catalog.keys, start=1):
         english, text = catalog.text(key, SOURCE_LANGUAGE), catalog.text(key, lang)
         where = places.get(key) or ("reading back a case or workplace code" if COUNTING_KEY.match(key)
                                     else "not in the current call flow")
         lines.append(KitLine(
             key=key, save_as=f"{lang}/{key}{SAVE_AS}", english=english.text if english else "",
             text=text.text if text else "", where=where, max_seconds=max_seconds(settings, catalog, key),
-            reviewed=bool(text and not text.review)))
+            reviewed=bool(text and not text.review), phone=f"{lang_no}# {number}#"))
     return lines
 
 
@@ -107,10 +112,10 @@ def write_files(settings: Settings, catalog: Catalog, lang: str, out: Path) -> l
     with (out / f"{lang}-script.csv").open("w", encoding="utf-8-sig", newline="") as f:   # BOM: Excel reads UTF-8
         writer = csv.writer(f)
         writer.writerow(["key", "save as", "English", LANGUAGES[lang].english, "where it plays", "longest (seconds)",
-                         "text checked by a native speaker"])
+                         "text checked by a native speaker", "phone line keys"])
         for line in lines:
             writer.writerow([line.key, line.save_as, line.english, line.text, line.where, f"{line.max_seconds:.0f}",
-                             "yes" if line.reviewed else "no"])
+                             "yes" if line.reviewed else "no", line.phone])
     reference = out / "reference"
     reference.mkdir(exist_ok=True)
     for line in lines:
@@ -129,7 +134,7 @@ def script_html(lang: str, lines: list[KitLine], fonts_css: str) -> str:
         f"<tr><td><code>{html.escape(line.save_as)}</code></td>"
         f"<td lang=\"{lang}\" class=\"read\">{html.escape(line.text) or '<em>(no text yet)</em>'}</td>"
         f"<td lang=\"en\">{html.escape(line.english)}</td><td>{html.escape(line.where)}</td>"
-        f"<td>{line.max_seconds:.0f} s</td></tr>" for line in lines)
+        f"<td>{line.max_seconds:.0f} s</td><td>{html.escape(line.phone)}</td></tr>" for line in lines)
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
 <title>{html.escape(name.english)} prompts: script for the speaker</title>
 <style>{fonts_css}
@@ -146,7 +151,10 @@ recording under the exact name in the first column, in the folder <code>{lang}/<
 format will do (WAV, MP3, M4A, OGG, FLAC). Keep each one shorter than the time given. Listen to the English
 reference (<code>reference/&lt;key&gt;.wav</code>) for the pace. A second person who speaks the language
 checks every recording before callers hear it.</p>
-<table><thead><tr><th>Save as</th><th>Read this</th><th>English</th><th>Where it plays</th><th>Longest</th></tr>
+<p>Or record by phone: from a staff phone dial 1700 (from elsewhere, the prompt line's number and its PIN), then
+key the numbers in the last column.</p>
+<table><thead><tr><th>Save as</th><th>Read this</th><th>English</th><th>Where it plays</th><th>Longest</th>
+<th>Phone line keys</th></tr>
 </thead><tbody>
 {rows}
 </tbody></table></body></html>"""
