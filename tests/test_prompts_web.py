@@ -76,7 +76,7 @@ async def test_coverage_playback_and_uploads_become_drafts(client: Client, web_s
     assert actions(web_db) == [("prompt.stand_in", "admin")]
 
     status, page = await client.get("/prompts?lang=en")
-    assert 'src="/prompts/en/greeting.wav?v=' in page and "Placeholder (computer speech)" in page
+    assert 'src="/prompts/en/greeting.wav?v=' in page and "Now playing: a placeholder (computer speech)" in page
     built = web_settings.data_dir / "prompts" / "en" / "greeting.wav"
     async with client.session.get(client.base + "/prompts/en/greeting.wav") as response:
         assert response.status == 200 and response.headers["Content-Type"] == "audio/wav"
@@ -215,3 +215,12 @@ async def test_the_voice_talent_kit_downloads_as_a_zip(client: Client, web_setti
         assert "សួស្តី" in archive.read("km-kit/km-script.csv").decode("utf-8-sig")
     status, _ = await client.get("/prompts/kit/zz.zip")
     assert status == 404
+
+
+async def test_the_prompts_page_speaks_the_users_language(client: Client) -> None:
+    await client.login("admin")
+    await client.get("/prompts")
+    status, page = await client.post("/language", {"ui_language": "th", "back": "/prompts?lang=km"})
+    assert status == 200 and '<html lang="th">' in page
+    assert "<h1>Prompts</h1>" not in page and "ดาวน์โหลดชุดสำหรับผู้พากย์เสียง" in page   # "Download the ... kit"
+    assert 'data-say-recording="กำลังบันทึก' in page   # the recorder's words too

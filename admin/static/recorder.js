@@ -41,6 +41,8 @@
     var record = part("record"), stop = part("stop"), submit = part("submit"), preview = part("preview");
     var status = part("status"), trim = part("trim");
     var recorder = null, chunks = [], take = null, stream = null;
+    // The words come from the page (data-say-*), in the user's language.
+    var words = box.dataset;
 
     function say(message) { status.textContent = message; }
 
@@ -56,14 +58,14 @@
       preview.src = URL.createObjectURL(take);
       preview.hidden = false;
       submit.disabled = false;
-      say("Listen to your recording. Send it, or record again.");
+      say(words.sayListen);
     }
 
     record.addEventListener("click", async function () {
       try {
         stream = await navigator.mediaDevices.getUserMedia({ audio: true });
       } catch (err) {
-        say("The microphone cannot be used: " + err.message);
+        say(words.sayNoMicrophone + " " + err.message);
         return;
       }
       chunks = [];
@@ -72,24 +74,24 @@
       recorder.addEventListener("stop", function () {
         stream.getTracks().forEach(function (t) { t.stop(); });
         prepare(new Blob(chunks, { type: recorder.mimeType })).catch(function (err) {
-          say("The recording could not be read: " + err.message);
+          say(words.sayUnreadable + " " + err.message);
         });
       });
       recorder.start();
       record.disabled = true; stop.disabled = false; submit.disabled = true;
-      say("Recording. Read the text, then press Stop.");
+      say(words.sayRecording);
     });
 
     stop.addEventListener("click", function () {
       if (recorder && recorder.state === "recording") { recorder.stop(); }
       stop.disabled = true; record.disabled = false;
-      record.textContent = "Record again";
+      record.textContent = words.sayAgain;
     });
 
     submit.addEventListener("click", async function () {
       if (!take) { return; }
       submit.disabled = true;
-      say("Sending...");
+      say(words.saySending);
       var form = new FormData();
       form.append("via", "web");
       form.append("file", take, box.dataset.key + ".wav");
@@ -98,10 +100,10 @@
           method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRF-Token": token() }
         });
         var answer = await response.json();
-        say(answer.ok ? answer.message : answer.error);
+        say(answer.ok ? words.sayKept : answer.error);
         submit.disabled = answer.ok;
       } catch (err) {
-        say("Not sent: " + err.message);
+        say(words.sayNotSent + " " + err.message);
         submit.disabled = false;
       }
     });

@@ -19,6 +19,7 @@ from typing import IO, Any
 from aiohttp import web
 
 from ivr.admin.auth import current_user, require_role
+from ivr.admin.i18n import N_
 from ivr.admin.keys import DATABASE, SETTINGS, User
 from ivr.admin.render import render
 from ivr.prompts.build import build_languages
@@ -36,21 +37,21 @@ from ivr.supply.pdf import PdfError
 
 PAGE_SIZE = 20
 STATUSES = {
-    "": "Any",
-    "recorded": "Recorded",
-    "placeholder": "Placeholder",
-    "missing": "Missing",
-    "draft": "Has a draft to review",
+    "": N_("Any"),
+    "recorded": N_("Recorded"),
+    "placeholder": N_("Placeholder"),
+    "missing": N_("Missing"),
+    "draft": N_("Has a draft to review"),
 }
 # Short notices after a redirect (?done=...): the page never echoes text from the address bar.
 DONE = {
-    "submitted": "The recording is kept as a draft. Callers hear it once a second person with this language "
-                 "approves it.",
-    "approved": "Approved. Callers hear the new recording from their next call.",
-    "rejected": "The draft was rejected. Callers still hear the previous prompt.",
-    "text": "The text was saved. Run `ivr prompts build` (or restart the hotline) to rebuild its placeholder.",
-    "standin": "The stand-in was changed. Run `ivr prompts build` (or restart the hotline) to rebuild the "
-               "language menu's entry.",
+    "submitted": N_("The recording is kept as a draft. Callers hear it once a second person with this language "
+                    "approves it."),
+    "approved": N_("Approved. Callers hear the new recording from their next call."),
+    "rejected": N_("The draft was rejected. Callers still hear the previous prompt."),
+    "text": N_("The text was saved. Run `ivr prompts build` (or restart the hotline) to rebuild its placeholder."),
+    "standin": N_("The stand-in was changed. Run `ivr prompts build` (or restart the hotline) to rebuild the "
+                  "language menu's entry."),
 }
 
 
