@@ -4,6 +4,7 @@ the language menu's own entry recorded by a person. Real catalog, real flow, rea
 from __future__ import annotations
 
 import dataclasses
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,7 @@ from ivr.checks import WARNING, run_all
 from ivr.cli import main
 from ivr.db.writer import Database
 from ivr.prompts.build import PromptBuilder
+from ivr.prompts.readiness import log_unready
 from ivr.prompts.review import Person, PromptReview
 from ivr.prompts.standins import set_stand_in
 from ivr.settings import Settings, load
@@ -42,8 +44,12 @@ def problems(settings: Settings) -> tuple[list[str], list[str]]:
     return [p for p in found if not p.startswith(WARNING)], [p for p in found if p.startswith(WARNING)]
 
 
-async def test_a_language_is_offered_only_when_ready(built: Settings, tmp_path: Path) -> None:
+async def test_a_language_is_offered_only_when_ready(built: Settings, tmp_path: Path,
+                                                    caplog: pytest.LogCaptureFixture) -> None:
     settings = built
+    with caplog.at_level(logging.WARNING, logger="ivr.prompts.readiness"):
+        log_unready(settings)   # what `ivr serve` says when it starts
+    assert "language km is offered but not ready (`ivr check` fails): no audio of its own" in caplog.text
     failing, _ = problems(settings)
     menu_rule = "the language menu's own entry needs a human recording: choose_language"
     assert f"IVR_LANGUAGES offers th (Thai), which is not ready: {menu_rule}" in failing

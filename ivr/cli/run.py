@@ -41,10 +41,13 @@ def hotline_services(settings: Settings, database: Database, *, time_scale: floa
 
 
 def build_prompts(settings: Settings) -> None:
-    """Bring the built prompts up to date (a no-op when nothing changed); the build logs each failure."""
+    """Bring the built prompts up to date (a no-op when nothing changed); the build logs each failure.
+    A language offered but not ready (docs/prompts.md) is logged too: `ivr check` fails on it."""
     from ivr.prompts.build import PromptBuilder
+    from ivr.prompts.readiness import log_unready
 
     PromptBuilder(settings).build()
+    log_unready(settings)
 
 
 async def _run(

@@ -14,6 +14,7 @@ are recorded they are read in the caller's fallback chain, and this says so.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 from ivr.flows.check import prompt_keys
@@ -25,6 +26,7 @@ from ivr.prompts.standins import COUNTING_KEY, stand_ins
 from ivr.settings import Settings
 
 SHOWN = 5
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -107,3 +109,24 @@ def _why_not(cell: Cell, placeholders_ok: bool) -> str:
     if not placeholders_ok:
         return "only a machine placeholder (IVR_PROMPT_PLACEHOLDERS does not allow them for this language)"
     return ""
+
+
+def log_unready(settings: Settings) -> None:
+    """At start-up: name each offered language that is not ready, and each stand-in in use."""
+    from ivr.prompts.catalog import CatalogError
+    from ivr.prompts.coverage import coverage
+    from ivr.prompts.texts import catalog_for
+
+    flow = load_hotline_flow(settings)
+    try:
+        catalog = catalog_for(settings)
+    except CatalogError:
+        return   # the build has said why
+    if flow is None:
+        return
+    for result in readiness(settings, flow, coverage(settings, catalog)):
+        for line in result.blocking:
+            log.warning("language %s is offered but not ready (`ivr check` fails): %s", result.lang,
+                        line.split(": ", 1)[1])
+        for line in result.warnings:
+            log.warning("%s", line)

@@ -35,7 +35,7 @@ log = logging.getLogger(__name__)
 
 DRAFT, APPROVED, REJECTED, SUPERSEDED = "draft", "approved", "rejected", "superseded"
 VIAS = ("web", "upload", "import", "phone")
-REVIEW_ROLES = ("admin", "supervisor")
+REVIEW_ROLES = ("admin",)   # the prompts page is the administrators'; their account's languages decide which
 LISTEN = ".8k.wav"  # beside each kept draft: its telephone audio, for the page and the staff line
 # Refused however it arrives: more than this share of samples at full scale (the microphone was
 # overdriven; no gain brings that back), or so quiet it needs this much gain (hiss and room noise
@@ -205,7 +205,7 @@ def check_reviewer(row: dict[str, Any], who: Person) -> None:
     """Four eyes: a reviewer with the language, who did not submit the recording."""
     lang = str(row["lang"])
     if who.role not in REVIEW_ROLES:
-        raise ReviewError("only an administrator or a supervisor may review recordings")
+        raise ReviewError("only an administrator may review recordings")
     if not who.speaks(lang):
         raise ReviewError(f"only a reviewer who has {lang} may approve or reject a {lang} recording")
     if (who.id is not None and who.id == row["submitted_by"]) or (

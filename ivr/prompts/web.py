@@ -26,7 +26,7 @@ from ivr.prompts.build import build_languages
 from ivr.prompts.catalog import KEY_RE, CatalogError
 from ivr.prompts.convert import SUPPORTED, AudioError
 from ivr.prompts.coverage import coverage
-from ivr.prompts.kit import make_kit
+from ivr.prompts.kit import make_kit, max_seconds
 from ivr.prompts.readiness import load_hotline_flow, readiness
 from ivr.prompts.review import DRAFT, Person, PromptReview, ReviewError, check_reviewer, listen_path
 from ivr.prompts.standins import StandInError, set_stand_in, stand_ins
@@ -191,11 +191,16 @@ async def upload(request: web.Request) -> web.StreamResponse:
         message = f"{key}: {field.filename or 'the file'} is not a recording format this page takes (use {kinds})."
         return await _refuse(request, lang, message + " The previous prompt is still in place.", wants_json)
     review = PromptReview(settings, request.app[DATABASE])
+    try:
+        catalog = await asyncio.to_thread(catalog_for, settings)
+    except CatalogError as exc:
+        return await _refuse(request, lang, f"The prompt catalog cannot be read: {exc}", wants_json)
+    limit = max_seconds(settings, catalog, key) if key in catalog.prompts else None
     with tempfile.TemporaryDirectory(prefix="ivr-prompt-upload-") as tmp:
         spooled = await asyncio.to_thread(_spool, field.file, Path(tmp) / f"upload{suffix}")
         try:
             rec_id = await review.submit(lang, key, spooled, person(current_user(request)),
-                                         "web" if wants_json else "upload")
+                                         "web" if wants_json else "upload", limit)
         except AudioError as exc:
             message = f"The recording was not used: {exc}. The previous prompt is still in place."
             return await _refuse(request, lang, message, wants_json)
