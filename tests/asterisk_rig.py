@@ -681,13 +681,14 @@ def build_prompts(env: dict[str, str]) -> None:
 
 
 def render_hotline(env: dict[str, str], out: Path, *, sip: int, carrier_sip: int, http: int,
-                   rtp: tuple[int, int], phones: tuple[str, ...]) -> None:
+                   rtp: tuple[int, int], phones: tuple[str, ...], extra: tuple[str, ...] = ()) -> None:
     args = [sys.executable, "-m", "ivr", "asterisk", "config", "--out", str(out), "--trunk", "ip",
             "--trunk-host", f"127.0.0.1:{carrier_sip}", "--trunk-match", f"127.0.0.1:{carrier_sip}/32",
             "--did", DID, "--bind", f"127.0.0.1:{sip}", "--rtp-ports", f"{rtp[0]}-{rtp[1]}",
             "--http-bind", f"127.0.0.1:{http}"]
     for p in phones:
         args += ["--phone", p]
+    args += list(extra)
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -707,10 +708,11 @@ def hotline_env(root: Path, http: int, *, languages: str, flags: dict[str, str] 
 @contextlib.asynccontextmanager
 async def running_pair(root: Path, *, languages: str = "en,th", phones: tuple[str, ...] = ("caseworker1",),
                        flags: dict[str, str] | None = None, prompts_from: Path | None = None,
-                       engine: bool = True) -> AsyncIterator[Pair]:
+                       engine: bool = True, render_args: tuple[str, ...] = ()) -> AsyncIterator[Pair]:
     """Both servers, the engine (unless ``engine`` is False) and the carrier's apps; all stopped on exit.
 
     ``prompts_from``: an already built prompts folder to copy (prompts are slow to build).
+    ``render_args``: more `ivr asterisk config` options (e.g. --prompt-line-did).
     """
     missing = asterisk_missing()
     if missing:
@@ -726,7 +728,8 @@ async def running_pair(root: Path, *, languages: str = "en,th", phones: tuple[st
     data_dir = Path(env["IVR_DATA_DIR"])
     await asyncio.to_thread(prepare_data_dir, data_dir, prompts_from, env)
     conf = root / "hotline-conf"
-    render_hotline(env, conf, sip=h_sip, carrier_sip=c_sip, http=h_http, rtp=h_rtp, phones=phones)
+    render_hotline(env, conf, sip=h_sip, carrier_sip=c_sip, http=h_http, rtp=h_rtp, phones=phones,
+                   extra=render_args)
     files = {p.name: p.read_text() for p in conf.glob("*.conf")}
     phones_pw = read_phones(conf / "phones.txt") if phones else {}
     sounds = {"en": CORE_SOUNDS / "en"} if (CORE_SOUNDS / "en" / "beep.wav").exists() else {
