@@ -83,6 +83,10 @@ async def test_a_language_is_offered_only_when_ready(built: Settings, tmp_path: 
         km = next(p for p in failing if p.startswith("IVR_LANGUAGES offers km"))
         assert km == f"IVR_LANGUAGES offers km (Khmer), which is not ready: {menu_rule}"
         assert any(w.startswith(f"{WARNING}km: ") and "play the th stand-in an admin chose" in w for w in warnings)
+        # A stand-in that is itself only machine speech counts only where machine speech is allowed.
+        strict_km = next(p for p in problems(strict)[0] if p.startswith("IVR_LANGUAGES offers km"))
+        assert "the th stand-in is only a machine placeholder there (IVR_PROMPT_PLACEHOLDERS does not allow " \
+            "them for th): " in strict_km
         logged = database.query_sync("select username, action, object_id from audit_log where action like "
                                      "'prompt.%' order by id")
         assert logged == [{"username": "speaker-th", "action": "prompt.submit", "object_id": "th/choose_language"},

@@ -174,6 +174,9 @@ async def test_catalog_text_is_edited_with_history(client: Client, web_settings:
     text = catalog_for(web_settings).text("greeting", "km")
     assert text is not None and text.text == "សួស្តី" and text.review
     assert [a for a in actions(web_db)] == [("prompt.text", "admin"), ("prompt.text", "admin")]
+    # The next build speaks the edited words: only that placeholder is made again.
+    await client.post("/prompts/en/goodbye/text", {"text": "Goodbye, and take care.", "reviewed": "1"})
+    assert PromptBuilder(web_settings).build(languages=["en"]).placeholders == ["en/goodbye"]
 
 
 async def test_filters_and_pages(client: Client, web_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:

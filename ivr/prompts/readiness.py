@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 from ivr.flows.check import prompt_keys
 from ivr.flows.load import flow_path, parse_flow
 from ivr.flows.model import Flow
-from ivr.prompts.build import RECORDED
+from ivr.prompts.build import PLACEHOLDER, RECORDED
 from ivr.prompts.coverage import MISSING, Cell, LanguageCoverage
 from ivr.prompts.standins import COUNTING_KEY, stand_ins
+from ivr.prompts.store import built_root, entry_name, load_manifest
 from ivr.settings import Settings
 
 SHOWN = 5
@@ -64,6 +65,7 @@ def flow_keys(flow: Flow, lang: str) -> tuple[set[str], str]:
 
 def readiness(settings: Settings, flow: Flow, rows: list[LanguageCoverage]) -> list[Readiness]:
     standing = stand_ins(settings)
+    manifest = load_manifest(built_root(settings))
     out = []
     for row in rows:
         keys, menu = flow_keys(flow, row.lang)
@@ -79,6 +81,12 @@ def readiness(settings: Settings, flow: Flow, rows: list[LanguageCoverage]) -> l
                     blocked.setdefault("the language menu's own entry is not in the prompt catalog", []).append(key)
                 continue   # another key missing from the catalog: the flows check names it
             why = _why_not(cell, placeholders_ok)
+            other = standing.get(row.lang)
+            if not why and cell.stand_in and other and not settings.placeholders_allowed(other):
+                entry = manifest.get(entry_name(cell.plays or other, key), {})
+                if entry.get("kind") == PLACEHOLDER:
+                    why = (f"the {other} stand-in is only a machine placeholder there "
+                           f"(IVR_PROMPT_PLACEHOLDERS does not allow them for {other})")
             if key == menu and cell.state != RECORDED and not settings.prompt_placeholder_menu:
                 why = why or "the language menu's own entry needs a human recording"
             if why:
