@@ -260,7 +260,8 @@ def test_status_and_install_commands(tmp_path: Path) -> None:
     # The hotline flow (callflows/) plays choose_language, which this small catalog lacks.
     assert "not ready: km: the language menu's own entry is not in the prompt catalog: choose_language" in status.output
     assert "not ready: en: only a machine placeholder (IVR_PROMPT_PLACEHOLDERS does not allow" in status.output
-    assert "note: km: 2 prompts play the th stand-in an admin chose (goodbye, greeting)" in status.output
+    # Thai machine speech is not allowed here (IVR_PROMPT_PLACEHOLDERS), so neither is it as Khmer's stand-in.
+    assert "not ready: km: the th stand-in is only a machine placeholder there" in status.output
     detail = runner.invoke(main, [*base, "status", "--lang", "km"]).output
     assert "greeting" in detail and "plays th  stand-in" in detail
     unknown = runner.invoke(main, [*base, "status", "--lang", "zz"])

@@ -41,13 +41,10 @@ def hotline_services(settings: Settings, database: Database, *, time_scale: floa
 
 
 def build_prompts(settings: Settings) -> None:
-    """Bring the built prompts up to date (a no-op when nothing changed); the build logs each failure.
-    A language offered but not ready (docs/prompts.md) is logged too: `ivr check` fails on it."""
+    """Bring the built prompts up to date (a no-op when nothing changed); the build logs each failure."""
     from ivr.prompts.build import PromptBuilder
-    from ivr.prompts.readiness import log_unready
 
     PromptBuilder(settings).build()
-    log_unready(settings)
 
 
 async def _run(
@@ -57,12 +54,21 @@ async def _run(
     after_start: Callable[[Database], Awaitable[None]] | None = None,
     time_scale: float = 1.0,
 ) -> None:
+    from ivr.prompts.readiness import log_unready
+
     database = Database(settings.db_path)
+
+    async def started() -> None:
+        # Once everything is up (a busy port or a broken flow stops before, with one line): name each
+        # language offered but not ready, which `ivr check` fails on (docs/prompts.md).
+        await asyncio.to_thread(log_unready, settings)
+        if after_start is not None:
+            await after_start(database)
+
     try:
         await asyncio.to_thread(build_prompts, settings)
-        hook = (lambda: after_start(database)) if after_start is not None else None
         services = hotline_services(settings, database, time_scale=time_scale)
-        await run_services(services, stop=stop, after_start=hook)
+        await run_services(services, stop=stop, after_start=started)
     finally:
         database.close()
 

@@ -34,9 +34,13 @@ def engine(cli: CliContext, import_fallback_only: bool) -> None:
             return
         from ivr.ops.heartbeat import with_heartbeats
         from ivr.prompts.line import PromptLine
+        from ivr.prompts.readiness import log_unready
+
+        async def started() -> None:   # languages offered but not ready (docs/prompts.md)
+            await asyncio.to_thread(log_unready, settings)
 
         asyncio.run(run_services(with_heartbeats([Engine(settings, database), PromptLine(settings, database)],
-                                                 database)))
+                                                 database), after_start=started))
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

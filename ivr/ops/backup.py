@@ -41,7 +41,7 @@ DB_NAME = "ivr.db"
 SUFFIX = ".tar.age"
 PROMPT_SOURCES = "prompt-sources"
 # What of the data dir a backup holds; everything else there is rebuilt or transient.
-FOLDERS = ("recordings", "prompts")
+FOLDERS = ("recordings", "prompts", "prompt-drafts")   # prompt-drafts: recordings waiting for review
 # Never copied, whatever folder they are in: secrets, and SQLite's own side files.
 SKIP_NAMES = frozenset({"demo-secret-key", "secret", ".write-test"})
 
