@@ -227,3 +227,20 @@ async def test_the_prompts_page_speaks_the_users_language(client: Client) -> Non
     assert status == 200 and '<html lang="th">' in page
     assert "<h1>Prompts</h1>" not in page and "ดาวน์โหลดชุดสำหรับผู้พากย์เสียง" in page   # "Download the ... kit"
     assert 'data-say-recording="กำลังบันทึก' in page   # the recorder's words too
+
+
+async def test_a_language_is_recorded_before_it_is_offered(client: Client, web_settings: Settings,
+                                                           web_db: Database, tmp_path: Path) -> None:
+    assert "lo" not in web_settings.languages
+    add_reviewer(web_db, "rev_lo", "lo")
+    await client.login("admin")
+    status, page = await client.get("/prompts?lang=lo")
+    assert status == 200 and "<h2>Lao</h2>" in page and "Lao (not offered yet)" in page
+    status, page = await upload(client, "/prompts/lo/greeting", "greeting.wav", tone(tmp_path / "g.wav").read_bytes())
+    assert status == 200 and "kept as a draft" in page
+    [draft] = draft_ids(web_db)
+    await client.login("rev_lo")
+    await client.get("/prompts?lang=lo")
+    status, page = await client.post(f"/prompts/drafts/{draft}/approve")
+    assert status == 200 and "Callers hear the new recording" in page
+    assert (web_settings.data_dir / "prompts" / "lo" / "greeting.wav").stat().st_size > 1000

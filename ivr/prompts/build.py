@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.db import utcnow
-from ivr.languages import fallback_chain
+from ivr.languages import LANGUAGES, fallback_chain
 from ivr.prompts.catalog import Catalog
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.prompts.sources import find_sources, placeholder_hash, recording_digest, recording_hash, stat_signature
@@ -220,8 +220,9 @@ class PromptBuilder:
         catalog = catalog_for(self.settings)
         if key not in catalog.prompts:
             raise AudioError(f"{key}: not a prompt key in the catalog")
-        if lang not in build_languages(self.settings):
-            raise AudioError(f"{lang}: not an enabled language")
+        if lang not in LANGUAGES:
+            # Any known language: one is recorded before it is offered (docs/prompts.md).
+            raise AudioError(f"{lang}: not a language the hotline knows")
         dst = built_path(self.root, lang, key)
         staged = dst.with_name(f".{key}.upload.wav")
         folder = self.settings.prompts_dir / lang

@@ -24,7 +24,8 @@ import sqlite_utils
 
 from ivr.db import utcnow
 from ivr.db.writer import Database
-from ivr.prompts.build import PromptBuilder, build_languages
+from ivr.languages import LANGUAGES
+from ivr.prompts.build import PromptBuilder
 from ivr.prompts.catalog import KEY_RE
 from ivr.prompts.convert import PROMPT_MAX_SECONDS, SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.prompts.texts import catalog_for
@@ -122,8 +123,8 @@ class PromptReview:
     def _known(self, lang: str, key: str) -> None:
         if not KEY_RE.match(key) or key not in catalog_for(self.settings).prompts:
             raise AudioError(f"{key}: not a prompt key in the catalog")
-        if lang not in build_languages(self.settings):
-            raise AudioError(f"{lang}: not a language this hotline offers")
+        if lang not in LANGUAGES:   # offered or not yet: a language is recorded before it is offered
+            raise AudioError(f"{lang}: not a language the hotline knows")
 
     def _keep(self, src: Path, kept: Path, max_seconds: float) -> AudioInfo:
         """Convert first (the same checks as a build, and :func:`screen`), and keep the file only when that worked."""

@@ -22,7 +22,7 @@ from ivr.admin.auth import current_user, require_role
 from ivr.admin.i18n import N_
 from ivr.admin.keys import DATABASE, SETTINGS, User
 from ivr.admin.render import render
-from ivr.prompts.build import build_languages
+from ivr.languages import LANGUAGES
 from ivr.prompts.catalog import KEY_RE, CatalogError
 from ivr.prompts.convert import SUPPORTED, AudioError
 from ivr.prompts.coverage import coverage
@@ -56,7 +56,8 @@ DONE = {
 
 
 def _language(settings: Settings, raw: str | None) -> str:
-    return raw if raw in settings.languages else settings.languages[0]
+    """The language shown: any the hotline knows, offered or still being recorded."""
+    return raw if raw in LANGUAGES else settings.languages[0]
 
 
 def person(user: User) -> Person:
@@ -73,7 +74,8 @@ async def _page(request: web.Request, lang: str, *, error: str = "", status: int
         catalog = await asyncio.to_thread(catalog_for, settings)
     except CatalogError as exc:
         return render(request, "prompts/index.html", {"catalog_error": str(exc)}, status=500)
-    rows = await asyncio.to_thread(coverage, settings, catalog)
+    shown = settings.languages if lang in settings.languages else (*settings.languages, lang)
+    rows = await asyncio.to_thread(coverage, settings, catalog, shown)
     flow = await asyncio.to_thread(load_hotline_flow, settings)
     ready = {r.lang: r for r in readiness(settings, flow, rows)} if flow is not None else {}
     manifest = await asyncio.to_thread(load_manifest, built_root(settings))
@@ -89,7 +91,7 @@ async def _page(request: web.Request, lang: str, *, error: str = "", status: int
             row["may_review"], row["why_not"] = False, str(exc)
         drafts_by_key.setdefault(str(row["key"]), []).append(row)
     draft_counts = {}
-    for code in settings.languages:
+    for code in shown:
         found = await request.app[DATABASE].query_one(
             "select count(*) as n from prompt_recordings where lang = ? and state = ?", [code, DRAFT])
         draft_counts[code] = int(found["n"]) if found else 0
@@ -125,7 +127,8 @@ async def _page(request: web.Request, lang: str, *, error: str = "", status: int
         "status": wanted, "needs_review": needs_review, "error": error, "accept": ",".join(SUPPORTED),
         "total": len(catalog.keys), "drafts": draft_counts, "ready": ready,
         "stand_in": stand_ins(settings).get(lang), "stand_in_choices": [
-            code for code in build_languages(settings) if code != lang and code not in stand_ins(settings)],
+            code for code in LANGUAGES if code != lang and code not in stand_ins(settings)],
+        "languages": list(LANGUAGES), "offered": settings.languages,
         "notice": DONE.get(request.query.get("done", ""), ""),
     }
     return render(request, "prompts/index.html", ctx, status=status)
@@ -142,9 +145,8 @@ async def prompts_page(request: web.Request) -> web.StreamResponse:
 
 
 def _target(request: web.Request) -> tuple[str, str]:
-    settings = request.app[SETTINGS]
     lang, key = request.match_info["lang"], request.match_info["key"]
-    if lang not in build_languages(settings) or not KEY_RE.match(key):
+    if lang not in LANGUAGES or not KEY_RE.match(key):
         raise web.HTTPNotFound(text="There is no such prompt.")
     return lang, key
 
@@ -259,8 +261,8 @@ async def edit_text(request: web.Request) -> web.StreamResponse:
 async def change_stand_in(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     lang = request.match_info["lang"]
-    if lang not in settings.languages:
-        raise web.HTTPNotFound(text="This language is not offered.")
+    if lang not in LANGUAGES:
+        raise web.HTTPNotFound(text="There is no such language.")
     form = await request.post()
     other = str(form.get("stand_in") or "") or None
     user = current_user(request)
@@ -277,8 +279,8 @@ async def download_kit(request: web.Request) -> web.StreamResponse:
     """The voice-talent kit of one language as a zip (ivr/prompts/kit.py)."""
     settings = request.app[SETTINGS]
     lang = request.match_info["lang"]
-    if lang not in build_languages(settings):
-        raise web.HTTPNotFound(text="This language is not offered.")
+    if lang not in LANGUAGES:
+        raise web.HTTPNotFound(text="There is no such language.")
     catalog = await asyncio.to_thread(catalog_for, settings)
     with tempfile.TemporaryDirectory(prefix="ivr-kit-") as tmp:
         folder = Path(tmp) / f"{lang}-kit"
