@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import io
 import zipfile
@@ -19,6 +20,7 @@ from ivr.admin.users import add_user
 from ivr.db.writer import Database
 from ivr.prompts import web as prompts_web
 from ivr.prompts.build import PromptBuilder
+from ivr.prompts.review import Person, PromptReview, ReviewError
 from ivr.settings import Settings
 
 CATALOG = {
@@ -170,6 +172,9 @@ async def test_catalog_text_is_edited_with_history(client: Client, web_settings:
     rows = web_db.query_sync("select text, reviewed, by_name from prompt_texts order by id")
     assert rows == [{"text": "សួស្តី បង", "reviewed": 1, "by_name": "admin"},
                     {"text": "សួស្តី", "reviewed": 0, "by_name": "admin"}]
+    status, page = await client.get("/prompts?lang=km")
+    versions = page.split("Versions of this text, newest first", 1)[1].split("</ul>", 1)[0]
+    assert versions.index("សួស្តី</span>") < versions.index("សួស្តី បង</span>")   # newest first, both kept
     from ivr.prompts.texts import catalog_for
     text = catalog_for(web_settings).text("greeting", "km")
     assert text is not None and text.text == "សួស្តី" and text.review
@@ -244,3 +249,16 @@ async def test_a_language_is_recorded_before_it_is_offered(client: Client, web_s
     status, page = await client.post(f"/prompts/drafts/{draft}/approve")
     assert status == 200 and "Callers hear the new recording" in page
     assert (web_settings.data_dir / "prompts" / "lo" / "greeting.wav").stat().st_size > 1000
+
+
+async def test_two_reviewers_approving_at_once_install_it_once(web_settings: Settings, web_db: Database,
+                                                               tmp_path: Path) -> None:
+    review = PromptReview(web_settings, web_db)
+    draft = await review.submit("en", "greeting", tone(tmp_path / "take.wav"), Person(None, "speaker"), "import")
+    results = await asyncio.gather(review.approve(draft, Person(1, "a", "admin", ("en",))),
+                                   review.approve(draft, Person(2, "b", "admin", ())), return_exceptions=True)
+    assert sum(isinstance(r, dict) for r in results) == 1
+    [refused] = [r for r in results if isinstance(r, Exception)]
+    assert isinstance(refused, ReviewError) and "already approved" in str(refused)
+    assert [r["action"] for r in web_db.query_sync("select action from audit_log order by id")] == [
+        "prompt.submit", "prompt.approve"]

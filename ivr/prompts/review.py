@@ -16,6 +16,7 @@ import asyncio
 import logging
 import secrets
 import shutil
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,16 @@ def screen(name: str, info: AudioInfo) -> None:
     if info.gain_db > QUIET_GAIN_DB:
         raise AudioError(f"{name}: too quiet (it would need {info.gain_db:.0f} dB of gain); record again closer to "
                          "the microphone")
+
+
+# Approvals install files and then record it: one at a time in this process (the web server's), so a
+# draft is never installed twice or installed while another approval of it is being recorded.
+_APPROVING: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _approving() -> asyncio.Lock:
+    """This event loop's approval lock (a lock must not be shared between loops)."""
+    return _APPROVING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
 class ReviewError(Exception):
@@ -146,6 +157,10 @@ class PromptReview:
 
     async def approve(self, rec_id: int, who: Person) -> dict[str, Any]:
         """Install the draft as the prompt callers hear; the previous approved one is superseded."""
+        async with _approving():   # two reviewers pressing at once: one installs, the other is told
+            return await self._approve(rec_id, who)
+
+    async def _approve(self, rec_id: int, who: Person) -> dict[str, Any]:
         row = await self._draft(rec_id, who)
         src = drafts_root(self.settings) / str(row["file"])
         lang, key = str(row["lang"]), str(row["key"])

@@ -36,6 +36,7 @@ from ivr.settings import Settings
 from ivr.supply.pdf import PdfError
 
 PAGE_SIZE = 20
+HISTORY_SHOWN = 10   # earlier versions of a text shown on the page (all are kept)
 STATUSES = {
     "": N_("Any"),
     "recorded": N_("Recorded"),
@@ -90,6 +91,10 @@ async def _page(request: web.Request, lang: str, *, error: str = "", status: int
         except ReviewError as exc:
             row["may_review"], row["why_not"] = False, str(exc)
         drafts_by_key.setdefault(str(row["key"]), []).append(row)
+    history: dict[str, list[dict[str, Any]]] = {}
+    for version in await request.app[DATABASE].query(
+            "select key, text, reviewed, by_name, at from prompt_texts where lang = ? order by id desc", [lang]):
+        history.setdefault(str(version["key"]), []).append(version)
     draft_counts = {}
     for code in shown:
         found = await request.app[DATABASE].query_one(
@@ -117,6 +122,7 @@ async def _page(request: web.Request, lang: str, *, error: str = "", status: int
             "version": str(entry.get("hash", ""))[:12],
             "source": entry.get("source", ""),
             "drafts": drafts_by_key.get(cell.key, []),
+            "history": history.get(cell.key, [])[:HISTORY_SHOWN],
         })
     pages = max(1, -(-len(keys) // PAGE_SIZE))
     page = min(_page_number(request.query.get("page")), pages)
