@@ -127,13 +127,17 @@ def test_a_kit_goes_out_and_only_the_good_recordings_come_back(tmp_path: Path) -
     kept = sorted(p.name.split(".")[0] for p in (settings.data_dir / "prompt-drafts" / "km").iterdir())
     assert kept == ["goodbye", "goodbye", "greeting", "greeting"]   # each take and its telephone audio
 
-    # The same from a zip (a speaker's e-mail attachment).
+    # The same from a zip (a speaker's e-mail attachment), the whole kit sent back with its reference audio.
     archive = tmp_path / "from-sok.zip"
     with zipfile.ZipFile(archive, "w") as z:
-        z.write(km / "goodbye.m4a", "km/goodbye.m4a")
+        z.write(km / "goodbye.m4a", "km-kit/km/goodbye.m4a")
+        z.write(kit / "reference" / "greeting.wav", "km-kit/reference/greeting.wav")   # English: not a take
+        z.write(kit / "km-script.pdf", "km-kit/km-script.pdf")
         z.writestr("../../escape.wav", b"RIFF")                              # never unpacked outside
     again = CliRunner().invoke(main, [*base, "import", str(archive), "--lang", "km", "--by", "sok"])
-    assert again.exit_code == 0 and "imported  km/goodbye.m4a -> km/goodbye (draft 3)" in again.output
+    assert again.exit_code == 0, again.output
+    assert "imported  km-kit/km/goodbye.m4a -> km/goodbye (draft 3)" in again.output
+    assert "0 refused, 0 unmatched" in again.output
     broken = tmp_path / "broken.zip"
     broken.write_bytes(b"not a zip")
     result = CliRunner().invoke(main, [*base, "import", str(broken), "--lang", "km"])

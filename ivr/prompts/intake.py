@@ -10,6 +10,7 @@ key). Nothing refused is kept, and nothing callers hear changes until a draft is
 from __future__ import annotations
 
 import asyncio
+import shutil
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -25,7 +26,8 @@ from ivr.prompts.kit import max_seconds
 from ivr.prompts.review import Person, PromptReview
 from ivr.settings import Settings
 
-KIT_FILES = (".pdf", ".csv", ".json", ".txt")  # the kit's own files, sent back with the recordings
+KIT_FILES = (".pdf", ".csv", ".json", ".txt")
+REFERENCE = "reference"  # the kit's own files, sent back with the recordings
 MAX_ZIP_BYTES = 2 << 30   # unpacked: a whole language is a few hundred MB at most
 
 
@@ -62,7 +64,7 @@ def opened(source: Path) -> Iterator[Path]:
             target = Path(tmp, *inner.parts)
             target.parent.mkdir(parents=True, exist_ok=True)
             with archive.open(info) as src, target.open("wb") as dst:
-                dst.write(src.read())
+                shutil.copyfileobj(src, dst)
         yield Path(tmp)
 
 
@@ -96,8 +98,8 @@ def _match(folder: Path, named: str, lang: str, catalog: Catalog) -> tuple[dict[
             if path.suffix.lower() not in KIT_FILES:
                 report.unmatched.append(name)
             continue
-        if relative.parts[:1] == ("reference",):
-            continue   # the English reference audio the kit came with
+        if REFERENCE in relative.parts[:-1]:
+            continue   # the English reference audio the kit came with (also inside a kit sent back whole)
         others = [part for part in (named, *relative.parts[:-1]) if part in LANGUAGES and part != lang]
         if others:
             report.refused.append((name, f"wrong language folder ({others[-1]}, not {lang})"))
