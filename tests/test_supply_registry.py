@@ -9,7 +9,7 @@ import pytest
 import sqlite_utils
 
 from ivr.db import connect, utcnow
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.supply import codes, registry
 from ivr.supply.registry import RegistryError, Workplace
 

@@ -110,7 +110,7 @@ def ensure_demo_users(settings: Settings) -> dict[str, str]:
 
     from ivr.admin.users import add_user, password_hash, set_password
     from ivr.db import connect, transaction
-    from ivr.db.migrations import migrate
+    from ivr.db.schema import migrate
     from ivr.demo import seed_registry
 
     passwords: dict[str, str] = {}

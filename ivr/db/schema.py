@@ -13,6 +13,11 @@ from ivr.db.migrations import Migrations
 migrations = Migrations("ivr")
 
 
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Bring ``db`` up to the current schema; return the names of the migrations applied."""
+    return migrations.apply(db)
+
+
 @migrations
 def m0001_core(db: sqlite_utils.Database) -> None:
     db.execute("""
