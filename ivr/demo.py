@@ -10,6 +10,7 @@ from pathlib import Path
 
 import sqlite_utils
 
+from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.engine.demo import demo_call
 from ivr.prompts.convert import AudioError, to_telephone_wav
@@ -107,10 +108,8 @@ def seed_registry(db: sqlite_utils.Database, *, k: int, today: date) -> int:
         for place, count in ((places[0], k + 2 + month % 3), (places[1], k)):
             for n in range(count):
                 at = f"{today.year - 1}-{month:02d}-{1 + n % 27:02d}T03:00:00.000000Z"
-                db.execute(
-                    "insert into cases (language, priority, status, category, workplace_id, workplace_confirmed, "
-                    "created_at, updated_at) values (?, 1, 'closed', ?, ?, 1, ?, ?)",
-                    ["my" if n % 2 else "km", categories[(n + month) % len(categories)], place, at, at])
+                lifecycle.open_past_case(db, language="my" if n % 2 else "km",
+                                         category=categories[(n + month) % len(categories)], workplace_id=place, at=at)
     found = registry.brand_id(db, DEMO_BRAND)
     assert found is not None
     return found

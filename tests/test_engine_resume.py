@@ -25,6 +25,7 @@ import pytest_asyncio
 from conftest import REPO, TEST_SECRET
 from engine_rig import ARI_PASSWORD, ARI_USER, build_prompts, write_wav
 
+from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.engine import store
 from ivr.engine.integrity import recording_problems
@@ -254,7 +255,7 @@ async def test_kill_9_with_calls_in_progress(hotline: Hotline) -> None:
     reply_path = line.settings.data_dir / "replies" / "reply-1.wav"
 
     def reply_case(db: Any) -> int:
-        case_id = store.create_case(
+        case_id = lifecycle.open_case(
             db, call_id=None, caller_ref=None, language="en", category="wages", workplace_code=None,
             workplace_id=None, code_hash=casecode.hash_code(code),
             code_tag=casecode.code_tag(line.settings.key("case-code"), code))
@@ -333,7 +334,7 @@ async def test_kill_9_with_calls_in_progress(hotline: Hotline) -> None:
 async def test_a_follow_up_message_cut_by_a_kill_is_kept(hotline: Hotline) -> None:
     line = hotline
     code = casecode.new_code()
-    case_id = await line.database.write(lambda db: store.create_case(
+    case_id = await line.database.write(lambda db: lifecycle.open_case(
         db, call_id=None, caller_ref=None, language="en", category="debt", workplace_code=None, workplace_id=None,
         code_hash=casecode.hash_code(code), code_tag=casecode.code_tag(line.settings.key("case-code"), code)))
     caller = await line.dial("en", "+66810000007")

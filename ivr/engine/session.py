@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ivr.ari.errors import AriError
+from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.engine import store
 from ivr.engine.background import Background
@@ -313,7 +314,7 @@ class Session:
             case_id = s.case_id
             if orphan and case_id is None:
                 # A message with no case yet (the caller hung up early): it still reaches a caseworker.
-                case_id = store.create_case(
+                case_id = lifecycle.open_case(
                     db, call_id=call_id, caller_ref=s.caller_ref, language=s.language, category=s.category,
                     workplace_code=s.workplace_code, workplace_id=None, code_hash=None, code_tag=None,
                     emergency=s.emergency,

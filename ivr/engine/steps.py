@@ -6,12 +6,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from ivr.cases import CATEGORIES
+from ivr.cases import CATEGORIES, lifecycle
 from ivr.engine import resume, store, waits
 from ivr.engine.session import reply_media
 from ivr.flows.model import Node, Step
 from ivr.languages import LANGUAGES
-from ivr.protection import audit, callbacks, casecode
+from ivr.protection import callbacks, casecode
 from ivr.protection.caller import NumberVault, normalise_number
 from ivr.supply.codes import is_valid
 
@@ -72,7 +72,7 @@ async def _case(s: Session, args: dict[str, Any]) -> None:
     st = s.state
     if args.get("op", "create") == "update" and st.case_id is not None:
         case_id = st.case_id
-        await s.write(lambda db: store.touch_case(db, case_id))
+        await s.write(lambda db: lifecycle.follow_up(db, case_id))
         return
     if st.case_id is not None:   # a second 'create' in one call adds to the same case
         return
@@ -105,13 +105,8 @@ async def _alert(s: Session, reason: str) -> None:
         await waits.create_case(s, emergency=True)
     st.emergency = True
     case_id, call_id = st.case_id, st.call_id
-
-    def raise_alert(db: Any) -> None:
-        db.execute("update cases set emergency = 1, priority = 3, updated_at = updated_at where id = ?", [case_id])
-        audit.append(db, action="alert.emergency", object_type="case", object_id=str(case_id),
-                     detail={"reason": reason, "call": call_id})
-
-    await s.write(raise_alert)
+    assert case_id is not None
+    await s.write(lambda db: lifecycle.emergency_from_call(db, case_id, reason=reason, call_id=call_id))
     s.given = True
     # One unmistakable line for whoever watches the logs; the web UI shows the case at the top.
     s.log.warning("ALERT %s: case=%s needs staff now", reason.upper(), case_id)

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ivr.ari.errors import AriError, Conflict
 from ivr.ari.events import StasisEnd
+from ivr.cases import lifecycle
 from ivr.engine import resume, store
 from ivr.engine.channel import HungUp, RecordResult
 from ivr.flows.model import Node, Step
@@ -149,7 +150,7 @@ async def create_case(s: Session, *, emergency: bool, priority: int | None = Non
     sealed = resume.seal_code(s.settings, code)
 
     def create(db: Any) -> int:
-        case_id = store.create_case(
+        case_id = lifecycle.open_case(
             db, call_id=st.call_id, caller_ref=st.caller_ref, language=st.language, category=st.category,
             workplace_code=st.workplace_code, workplace_id=workplace_id, code_hash=code_hash, code_tag=tag,
             emergency=emergency, priority=priority, callback=callback,
