@@ -19,7 +19,7 @@ from ivr.ari.errors import AriError
 from ivr.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.ari.stasis import Call, StasisApp
 from ivr.db.writer import Database
-from ivr.engine import resume, store
+from ivr.engine import interpreter, resume, store
 from ivr.engine.background import Background
 from ivr.engine.channel import HungUp
 from ivr.engine.fallback import import_fallback
@@ -168,7 +168,7 @@ class Engine:
                     await call.client.answer(call.channel_id)
                 except AriError:
                     session.ch.ended = True
-            await session.run(start, resumed=call.resumed and start is not None)
+            await interpreter.run(session, start, resumed=call.resumed and start is not None)
         finally:
             self.sessions.pop(call.channel_id, None)
 
