@@ -13,7 +13,7 @@ from typing import Any
 import sqlite_utils
 
 from ivr.admin.keys import User
-from ivr.cases import CATEGORIES, STATUSES, can_move, lifecycle
+from ivr.cases import CATEGORIES, lifecycle
 from ivr.db import utcnow
 
 # Words the recogniser was less sure of than this are shaded for a human to check.
@@ -164,9 +164,12 @@ def _case_version(db: sqlite_utils.Database, case_id: int, seen: int) -> dict[st
 
 def change_status(db: sqlite_utils.Database, user: User, case_id: int, seen_version: int, new: str) -> None:
     row = _case_version(db, case_id, seen_version)
-    if new not in STATUSES or not can_move(row["status"], new):
-        raise Refused(f"A case that is “{row['status'].replace('_', ' ')}” cannot move to “{new.replace('_', ' ')}”.")
-    lifecycle.move_status(db, case_id, new, by=user)
+    try:
+        lifecycle.move_status(db, case_id, new, by=user)
+    except lifecycle.TransitionRefused:
+        raise Refused(
+            f"A case that is “{row['status'].replace('_', ' ')}” cannot move to “{new.replace('_', ' ')}”."
+        ) from None
 
 
 def assign(db: sqlite_utils.Database, user: User, case_id: int, seen_version: int, assignee_id: int | None) -> None:

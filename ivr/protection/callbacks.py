@@ -29,13 +29,9 @@ MIN_REASON = 5
 CLOSERS = frozenset({"supervisor"})
 
 
-class Actor(Protocol):
-    """A signed-in user (``ivr.admin.keys.User`` fits)."""
+class Actor(lifecycle.Actor, Protocol):
+    """A signed-in user with a role (``ivr.admin.keys.User`` fits)."""
 
-    @property
-    def id(self) -> int: ...
-    @property
-    def username(self) -> str: ...
     @property
     def role(self) -> str: ...
 
