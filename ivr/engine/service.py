@@ -2,7 +2,8 @@
 
 ``Engine(settings, database)``: ``start()`` loads the flow (a broken flow stops start-up
 with its problems), imports the dialplan's fallback voicemails, then connects to ARI.
-Each channel entering the app runs in its own task. A channel that was mid-call when the
+Each channel entering the app runs in its own task: its context (:class:`ivr.engine.session.Session`)
+run by :func:`ivr.engine.interpreter.run`. A channel that was mid-call when the
 engine (or its socket) went away comes back with ``Call.resumed`` and continues from the
 node it was on.
 """
