@@ -20,7 +20,6 @@ import aiohttp
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
 
-
 # How long a request waits for the hotline events that came before it in the capture: more than the one
 # second of slack a whole-second timer in Asterisk can add (see replay()).
 CAUSAL_WAIT = 2.0
