@@ -64,6 +64,8 @@ if [ "$uninstall" = 1 ]; then
   if [ "$systemd" = 1 ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
   rm -rf "$OPT" "$root/usr/local/bin/ivr"
   if has_user "$USER_NAME"; then userdel "${prefix_opt[@]}" "$USER_NAME"; fi
+  # userdel leaves the user's own group where login.defs says USERGROUPS_ENAB no (or has none, under --root).
+  if has_group "$USER_NAME"; then groupdel "${prefix_opt[@]}" "$USER_NAME"; fi
   if has_group "$SHARED_GROUP"; then groupdel "${prefix_opt[@]}" "$SHARED_GROUP"; fi
   say "removed the units, /opt/ivr, the ivr user and the $SHARED_GROUP group"
   say "kept: $DATA (cases, recordings), $BACKUPS, $ETC (settings and the secret, which the data needs)"
@@ -88,7 +90,9 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "install
 # -- user and group ------------------------------------------------------------------------------------------
 has_group "$SHARED_GROUP" || groupadd "${prefix_opt[@]}" --system "$SHARED_GROUP"
 if ! has_user "$USER_NAME"; then
-  useradd "${prefix_opt[@]}" --system --user-group --home-dir /var/lib/ivr --no-create-home \
+  # Its own group, unless one of that name is left over (a user removed by hand): then that one.
+  own_group=(--user-group); has_group "$USER_NAME" && own_group=(--gid "$USER_NAME")
+  useradd "${prefix_opt[@]}" --system "${own_group[@]}" --home-dir /var/lib/ivr --no-create-home \
     --shell /usr/sbin/nologin --comment "worker voice hotline" "$USER_NAME"
 fi
 usermod "${prefix_opt[@]}" -a -G "$SHARED_GROUP" "$USER_NAME"
