@@ -140,3 +140,21 @@ def test_a_bad_backup_gets_one_line_and_writes_nothing(taken: tuple[Path, Path],
         expected = "wrong --identity" if damage == "wrong key" else "damaged"
         assert expected in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before, "nothing was written"
+
+
+def test_backup_create_keeps_the_newest_backup_keep(taken: tuple[Path, Path], keys: tuple[Path, str],
+                                                   tmp_path: Path) -> None:
+    # docs/deploy.md: the daily backup keeps the newest `backup_keep`; other files there are not its business.
+    _, live = taken
+    _, public = keys
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    old = [folder / f"ivr-backup-2026010{day}T023000Z.tar.age" for day in (1, 2, 3)]
+    for path in old:
+        path.write_bytes(b"an older backup")
+    (folder / "notes.txt").write_text("kept")
+    code, out = _cli(["--data-dir", str(live), "--set", f"backup_recipient={public}", "--set", "backup_keep=2",
+                      "backup", "create", str(folder)])
+    assert code == 0, out
+    made = Path(out.split()[1])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([old[2].name, made.name, "notes.txt"])

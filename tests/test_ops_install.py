@@ -134,7 +134,7 @@ def test_ivr_asterisk_config_agrees_with_the_installed_settings(root: Path, tmp_
     assert "CHANGE_ME" not in "".join(p.read_text() for p in out.iterdir() if p.is_file())
 
 
-def test_again_keeps_settings_and_secret_then_uninstall_keeps_data(root: Path) -> None:
+def test_again_keeps_settings_and_secret_then_uninstall_keeps_data(root: Path, tmp_path: Path) -> None:
     secret = (root / "etc/ivr/secret").read_text()
     toml = root / "etc/ivr/ivr.toml"
     toml.write_text(toml.read_text() + 'brand_k = 7\n')
@@ -149,7 +149,24 @@ def test_again_keeps_settings_and_secret_then_uninstall_keeps_data(root: Path) -
     assert not (root / "opt/ivr").exists() and not (root / "usr/local/bin/ivr").exists()
     assert not any((root / "etc/systemd/system" / u).exists() for u in UNITS)
     assert _entry(root, "passwd", "ivr") is None and _entry(root, "group", "ivr-asterisk") is None
+    assert _entry(root, "group", "ivr") is None, "the ivr user's own group goes with it"
     assert case_data.read_bytes() == b"cases" and (root / "etc/ivr/secret").read_text() == secret
+
+    # Installed again (with Asterisk from a prepared folder: a stand-in build.sh): the kept data belongs
+    # to the new ivr user, and asterisk is back in the shared group.
+    source = tmp_path / "asterisk-src"
+    source.mkdir()
+    (source / "build.sh").write_text('mkdir -p "$1/sbin"; printf "#!/bin/sh\\necho Asterisk 22\\n" '
+                                     '> "$1/sbin/asterisk"; chmod +x "$1/sbin/asterisk"\n')
+    out = _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--no-apt", "--asterisk-from",
+               str(source)).stdout
+    assert "Asterisk 22" in out and (root / "usr/sbin/asterisk").is_file()
+    ivr = _entry(root, "passwd", "ivr")
+    shared = _entry(root, "group", "ivr-asterisk")
+    assert ivr is not None and shared is not None and set(shared[3].split(",")) == {"ivr", "asterisk"}
+    assert case_data.stat().st_uid == (root / "var/lib/ivr").stat().st_uid == int(ivr[2])
+    assert case_data.read_bytes() == b"cases" and (root / "etc/ivr/secret").read_text() == secret
+    assert (root / "etc/ivr/secret").stat().st_uid == int(ivr[2])
 
 
 def test_install_asterisk_refuses_a_tarball_with_the_wrong_checksum(tmp_path: Path) -> None:
