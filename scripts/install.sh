@@ -185,6 +185,7 @@ for unit in "${UNIT_FILES[@]}"; do install -m 0644 "$src_repo/deploy/systemd/$un
 # -- Asterisk (optional) ------------------------------------------------------------------------------------------
 if [ -n "$ast_from" ] || [ -n "$ast_tarball" ]; then
   args=(--root "${root:-/}")
+  [ "$apt" = 1 ] || args+=(--no-apt)
   [ -n "$ast_from" ] && args+=(--from "$ast_from")
   [ -n "$ast_tarball" ] && args+=(--tarball "$ast_tarball" --sha256 "$ast_sha")
   [ -n "$ast_pj" ] && args+=(--pjproject "$ast_pj")
