@@ -111,6 +111,12 @@ install -d -o "$uid" -g "$gid" -m 0750 "$DATA/models" "$DATA/prompt-sources"
 install -d -o "$uid" -g "$gid" -m 0700 "$BACKUPS"
 # A reinstall after --uninstall gets a new uid, and a restore leaves root's files: give them back.
 if [ -n "$(find "$DATA" "$BACKUPS" -not -uid "$uid" -print -quit)" ]; then chown -R "$uid" "$DATA" "$BACKUPS"; fi
+# What the hotline shares with Asterisk under recordings/ (group-readable: the replies it plays, their
+# folders) belongs to the asterisk group, as the hotline makes it; a restore run as root left root's.
+agid=$(id_of group asterisk)
+if [ -n "$agid" ]; then
+  find "$DATA/recordings" -mindepth 1 -perm -g=r -not -gid "$agid" -exec chgrp "$agid" {} +
+fi
 chgrp -R "$sgid" "$DATA/prompts" "$DATA/fallback"
 
 if [ ! -s "$ETC/secret" ]; then

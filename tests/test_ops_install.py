@@ -141,9 +141,23 @@ def test_again_keeps_settings_and_secret_then_uninstall_keeps_data(root: Path, t
     toml.write_text(toml.read_text() + 'brand_k = 7\n')
     case_data = root / "var/lib/ivr/ivr.db"
     case_data.write_bytes(b"cases")
+    # What `ivr backup restore` run as root leaves (docs/deploy.md, restore on the server): root's files.
+    replies = root / "var/lib/ivr/recordings/replies"
+    replies.mkdir(mode=0o750)
+    (replies / "case-1-ab.wav").write_bytes(b"RIFF")
+    (replies / "case-1-ab.wav").chmod(0o640)
+    (root / "var/lib/ivr/recordings/message.wav").write_bytes(b"RIFF")
+    (root / "var/lib/ivr/recordings/message.wav").chmod(0o600)
     _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--no-apt")
     assert (root / "etc/ivr/secret").read_text() == secret
     assert "brand_k = 7" in toml.read_text()
+    ivr = _entry(root, "passwd", "ivr")
+    asterisk = _entry(root, "group", "asterisk")
+    assert ivr is not None and asterisk is not None
+    uid, agid = int(ivr[2]), int(asterisk[2])
+    # Given back to the service, and the replies Asterisk plays to its group again.
+    assert _mode(replies) == (0o750, uid, agid) and _mode(replies / "case-1-ab.wav") == (0o640, uid, agid)
+    assert _mode(root / "var/lib/ivr/recordings/message.wav")[:2] == (0o600, uid)
 
     out = _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--uninstall").stdout
     assert "kept:" in out
