@@ -21,6 +21,7 @@ import re
 import shlex
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import tomllib
@@ -64,6 +65,7 @@ class Installed:
     """The system scripts/install.sh laid out under ``root``."""
 
     root: Path
+    backup_key: str     # the private half of the backup key it was given (kept off the server)
 
     def at(self, path: str) -> Path:
         """Where an absolute path of the installed system is, under the scratch root."""
@@ -158,9 +160,9 @@ def installed(scratch: Path) -> Installed:
         (etc / name).chmod(0o600)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "VIRTUAL_ENV", "PYENV"))}
     env["PATH"] = SERVER_PATH
-    run(["bash", str(REPO / "scripts/install.sh"), "--root", str(root), "--backup-recipient", generate_key()[1]],
-        env)
-    return Installed(root)
+    private, public = generate_key()
+    run(["bash", str(REPO / "scripts/install.sh"), "--root", str(root), "--backup-recipient", public], env)
+    return Installed(root, private)
 
 
 @dataclass
@@ -252,3 +254,30 @@ async def test_ivr_status_reports_the_running_install_healthy(pair: Pair) -> Non
     out = await asyncio.to_thread(run, [pair.engine.command[0], "status"], pair.env, pair.engine.run_as,
                                   cwd=pair.engine.cwd)
     assert out.splitlines()[-1] == "healthy", out
+
+
+async def test_the_backup_timer_backs_up_the_running_install(pair: Pair, installed: Installed,
+                                                             tmp_path: Path) -> None:
+    # ivr-backup.service as its timer starts it (its ExecStart, user and umask), while the hotline runs.
+    assert pair.engine.running
+    await asyncio.to_thread(back_up_and_restore, installed, tmp_path)
+
+
+def back_up_and_restore(installed: Installed, tmp_path: Path) -> None:
+    unit = installed.unit("ivr-backup.service")
+    who = installed.run_as(unit)
+    out = run(installed.exec_start(unit), installed.settings_env(unit), who, cwd=installed.root)
+    made = Path(out.split()[1])
+    assert made.parent == installed.at("/var/backups/ivr") and made.stat().st_uid == who.user
+    assert made.stat().st_mode & 0o077 == 0
+    # It opens with the key kept off the server, and holds the call's case.
+    key = tmp_path / "backup.key"
+    key.write_text(installed.backup_key + "\n")
+    into = tmp_path / "restored"
+    run([installed.exec_start(unit)[0], "backup", "restore", str(made), "--identity", str(key), "--into", str(into)],
+        {k: v for k, v in os.environ.items() if not k.startswith("IVR_")})
+    conn = sqlite3.connect(into / "ivr.db")
+    try:
+        assert conn.execute("select language from cases").fetchall() == [("th",)]
+    finally:
+        conn.close()
