@@ -6,11 +6,13 @@ Debian packages, installing this checkout without test tools into its own virtua
 Every absolute path the install wrote (in its units and in ivr.toml) is then read under that root.
 
 Then, as docs/deploy.md says: the operator sets the languages in ivr.toml, runs ``ivr db migrate``,
-``ivr prompts build``, ``ivr check`` and adds the first supervisor as the ``ivr`` user, and
-``ivr asterisk config`` as root; the hotline Asterisk (tests/asterisk_rig.py) loads what that wrote.
-The engine starts the way ivr.service starts it: its ExecStart, Environment=, User=, Group= and UMask=,
-read from the unit the install wrote. A worker calls from the carrier, chooses a language in the
-language menu and leaves a message; the case and the voice must be in the installed data dir.
+``ivr prompts build``, ``ivr oncall add``, ``ivr check`` and adds the first supervisor as the ``ivr``
+user, and ``ivr asterisk config`` as root; the hotline Asterisk (tests/asterisk_rig.py) loads what that
+wrote. The engine starts the way ivr.service starts it: its ExecStart, Environment=, User=, Group= and
+UMask=, read from the unit the install wrote. A worker calls from the carrier, chooses a language in
+the language menu and leaves a message; the case and the voice must be in the installed data dir.
+While it runs: ``ivr status``, the backup and retention timers' services (as their units say), a
+restore of that backup, and ``ivr audit verify``. All of it on the Python the server has (Debian's).
 """
 
 from __future__ import annotations
@@ -281,3 +283,16 @@ def back_up_and_restore(installed: Installed, tmp_path: Path) -> None:
         assert conn.execute("select language from cases").fetchall() == [("th",)]
     finally:
         conn.close()
+
+
+async def test_retention_and_the_audit_check_run_on_the_install(pair: Pair, installed: Installed) -> None:
+    # ivr-retention.service as its timer starts it, then docs/deploy.md's `sudo -u ivr ivr audit verify`.
+    assert pair.engine.running
+    unit = installed.unit("ivr-retention.service")
+    env, who = installed.settings_env(unit), installed.run_as(unit)
+    await asyncio.to_thread(run, installed.exec_start(unit), env, who, cwd=installed.root)
+    out = await asyncio.to_thread(run, [installed.exec_start(unit)[0], "audit", "verify"], env, who,
+                                  cwd=installed.root)
+    assert "audit log: ok" in out
+    with db(pair) as conn:   # nothing is old enough to go: the call's case stays
+        assert conn.execute("select count(*) from cases").fetchone()[0] == 1
