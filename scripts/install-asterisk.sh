@@ -26,7 +26,7 @@ while [ $# -gt 0 ]; do
     --sha256) sha=$2; shift 2 ;;
     --pjproject) pj=$2; shift 2 ;;
     --no-apt) apt=0; shift ;;
-    -h|--help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-asterisk: unknown option $1" >&2; exit 2 ;;
   esac
 done

@@ -6,7 +6,9 @@
 #   scripts/install.sh --uninstall          remove what it added; keep the data, settings and secret
 #
 # Options:
-#   --root DIR            install under DIR instead of / (for tests and image builds; starts nothing)
+#   --root DIR            install under DIR instead of / and start nothing (for tests: the units and
+#                         ivr.toml still name /etc/ivr, /var/lib/ivr, /opt/ivr; the virtualenv runs
+#                         from DIR/opt/ivr only, so this is no way to build an image for another root)
 #   --no-systemd          write the units but do not enable or start them
 #   --no-apt              do not install Debian packages (they must be there already)
 #   --pip-args "ARGS"     extra arguments for pip (e.g. "--no-index --find-links /srv/wheels")
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --asterisk-sha256) ast_sha=$2; shift 2 ;;
     --pjproject) ast_pj=$2; shift 2 ;;
     --uninstall) uninstall=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

@@ -279,3 +279,13 @@ def test_install_asterisk_stops_at_a_failed_build_step(tmp_path: Path) -> None:
     assert result.returncode == 1 and "build failed" in result.stderr
     assert not any(s.startswith("make install") for s in log.read_text().splitlines())
     assert not (tmp_path / "root/usr/sbin/asterisk").exists()
+
+
+@pytest.mark.parametrize(("script", "last"), [
+    ("install.sh", "units ivr.service, ivr-backup.timer and ivr-retention.timer."),
+    ("install-asterisk.sh", "Refuses a tarball whose sha256 differs, before unpacking anything."),
+])
+def test_help_prints_the_whole_header_and_no_code(script: str, last: str) -> None:
+    out = _run(str(REPO / "scripts" / script), "--help").stdout
+    assert "--root DIR" in out and "--no-apt" in out
+    assert out.strip().splitlines()[-1] == last
