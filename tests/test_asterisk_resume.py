@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from asterisk_rig import Caller, Pair, make_speech, running_pair, tone_level, wav_stats
+from asterisk_rig import Caller, Pair, db, make_speech, running_pair, tone_level, wav_stats
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio(loop_scope="module")]
 
@@ -38,12 +37,6 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_speech(tmp_path_factory.mktemp("voice") / "message.wav",
                        "My employer took my passport and has not paid me for three months. "
                        "I work at the fish factory near the port, and there are twenty of us.")
-
-
-def db(pair: Pair) -> sqlite3.Connection:
-    conn = sqlite3.connect(pair.data_dir / "ivr.db", timeout=10)
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 async def wait_beep(caller: Caller, timeout: float = 30.0) -> float:  # noqa: ASYNC109

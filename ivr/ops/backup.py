@@ -208,6 +208,24 @@ def _decrypt(path: Path, identity: x25519.Identity, dest: BinaryIO) -> None:
         raise BackupError(f"{path}: damaged: it is truncated or was changed after it was made") from None
 
 
+def _extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Extract plain files and folders inside ``into`` only, owned by whoever restores, without
+    setuid bits or group/other write: tarfile's "data" filter. Debian 12's Python (3.11.2) predates
+    it (3.11.4), so there the same rules are applied here; a member breaking them raises TarError."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(into, filter="data")
+        return
+    root = into.resolve()
+    members = tar.getmembers()
+    for member in members:
+        target = (root / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or (target != root and root not in target.parents):
+            raise tarfile.TarError(f"{member.name!r} is not a plain file or folder inside the backup")
+        member.mode &= 0o755
+        member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+    tar.extractall(into, members=members)
+
+
 def _unpack(path: Path, identity: x25519.Identity, into: Path) -> dict[str, Any]:
     """Decrypt and unpack into the (empty) folder ``into``; check every hash; return the manifest."""
     plain = into / ".backup.tar"
@@ -215,7 +233,7 @@ def _unpack(path: Path, identity: x25519.Identity, into: Path) -> dict[str, Any]
         _decrypt(path, identity, f)
     try:
         with tarfile.open(plain, "r") as tar:
-            tar.extractall(into, filter="data")
+            _extract(tar, into)
     except (tarfile.TarError, OSError) as exc:
         raise BackupError(f"{path}: the archive inside is damaged ({exc})") from None
     finally:
