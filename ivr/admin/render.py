@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ivr.admin import i18n
+from ivr.admin.i18n import N_
 from ivr.admin.auth import CSRF_FIELD, csrf_token
 from ivr.admin.keys import JINJA, NAV_LINKS, SETTINGS, USER
 from ivr.cases import CALLBACK_WINDOWS, CATEGORIES, OUTCOMES, PRIORITIES, STATUS_LABELS, STEP_LABELS
@@ -23,7 +25,7 @@ STATIC_DIR = ADMIN_DIR / "static"
 
 # Short notices a redirect can ask the next page to show (?done=KEY), so no page
 # ever echoes text taken from the address bar.
-NOTICES = {
+NOTICES = {  # each is in i18n.NOTICE_WORDS, so the catalogs have it
     "saved": "Saved.",
     "note": "Your note was added.",
     "status": "The status was changed.",
@@ -57,22 +59,54 @@ def make_environment(translations: i18n.Translations | None = None) -> jinja2.En
         PRIORITIES=PRIORITIES,
         LANGUAGES=LANGUAGES,
     )
-    i18n.install(env, translations or i18n.Translations())
+    translations = translations or i18n.Translations()
+    i18n.install(env, translations)
+    env.globals["ui_translations"] = translations
+
+    # Labels for stored keys, in the page's language (ui_language); a key without a label shows as words.
+    def label(table: dict[Any, str], fallback: Callable[[str], str]) -> Callable[..., str]:
+        @jinja2.pass_context
+        def show(context: jinja2.runtime.Context, key: Any, unknown: str | None = None) -> str:
+            words = table.get(key)
+            if words is None:
+                return unknown if unknown is not None else fallback(str(key or ""))
+            return _gettext(context, words)
+        return show
+
     env.filters["language_name"] = language_name
     env.filters["when"] = when
-    env.filters["status_label"] = lambda s: STATUS_LABELS.get(s or "", (s or "").replace("_", " "))
-    env.filters["outcome_label"] = lambda s: OUTCOMES.get(s or "", (s or "").replace("_", " "))
-    env.filters["step_label"] = lambda s: STEP_LABELS.get(s or "", (s or "").replace("_", " ").capitalize())
+    env.filters["status_label"] = label(STATUS_LABELS, lambda s: s.replace("_", " "))
+    env.filters["outcome_label"] = label(OUTCOMES, lambda s: s.replace("_", " "))
+    env.filters["step_label"] = label(STEP_LABELS, lambda s: s.replace("_", " ").capitalize())
+    env.filters["category_label"] = label(CATEGORIES, lambda s: s.replace("_", " "))
+    env.filters["priority_label"] = label(PRIORITIES, lambda s: s)
     env.filters["callback_window"] = callback_window
     env.filters["age"] = age
     return env
 
 
-def language_name(code: str | None) -> str:
+def _gettext(context: jinja2.runtime.Context, message: str) -> str:
+    return str(context.environment.globals["ui_translations"].get(context.get("ui_language")).gettext(message))
+
+
+def translator(request: web.Request) -> Callable[[str], str]:
+    """The signed-in user's (or the browser's) catalog, for words a view builds (charts, tables)."""
+    translations: i18n.Translations = request.app[JINJA].globals["ui_translations"]
+    return translations.get(ui_language(request)).gettext
+
+
+def ui_language(request: web.Request) -> str:
+    user = request.get(USER)
+    return user.ui_language if user is not None else i18n.best(request.headers.get("Accept-Language", ""))
+
+
+@jinja2.pass_context
+def language_name(context: jinja2.runtime.Context, code: str | None) -> str:
+    """A caller's language by its English name, in the page's language."""
     if not code:
-        return "not chosen"
+        return _gettext(context, "not chosen")
     lang = LANGUAGES.get(code)
-    return lang.english if lang else code
+    return _gettext(context, lang.english) if lang else code
 
 
 @jinja2.pass_context
@@ -99,16 +133,23 @@ def zone_label(tz: ZoneInfo, now: datetime | None = None) -> str:
     return f"{tz.key} (UTC{offset[:3]}:{offset[3:]})"
 
 
-def callback_window(key: str | None) -> str:
+@jinja2.pass_context
+def callback_window(context: jinja2.runtime.Context, key: str | None) -> str:
     """``afternoon`` -> ``Afternoon, 12:00–17:00``; the page names the zone."""
     if not key:
-        return "not given"
+        return _gettext(context, "not given")
     window = CALLBACK_WINDOWS.get(key)
-    return f"{window[0]}, {window[1]}–{window[2]}" if window else key.replace("_", " ")
+    return f"{_gettext(context, window[0])}, {window[1]}–{window[2]}" if window else key.replace("_", " ")
 
 
-def age(stamp: str | None, now: datetime | None = None) -> str:
-    """How long ago, in plain words: "5 minutes", "3 hours", "2 days"."""
+# How long ago, per unit: (one, many) in the catalog's words.
+AGO = {"day": (N_("%(n)s day ago"), N_("%(n)s days ago")), "hour": (N_("%(n)s hour ago"), N_("%(n)s hours ago")),
+       "minute": (N_("%(n)s minute ago"), N_("%(n)s minutes ago"))}
+
+
+@jinja2.pass_context
+def age(context: jinja2.runtime.Context, stamp: str | None, now: datetime | None = None) -> str:
+    """How long ago, in plain words: "5 minutes ago", "3 hours ago", "2 days ago"."""
     if not stamp:
         return ""
     then = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
@@ -116,8 +157,8 @@ def age(stamp: str | None, now: datetime | None = None) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             n = int(seconds // size)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "just now"
+            return _gettext(context, AGO[unit][0 if n == 1 else 1]) % {"n": n}
+    return _gettext(context, "just now")
 
 
 def page_context(request: web.Request) -> dict[str, Any]:
@@ -131,10 +172,10 @@ def page_context(request: web.Request) -> dict[str, Any]:
         "path": request.path,
         "csrf_token": token,
         "csrf_field": lambda: Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token),
-        "notice": NOTICES.get(done, ""),
+        "notice": translator(request)(NOTICES[done]) if done in NOTICES else "",
         "settings": request.app[SETTINGS],
         "zone": zone_label(request.app[SETTINGS].tz),
-        "ui_language": user.ui_language if user is not None else i18n.best(request.headers.get("Accept-Language", "")),
+        "ui_language": ui_language(request),
         "UI_LANGUAGES": i18n.UI_LANGUAGES,
     }
 
