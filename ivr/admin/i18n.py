@@ -62,16 +62,12 @@ LANGUAGE_WORDS = (
     N_("Burmese"), N_("Khmer"), N_("Lao"), N_("Thai"), N_("Nepali"), N_("Vietnamese"), N_("English"), N_("Shan"),
     N_("Indonesian"), N_("Filipino"), N_("Korean"),
 )
-# ivr.admin.render.NOTICES: what a page says after a change.
-NOTICE_WORDS = (
-    N_("Saved."), N_("Your note was added."), N_("The status was changed."), N_("The case was assigned."),
-    N_("The category was confirmed."),
-    N_("Your message for the caller was saved. They will hear it when they call back with their case code."),
-    N_("The user was saved."), N_("The password was changed. The user must sign in again."),
-    N_("The user was deactivated and signed out."), N_("You have signed out."),
-    N_("Saved. A supervisor must approve this account's case-reading role (on Approvals) before it applies; the supervisor then gives the person a link to choose their password."),
-    N_("The password was cleared and the user signed out. A supervisor gives them a link to choose a new one (on Approvals)."),
-    N_("Approved."), N_("Refused."), N_("Your password is set. Please sign in."),
+# ivr.supply.remediation: KINDS and STATUSES.
+REMEDIATION_WORDS = (
+    N_("Unpaid wages paid"), N_("Recruitment fees repaid"), N_("Documents returned"),
+    N_("Working hours brought within the law"), N_("Safety or housing fixed"), N_("Grievance channel set up"),
+    N_("Threats or violence stopped"), N_("Other"), N_("Agreed, not yet done"), N_("Done"),
+    N_("Not done (supplier failed)"), N_("Cancelled"),
 )
 
 

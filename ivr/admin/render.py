@@ -13,8 +13,8 @@ from aiohttp import web
 from markupsafe import Markup
 
 from ivr.admin import i18n
-from ivr.admin.i18n import N_
 from ivr.admin.auth import CSRF_FIELD, csrf_token
+from ivr.admin.i18n import N_
 from ivr.admin.keys import JINJA, NAV_LINKS, SETTINGS, USER
 from ivr.cases import CALLBACK_WINDOWS, CATEGORIES, OUTCOMES, PRIORITIES, STATUS_LABELS, STEP_LABELS
 from ivr.languages import LANGUAGES
@@ -25,24 +25,25 @@ STATIC_DIR = ADMIN_DIR / "static"
 
 # Short notices a redirect can ask the next page to show (?done=KEY), so no page
 # ever echoes text taken from the address bar.
-NOTICES = {  # each is in i18n.NOTICE_WORDS, so the catalogs have it
-    "saved": "Saved.",
-    "note": "Your note was added.",
-    "status": "The status was changed.",
-    "assigned": "The case was assigned.",
-    "category": "The category was confirmed.",
-    "reply": "Your message for the caller was saved. They will hear it when they call back with their case code.",
-    "user": "The user was saved.",
-    "password": "The password was changed. The user must sign in again.",
-    "deactivated": "The user was deactivated and signed out.",
-    "signedout": "You have signed out.",
-    "approval": "Saved. A supervisor must approve this account's case-reading role (on Approvals) before it "
-                "applies; the supervisor then gives the person a link to choose their password.",
-    "reset": "The password was cleared and the user signed out. A supervisor gives them a link to choose a new "
-             "one (on Approvals).",
-    "approved": "Approved.",
-    "refused": "Refused.",
-    "passwordset": "Your password is set. Please sign in.",
+NOTICES = {
+    "saved": N_("Saved."),
+    "note": N_("Your note was added."),
+    "status": N_("The status was changed."),
+    "assigned": N_("The case was assigned."),
+    "category": N_("The category was confirmed."),
+    "reply": N_("Your message for the caller was saved. They will hear it when they call back with their case "
+                "code."),
+    "user": N_("The user was saved."),
+    "password": N_("The password was changed. The user must sign in again."),
+    "deactivated": N_("The user was deactivated and signed out."),
+    "signedout": N_("You have signed out."),
+    "approval": N_("Saved. A supervisor must approve this account's case-reading role (on Approvals) before it "
+                   "applies; the supervisor then gives the person a link to choose their password."),
+    "reset": N_("The password was cleared and the user signed out. A supervisor gives them a link to choose a "
+                "new one (on Approvals)."),
+    "approved": N_("Approved."),
+    "refused": N_("Refused."),
+    "passwordset": N_("Your password is set. Please sign in."),
 }
 
 
@@ -82,17 +83,23 @@ def make_environment(translations: i18n.Translations | None = None) -> jinja2.En
     env.filters["priority_label"] = label(PRIORITIES, lambda s: s)
     env.filters["callback_window"] = callback_window
     env.filters["age"] = age
+    env.filters["duration"] = duration
     return env
 
 
+def _translations(env: jinja2.Environment) -> i18n.Translations:
+    translations = env.globals["ui_translations"]
+    assert isinstance(translations, i18n.Translations)
+    return translations
+
+
 def _gettext(context: jinja2.runtime.Context, message: str) -> str:
-    return str(context.environment.globals["ui_translations"].get(context.get("ui_language")).gettext(message))
+    return _translations(context.environment).get(context.get("ui_language")).gettext(message)
 
 
 def translator(request: web.Request) -> Callable[[str], str]:
     """The signed-in user's (or the browser's) catalog, for words a view builds (charts, tables)."""
-    translations: i18n.Translations = request.app[JINJA].globals["ui_translations"]
-    return translations.get(ui_language(request)).gettext
+    return _translations(request.app[JINJA]).get(ui_language(request)).gettext
 
 
 def ui_language(request: web.Request) -> str:
@@ -104,7 +111,7 @@ def ui_language(request: web.Request) -> str:
 def language_name(context: jinja2.runtime.Context, code: str | None) -> str:
     """A caller's language by its English name, in the page's language."""
     if not code:
-        return _gettext(context, "not chosen")
+        return _gettext(context, N_("not chosen"))
     lang = LANGUAGES.get(code)
     return _gettext(context, lang.english) if lang else code
 
@@ -137,7 +144,7 @@ def zone_label(tz: ZoneInfo, now: datetime | None = None) -> str:
 def callback_window(context: jinja2.runtime.Context, key: str | None) -> str:
     """``afternoon`` -> ``Afternoon, 12:00–17:00``; the page names the zone."""
     if not key:
-        return _gettext(context, "not given")
+        return _gettext(context, N_("not given"))
     window = CALLBACK_WINDOWS.get(key)
     return f"{_gettext(context, window[0])}, {window[1]}–{window[2]}" if window else key.replace("_", " ")
 
@@ -158,7 +165,19 @@ def age(context: jinja2.runtime.Context, stamp: str | None, now: datetime | None
         if seconds >= size:
             n = int(seconds // size)
             return _gettext(context, AGO[unit][0 if n == 1 else 1]) % {"n": n}
-    return _gettext(context, "just now")
+    return _gettext(context, N_("just now"))
+
+
+@jinja2.pass_context
+def duration(context: jinja2.runtime.Context, seconds: float | None) -> str:
+    """A wait in plain words: "45 seconds", "12 minutes", "3 hours" (as ivr.oncall.status words it)."""
+    if seconds is None:
+        return ""
+    if seconds < 120:
+        return _gettext(context, N_("%(n)s seconds")) % {"n": int(seconds)}
+    if seconds < 7200:
+        return _gettext(context, N_("%(n)s minutes")) % {"n": int(seconds // 60)}
+    return _gettext(context, N_("%(n)s hours")) % {"n": int(seconds // 3600)}
 
 
 def page_context(request: web.Request) -> dict[str, Any]:
