@@ -103,7 +103,8 @@ def _pages(seed: dict[str, Any]) -> dict[str, list[str]]:
         "super": ["/cases", f"/cases/{case}", "/dashboard", "/approvals", "/workplaces", "/workplaces/cases",
                   f"/workplaces/{wp}",
                   "/brand", f"/brand/{brand}"],
-        "admin": ["/users", "/prompts", "/settings", "/audit", "/oncall", "/workplaces", f"/workplaces/{wp}", f"/brand/{brand}"],
+        "admin": ["/users", "/prompts", "/settings", "/audit", "/oncall", "/workplaces", f"/workplaces/{wp}",
+                  f"/brand/{brand}"],
         "acme": ["/brand", f"/brand/{brand}", "/cases"],
     }
 
