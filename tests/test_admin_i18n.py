@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -66,7 +67,7 @@ def test_every_marked_string_is_in_every_catalog() -> None:
 
 # Text a reader sees in a template: between tags, and in these attributes.
 SHOWN_ATTRIBUTES = {"title", "alt", "placeholder", "aria-label"}
-FIELDS = re.compile(r"%\(\w+\)s|<[^>]+>")
+FIELDS = re.compile(r"%\(\w+\)s|<[^>]+>|{\w+}")  # Python fields, markup, and scripts' {fields}
 # Another helper rewrites and translates the prompts pages (issue 17).
 NOT_YET = ("prompts",)
 
@@ -173,6 +174,11 @@ async def test_a_thai_caseworker_reads_the_case_page_and_dashboard_in_thai(
     for english in ("About this case", "Documents held by the employer", "Messages from the caller",
                     "Chose a language", "What happened on the calls", "Add a note"):
         assert english not in page, english
+    # The listening controls and recorder, written by the page's scripts, get their words from the page.
+    found = re.search(r'<script type="application/json" id="ui-words">(.*?)</script>', page, re.S)
+    assert found is not None
+    words = json.loads(found.group(1))
+    assert words["Play"] == "เล่น" and words["Open case {id}"] == "เปิดเคส {id}"
     status, page = await client.get("/dashboard")
     assert status == 200
     for thai in ("<h1>แดชบอร์ด</h1>", "<h2>สายตอนนี้</h2>", "<h2>สายตามภาษา</h2>", "<h2>เคสที่เปิดอยู่ตามสถานะและอายุ</h2>",
