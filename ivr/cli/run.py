@@ -88,12 +88,14 @@ def demo_settings(settings: Settings) -> Settings:
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         secret = path.read_text().strip()
-    demo = dataclasses.replace(
+    from ivr.demo import with_transcription
+
+    demo = with_transcription(dataclasses.replace(
         settings,
         secret_key=secret,
         ari_password=settings.ari_password or secrets.token_urlsafe(16),
         cookie_secure=False,
-    )
+    ))
     validate(demo, mode="serve")
     return demo
 
