@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import io
 import sqlite3
@@ -188,3 +189,20 @@ def test_restore_keeps_to_its_folder_on_any_python(taken: tuple[Path, Path], key
         code, out = _cli(["backup", "restore", str(bad), "--into", str(tmp_path / "bad"), "--identity", str(identity)])
         assert code == 1 and out.startswith("Error: ") and len(out.strip().splitlines()) == 1, out
         assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "bad").exists()
+
+
+def test_two_backups_in_the_same_second_are_both_kept(taken: tuple[Path, Path], keys: tuple[Path, str],
+                                                      tmp_path: Path) -> None:
+    # The nightly timer's backup, then the one `ivr db migrate` takes in the same second: the first must stay.
+    _, live = taken
+    _, public = keys
+    at = dt.datetime(2026, 12, 3, 2, 30, tzinfo=dt.UTC)
+    folder = tmp_path / "backups"
+    first = backup.create(live, live / "ivr.db", folder, public, now=at)
+    second = backup.create(live, live / "ivr.db", folder, public, now=at)
+    assert (first.path.name, second.path.name) == ("ivr-backup-20261203T023000Z.tar.age",
+                                                   "ivr-backup-20261203T023000Z-2.tar.age")
+    first_bytes = first.path.read_bytes()
+    assert first_bytes != second.path.read_bytes()   # each its own encryption: neither replaced the other
+    assert backup.prune(folder, 1) == [first.path]    # pruning knows "-2" is the newer one
+    assert [p.name for p in folder.iterdir() if p.is_file()] == [second.path.name]
