@@ -29,7 +29,7 @@ from ivr.admin.server import AdminServer
 from ivr.admin.users import add_user, password_hash
 from ivr.cases import CATEGORIES
 from ivr.db import connect
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.db.writer import Database
 from ivr.settings import load
 

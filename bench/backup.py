@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 from ivr.db import connect, utcnow
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.ops import backup
 
 

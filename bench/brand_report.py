@@ -25,7 +25,7 @@ import sqlite_utils
 
 from ivr.cases import CATEGORIES, STATUSES
 from ivr.db import connect
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.supply import codes, report
 from ivr.supply.remediation import KINDS
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import sqlite_utils
 
 from ivr.db import connect, utcnow
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.db.writer import Database
 from ivr.protection import audit, casecode
 from ivr.protection.retention import Retention

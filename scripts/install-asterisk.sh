@@ -7,12 +7,16 @@
 #   install-asterisk.sh --tarball asterisk-22.X.Y.tar.gz --sha256 HEX --pjproject pjproject-2.N.tar.bz2
 #       an official release tarball, fetched on a machine with internet together with its published
 #       .sha256, and the pjproject tarball that release bundles (its third-party/versions.mak names it).
-#   --root DIR   the system root (default /); --prefix P   install prefix (default /usr)
+#   --root DIR   install under DIR (DESTDIR: the programs still expect to run from /); --prefix P
+#                install prefix (default /usr); --no-apt   do not install Debian packages (the build
+#                dependencies and asterisk-core-sounds-en-wav must be there already)
 #
-# Then creates the asterisk system user, gives it Asterisk's folders, and installs the systemd unit
-# Asterisk ships. Refuses a tarball whose sha256 differs, before unpacking anything.
+# The release's sound downloads are switched off (Debian's asterisk-core-sounds-en-wav gives the English
+# core sounds, e.g. the beep before a message). Then creates the asterisk system user, gives it
+# Asterisk's folders, and installs the systemd unit Asterisk ships (with its run folder), not enabled.
+# Refuses a tarball whose sha256 differs, before unpacking anything.
 set -euo pipefail
-root=/ prefix=/usr from="" tarball="" sha="" pj=""
+root=/ prefix=/usr from="" tarball="" sha="" pj="" apt=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --root) root=$2; shift 2 ;;
@@ -21,7 +25,8 @@ while [ $# -gt 0 ]; do
     --tarball) tarball=$2; shift 2 ;;
     --sha256) sha=$2; shift 2 ;;
     --pjproject) pj=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-apt) apt=0; shift ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install-asterisk: unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -38,9 +43,11 @@ elif [ -n "$tarball" ]; then
     echo "install-asterisk: $tarball has sha256 $got, not the published $sha; refusing it" >&2; exit 1
   fi
   [ -n "$pj" ] && [ -f "$pj" ] || { echo "install-asterisk: --pjproject FILE is required (no downloads here)" >&2; exit 1; }
-  deps="build-essential pkg-config libjansson-dev libxml2-dev libsqlite3-dev uuid-dev libedit-dev libssl-dev bzip2 xz-utils"
+  # libsystemd-dev: the unit Asterisk ships is Type=notify, which needs Asterisk built with systemd.
+  deps="build-essential pkg-config libjansson-dev libxml2-dev libsqlite3-dev uuid-dev libedit-dev libssl-dev
+        libsystemd-dev bzip2 xz-utils asterisk-core-sounds-en-wav"
   missing=$(for p in $deps; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
-  if [ -n "$missing" ]; then
+  if [ -n "$missing" ] && [ "$apt" = 1 ]; then
     apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing >/dev/null
   fi
   w=$(mktemp -d /tmp/asterisk-build.XXXXXX); trap 'rm -rf "$w"' EXIT
@@ -50,16 +57,29 @@ elif [ -n "$tarball" ]; then
   (cd "$w/ext" && md5sum "$(basename "$pj")") > "$w/src/third-party/pjproject/$(basename "$pj").md5"
   cd "$w/src"
   echo "install-asterisk: building $(basename "$tarball") (log: $w/build.log; about 10 minutes on 2 cores)"
-  {
-    ./configure --prefix="${root%/}$prefix" --with-pjproject-bundled --with-externals-cache="$w/ext" \
-      --without-jansson-bundled
-    make menuselect.makeopts
-    make -j"$(nproc)"
-    make install
-    make install-logrotate || true
-  } >"$w/build.log" 2>&1 || { tail -30 "$w/build.log"; echo "install-asterisk: build failed" >&2; exit 1; }
-  if [ -d "$w/src/contrib/systemd" ] && [ "$root" = / ]; then
-    install -m 0644 contrib/systemd/asterisk.service /etc/systemd/system/asterisk.service 2>/dev/null || true
+  # One && chain: `set -e` does not apply inside a group whose status is tested, so a failed step must
+  # stop the rest itself.
+  if ! {
+    ./configure --prefix="$prefix" --with-pjproject-bundled --with-externals-cache="$w/ext" \
+      --without-jansson-bundled \
+    && make menuselect.makeopts \
+    && for opt in CORE-SOUNDS-EN-GSM MOH-OPSOUND-WAV EXTRA-SOUNDS-EN-GSM; do
+         # No downloads: the sounds the release would fetch at install time come from Debian instead.
+         menuselect/menuselect --disable "$opt" menuselect.makeopts || true
+       done \
+    && make -j"$(nproc)" \
+    && make install DESTDIR="${root%/}" \
+    && { make install-logrotate DESTDIR="${root%/}" || true; }
+  } >"$w/build.log" 2>&1; then
+    tail -30 "$w/build.log"; echo "install-asterisk: build failed" >&2; exit 1
+  fi
+  # Its run folder (the control socket `asterisk -rx` talks to) is on a tmpfs: systemd makes it at start.
+  install -d -m 0755 "${root%/}/etc/systemd/system"
+  sed 's/^#RuntimeDirectory=asterisk/RuntimeDirectory=asterisk/' contrib/systemd/asterisk.service \
+    > "${root%/}/etc/systemd/system/asterisk.service"
+  sounds=${root%/}/var/lib/asterisk/sounds
+  if [ -d /usr/share/asterisk/sounds/en_US_f_Allison ] && [ ! -e "$sounds/en" ]; then
+    mkdir -p "$sounds" && ln -s /usr/share/asterisk/sounds/en_US_f_Allison "$sounds/en"
   fi
 else
   echo "install-asterisk: give --from DIR or --tarball FILE --sha256 HEX --pjproject FILE" >&2; exit 2
@@ -76,3 +96,4 @@ for d in /var/lib/asterisk /var/spool/asterisk /var/log/asterisk /var/run/asteri
 done
 echo "install-asterisk: done ($("${root%/}$prefix/sbin/asterisk" -V 2>/dev/null || echo 'asterisk installed'))"
 echo "install-asterisk: now write its configuration with: ivr asterisk config --out /etc/asterisk"
+[ -z "$tarball" ] || echo "install-asterisk: then start it, now and at boot: systemctl enable --now asterisk"

@@ -6,7 +6,9 @@
 #   scripts/install.sh --uninstall          remove what it added; keep the data, settings and secret
 #
 # Options:
-#   --root DIR            install under DIR instead of / (for tests and image builds; starts nothing)
+#   --root DIR            install under DIR instead of / and start nothing (for tests: the units and
+#                         ivr.toml still name /etc/ivr, /var/lib/ivr, /opt/ivr; the virtualenv runs
+#                         from DIR/opt/ivr only, so this is no way to build an image for another root)
 #   --no-systemd          write the units but do not enable or start them
 #   --no-apt              do not install Debian packages (they must be there already)
 #   --pip-args "ARGS"     extra arguments for pip (e.g. "--no-index --find-links /srv/wheels")
@@ -36,7 +38,7 @@ while [ $# -gt 0 ]; do
     --asterisk-sha256) ast_sha=$2; shift 2 ;;
     --pjproject) ast_pj=$2; shift 2 ;;
     --uninstall) uninstall=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "install: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -64,6 +66,8 @@ if [ "$uninstall" = 1 ]; then
   if [ "$systemd" = 1 ] && [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
   rm -rf "$OPT" "$root/usr/local/bin/ivr"
   if has_user "$USER_NAME"; then userdel "${prefix_opt[@]}" "$USER_NAME"; fi
+  # userdel leaves the user's own group where login.defs says USERGROUPS_ENAB no (or has none, under --root).
+  if has_group "$USER_NAME"; then groupdel "${prefix_opt[@]}" "$USER_NAME"; fi
   if has_group "$SHARED_GROUP"; then groupdel "${prefix_opt[@]}" "$SHARED_GROUP"; fi
   say "removed the units, /opt/ivr, the ivr user and the $SHARED_GROUP group"
   say "kept: $DATA (cases, recordings), $BACKUPS, $ETC (settings and the secret, which the data needs)"
@@ -88,7 +92,9 @@ python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "install
 # -- user and group ------------------------------------------------------------------------------------------
 has_group "$SHARED_GROUP" || groupadd "${prefix_opt[@]}" --system "$SHARED_GROUP"
 if ! has_user "$USER_NAME"; then
-  useradd "${prefix_opt[@]}" --system --user-group --home-dir /var/lib/ivr --no-create-home \
+  # Its own group, unless one of that name is left over (a user removed by hand): then that one.
+  own_group=(--user-group); has_group "$USER_NAME" && own_group=(--gid "$USER_NAME")
+  useradd "${prefix_opt[@]}" --system "${own_group[@]}" --home-dir /var/lib/ivr --no-create-home \
     --shell /usr/sbin/nologin --comment "worker voice hotline" "$USER_NAME"
 fi
 usermod "${prefix_opt[@]}" -a -G "$SHARED_GROUP" "$USER_NAME"
@@ -107,6 +113,12 @@ install -d -o "$uid" -g "$gid" -m 0750 "$DATA/models" "$DATA/prompt-sources"
 install -d -o "$uid" -g "$gid" -m 0700 "$BACKUPS"
 # A reinstall after --uninstall gets a new uid, and a restore leaves root's files: give them back.
 if [ -n "$(find "$DATA" "$BACKUPS" -not -uid "$uid" -print -quit)" ]; then chown -R "$uid" "$DATA" "$BACKUPS"; fi
+# What the hotline shares with Asterisk under recordings/ (group-readable: the replies it plays, their
+# folders) belongs to the asterisk group, as the hotline makes it; a restore run as root left root's.
+agid=$(id_of group asterisk)
+if [ -n "$agid" ]; then
+  find "$DATA/recordings" -mindepth 1 -perm -g=r -not -gid "$agid" -exec chgrp "$agid" {} +
+fi
 chgrp -R "$sgid" "$DATA/prompts" "$DATA/fallback"
 
 if [ ! -s "$ETC/secret" ]; then
@@ -181,6 +193,7 @@ for unit in "${UNIT_FILES[@]}"; do install -m 0644 "$src_repo/deploy/systemd/$un
 # -- Asterisk (optional) ------------------------------------------------------------------------------------------
 if [ -n "$ast_from" ] || [ -n "$ast_tarball" ]; then
   args=(--root "${root:-/}")
+  [ "$apt" = 1 ] || args+=(--no-apt)
   [ -n "$ast_from" ] && args+=(--from "$ast_from")
   [ -n "$ast_tarball" ] && args+=(--tarball "$ast_tarball" --sha256 "$ast_sha")
   [ -n "$ast_pj" ] && args+=(--pjproject "$ast_pj")

@@ -8,6 +8,9 @@
   registers SIP "phones" to the hotline (caseworker or staff phones); calls to them enter the
   carrier's ``phones`` Stasis app, where a test makes them answer, play audio or press keys.
 - ``EngineProcess``: the real ``ivr engine`` as a subprocess (so it can be killed with SIGKILL).
+- ``HotlineSide``: how the hotline's ``ivr`` runs (command, settings, data dir, engine command and user).
+  By default this checkout's, with a scratch data dir; a test of an installed system passes the
+  installed one to ``running_pair(hotline=...)``.
 - ``Caller``: a person on a phone. It hears the hotline through an externalMedia channel (ulaw RTP
   to a local UDP socket) bridged with its call, decides "the hotline went quiet" from that audio
   (no packets is silence too), presses keys (RFC 4733), speaks (a WAV played on its channel) and
@@ -27,6 +30,7 @@ import random
 import shutil
 import signal
 import socket
+import sqlite3
 import struct
 import subprocess
 import sys
@@ -52,7 +56,13 @@ CORE_SOUNDS = ASTERISK_DATA / "sounds"
 DID = "1800123456"
 ARI_USER, ARI_PASSWORD = "hotline", "real-ari-password-4c1f"
 CARRIER_APP, PHONES_APP = "carrier", "phones"
-AUTH = {"Authorization": "Basic " + base64.b64encode(f"{ARI_USER}:{ARI_PASSWORD}".encode()).decode()}
+
+
+def basic_auth(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+AUTH = basic_auth(ARI_USER, ARI_PASSWORD)
 ARI_CONF = f"[general]\nenabled=yes\npretty=no\n\n[{ARI_USER}]\ntype=user\nread_only=no\npassword={ARI_PASSWORD}\n"
 SECRET = "real-asterisk-test-secret-0123456789"
 RATE = 8000
@@ -94,8 +104,9 @@ def rtp_range(size: int = 2000) -> tuple[int, int]:
 
 class AsteriskServer:
     def __init__(self, name: str, root: Path, files: dict[str, str], *, http_port: int,
-                 sounds: dict[str, Path] | None = None) -> None:
+                 sounds: dict[str, Path] | None = None, auth: dict[str, str] | None = None) -> None:
         self.name = name
+        self.auth = auth or AUTH   # its ARI user's Authorization header
         self.root = root
         self.files = files
         self.http_port = http_port
@@ -142,7 +153,7 @@ class AsteriskServer:
     async def wait_ready(self, timeout: float = 60.0) -> float:  # noqa: ASYNC109
         """Until ARI answers; returns the monotonic time it first did."""
         deadline = time.monotonic() + timeout
-        async with aiohttp.ClientSession(headers=AUTH) as session:
+        async with aiohttp.ClientSession(headers=self.auth) as session:
             while True:
                 assert self.proc is not None
                 if self.proc.poll() is not None:
@@ -189,19 +200,36 @@ class AsteriskServer:
 
 # -- the engine -------------------------------------------------------------------------------------------
 
-class EngineProcess:
-    """`ivr engine` as a subprocess against the hotline's ARI."""
+@dataclass(frozen=True)
+class RunAs:
+    """Whom a process runs as (a systemd unit's User=, Group=, the user's groups, UMask=)."""
 
-    def __init__(self, env: dict[str, str], log: Path) -> None:
+    user: int
+    group: int
+    groups: tuple[int, ...] = ()
+    umask: int = -1
+
+
+class EngineProcess:
+    """The engine as a subprocess against the hotline's ARI: `ivr engine` unless ``command`` says otherwise."""
+
+    def __init__(self, env: dict[str, str], log: Path, *, command: list[str] | None = None,
+                 cwd: Path | None = None, run_as: RunAs | None = None) -> None:
         self.env = env
         self.log = log
+        self.command = command or [sys.executable, "-m", "ivr", "engine"]
+        self.cwd = cwd or Path(env["IVR_DATA_DIR"])
+        self.run_as = run_as
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
         out = open(self.log, "ab")
-        self.proc = subprocess.Popen([sys.executable, "-m", "ivr", "engine"], env=self.env, stdout=out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                     cwd=self.env["IVR_DATA_DIR"])
+        who: dict[str, Any] = {}
+        if self.run_as is not None:
+            who = {"user": self.run_as.user, "group": self.run_as.group, "extra_groups": list(self.run_as.groups),
+                   "umask": self.run_as.umask}
+        self.proc = subprocess.Popen(self.command, env=self.env, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True, cwd=self.cwd, **who)
         out.close()
 
     def kill(self) -> None:
@@ -229,10 +257,11 @@ class EngineProcess:
         return f"--- {self.log}\n" + "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
 
-async def app_connected(url: str, app: str, timeout: float = 30.0) -> float:  # noqa: ASYNC109
+async def app_connected(url: str, app: str, timeout: float = 30.0,  # noqa: ASYNC109
+                        auth: dict[str, str] | None = None) -> float:
     """Until Stasis app ``app`` has its event socket on the server at ``url`` (harness-level, not the caller)."""
     deadline = time.monotonic() + timeout
-    async with aiohttp.ClientSession(headers=AUTH) as session:
+    async with aiohttp.ClientSession(headers=auth or AUTH) as session:
         while True:
             with contextlib.suppress(aiohttp.ClientError, OSError):
                 async with session.get(f"{url}/ari/applications/{app}",
@@ -548,6 +577,20 @@ class Caller:
             self._transport = None
 
 
+async def leave_a_message(caller: Caller, speech: Path, language: str = "1") -> None:
+    """A caller who knows the menus: a language (its digit in the language menu), '2' leave a message,
+    speaks after the beep, '#', '1' keep it, listens to the case code, hangs up."""
+    await caller.choose(language)
+    await caller.choose("2")
+    await caller.wait_quiet()
+    await caller.say(speech)
+    await caller.press("#")
+    await caller.wait_quiet()
+    await caller.press("1")
+    await caller.wait_quiet(quiet=2.0, timeout=90)
+    await caller.hangup()
+
+
 class Phones:
     """The carrier-side SIP phones (caseworkers, on-call staff) registered to the hotline.
 
@@ -627,6 +670,36 @@ def carrier_files(*, sip: int, phone_sip: int, http: int, rtp: tuple[int, int], 
 
 
 @dataclass
+class HotlineSide:
+    """The hotline's side of a pair: how its ``ivr`` runs, with which settings, and how its engine starts.
+
+    The default (:func:`checkout_side`) is this checkout's ``ivr`` with a scratch data dir and prompts
+    built by the pair. A test of an installed system passes its own: the installed ``ivr``, its settings
+    and data dir (prepared by the test, as an operator would) and the command its service unit runs.
+    """
+
+    env: dict[str, str]          # the pair sets IVR_ARI_URL here: it picks the hotline's HTTP port
+    data_dir: Path
+    conf_dir: Path               # where `ivr asterisk config` writes what the hotline server loads
+    ivr: list[str] = field(default_factory=lambda: [sys.executable, "-m", "ivr"])
+    engine: list[str] | None = None          # default: `ivr engine` of this checkout
+    cwd: Path | None = None                  # default: the data dir
+    run_as: RunAs | None = None
+    ari_user: str = ARI_USER
+    ari_password: str = ARI_PASSWORD
+    ari_app: str = "hotline"
+    prepare: bool = True         # build the prompts into the data dir (an installed side has done so)
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return basic_auth(self.ari_user, self.ari_password)
+
+
+def checkout_side(root: Path, env: dict[str, str]) -> HotlineSide:
+    return HotlineSide(env, Path(env["IVR_DATA_DIR"]), root / "hotline-conf")
+
+
+@dataclass
 class Pair:
     """The two servers and the engine, sharing one scratch root."""
 
@@ -637,6 +710,7 @@ class Pair:
     env: dict[str, str]
     data_dir: Path
     phones_pw: dict[str, str]
+    side: HotlineSide
     carrier_app: CarrierApp | None = None
     phones: Phones | None = None
     numbers: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -652,10 +726,35 @@ class Pair:
 
     async def start_engine(self) -> None:
         self.engine.start()
-        await app_connected(self.hotline.url, self.env["IVR_ARI_APP"])
+        await app_connected(self.hotline.url, self.side.ari_app, auth=self.side.auth)
 
     def debug(self) -> str:
         return "\n".join([self.hotline.tail(), self.carrier.tail(), self.engine.tail()])
+
+
+def db(pair: Pair) -> sqlite3.Connection:
+    conn = sqlite3.connect(pair.data_dir / "ivr.db", timeout=10)
+    conn.row_factory = sqlite3.Row
+    return conn
+
+
+async def ended_call(pair: Pair, started_after: str, timeout: float = 30.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
+    """The calls the engine has closed since ``started_after`` (for checking what was kept)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with db(pair) as conn:
+            rows = [dict(r) for r in conn.execute(
+                "select * from calls where started_at > ? order by started_at", [started_after])]
+        if rows and all(r["ended_at"] for r in rows):
+            return rows
+        if time.monotonic() > deadline:
+            raise AssertionError(f"calls not closed: {rows}\n{pair.debug()}")
+        await asyncio.sleep(0.2)
+
+
+def now_text(pair: Pair) -> str:
+    with db(pair) as conn:
+        return str(conn.execute("select strftime('%Y-%m-%dT%H:%M:%fZ', 'now')").fetchone()[0])[:19]
 
 
 def read_phones(path: Path) -> dict[str, str]:
@@ -680,16 +779,16 @@ def build_prompts(env: dict[str, str]) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def render_hotline(env: dict[str, str], out: Path, *, sip: int, carrier_sip: int, http: int,
-                   rtp: tuple[int, int], phones: tuple[str, ...], extra: tuple[str, ...] = ()) -> None:
-    args = [sys.executable, "-m", "ivr", "asterisk", "config", "--out", str(out), "--trunk", "ip",
+def render_hotline(side: HotlineSide, *, sip: int, carrier_sip: int, http: int, rtp: tuple[int, int],
+                   phones: tuple[str, ...], extra: tuple[str, ...] = ()) -> None:
+    args = [*side.ivr, "asterisk", "config", "--out", str(side.conf_dir), "--trunk", "ip",
             "--trunk-host", f"127.0.0.1:{carrier_sip}", "--trunk-match", f"127.0.0.1:{carrier_sip}/32",
             "--did", DID, "--bind", f"127.0.0.1:{sip}", "--rtp-ports", f"{rtp[0]}-{rtp[1]}",
             "--http-bind", f"127.0.0.1:{http}"]
     for p in phones:
         args += ["--phone", p]
     args += list(extra)
-    done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(args, env=side.env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stdout + done.stderr
 
 
@@ -708,10 +807,13 @@ def hotline_env(root: Path, http: int, *, languages: str, flags: dict[str, str] 
 @contextlib.asynccontextmanager
 async def running_pair(root: Path, *, languages: str = "en,th", phones: tuple[str, ...] = ("caseworker1",),
                        flags: dict[str, str] | None = None, prompts_from: Path | None = None,
-                       engine: bool = True, render_args: tuple[str, ...] = ()) -> AsyncIterator[Pair]:
+                       engine: bool = True, hotline: HotlineSide | None = None,
+                       render_args: tuple[str, ...] = ()) -> AsyncIterator[Pair]:
     """Both servers, the engine (unless ``engine`` is False) and the carrier's apps; all stopped on exit.
 
     ``prompts_from``: an already built prompts folder to copy (prompts are slow to build).
+    ``hotline``: a hotline side set up by the test (an installed system); ``languages``, ``flags`` and
+    ``prompts_from`` are then its business, and the pair only tells it the hotline's ARI address.
     ``render_args``: more `ivr asterisk config` options (e.g. --prompt-line-did).
     """
     missing = asterisk_missing()
@@ -722,19 +824,21 @@ async def running_pair(root: Path, *, languages: str = "en,th", phones: tuple[st
     h_rtp, c_rtp = rtp_range(), rtp_range()
     while abs(h_rtp[0] - c_rtp[0]) < 2000:
         c_rtp = rtp_range()
-    env = hotline_env(root, h_http, languages=languages,
-                      flags={"IVR_TRANSFER_ENDPOINT": "Local/caseworkers@hotline-queue" if phones else "",
-                             **(flags or {})})
-    data_dir = Path(env["IVR_DATA_DIR"])
-    await asyncio.to_thread(prepare_data_dir, data_dir, prompts_from, env)
-    conf = root / "hotline-conf"
-    render_hotline(env, conf, sip=h_sip, carrier_sip=c_sip, http=h_http, rtp=h_rtp, phones=phones,
+    side = hotline or checkout_side(root, hotline_env(
+        root, h_http, languages=languages,
+        flags={"IVR_TRANSFER_ENDPOINT": "Local/caseworkers@hotline-queue" if phones else "", **(flags or {})}))
+    env = side.env
+    env["IVR_ARI_URL"] = f"http://127.0.0.1:{h_http}"
+    if side.prepare:
+        await asyncio.to_thread(prepare_data_dir, side.data_dir, prompts_from, env)
+    render_hotline(side, sip=h_sip, carrier_sip=c_sip, http=h_http, rtp=h_rtp, phones=phones,
                    extra=render_args)
+    conf = side.conf_dir
     files = {p.name: p.read_text() for p in conf.glob("*.conf")}
     phones_pw = read_phones(conf / "phones.txt") if phones else {}
     sounds = {"en": CORE_SOUNDS / "en"} if (CORE_SOUNDS / "en" / "beep.wav").exists() else {
         "en": SHARED / "asterisk-ari" / "sounds" / "en"}
-    hotline = AsteriskServer("hotline", root / "hotline", files, http_port=h_http, sounds=sounds)
+    server = AsteriskServer("hotline", root / "hotline", files, http_port=h_http, sounds=sounds, auth=side.auth)
     cfiles = carrier_files(sip=c_sip, phone_sip=c_phone_sip, http=c_http, rtp=c_rtp, hotline_sip=h_sip,
                            phones=phones_pw)
     cfiles["modules.conf"] = files["modules.conf"]
@@ -743,12 +847,12 @@ async def running_pair(root: Path, *, languages: str = "en,th", phones: tuple[st
         carrier_sounds = {"en": SHARED / "asterisk-ari" / "sounds" / "en",
                           "accept": SHARED / "asterisk-ari" / "sounds" / "accept"}
     carrier = AsteriskServer("carrier", root / "carrier", cfiles, http_port=c_http, sounds=carrier_sounds)
-    engine_proc = EngineProcess(env, root / "engine.log")
-    pair = Pair(root, hotline, carrier, engine_proc, env, data_dir, phones_pw)
+    engine_proc = EngineProcess(env, root / "engine.log", command=side.engine, cwd=side.cwd, run_as=side.run_as)
+    pair = Pair(root, server, carrier, engine_proc, env, side.data_dir, phones_pw, side)
     try:
-        hotline.start()
+        server.start()
         carrier.start()
-        await asyncio.gather(hotline.wait_ready(), carrier.wait_ready())
+        await asyncio.gather(server.wait_ready(), carrier.wait_ready())
         pair.carrier_app = CarrierApp(carrier.url, CARRIER_APP)
         await pair.carrier_app.start()
         phone_app = CarrierApp(carrier.url, PHONES_APP)
@@ -758,7 +862,7 @@ async def running_pair(root: Path, *, languages: str = "en,th", phones: tuple[st
         if engine:
             await pair.start_engine()
         for p in phones:
-            await wait_registered(hotline, p)
+            await wait_registered(server, p)
         yield pair
     except BaseException:
         print(pair.debug())
@@ -770,7 +874,7 @@ async def running_pair(root: Path, *, languages: str = "en,th", phones: tuple[st
             await pair.phones.app.stop()
         if pair.carrier_app is not None:
             await pair.carrier_app.stop()
-        hotline.stop()
+        server.stop()
         carrier.stop()
 
 

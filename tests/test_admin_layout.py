@@ -74,6 +74,9 @@ MEASURE = """() => {
 }"""
 
 
+UI_LANGUAGE_OF = {"cw_my": "my", "super": "th", "admin": "my"}  # acme, the brand, reads English
+
+
 def _seed(db: sqlite_utils.Database, data_dir: Path) -> dict[str, Any]:
     hashed = db.execute("select password_hash from users where username = 'admin'").fetchone()[0]
     registry.add_supplier(db, "Thread Co")
@@ -87,6 +90,9 @@ def _seed(db: sqlite_utils.Database, data_dir: Path) -> dict[str, Any]:
     for i in range(30):
         insert_case(db, language=("my", "th", "km")[i % 3], priority=(1, 2, 3)[i % 3], workplace_id=wp,
                     workplace_confirmed=1, status=("new", "acknowledged", "in_progress")[i % 3])
+    # Pages are read in each UI language: Burmese has the longest words, and Thai breaks lines without spaces.
+    for username, language in UI_LANGUAGE_OF.items():
+        db.execute("update users set ui_language = ? where username = ?", [language, username])
     return {"case": reported["case_id"], "workplace": wp, "brand": brand}
 
 
@@ -97,9 +103,20 @@ def _pages(seed: dict[str, Any]) -> dict[str, list[str]]:
         "super": ["/cases", f"/cases/{case}", "/dashboard", "/approvals", "/workplaces", "/workplaces/cases",
                   f"/workplaces/{wp}",
                   "/brand", f"/brand/{brand}"],
-        "admin": ["/users", "/prompts", "/settings", "/audit", "/workplaces", f"/workplaces/{wp}", f"/brand/{brand}"],
+        "admin": ["/users", "/prompts", "/settings", "/audit", "/oncall", "/workplaces", f"/workplaces/{wp}",
+                  f"/brand/{brand}"],
         "acme": ["/brand", f"/brand/{brand}", "/cases"],
     }
+
+
+# Measured and shot as finally drawn: a script's font is fetched when text in it is first laid out,
+# so wait for the fonts over a few frames (until then the page shows boxes for that script).
+FONTS_LOADED = """async () => {
+  for (let i = 0; i < 4; i++) {
+    await document.fonts.ready;
+    await new Promise(done => requestAnimationFrame(() => setTimeout(done, 50)));
+  }
+}"""
 
 
 def _keep(path: Path) -> None:
@@ -113,6 +130,7 @@ async def _check(page: Any, url: str, name: str, out: Path, problems: list[str])
     for width, height in VIEWPORTS:
         await page.set_viewport_size({"width": width, "height": height})
         await page.goto(url)
+        await page.evaluate(FONTS_LOADED)
         found = await page.evaluate(MEASURE)
         where = f"{name} at {width}px"
         if found["overflow"] > 0:
@@ -164,6 +182,8 @@ async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: D
                 for path in paths:
                     name = f"{username}-{path.strip('/').replace('/', '-').replace('?', '-').replace('=', '-')}"
                     await _check(page, server.url + path, name, out, problems)
+                    if await page.evaluate("document.documentElement.lang") != UI_LANGUAGE_OF.get(username, "en"):
+                        problems.append(f"{name}: not in {username}'s language")
                     seen += 1
                 await page.close()
         finally:

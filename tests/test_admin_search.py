@@ -92,6 +92,32 @@ async def test_search_finds_words_inside_unspaced_sentences(client: Client, web_
     assert not any("หนังสือ" in r["detail"] or "somchai" in r["detail"] for r in rows)
 
 
+async def test_words_of_one_or_two_characters_are_found_anywhere(client: Client, web_db: Database,
+                                                                 web_settings: Settings,
+                                                                 users: dict[str, int]) -> None:
+    """Short words come from the index's vocabulary (m1604): mid-sentence, at the very end, any case."""
+    ids = await web_db.write(lambda db: _seed(db, web_settings.data_dir, users))
+    await client.login("super")
+    # "ไว้" is 3 code points; "ไว" (2) sits mid-sentence in the Thai message only.
+    _, text = await client.get("/cases?q=ไว&status=all")
+    assert case_ids(text) == [ids["thai"]] and "<mark>ไว</mark>" in text
+    # One Burmese letter, "ပ", is in the Burmese message only.
+    _, text = await client.get("/cases?q=ပ&status=all")
+    assert case_ids(text) == [ids["burmese"]]
+    # The last two characters of a case's text (the end of its workplace's name), in another case.
+    _, text = await client.get("/cases?q=RY&status=all")
+    assert case_ids(text) == [ids["workplace"]]
+    # Two short words: both must be there.
+    _, text = await client.get("/cases?q=ไว+ပ&status=all")
+    assert case_ids(text) == []
+    # A workplace renamed: the index follows, short words too.
+    await web_db.write(lambda db: db.execute("update workplaces set name = 'Golden Prawn Mill'"))
+    _, text = await client.get("/cases?q=ry&status=all")
+    assert case_ids(text) == []
+    _, text = await client.get("/cases?q=ll&status=all")
+    assert case_ids(text) == [ids["workplace"]]
+
+
 async def test_search_obeys_the_queue_visibility_rule(client: Client, web_db: Database,
                                                       web_settings: Settings, users: dict[str, int]) -> None:
     ids = await web_db.write(lambda db: _seed(db, web_settings.data_dir, users))

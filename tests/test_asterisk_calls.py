@@ -10,7 +10,6 @@ import asyncio
 import math
 import os
 import re
-import sqlite3
 import struct
 import time
 import wave
@@ -26,7 +25,11 @@ from asterisk_rig import (
     Caller,
     Pair,
     app_connected,
+    db,
+    ended_call,
+    leave_a_message,
     make_speech,
+    now_text,
     rms,
     running_pair,
     tone_level,
@@ -74,31 +77,6 @@ async def pair(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Pair]:
 def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_speech(tmp_path_factory.mktemp("voice") / "message.wav",
                        "My employer took my passport and has not paid me for three months.")
-
-
-def db(pair: Pair) -> sqlite3.Connection:
-    conn = sqlite3.connect(pair.data_dir / "ivr.db", timeout=10)
-    conn.row_factory = sqlite3.Row
-    return conn
-
-
-async def ended_call(pair: Pair, started_after: str, timeout: float = 30.0) -> list[dict[str, Any]]:  # noqa: ASYNC109
-    """The calls the engine has closed since ``started_after`` (for checking what was kept)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with db(pair) as conn:
-            rows = [dict(r) for r in conn.execute(
-                "select * from calls where started_at > ? order by started_at", [started_after])]
-        if rows and all(r["ended_at"] for r in rows):
-            return rows
-        if time.monotonic() > deadline:
-            raise AssertionError(f"calls not closed: {rows}\n{pair.debug()}")
-        await asyncio.sleep(0.2)
-
-
-def now_text(pair: Pair) -> str:
-    with db(pair) as conn:
-        return str(conn.execute("select strftime('%Y-%m-%dT%H:%M:%fZ', 'now')").fetchone()[0])[:19]
 
 
 def no_number_anywhere(pair: Pair, number: str) -> list[str]:
@@ -279,19 +257,6 @@ async def test_star_ends_the_call_at_once_from_every_menu(pair: Pair, speech: Pa
     for name, (heard, _) in zip(menus, results, strict=True):
         # Nothing more is said after '*': no goodbye (what was already on its way is a few frames).
         assert heard < 1.0, (name, heard)
-
-
-async def leave_a_message(caller: Caller, speech: Path) -> None:
-    """Language 1, '2' leave a message, speak after the beep, '#', keep it, hang up (knowing the menus)."""
-    await caller.choose("1")
-    await caller.choose("2")
-    await caller.wait_quiet()
-    await caller.say(speech)
-    await caller.press("#")
-    await caller.wait_quiet()
-    await caller.press("1")
-    await caller.wait_quiet(quiet=2.0, timeout=90)
-    await caller.hangup()
 
 
 def voicemails(pair: Pair, call_ids: list[str]) -> list[dict[str, Any]]:

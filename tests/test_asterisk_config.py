@@ -75,6 +75,8 @@ def test_ip_trunk_without_phones_still_has_every_context(tmp_path: Path) -> None
     (["--trunk-host", "p.example", "--phone", "1bad"], "--phone"),
     (["--trunk-host", "p.example", "--rtp-ports", "100-50"], "--rtp-ports"),
     (["--trunk-host", "p.example", "--trunk-match", "not an address"], "--trunk-match"),
+    (["--trunk-host", "p.example", "--external-address", "203.0.113.10\nbind=0.0.0.0"], "--external-address"),
+    (["--trunk-host", "p.example", "--local-net", "10.0.0.0/8 x"], "--local-net"),
 ])
 def test_a_bad_fact_stops_with_one_line(tmp_path: Path, flags: list[str], message: str) -> None:
     result = CliRunner().invoke(main, ["--data-dir", str(tmp_path / "var"), "--set", "ari_password=pw-12345",
@@ -114,3 +116,20 @@ def test_the_command_writes_secrets_for_asterisk_only(tmp_path: Path) -> None:
     assert f"password={password}" in (out / "pjsip.conf").read_text()   # the phone keeps its password
     text = "".join(p.read_text() for p in out.iterdir())
     assert "CHANGE_ME" not in text
+
+
+def test_behind_nat_the_public_address_and_local_nets_go_to_the_transport(tmp_path: Path) -> None:
+    # docs/deploy.md, "Behind NAT": without these Asterisk puts its private address in SIP and SDP.
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, [
+        "--data-dir", str(tmp_path / "var"), "--set", "ari_password=pw-12345", "asterisk", "config", "--out",
+        str(out), "--trunk-host", "sip.provider.example", "--external-address", "203.0.113.10",
+        "--local-net", "10.0.0.0/8", "--local-net", "192.168.0.0/16", "--rtp-ports", "10000-20000"],
+        env={"IVR_SECRET_KEY": TEST_SECRET})
+    assert result.exit_code == 0, result.output
+    pjsip = (out / "pjsip.conf").read_text()
+    transport = pjsip.split("[transport-udp]", 1)[1].split("\n\n", 1)[0].splitlines()
+    for line in ("type=transport", "external_media_address=203.0.113.10", "external_signaling_address=203.0.113.10",
+                 "local_net=10.0.0.0/8", "local_net=192.168.0.0/16"):
+        assert line in transport, line
+    assert "rtpstart=10000" in (out / "rtp.conf").read_text() and "rtpend=20000" in (out / "rtp.conf").read_text()

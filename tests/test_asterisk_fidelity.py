@@ -19,11 +19,6 @@ from ivr.sim.server import Emulator
 
 pytestmark = [pytest.mark.asterisk, requires_shared, pytest.mark.asyncio(loop_scope="module")]
 CAPTURES = sorted((ARI_SHARED / "captures").glob("*.jsonl")) if ARI_SHARED.is_dir() else []
-# KNOWN OPEN DEFECT: on main after the merges of 2026-12-02, the real server (not the emulator) sends
-# ChannelHangupRequest before RecordingFinished in max_duration, though the capture and the issue-13
-# branch agree. Until that is found, max_duration is replayed against the emulator only
-# (tests/test_ari_fidelity.py), and this real-server parity covers the other six captures.
-CAPTURES = [c for c in CAPTURES if c.stem != "max_duration"]
 EMULATOR_SPEED = 4.0
 
 

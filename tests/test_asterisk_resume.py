@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from asterisk_rig import Caller, Pair, make_speech, running_pair, tone_level, wav_stats
+from asterisk_rig import Caller, Pair, db, make_speech, running_pair, tone_level, wav_stats
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio(loop_scope="module")]
 
@@ -38,12 +37,6 @@ def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_speech(tmp_path_factory.mktemp("voice") / "message.wav",
                        "My employer took my passport and has not paid me for three months. "
                        "I work at the fish factory near the port, and there are twenty of us.")
-
-
-def db(pair: Pair) -> sqlite3.Connection:
-    conn = sqlite3.connect(pair.data_dir / "ivr.db", timeout=10)
-    conn.row_factory = sqlite3.Row
-    return conn
 
 
 async def wait_beep(caller: Caller, timeout: float = 30.0) -> float:  # noqa: ASYNC109
@@ -106,7 +99,7 @@ async def open_call_id(pair: Pair) -> str:
     return str(row[0])
 
 
-def kept(pair: Pair, found: dict[str, Any], at_least: float) -> None:
+def kept(pair: Pair, found: dict[str, Any], at_least: float, *, salvaged_by: str = "resume: recording={rec}") -> None:
     recs = found["recordings"]
     assert [r["state"] for r in recs] == ["stored"], (recs, pair.debug())
     seconds, loudest = wav_stats(pair.data_dir / recs[0]["path"])
@@ -116,7 +109,7 @@ def kept(pair: Pair, found: dict[str, Any], at_least: float) -> None:
     assert recs[0]["jobs"] == 1
     # Salvaged by the new engine (one take: never recorded again from the start).
     log = pair.engine.log.read_text(errors="replace")
-    assert f"call={found['call']['id']} resume: recording={recs[0]['id']}" in log, pair.debug()
+    assert f"call={found['call']['id']} " + salvaged_by.format(rec=recs[0]["id"]) in log, pair.debug()
 
 
 async def test_killed_during_the_beep(pair: Pair, speech: Path) -> None:
@@ -155,3 +148,34 @@ async def test_killed_during_review(pair: Pair, speech: Path) -> None:
     await caller.wait_sound()          # the review menu begins
     await restart(pair)
     kept(pair, await the_message(pair, caller), wav_stats(speech)[0])
+
+
+async def test_killed_mid_message_and_the_caller_hangs_up_before_it_is_back(pair: Pair, speech: Path) -> None:
+    """The caller says their piece and hangs up while no engine runs: the next engine finds the call gone
+    from Asterisk, and still files the caller's whole message in a case (Asterisk kept the recording)."""
+    caller = await to_the_beep(pair)
+    await wait_beep(caller)
+    await after_the_beep(caller)
+    speaking = asyncio.create_task(caller.say(speech))
+    await asyncio.sleep(3.0)
+    call_id = await open_call_id(pair)
+    pair.engine.kill()
+    await speaking
+    await caller.hangup()              # gone before any engine could answer for the call
+    await asyncio.sleep(RESTART_AFTER_S)
+    await pair.start_engine()
+    deadline = time.monotonic() + 30
+    while True:
+        with db(pair) as conn:
+            call = dict(conn.execute("select * from calls where id = ?", [call_id]).fetchone())
+            recs = [dict(r) for r in conn.execute(
+                "select r.*, (select count(*) from jobs j where j.recording_id = r.id) as jobs from recordings r"
+                " where call_id = ? and kind = 'voicemail' and state != 'deleted' order by id", [call_id])]
+        if call["ended_at"] and recs and recs[0]["state"] == "stored":
+            break
+        if time.monotonic() > deadline:
+            raise AssertionError(f"call {call_id} not closed with its message: {call} {recs}\n{pair.debug()}")
+        await asyncio.sleep(0.2)
+    assert call["outcome"] == "hangup", call
+    kept(pair, {"call": call, "recordings": recs}, wav_stats(speech)[0],
+         salvaged_by="orphaned call finished: 1 take(s) fetched")

@@ -19,7 +19,7 @@ import pytest
 from conftest import REPO, TEST_SECRET
 
 from ivr.db import connect
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 
 
 def ivr(args: list[str], env: dict[str, str], stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -10,8 +10,9 @@ import pytest
 import pytest_asyncio
 from engine_rig import ARI_PASSWORD, ARI_USER, SPEED, Rig, running_rig, write_wav
 
+from ivr.cases.lifecycle import open_case
 from ivr.engine.demo import BRANCHES, demo_call
-from ivr.engine.store import create_case, insert_recording
+from ivr.engine.store import insert_recording
 from ivr.protection.caller import NumberVault
 from ivr.protection.casecode import code_tag, hash_code
 from ivr.supply.codes import make_code
@@ -122,7 +123,7 @@ async def _case_with_reply(rig: Rig, code: str) -> int:
     reply = write_wav(rig.settings.data_dir / "replies" / f"reply-{code}.wav", 0.5, freq=660)
 
     def make(db: Any) -> int:
-        case_id = create_case(db, call_id=None, caller_ref=None, language="en", category="wages",
+        case_id = open_case(db, call_id=None, caller_ref=None, language="en", category="wages",
                               workplace_code=None, workplace_id=None, code_hash=hash_code(code),
                               code_tag=code_tag(rig.settings.key("case-code"), code))
         db.execute("update cases set status = 'resolved' where id = ?", [case_id])

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
+from click.testing import CliRunner
+from conftest import TEST_SECRET
 from engine_rig import ARI_PASSWORD, ARI_USER, Rig, running_rig, write_wav
 
 from ivr.ari.client import AriClient
+from ivr.cli import main
 from ivr.engine.fallback import import_fallback
 from ivr.engine.service import Engine
 from ivr.prompts.resolve import MissingPrompt
@@ -156,6 +160,28 @@ async def test_engine_start_imports_the_fallback_folder(rig: Rig, tmp_path: Path
     assert left == ["20261124T101000-3.wav", "20261124T102000-4.wav"]
     # Importing again finds nothing new.
     assert await import_fallback(rig.settings, rig.database) == []
+
+
+async def test_ivr_engine_import_fallback_only_files_them_with_no_asterisk(tmp_path: Path) -> None:
+    # docs/deploy.md, "The engine stops": the operator files the waiting voicemails now, Asterisk or not
+    # (the ARI address here answers nothing).
+    data = tmp_path / "var"
+    (data / "fallback").mkdir(parents=True)
+    write_wav(data / "fallback" / "20261124T100000-1.wav", 1.5, freq=350, amplitude=9000)
+    (data / "fallback" / "20261124T100000-1.lang").write_text("th\n")
+    result = await asyncio.to_thread(
+        CliRunner().invoke, main, ["--data-dir", str(data), "--ari-url", "http://127.0.0.1:9", "engine",
+                                   "--import-fallback-only"], env={"IVR_SECRET_KEY": TEST_SECRET})
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().splitlines()[-1] == "imported 1 fallback voicemail(s)"
+    conn = sqlite3.connect(data / "ivr.db")
+    try:
+        rows = conn.execute("select c.language, r.state from cases c join recordings r on r.case_id = c.id"
+                            " where r.kind = 'fallback'").fetchall()
+    finally:
+        conn.close()
+    assert rows == [("th", "stored")]
+    assert list((data / "fallback").glob("*.wav")) == []
 
 
 async def test_when_even_the_voicemail_rescue_fails_the_dialplan_fallback_takes_the_caller(tmp_path: Path) -> None:

@@ -25,6 +25,8 @@ import pytest_asyncio
 from conftest import REPO, TEST_SECRET
 from engine_rig import ARI_PASSWORD, ARI_USER, build_prompts, write_wav
 
+from ivr.ari.client import AriClient
+from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.engine import store
 from ivr.engine.integrity import recording_problems
@@ -254,7 +256,7 @@ async def test_kill_9_with_calls_in_progress(hotline: Hotline) -> None:
     reply_path = line.settings.data_dir / "replies" / "reply-1.wav"
 
     def reply_case(db: Any) -> int:
-        case_id = store.create_case(
+        case_id = lifecycle.open_case(
             db, call_id=None, caller_ref=None, language="en", category="wages", workplace_code=None,
             workplace_id=None, code_hash=casecode.hash_code(code),
             code_tag=casecode.code_tag(line.settings.key("case-code"), code))
@@ -333,7 +335,7 @@ async def test_kill_9_with_calls_in_progress(hotline: Hotline) -> None:
 async def test_a_follow_up_message_cut_by_a_kill_is_kept(hotline: Hotline) -> None:
     line = hotline
     code = casecode.new_code()
-    case_id = await line.database.write(lambda db: store.create_case(
+    case_id = await line.database.write(lambda db: lifecycle.open_case(
         db, call_id=None, caller_ref=None, language="en", category="debt", workplace_code=None, workplace_id=None,
         code_hash=casecode.hash_code(code), code_tag=casecode.code_tag(line.settings.key("case-code"), code)))
     caller = await line.dial("en", "+66810000007")
@@ -406,3 +408,66 @@ async def test_kill_9_during_review_keeps_the_take_and_a_second_take_never_touch
     assert [t["asterisk_name"] for t in takes] == [f"ivr-{row['id']}-1", f"ivr-{row['id']}-2"]
     assert sha(line.settings.data_dir / takes[0]["path"]) == first_sha == takes[0]["sha256"]
     assert recording_problems(line.settings.db_path, line.settings.data_dir) == []
+
+
+async def on_asterisk(line: Hotline) -> set[str]:
+    """The names in Asterisk's recording spool, as any ARI client sees them."""
+    client = AriClient(line.emulator.url, ARI_USER, ARI_PASSWORD)
+    try:
+        return {str(r["name"]) for r in await client.list_stored_recordings()}
+    finally:
+        await client.close()
+
+
+async def closed_with_takes(line: Hotline, call_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    async with asyncio.timeout(20):
+        while True:   # the next engine finishes the call on its own: poll the database
+            row = await line.database.query_one("select * from calls where id = ?", [call_id])
+            assert row is not None
+            if row["ended_at"] is not None:
+                return row, await line.takes(call_id)
+            await asyncio.sleep(0.05)
+
+
+async def test_a_caller_who_hangs_up_while_no_engine_runs_still_leaves_the_message(hotline: Hotline) -> None:
+    """Killed mid-message, and the caller hangs up before the next engine is there: no channel comes back
+    to resume, yet the take Asterisk kept is filed in the case and Asterisk's copy goes."""
+    line = hotline
+    caller = await line.dial("en", "+66810000010")
+    await caller.wait_prompt("main_menu")
+    await caller.press("2")
+    await caller.wait_recording()
+    call_id = (await line.call_row(caller))["id"]
+    await line.engine.kill()
+    await caller.speak(line.voice)
+    await caller.hangup()
+    await caller.wait_recording_finished()
+    assert f"ivr-{call_id}-1" in await on_asterisk(line)   # only Asterisk holds the message now
+    await line.engine.start()
+    row, takes = await closed_with_takes(line, call_id)
+    assert row["outcome"] == "hangup" and row["code_sealed"] is None
+    assert [(t["state"], t["jobs"], t["case_id"]) for t in takes] == [("stored", 1, row["case_id"])]
+    assert row["case_id"] is not None and takes[0]["duration_s"] >= 2.0 - 0.5
+    assert f"ivr-{call_id}-1" not in await on_asterisk(line)   # deleted once filed
+    assert recording_problems(line.settings.db_path, line.settings.data_dir) == []
+
+
+async def test_a_caller_who_hangs_up_during_review_while_no_engine_runs_keeps_the_take(hotline: Hotline) -> None:
+    line = hotline
+    caller = await line.dial("en", "+66810000011")
+    await caller.wait_prompt("main_menu")
+    await caller.press("2")
+    await caller.wait_recording()
+    await caller.speak(line.voice)
+    await caller.press("#")
+    await caller.wait_prompt("review_menu")
+    await line.engine.kill()
+    call_id = (await line.call_row(caller))["id"]
+    [before] = await line.takes(call_id)
+    assert before["jobs"] == 0 and before["released_at"] is None   # under review: not yet final
+    await caller.hangup()
+    await line.engine.start()
+    row, takes = await closed_with_takes(line, call_id)
+    assert [(t["id"], t["state"], t["jobs"], t["case_id"]) for t in takes] == [
+        (before["id"], "stored", 1, row["case_id"])]
+    assert takes[0]["released_at"] is not None and takes[0]["sha256"] == before["sha256"]

@@ -52,3 +52,14 @@ def test_shred_overwrites_then_removes(tmp_path: Path) -> None:
     shred(path)
     assert not path.exists()
     shred(path)   # already gone: no error
+
+
+def test_every_kind_of_the_flow_schema_has_one_engine_handler() -> None:
+    """The engine's handler tables and the schema ``ivr check`` reads name the same kinds: a kind the
+    checker accepts always runs, and a handler is never unreachable."""
+    from ivr.engine import steps, waits
+    from ivr.flows import model
+
+    assert set(steps.ACTIONS) == set(model.ACTIONS)
+    assert set(waits.WAITS) == set(model.WAITS)
+    assert set(steps.ROUTERS) == set(model.ROUTERS)

@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from ivr.cli import main
 from ivr.db import connect
-from ivr.db.migrations import MigrationError, Migrations, NewerDatabaseError, migrate
+from ivr.db.migrations import MigrationError, Migrations, NewerDatabaseError
+from ivr.db.schema import migrate
 from ivr.db.schema import migrations as schema
 from ivr.db.writer import Database
 

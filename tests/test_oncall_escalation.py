@@ -21,8 +21,8 @@ from engine_rig import ARI_PASSWORD, ARI_USER, Rig, running_rig
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
 from ivr.ari.events import parse_event
-from ivr.asr import jobs
 from ivr.asr.flagging import Flagger
+from ivr.cases import lifecycle
 from ivr.db import utcnow
 from ivr.engine.service import Engine
 from ivr.oncall import rota, store
@@ -252,7 +252,7 @@ async def test_an_emergency_found_later_in_the_transcript_rings_the_rota(rig: Ri
     def seed(db: Any) -> int:
         case_id = int(db.execute("insert into cases (language, created_at, updated_at) values ('th', ?, ?)",
                                  [utcnow(), utcnow()]).lastrowid or 0)
-        jobs.raise_emergency(db, case_id)
+        lifecycle.emergency_from_words(db, case_id)
         return case_id
 
     case_id = await rig.database.write(seed)

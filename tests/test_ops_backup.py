@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
+import io
 import sqlite3
+import tarfile
 from pathlib import Path
 
+import pyrage
 import pytest
 from click.testing import CliRunner
 from conftest import TEST_SECRET
 from engine_rig import Rig, running_rig
+from pyrage import x25519
 
 from ivr.cli import main
 from ivr.ops import backup
@@ -140,3 +145,64 @@ def test_a_bad_backup_gets_one_line_and_writes_nothing(taken: tuple[Path, Path],
         expected = "wrong --identity" if damage == "wrong key" else "damaged"
         assert expected in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before, "nothing was written"
+
+
+def test_backup_create_keeps_the_newest_backup_keep(taken: tuple[Path, Path], keys: tuple[Path, str],
+                                                   tmp_path: Path) -> None:
+    # docs/deploy.md: the daily backup keeps the newest `backup_keep`; other files there are not its business.
+    _, live = taken
+    _, public = keys
+    folder = tmp_path / "backups"
+    folder.mkdir()
+    old = [folder / f"ivr-backup-2026010{day}T023000Z.tar.age" for day in (1, 2, 3)]
+    for path in old:
+        path.write_bytes(b"an older backup")
+    (folder / "notes.txt").write_text("kept")
+    code, out = _cli(["--data-dir", str(live), "--set", f"backup_recipient={public}", "--set", "backup_keep=2",
+                      "backup", "create", str(folder)])
+    assert code == 0, out
+    made = Path(out.split()[1])
+    assert sorted(p.name for p in folder.iterdir()) == sorted([old[2].name, made.name, "notes.txt"])
+
+
+@pytest.mark.parametrize("python", ["with tarfile filters", "3.11.2 (Debian 12)"])
+def test_restore_keeps_to_its_folder_on_any_python(taken: tuple[Path, Path], keys: tuple[Path, str],
+                                                    tmp_path: Path, python: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # Debian 12's system Python, which the installed hotline runs on, has no tarfile.data_filter.
+    if python.startswith("3.11.2"):
+        monkeypatch.delattr(tarfile, "data_filter")
+    path, _ = taken
+    identity, public = keys
+    code, out = _cli(["backup", "restore", str(path), "--into", str(tmp_path / "good"), "--identity", str(identity)])
+    assert code == 0, out
+    assert all(p.stat().st_mode & 0o022 == 0 for p in (tmp_path / "good").rglob("*"))
+    # A backup whose archive reaches outside its folder (made with the right key) is refused whole.
+    for name, kind in (("../escape.txt", tarfile.REGTYPE), ("link", tarfile.SYMTYPE)):
+        plain = io.BytesIO()
+        with tarfile.open(fileobj=plain, mode="w") as tar:
+            member = tarfile.TarInfo(name)
+            member.type, member.linkname, member.size = kind, "/etc/passwd" if kind == tarfile.SYMTYPE else "", 3
+            tar.addfile(member, io.BytesIO(b"bad") if kind == tarfile.REGTYPE else None)
+        bad = tmp_path / f"bad-{kind!r}.tar.age"
+        bad.write_bytes(pyrage.encrypt(plain.getvalue(), [x25519.Recipient.from_str(public)]))
+        code, out = _cli(["backup", "restore", str(bad), "--into", str(tmp_path / "bad"), "--identity", str(identity)])
+        assert code == 1 and out.startswith("Error: ") and len(out.strip().splitlines()) == 1, out
+        assert not (tmp_path / "escape.txt").exists() and not (tmp_path / "bad").exists()
+
+
+def test_two_backups_in_the_same_second_are_both_kept(taken: tuple[Path, Path], keys: tuple[Path, str],
+                                                      tmp_path: Path) -> None:
+    # The nightly timer's backup, then the one `ivr db migrate` takes in the same second: the first must stay.
+    _, live = taken
+    _, public = keys
+    at = dt.datetime(2026, 12, 3, 2, 30, tzinfo=dt.UTC)
+    folder = tmp_path / "backups"
+    first = backup.create(live, live / "ivr.db", folder, public, now=at)
+    second = backup.create(live, live / "ivr.db", folder, public, now=at)
+    assert (first.path.name, second.path.name) == ("ivr-backup-20261203T023000Z.tar.age",
+                                                   "ivr-backup-20261203T023000Z-2.tar.age")
+    first_bytes = first.path.read_bytes()
+    assert first_bytes != second.path.read_bytes()   # each its own encryption: neither replaced the other
+    assert backup.prune(folder, 1) == [first.path]    # pruning knows "-2" is the newer one
+    assert [p.name for p in folder.iterdir() if p.is_file()] == [second.path.name]

@@ -122,6 +122,17 @@ async def test_healthy_hotline_then_asterisk_goes_away(hotline: Hotline) -> None
     assert code == 1 and "BAD  engine" in out and "not connected to Asterisk" in out
     code, out = _status(rig, "--json")
     assert code == 1 and json.loads(out)["ok"] is False
+    _, text = await hotline.get("/metrics")
+    assert _metric(text, "ivr_healthy") == 0 and _metric(text, 'ivr_check_ok{check="engine"}') == 0
+
+    # Asterisk is back: the engine reconnects by itself, and the metrics count that.
+    await rig.emulator.start()
+    await rig.engine.app.wait_connected()
+    await hotline.beat()
+    status, text = await hotline.get("/metrics")
+    assert _metric(text, "ivr_ari_reconnects_total") == 1
+    assert _metric(text, "ivr_healthy") == 1 and _metric(text, 'ivr_check_ok{check="engine"}') == 1
+    assert _metric(text, "ivr_disk_free_bytes") > 0 and _metric(text, "ivr_fallback_files") == 0
 
 
 async def test_stale_worker_and_stuck_fallback_file_are_unhealthy(hotline: Hotline) -> None:
@@ -146,6 +157,7 @@ async def test_stale_worker_and_stuck_fallback_file_are_unhealthy(hotline: Hotli
     _, text = await hotline.get("/metrics")
     assert _metric(text, "ivr_emergencies_unacknowledged") == 1
     assert _metric(text, "ivr_emergency_oldest_age_seconds") > 3600
+    assert _metric(text, "ivr_fallback_files") == 1 and _metric(text, 'ivr_check_ok{check="fallback"}') == 0
 
 
 async def test_only_this_machine_or_the_token_may_look(hotline: Hotline) -> None:

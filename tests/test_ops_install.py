@@ -6,6 +6,7 @@ the `ivr` user and the shared group are created there, not on this machine.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import stat
@@ -134,22 +135,53 @@ def test_ivr_asterisk_config_agrees_with_the_installed_settings(root: Path, tmp_
     assert "CHANGE_ME" not in "".join(p.read_text() for p in out.iterdir() if p.is_file())
 
 
-def test_again_keeps_settings_and_secret_then_uninstall_keeps_data(root: Path) -> None:
+def test_again_keeps_settings_and_secret_then_uninstall_keeps_data(root: Path, tmp_path: Path) -> None:
     secret = (root / "etc/ivr/secret").read_text()
     toml = root / "etc/ivr/ivr.toml"
     toml.write_text(toml.read_text() + 'brand_k = 7\n')
     case_data = root / "var/lib/ivr/ivr.db"
     case_data.write_bytes(b"cases")
+    # What `ivr backup restore` run as root leaves (docs/deploy.md, restore on the server): root's files.
+    replies = root / "var/lib/ivr/recordings/replies"
+    replies.mkdir(mode=0o750)
+    (replies / "case-1-ab.wav").write_bytes(b"RIFF")
+    (replies / "case-1-ab.wav").chmod(0o640)
+    (root / "var/lib/ivr/recordings/message.wav").write_bytes(b"RIFF")
+    (root / "var/lib/ivr/recordings/message.wav").chmod(0o600)
     _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--no-apt")
     assert (root / "etc/ivr/secret").read_text() == secret
     assert "brand_k = 7" in toml.read_text()
+    ivr = _entry(root, "passwd", "ivr")
+    asterisk = _entry(root, "group", "asterisk")
+    assert ivr is not None and asterisk is not None
+    uid, agid = int(ivr[2]), int(asterisk[2])
+    # Given back to the service, and the replies Asterisk plays to its group again.
+    assert _mode(replies) == (0o750, uid, agid) and _mode(replies / "case-1-ab.wav") == (0o640, uid, agid)
+    assert _mode(root / "var/lib/ivr/recordings/message.wav")[:2] == (0o600, uid)
 
     out = _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--uninstall").stdout
     assert "kept:" in out
     assert not (root / "opt/ivr").exists() and not (root / "usr/local/bin/ivr").exists()
     assert not any((root / "etc/systemd/system" / u).exists() for u in UNITS)
     assert _entry(root, "passwd", "ivr") is None and _entry(root, "group", "ivr-asterisk") is None
+    assert _entry(root, "group", "ivr") is None, "the ivr user's own group goes with it"
     assert case_data.read_bytes() == b"cases" and (root / "etc/ivr/secret").read_text() == secret
+
+    # Installed again (with Asterisk from a prepared folder: a stand-in build.sh): the kept data belongs
+    # to the new ivr user, and asterisk is back in the shared group.
+    source = tmp_path / "asterisk-src"
+    source.mkdir()
+    (source / "build.sh").write_text('mkdir -p "$1/sbin"; printf "#!/bin/sh\\necho Asterisk 22\\n" '
+                                     '> "$1/sbin/asterisk"; chmod +x "$1/sbin/asterisk"\n')
+    out = _run(str(REPO / "scripts/install.sh"), "--root", str(root), "--no-apt", "--asterisk-from",
+               str(source)).stdout
+    assert "Asterisk 22" in out and (root / "usr/sbin/asterisk").is_file()
+    ivr = _entry(root, "passwd", "ivr")
+    shared = _entry(root, "group", "ivr-asterisk")
+    assert ivr is not None and shared is not None and set(shared[3].split(",")) == {"ivr", "asterisk"}
+    assert case_data.stat().st_uid == (root / "var/lib/ivr").stat().st_uid == int(ivr[2])
+    assert case_data.read_bytes() == b"cases" and (root / "etc/ivr/secret").read_text() == secret
+    assert (root / "etc/ivr/secret").stat().st_uid == int(ivr[2])
 
 
 def test_install_asterisk_refuses_a_tarball_with_the_wrong_checksum(tmp_path: Path) -> None:
@@ -168,13 +200,92 @@ def test_install_asterisk_from_a_folder_runs_its_build_script(tmp_path: Path) ->
     (source / "build.sh").write_text('mkdir -p "$1/sbin"; printf "#!/bin/sh\\necho Asterisk 22\\n" '
                                      '> "$1/sbin/asterisk"; chmod +x "$1/sbin/asterisk"\n')
     root = tmp_path / "root"
-    (root / "etc").mkdir(parents=True)
-    for name, text in (("passwd", "root:x:0:0::/root:/bin/sh\n"), ("group", "root:x:0:\n"),
-                       ("shadow", "root:*::::::::\n"), ("gshadow", "root:*::\n")):
-        (root / "etc" / name).write_text(text)
+    _bare_root(root)
     out = _run(str(REPO / "scripts/install-asterisk.sh"), "--root", str(root), "--from", str(source)).stdout
     assert "Asterisk 22" in out and "ivr asterisk config" in out
     assert _entry(root, "passwd", "asterisk") is not None
     assert (root / "var/spool/asterisk").is_dir()
     shutil.rmtree(root)
 
+
+
+def _release_tarball(tmp_path: Path, *, failing_step: str = "") -> Path:
+    """A stand-in for an Asterisk release tarball: its configure, Makefile and menuselect note each call."""
+    src = tmp_path / "asterisk-22.0.0"
+    (src / "menuselect").mkdir(parents=True)
+    (src / "third-party/pjproject").mkdir(parents=True)
+    (src / "contrib/systemd").mkdir(parents=True)
+    (src / "configure").write_text('#!/bin/sh\necho "configure $*" >> "$STUB_LOG"\n')
+    (src / "menuselect/menuselect").write_text('#!/bin/sh\necho "menuselect $*" >> "$STUB_LOG"\n')
+    for script in (src / "configure", src / "menuselect/menuselect"):
+        script.chmod(0o755)
+    step = {name: ("\t@false\n" if name == failing_step else "") for name in ("all", "install")}
+    (src / "Makefile").write_text(
+        "all:\n\t@echo make all >> \"$$STUB_LOG\"\n" + step["all"]
+        + "menuselect.makeopts:\n\t@echo make menuselect.makeopts >> \"$$STUB_LOG\"\n"
+        + "install:\n" + step["install"] + "\t@echo make install DESTDIR=$(DESTDIR) >> \"$$STUB_LOG\"\n"
+        + "\tmkdir -p $(DESTDIR)/usr/sbin\n"
+        + "\tprintf '#!/bin/sh\\necho Asterisk 22.0.0\\n' > $(DESTDIR)/usr/sbin/asterisk\n"
+        + "\tchmod +x $(DESTDIR)/usr/sbin/asterisk\n"
+        + "install-logrotate:\n\t@true\n")
+    (src / "contrib/systemd/asterisk.service").write_text(
+        "[Service]\nType=notify\nUser=asterisk\n#RuntimeDirectory=asterisk\nExecStart=/usr/sbin/asterisk -mqf\n")
+    tarball = tmp_path / "asterisk-22.0.0.tar.gz"
+    subprocess.run(["tar", "-czf", str(tarball), "-C", str(tmp_path), "asterisk-22.0.0"], check=True)
+    shutil.rmtree(src)
+    return tarball
+
+
+def _bare_root(root: Path) -> None:
+    (root / "etc").mkdir(parents=True)
+    for name, text in (("passwd", "root:x:0:0::/root:/bin/sh\n"), ("group", "root:x:0:\n"),
+                       ("shadow", "root:*::::::::\n"), ("gshadow", "root:*::\n")):
+        (root / "etc" / name).write_text(text)
+
+
+def _install_asterisk(tmp_path: Path, tarball: Path, log: Path) -> subprocess.CompletedProcess[str]:
+    sha = hashlib.sha256(tarball.read_bytes()).hexdigest()
+    pjproject = tmp_path / "pjproject-2.17.tar.bz2"
+    pjproject.write_bytes(b"pjproject")
+    return subprocess.run(
+        ["bash", str(REPO / "scripts/install-asterisk.sh"), "--root", str(tmp_path / "root"), "--no-apt",
+         "--tarball", str(tarball), "--sha256", sha.upper(), "--pjproject", str(pjproject)],
+        capture_output=True, text=True, timeout=300, check=False, env={**os.environ, "STUB_LOG": str(log)})
+
+
+def test_install_asterisk_builds_a_checked_tarball_into_a_root_without_downloads(tmp_path: Path) -> None:
+    _bare_root(tmp_path / "root")
+    log = tmp_path / "steps.log"
+    result = _install_asterisk(tmp_path, _release_tarball(tmp_path), log)
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = log.read_text().splitlines()
+    # Built for /usr and installed under the root (DESTDIR), so its compiled-in paths are the server's.
+    assert steps[0].startswith("configure --prefix=/usr ") and "--with-pjproject-bundled" in steps[0]
+    assert f"make install DESTDIR={tmp_path / 'root'}" in steps
+    # The release's sound downloads are switched off before the build.
+    for sounds in ("CORE-SOUNDS-EN-GSM", "MOH-OPSOUND-WAV"):
+        assert f"menuselect --disable {sounds} menuselect.makeopts" in steps
+    assert steps.index("make all") > max(i for i, s in enumerate(steps) if s.startswith("menuselect"))
+    unit = (tmp_path / "root/etc/systemd/system/asterisk.service").read_text().splitlines()
+    assert "RuntimeDirectory=asterisk" in unit, "asterisk -rx needs its run folder after a reboot"
+    assert _entry(tmp_path / "root", "passwd", "asterisk") is not None
+    assert "Asterisk 22.0.0" in result.stdout and "systemctl enable --now asterisk" in result.stdout
+
+
+def test_install_asterisk_stops_at_a_failed_build_step(tmp_path: Path) -> None:
+    _bare_root(tmp_path / "root")
+    log = tmp_path / "steps.log"
+    result = _install_asterisk(tmp_path, _release_tarball(tmp_path, failing_step="all"), log)
+    assert result.returncode == 1 and "build failed" in result.stderr
+    assert not any(s.startswith("make install") for s in log.read_text().splitlines())
+    assert not (tmp_path / "root/usr/sbin/asterisk").exists()
+
+
+@pytest.mark.parametrize(("script", "last"), [
+    ("install.sh", "units ivr.service, ivr-backup.timer and ivr-retention.timer."),
+    ("install-asterisk.sh", "Refuses a tarball whose sha256 differs, before unpacking anything."),
+])
+def test_help_prints_the_whole_header_and_no_code(script: str, last: str) -> None:
+    out = _run(str(REPO / "scripts" / script), "--help").stdout
+    assert "--root DIR" in out and "--no-apt" in out
+    assert out.strip().splitlines()[-1] == last

@@ -11,7 +11,7 @@ import pytest
 import sqlite_utils
 
 from ivr.db import connect
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.protection import audit
 
 

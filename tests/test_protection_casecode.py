@@ -9,7 +9,7 @@ import pytest
 import sqlite_utils
 
 from ivr.db import connect, utcnow
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.protection import casecode
 from ivr.protection.caller import caller_ref
 from ivr.protection.casecode import (

@@ -11,7 +11,7 @@ from conftest import TEST_SECRET
 
 from ivr.cli import main
 from ivr.db import connect
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.protection import audit
 
 

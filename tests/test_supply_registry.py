@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import sqlite_utils
 
+from ivr.cases import lifecycle
 from ivr.db import connect, utcnow
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.supply import codes, registry
 from ivr.supply.registry import RegistryError, Workplace
 
@@ -53,7 +54,7 @@ def test_workplace_id_for_code_and_auto_link(db: sqlite_utils.Database) -> None:
     late = _case(db, other_code)
     assert registry.link_case_from_code(db, late) is None
     other = registry.save_workplace(db, Workplace(other_code, "Factory B"))
-    assert registry.link_unlinked_cases(db) == 1
+    assert lifecycle.link_unlinked_to_workplaces(db) == 1
     assert db.execute("select workplace_id from cases where id = ?", [late]).fetchone()[0] == other
 
     # The caseworker corrects the link; the caller's code no longer overrides it.

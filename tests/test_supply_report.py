@@ -13,7 +13,7 @@ import pytest
 import sqlite_utils
 
 from ivr.db import connect
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.supply import codes, registry, remediation, report
 from ivr.supply.registry import Workplace
 from ivr.supply.report import ReportRefused

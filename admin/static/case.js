@@ -1,6 +1,7 @@
 // Records the caseworker's message for the caller in the browser and uploads it.
 "use strict";
 (function () {
+  var t = window.ivrWords;  // the page's words, in the reader's language (words.js)
   var box = document.querySelector(".recorder");
   if (!box || !window.MediaRecorder || !navigator.mediaDevices) { return; }
   box.hidden = false;
@@ -23,11 +24,11 @@
   }
   function byStatus(code) {
     var error;
-    if (code === 401) { error = "Your session has ended. Please sign in again, then record the message again."; }
-    else if (code === 413) { error = "The recording is too big to send. Please record a shorter message."; }
-    else if (code === 403) { error = "The server refused this. Reload the page and try again; if it happens again, your role may not allow it."; }
-    else if (code >= 500) { error = "The server had a problem (error " + code + ") and the message was not saved. Please try again in a few minutes."; }
-    else { error = "The message was not saved (error " + code + "). Please reload the page and try again."; }
+    if (code === 401) { error = t("Your session has ended. Please sign in again, then record the message again."); }
+    else if (code === 413) { error = t("The recording is too big to send. Please record a shorter message."); }
+    else if (code === 403) { error = t("The server refused this. Reload the page and try again; if it happens again, your role may not allow it."); }
+    else if (code >= 500) { error = t("The server had a problem (error {code}) and the message was not saved. Please try again in a few minutes.", { code: code }); }
+    else { error = t("The message was not saved (error {code}). Please reload the page and try again.", { code: code }); }
     return { ok: false, error: error };
   }
 
@@ -42,13 +43,13 @@
         preview.src = URL.createObjectURL(blob);
         preview.hidden = false;
         save.disabled = false;
-        status.textContent = "Listen to it. If it is good, press Save.";
+        status.textContent = t("Listen to it. If it is good, press Save.");
       };
       recorder.start();
       start.disabled = true; stop.disabled = false; save.disabled = true;
-      status.textContent = "Recording… press Stop when you have finished.";
+      status.textContent = t("Recording… press Stop when you have finished.");
     }).catch(function () {
-      status.textContent = "The microphone could not be used. You can upload a file instead.";
+      status.textContent = t("The microphone could not be used. You can upload a file instead.");
     });
   });
   stop.addEventListener("click", function () {
@@ -61,7 +62,7 @@
     var ext = (blob.type.indexOf("ogg") >= 0) ? ".ogg" : ".webm";
     form.append("audio", blob, "message" + ext);
     save.disabled = true;
-    status.textContent = "Saving…";
+    status.textContent = t("Saving…");
     fetch(box.dataset.url, { method: "POST", body: form, credentials: "same-origin",
                              headers: { "X-CSRF-Token": token } })
       .then(explain)
@@ -70,7 +71,7 @@
         status.textContent = data.error; save.disabled = false;
       })
       .catch(function () {
-        status.textContent = "The message could not be sent: the connection to the server failed. Check the network and try again.";
+        status.textContent = t("The message could not be sent: the connection to the server failed. Check the network and try again.");
         save.disabled = false;
       });
   });

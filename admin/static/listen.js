@@ -6,10 +6,11 @@
 // tab or a crash; a saved version or signing out removes them.
 "use strict";
 (function () {
+  var t = window.ivrWords;  // the page's words, in the reader's language (words.js)
   var STEP = 3, PREFIX = "ivr-draft:";
 
-  function stamp(t) {
-    var m = Math.floor(t / 60), s = Math.floor(t % 60);
+  function stamp(secs) {
+    var m = Math.floor(secs / 60), s = Math.floor(secs % 60);
     return "[" + m + ":" + (s < 10 ? "0" : "") + s + "]";
   }
 
@@ -48,25 +49,25 @@
     var area = article.querySelector("form[data-kind=transcript] textarea");
     var bar = document.createElement("div");
     bar.className = "player row";
-    var play = button("Play", "Play or pause (Esc while typing)");
-    var back = button("− 3 s", "Back 3 seconds (Alt+,)");
-    var fwd = button("+ 3 s", "Forward 3 seconds (Alt+.)");
+    var play = button(t("Play"), t("Play or pause (Esc while typing)"));
+    var back = button("− 3 s", t("Back 3 seconds (Alt+,)"));
+    var fwd = button("+ 3 s", t("Forward 3 seconds (Alt+.)"));
     var speedLabel = document.createElement("label");
     speedLabel.className = "inline";
-    speedLabel.textContent = "Speed ";
+    speedLabel.textContent = t("Speed") + " ";
     var speed = document.createElement("select");
     [0.5, 0.75, 1, 1.25, 1.5].forEach(function (r) {
       var o = document.createElement("option"); o.value = r; o.textContent = r + "×"; if (r === 1) { o.selected = true; }
       speed.appendChild(o);
     });
     speedLabel.appendChild(speed);
-    var loopFrom = button("Loop from here"), loopOff = button("Stop loop");
+    var loopFrom = button(t("Loop from here")), loopOff = button(t("Stop loop"));
     loopOff.hidden = true;
-    var mark = button("Insert time", "Insert the current time into the transcript (Alt+T)");
+    var mark = button(t("Insert time"), t("Insert the current time into the transcript (Alt+T)"));
     [play, back, fwd, speedLabel, loopFrom, loopOff, mark].forEach(function (el) { bar.appendChild(el); });
     var canvas = document.createElement("canvas");
     canvas.className = "wave"; canvas.setAttribute("role", "slider");
-    canvas.setAttribute("aria-label", "Position in the message: click to jump there");
+    canvas.setAttribute("aria-label", t("Position in the message: click to jump there"));
     canvas.tabIndex = 0;
     function position() {
       canvas.setAttribute("aria-valuemin", "0");
@@ -79,7 +80,7 @@
     canvas.insertAdjacentElement("afterend", bar);
     var help = document.createElement("p");
     help.className = "muted";
-    help.textContent = "While typing: Esc plays or pauses, Alt+, goes back 3 s, Alt+. forward 3 s, Alt+T inserts the time.";
+    help.textContent = t("While typing: Esc plays or pauses, Alt+, goes back 3 s, Alt+. forward 3 s, Alt+T inserts the time.");
     bar.insertAdjacentElement("afterend", help);
 
     var loop = null;  // [start, end] seconds
@@ -94,18 +95,18 @@
     });
     loopFrom.addEventListener("click", function () {
       if (!loop) {
-        loop = [audio.currentTime, null]; loopFrom.textContent = "Loop to here";
+        loop = [audio.currentTime, null]; loopFrom.textContent = t("Loop to here");
       } else if (loop[1] === null) {
         loop[1] = Math.max(audio.currentTime, loop[0] + 0.5); loopFrom.hidden = true; loopOff.hidden = false;
         audio.currentTime = loop[0]; audio.play();
       }
     });
     loopOff.addEventListener("click", function () {
-      loop = null; loopFrom.textContent = "Loop from here"; loopFrom.hidden = false; loopOff.hidden = true;
+      loop = null; loopFrom.textContent = t("Loop from here"); loopFrom.hidden = false; loopOff.hidden = true;
     });
     mark.addEventListener("click", function () { if (area) { insertAt(area, stamp(audio.currentTime) + " "); } });
-    audio.addEventListener("play", function () { play.textContent = "Pause"; });
-    audio.addEventListener("pause", function () { play.textContent = "Play"; });
+    audio.addEventListener("play", function () { play.textContent = t("Pause"); });
+    audio.addEventListener("pause", function () { play.textContent = t("Play"); });
     audio.addEventListener("timeupdate", function () {
       if (loop && loop[1] !== null && audio.currentTime >= loop[1]) { audio.currentTime = loop[0]; }
       if (peaks) { drawWave(canvas, peaks, audio); }
@@ -151,8 +152,8 @@
       var details = form.closest("details"); if (details) { details.open = true; }
       var note = document.createElement("p");
       note.className = "notice draft-restored"; note.setAttribute("role", "status");
-      note.textContent = "Your unsaved draft from " + new Date(saved.at).toLocaleString() +
-        " was put back. Save it, or clear the box to drop it.";
+      note.textContent = t("Your unsaved draft from {when} was put back. Save it, or clear the box to drop it.",
+                           { when: new Date(saved.at).toLocaleString() });
       form.insertBefore(note, form.firstChild);
     }
     area.addEventListener("input", function () {

@@ -2,6 +2,7 @@
 // emergencies, beeps, and uses the Notification API when the browser allows it.
 (function () {
   "use strict";
+  var t = window.ivrWords;  // the page's words, in the reader's language (words.js)
   var banner = document.getElementById("oncall-banner");
   if (!banner) { return; }
   var EVERY_MS = 3000;   // a new emergency shows within 5 s
@@ -24,30 +25,31 @@
 
   function notify(ids) {
     if (!("Notification" in window) || Notification.permission !== "granted") { return; }
-    new Notification("Emergency on the hotline", { body: "Case " + ids.join(", ") + ": nobody has taken it yet.", tag: "ivr-emergency" });
+    new Notification(t("Emergency on the hotline"), { body: t("Case {ids}: nobody has taken it yet.", { ids: ids.join(", ") }), tag: "ivr-emergency" });
   }
 
   function age(s) {
-    if (s < 60) { return s + " s"; }
-    if (s < 3600) { return Math.floor(s / 60) + " min"; }
-    return Math.floor(s / 3600) + " h";
+    if (s < 60) { return t("{n} s", { n: s }); }
+    if (s < 3600) { return t("{n} min", { n: Math.floor(s / 60) }); }
+    return t("{n} h", { n: Math.floor(s / 3600) });
   }
 
   function render(data) {
     if (!data.count) { banner.hidden = true; banner.textContent = ""; return; }
     banner.textContent = "";
     var text = document.createElement("p");
-    text.textContent = (data.count === 1 ? "An emergency call has" : data.count + " emergency calls have") +
-      " not been taken (oldest " + age(data.oldest_age_s) + " ago). ";
+    text.textContent = (data.count === 1
+      ? t("An emergency call has not been taken (oldest {age} ago).", { age: age(data.oldest_age_s) })
+      : t("{n} emergency calls have not been taken (oldest {age} ago).", { n: data.count, age: age(data.oldest_age_s) })) + " ";
     banner.appendChild(text);
     data.cases.forEach(function (id) {
       var a = document.createElement("a");
-      a.href = "/cases/" + id; a.textContent = "Open case " + id;
+      a.href = "/cases/" + id; a.textContent = t("Open case {id}", { id: id });
       text.appendChild(a); text.appendChild(document.createTextNode(" "));
     });
     if ("Notification" in window && Notification.permission === "default") {
       var ask = document.createElement("button");
-      ask.type = "button"; ask.textContent = "Also alert me outside this tab";
+      ask.type = "button"; ask.textContent = t("Also alert me outside this tab");
       ask.addEventListener("click", function () { Notification.requestPermission(); });
       banner.appendChild(ask);
     }

@@ -3,8 +3,11 @@
 Each word of the query must appear somewhere in the case's text, as a substring, so a Thai
 or Burmese word is found in the middle of a sentence written without spaces. Words of three
 characters or more go through the trigram index; shorter ones (a two-letter Burmese syllable,
-a Thai word of two characters) cannot, and are checked with LIKE on the rows the others
-matched, or on every row when the query has only short words.
+a Thai word of two characters) cannot be looked up as trigrams. Alongside words of three or more,
+they are checked with LIKE on the rows the index matched. A query of short words only is answered
+from the index's vocabulary (``case_search_terms``, m1604): every place a short word occurs starts
+some trigram, since each case's text ends with two line ends, so the cases holding trigrams that
+begin with the word, found by a range over the sorted terms, are exactly the cases containing it.
 """
 
 from __future__ import annotations
@@ -50,8 +53,13 @@ def where(words: list[str]) -> tuple[str, list[Any]]:
         parts.append("case_search match ?")
         args.append(" ".join('"' + w.replace('"', '""') + '"' for w in long))
     for w in short:
-        parts.append("s.body like ? escape '\\'")
-        args.append(_like(w))
+        if long:
+            parts.append("s.body like ? escape '\\'")
+            args.append(_like(w))
+        else:
+            # The index folds case as lower() does; U+10FFFF sorts after anything that can follow the word.
+            parts.append("s.rowid in (select doc from case_search_terms where term >= ? and term < ?)")
+            args += [w.lower(), w.lower() + "\U0010ffff"]
     return " and ".join(parts) or "0", args
 
 

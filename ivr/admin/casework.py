@@ -12,9 +12,8 @@ from typing import Any
 
 import sqlite_utils
 
-from ivr.admin import audit
 from ivr.admin.keys import User
-from ivr.cases import CATEGORIES, STATUSES, can_move
+from ivr.cases import CATEGORIES, lifecycle
 from ivr.db import utcnow
 
 # Words the recogniser was less sure of than this are shaded for a human to check.
@@ -119,11 +118,7 @@ def case_page_data(db: sqlite_utils.Database, case: dict[str, Any]) -> dict[str,
     return {"calls": calls, "steps": steps, "recordings": recordings, "notes": notes, "suggested": suggested}
 
 
-# -- changes ------------------------------------------------------------------------
-
-
-def _touch(db: sqlite_utils.Database, case_id: int) -> None:
-    db.execute("update cases set updated_at = ?, version = version + 1 where id = ?", [utcnow(), case_id])
+# -- changes (the case's own rules and its writes are ivr.cases.lifecycle's) --------------------------
 
 
 def save_transcript(db: sqlite_utils.Database, user: User, case: dict[str, Any], recording_id: int, kind: str,
@@ -154,11 +149,7 @@ def save_transcript(db: sqlite_utils.Database, user: User, case: dict[str, Any],
         "values (?, ?, 'human', ?, ?, '[]', ?, ?, ?)",
         [recording_id, kind, case["language"] if kind == "transcript" else "en", text, version, user.id, utcnow()],
     )
-    if kind == "transcript":
-        db.execute("update cases set needs_human_transcript = 0 where id = ?", [case["id"]])
-    _touch(db, case["id"])
-    audit.record(db, user, "transcript.edit", "case", case["id"],
-                 {"recording_id": recording_id, "kind": kind, "version": version})
+    lifecycle.transcript_edited(db, case["id"], recording_id=recording_id, kind=kind, version=version, by=user)
     return version
 
 
@@ -173,15 +164,12 @@ def _case_version(db: sqlite_utils.Database, case_id: int, seen: int) -> dict[st
 
 def change_status(db: sqlite_utils.Database, user: User, case_id: int, seen_version: int, new: str) -> None:
     row = _case_version(db, case_id, seen_version)
-    if new not in STATUSES or not can_move(row["status"], new):
-        raise Refused(f"A case that is “{row['status'].replace('_', ' ')}” cannot move to “{new.replace('_', ' ')}”.")
-    now = utcnow()
-    stamp = {"acknowledged": "acknowledged_at", "resolved": "resolved_at", "closed": "closed_at"}.get(new)
-    db.execute("update cases set status = ? where id = ?", [new, case_id])
-    if stamp:
-        db.execute(f"update cases set {stamp} = coalesce({stamp}, ?) where id = ?", [now, case_id])
-    _touch(db, case_id)
-    audit.record(db, user, "case.status", "case", case_id, {"from": row["status"], "to": new})
+    try:
+        lifecycle.move_status(db, case_id, new, by=user)
+    except lifecycle.TransitionRefused:
+        raise Refused(
+            f"A case that is “{row['status'].replace('_', ' ')}” cannot move to “{new.replace('_', ' ')}”."
+        ) from None
 
 
 def assign(db: sqlite_utils.Database, user: User, case_id: int, seen_version: int, assignee_id: int | None) -> None:
@@ -197,9 +185,7 @@ def assign(db: sqlite_utils.Database, user: User, case_id: int, seen_version: in
         ).fetchone()
         if target is None:
             raise Refused("That person cannot take cases.")
-    db.execute("update cases set assignee_id = ? where id = ?", [assignee_id, case_id])
-    _touch(db, case_id)
-    audit.record(db, user, "case.assign", "case", case_id, {"from": row["assignee_id"], "to": assignee_id})
+    lifecycle.assign(db, case_id, assignee_id, by=user)
 
 
 def add_note(db: sqlite_utils.Database, user: User, case_id: int, body: str) -> None:
@@ -208,15 +194,10 @@ def add_note(db: sqlite_utils.Database, user: User, case_id: int, body: str) -> 
         raise Refused("The note is empty.")
     if len(body) > MAX_TEXT:
         raise Refused(f"The note is too long (more than {MAX_TEXT} characters).")
-    db.execute("insert into case_notes (case_id, author_id, body, created_at) values (?, ?, ?, ?)",
-               [case_id, user.id, body, utcnow()])
-    _touch(db, case_id)
-    audit.record(db, user, "case.note", "case", case_id)
+    lifecycle.add_note(db, case_id, body, by=user)
 
 
 def confirm_category(db: sqlite_utils.Database, user: User, case_id: int, category: str) -> None:
     if category not in CATEGORIES:
         raise Refused("Choose a problem from the list.")
-    db.execute("update cases set category = ? where id = ?", [category, case_id])
-    _touch(db, case_id)
-    audit.record(db, user, "case.category", "case", case_id, {"category": category})
+    lifecycle.set_category(db, case_id, category, by=user)

@@ -39,15 +39,28 @@ def stylesheet(root: Path = FONTSOURCE, *, files: bool = False) -> str:
     rules: list[str] = []
     for package, subset in FAMILIES.items():
         for weight in WEIGHTS:
-            css = root / package / f"{subset}-{weight}.css"
-            if not css.is_file():
+            rule = _script_rule(root / package / f"{weight}.css", f"{package}-{subset}-{weight}-normal")
+            if rule is None:
                 continue
             def url(m: re.Match[str], p: str = package) -> str:
                 where = (root / p / "files" / m.group(1)).as_uri() if files else f"/fonts/{p}/{m.group(1)}"
                 return f"url({where}) format('woff2')"
 
-            rules.append(_URL.sub(url, css.read_text(encoding="utf-8")))
+            rules.append(_URL.sub(url, rule))
     return "\n".join(rules)
+
+
+def _script_rule(css: Path, name: str) -> str | None:
+    """The @font-face rule of one script subset from fontsource's ``<weight>.css``, with its
+    unicode-range (the per-subset files leave it out: a face without one claims every character,
+    so each page fetched every script's font and a browser could draw Latin or Burmese with the
+    wrong face, showing boxes until it re-laid the text)."""
+    if not css.is_file():
+        return None
+    for block in css.read_text(encoding="utf-8").split("/* ")[1:]:
+        if block.startswith(name + " */") and "unicode-range" in block:
+            return "/* " + block.strip()
+    return None
 
 
 @public

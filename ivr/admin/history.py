@@ -7,7 +7,7 @@ reads it: the case page's activity panel, and the filters, pages and CSV of ``/a
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from ivr.admin.i18n import N_
 from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, STATUS_LABELS
 
@@ -30,45 +31,60 @@ class AuditFilterError(ValueError):
     """A filter value on /audit that does not parse; the message says what to fix."""
 
 
-def describe(action: str, detail: Mapping[str, Any], names: Mapping[int, str]) -> str:
-    """One line a person reads, e.g. "Status: New → Acknowledged"."""
+def _untranslated(message: str) -> str:
+    return message
+
+
+# What the other case actions say, in the catalog's words.
+ACTION_WORDS = {
+    "case.workplace": N_("Workplace confirmed or changed"),
+    "reply.save": N_("Reply recorded for the caller"),
+    "callback.request": N_("Caller asked for a call-back"),
+    "callback.reveal": N_("Call-back number revealed"),
+    "callback.done": N_("Call-back marked done (number deleted)"),
+    "alert.emergency": N_("Emergency alert raised"),
+    "case.note": N_("Note added"),
+}
+
+
+def describe(action: str, detail: Mapping[str, Any], names: Mapping[int, str],
+             _: Callable[[str], str] = _untranslated) -> str:
+    """One line a person reads, e.g. "Status: New → Acknowledged", in the reader's language (``_``)."""
     def who(user_id: Any) -> str:
-        return "nobody" if user_id is None else names.get(int(user_id), f"user {user_id}")
+        return _("nobody") if user_id is None else names.get(int(user_id), _("user %(id)s") % {"id": user_id})
+
+    def label(table: Mapping[str, str], key: Any) -> str:
+        return _(table[str(key)]) if str(key) in table else str(key)
 
     if action == "case.status":
-        return (f"Status: {STATUS_LABELS.get(str(detail.get('from')), detail.get('from'))} → "
-                f"{STATUS_LABELS.get(str(detail.get('to')), detail.get('to'))}")
+        return _("Status: %(before)s → %(after)s") % {"before": label(STATUS_LABELS, detail.get("from")),
+                                                     "after": label(STATUS_LABELS, detail.get("to"))}
     if action == "case.assign":
-        return f"Assigned: {who(detail.get('from'))} → {who(detail.get('to'))}"
+        return _("Assigned: %(before)s → %(after)s") % {"before": who(detail.get("from")),
+                                                       "after": who(detail.get("to"))}
     if action == "case.category":
-        return f"Problem confirmed: {CATEGORIES.get(str(detail.get('category')), detail.get('category'))}"
+        return _("Problem confirmed: %(problem)s") % {"problem": label(CATEGORIES, detail.get("category"))}
     if action == "transcript.edit":
-        kind = "Translation" if detail.get("kind") == "translation" else "Transcript"
-        return f"{kind} saved as version {detail.get('version')}"
-    return {
-        "case.workplace": "Workplace confirmed or changed",
-        "reply.save": "Reply recorded for the caller",
-        "callback.request": "Caller asked for a call-back",
-        "callback.reveal": "Call-back number revealed",
-        "callback.done": "Call-back marked done (number deleted)",
-        "alert.emergency": "Emergency alert raised",
-        "case.note": "Note added",
-    }.get(action, action)
+        words = (_("Translation saved as version %(n)s") if detail.get("kind") == "translation"
+                 else _("Transcript saved as version %(n)s"))
+        return words % {"n": detail.get("version")}
+    return _(ACTION_WORDS[action]) if action in ACTION_WORDS else action
 
 
 def _names(db: sqlite_utils.Database) -> dict[int, str]:
     return {int(r[0]): str(r[1]) for r in db.execute("select id, username from users").fetchall()}
 
 
-def case_history(db: sqlite_utils.Database, case_id: int, limit: int = 200) -> list[dict[str, Any]]:
+def case_history(db: sqlite_utils.Database, case_id: int, limit: int = 200,
+                 _: Callable[[str], str] = _untranslated) -> list[dict[str, Any]]:
     """The case's changes, newest first, each with who, when and what."""
     marks = ", ".join("?" for _ in CASE_ACTIONS)
     rows = db.execute(
         f"select at, username, action, detail from audit_log where object_type = 'case' and object_id = ? "
         f"and action in ({marks}) order by id desc limit ?", [str(case_id), *CASE_ACTIONS, limit]).fetchall()
     names = _names(db)
-    return [{"at": at, "who": username or "the hotline", "action": action,
-             "text": describe(action, json.loads(detail or "{}"), names)} for at, username, action, detail in rows]
+    return [{"at": at, "who": username or _("the hotline"), "action": action,
+             "text": describe(action, json.loads(detail or "{}"), names, _)} for at, username, action, detail in rows]
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,40 @@ def N_(message: str) -> str:
 ROLE_WORDS = (N_("caseworker"), N_("supervisor"), N_("admin"), N_("brand"))
 STATUS_WORDS = (N_("New"), N_("Acknowledged"), N_("In progress"), N_("Referred"), N_("Resolved"), N_("Closed"))
 
+# ivr.cases: CATEGORIES, PRIORITIES, OUTCOMES, CALLBACK_WINDOWS, STEP_LABELS (a test checks all are here).
+CASE_WORDS = (
+    N_("Wages unpaid or late"), N_("Documents held by the employer"), N_("Debt or recruitment fees"),
+    N_("Excessive hours"), N_("Threats or violence"), N_("Locked in or movement restricted"),
+    N_("Unsafe work or housing"), N_("Something else"), N_("low"), N_("normal"), N_("high"), N_("emergency"),
+    N_("Completed"), N_("Hung up before choosing"), N_("Hung up during the call"),
+    N_("Caller pressed * to leave fast"), N_("Ended by a system error"), N_("Passed to a caseworker"),
+    N_("Morning"), N_("Afternoon"), N_("Evening"), N_("Heard the greeting"),
+    N_("Language known from an earlier call"), N_("Chose a language"), N_("Main menu"), N_("Chose the problem"),
+    N_("Problem chosen"), N_("Asked for the workplace code"), N_("Workplace code checked"),
+    N_("Workplace code not recognised"), N_("Report opened"), N_("Recorded the report"), N_("Recorded a message"),
+    N_("Report saved"), N_("Heard their case code"), N_("Asked to keep the case code"),
+    N_("Heard the case code again"), N_("Message saved"), N_("Call-back: number"),
+    N_("Call-back: no number available"), N_("Call-back: agreed to be called"), N_("Call-back: chose a safe time"),
+    N_("Call-back requested"), N_("Follow-up on a case"), N_("Entered a case code"), N_("Case code checked"),
+    N_("Case code not recognised"), N_("Too many wrong case codes"), N_("Checked for a reply"),
+    N_("Heard the caseworker's reply"), N_("No reply yet"), N_("Asked to add to the case"),
+    N_("Recorded more for the case"), N_("Addition saved"), N_("Emergency"),
+    N_("Emergency: put through to a person"), N_("Asked for a person"), N_("Put through to a person"),
+    N_("Office closed"), N_("Call finished"), N_("Goodbye"), N_("Ended without a sound"),
+)
+# ivr.languages: callers' languages by their English names.
+LANGUAGE_WORDS = (
+    N_("Burmese"), N_("Khmer"), N_("Lao"), N_("Thai"), N_("Nepali"), N_("Vietnamese"), N_("English"), N_("Shan"),
+    N_("Indonesian"), N_("Filipino"), N_("Korean"),
+)
+# ivr.supply.remediation: KINDS and STATUSES.
+REMEDIATION_WORDS = (
+    N_("Unpaid wages paid"), N_("Recruitment fees repaid"), N_("Documents returned"),
+    N_("Working hours brought within the law"), N_("Safety or housing fixed"), N_("Grievance channel set up"),
+    N_("Threats or violence stopped"), N_("Other"), N_("Agreed, not yet done"), N_("Done"),
+    N_("Not done (supplier failed)"), N_("Cancelled"),
+)
+
 
 def po_path(language: str) -> Path:
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ from markupsafe import Markup
 
 from ivr.admin import i18n
 from ivr.admin.auth import CSRF_FIELD, csrf_token
+from ivr.admin.i18n import N_
 from ivr.admin.keys import JINJA, NAV_LINKS, SETTINGS, USER
 from ivr.cases import CALLBACK_WINDOWS, CATEGORIES, OUTCOMES, PRIORITIES, STATUS_LABELS, STEP_LABELS
 from ivr.languages import LANGUAGES
@@ -24,23 +26,24 @@ STATIC_DIR = ADMIN_DIR / "static"
 # Short notices a redirect can ask the next page to show (?done=KEY), so no page
 # ever echoes text taken from the address bar.
 NOTICES = {
-    "saved": "Saved.",
-    "note": "Your note was added.",
-    "status": "The status was changed.",
-    "assigned": "The case was assigned.",
-    "category": "The category was confirmed.",
-    "reply": "Your message for the caller was saved. They will hear it when they call back with their case code.",
-    "user": "The user was saved.",
-    "password": "The password was changed. The user must sign in again.",
-    "deactivated": "The user was deactivated and signed out.",
-    "signedout": "You have signed out.",
-    "approval": "Saved. A supervisor must approve this account's case-reading role (on Approvals) before it "
-                "applies; the supervisor then gives the person a link to choose their password.",
-    "reset": "The password was cleared and the user signed out. A supervisor gives them a link to choose a new "
-             "one (on Approvals).",
-    "approved": "Approved.",
-    "refused": "Refused.",
-    "passwordset": "Your password is set. Please sign in.",
+    "saved": N_("Saved."),
+    "note": N_("Your note was added."),
+    "status": N_("The status was changed."),
+    "assigned": N_("The case was assigned."),
+    "category": N_("The category was confirmed."),
+    "reply": N_("Your message for the caller was saved. They will hear it when they call back with their case "
+                "code."),
+    "user": N_("The user was saved."),
+    "password": N_("The password was changed. The user must sign in again."),
+    "deactivated": N_("The user was deactivated and signed out."),
+    "signedout": N_("You have signed out."),
+    "approval": N_("Saved. A supervisor must approve this account's case-reading role (on Approvals) before it "
+                   "applies; the supervisor then gives the person a link to choose their password."),
+    "reset": N_("The password was cleared and the user signed out. A supervisor gives them a link to choose a "
+                "new one (on Approvals)."),
+    "approved": N_("Approved."),
+    "refused": N_("Refused."),
+    "passwordset": N_("Your password is set. Please sign in."),
 }
 
 
@@ -57,22 +60,60 @@ def make_environment(translations: i18n.Translations | None = None) -> jinja2.En
         PRIORITIES=PRIORITIES,
         LANGUAGES=LANGUAGES,
     )
-    i18n.install(env, translations or i18n.Translations())
+    translations = translations or i18n.Translations()
+    i18n.install(env, translations)
+    env.globals["ui_translations"] = translations
+
+    # Labels for stored keys, in the page's language (ui_language); a key without a label shows as words.
+    def label(table: dict[Any, str], fallback: Callable[[str], str]) -> Callable[..., str]:
+        @jinja2.pass_context
+        def show(context: jinja2.runtime.Context, key: Any, unknown: str | None = None) -> str:
+            words = table.get(key)
+            if words is None:
+                return unknown if unknown is not None else fallback(str(key or ""))
+            return _gettext(context, words)
+        return show
+
     env.filters["language_name"] = language_name
     env.filters["when"] = when
-    env.filters["status_label"] = lambda s: STATUS_LABELS.get(s or "", (s or "").replace("_", " "))
-    env.filters["outcome_label"] = lambda s: OUTCOMES.get(s or "", (s or "").replace("_", " "))
-    env.filters["step_label"] = lambda s: STEP_LABELS.get(s or "", (s or "").replace("_", " ").capitalize())
+    env.filters["status_label"] = label(STATUS_LABELS, lambda s: s.replace("_", " "))
+    env.filters["outcome_label"] = label(OUTCOMES, lambda s: s.replace("_", " "))
+    env.filters["step_label"] = label(STEP_LABELS, lambda s: s.replace("_", " ").capitalize())
+    env.filters["category_label"] = label(CATEGORIES, lambda s: s.replace("_", " "))
+    env.filters["priority_label"] = label(PRIORITIES, lambda s: s)
     env.filters["callback_window"] = callback_window
     env.filters["age"] = age
+    env.filters["duration"] = duration
     return env
 
 
-def language_name(code: str | None) -> str:
+def _translations(env: jinja2.Environment) -> i18n.Translations:
+    translations = env.globals["ui_translations"]
+    assert isinstance(translations, i18n.Translations)
+    return translations
+
+
+def _gettext(context: jinja2.runtime.Context, message: str) -> str:
+    return _translations(context.environment).get(context.get("ui_language")).gettext(message)
+
+
+def translator(request: web.Request) -> Callable[[str], str]:
+    """The signed-in user's (or the browser's) catalog, for words a view builds (charts, tables)."""
+    return _translations(request.app[JINJA]).get(ui_language(request)).gettext
+
+
+def ui_language(request: web.Request) -> str:
+    user = request.get(USER)
+    return user.ui_language if user is not None else i18n.best(request.headers.get("Accept-Language", ""))
+
+
+@jinja2.pass_context
+def language_name(context: jinja2.runtime.Context, code: str | None) -> str:
+    """A caller's language by its English name, in the page's language."""
     if not code:
-        return "not chosen"
+        return _gettext(context, N_("not chosen"))
     lang = LANGUAGES.get(code)
-    return lang.english if lang else code
+    return _gettext(context, lang.english) if lang else code
 
 
 @jinja2.pass_context
@@ -99,16 +140,23 @@ def zone_label(tz: ZoneInfo, now: datetime | None = None) -> str:
     return f"{tz.key} (UTC{offset[:3]}:{offset[3:]})"
 
 
-def callback_window(key: str | None) -> str:
+@jinja2.pass_context
+def callback_window(context: jinja2.runtime.Context, key: str | None) -> str:
     """``afternoon`` -> ``Afternoon, 12:00–17:00``; the page names the zone."""
     if not key:
-        return "not given"
+        return _gettext(context, N_("not given"))
     window = CALLBACK_WINDOWS.get(key)
-    return f"{window[0]}, {window[1]}–{window[2]}" if window else key.replace("_", " ")
+    return f"{_gettext(context, window[0])}, {window[1]}–{window[2]}" if window else key.replace("_", " ")
 
 
-def age(stamp: str | None, now: datetime | None = None) -> str:
-    """How long ago, in plain words: "5 minutes", "3 hours", "2 days"."""
+# How long ago, per unit: (one, many) in the catalog's words.
+AGO = {"day": (N_("%(n)s day ago"), N_("%(n)s days ago")), "hour": (N_("%(n)s hour ago"), N_("%(n)s hours ago")),
+       "minute": (N_("%(n)s minute ago"), N_("%(n)s minutes ago"))}
+
+
+@jinja2.pass_context
+def age(context: jinja2.runtime.Context, stamp: str | None, now: datetime | None = None) -> str:
+    """How long ago, in plain words: "5 minutes ago", "3 hours ago", "2 days ago"."""
     if not stamp:
         return ""
     then = datetime.strptime(stamp[:19], "%Y-%m-%dT%H:%M:%S").replace(tzinfo=UTC)
@@ -116,8 +164,20 @@ def age(stamp: str | None, now: datetime | None = None) -> str:
     for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
         if seconds >= size:
             n = int(seconds // size)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "just now"
+            return _gettext(context, AGO[unit][0 if n == 1 else 1]) % {"n": n}
+    return _gettext(context, N_("just now"))
+
+
+@jinja2.pass_context
+def duration(context: jinja2.runtime.Context, seconds: float | None) -> str:
+    """A wait in plain words: "45 seconds", "12 minutes", "3 hours" (as ivr.oncall.status words it)."""
+    if seconds is None:
+        return ""
+    if seconds < 120:
+        return _gettext(context, N_("%(n)s seconds")) % {"n": int(seconds)}
+    if seconds < 7200:
+        return _gettext(context, N_("%(n)s minutes")) % {"n": int(seconds // 60)}
+    return _gettext(context, N_("%(n)s hours")) % {"n": int(seconds // 3600)}
 
 
 def page_context(request: web.Request) -> dict[str, Any]:
@@ -131,10 +191,10 @@ def page_context(request: web.Request) -> dict[str, Any]:
         "path": request.path,
         "csrf_token": token,
         "csrf_field": lambda: Markup('<input type="hidden" name="{}" value="{}">').format(CSRF_FIELD, token),
-        "notice": NOTICES.get(done, ""),
+        "notice": translator(request)(NOTICES[done]) if done in NOTICES else "",
         "settings": request.app[SETTINGS],
         "zone": zone_label(request.app[SETTINGS].tz),
-        "ui_language": user.ui_language if user is not None else i18n.best(request.headers.get("Accept-Language", "")),
+        "ui_language": ui_language(request),
         "UI_LANGUAGES": i18n.UI_LANGUAGES,
     }
 

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ivr.admin import audit
 from ivr.admin.keys import User
-from ivr.db import utcnow
+from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.files import SHARED_DIR, SHARED_FILE, make_dir
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
@@ -61,15 +60,8 @@ async def save_reply(settings: Settings, database: Database, user: User, case_id
     stored = settings.data_dir / relative
 
     def write(db: sqlite_utils.Database) -> int:
-        cursor = db.execute(
-            "insert into recordings (case_id, kind, path, format, duration_s, size_bytes, sha256, state, "
-            "created_at, created_by) values (?, 'reply', ?, 'wav', ?, ?, ?, 'stored', ?, ?)",
-            [case_id, str(relative), round(info.duration, 2), size, digest, utcnow(), user.id],
-        )
-        db.execute("update cases set updated_at = ?, version = version + 1 where id = ?", [utcnow(), case_id])
-        recording_id = int(cursor.lastrowid or 0)
-        audit.record(db, user, "reply.save", "case", case_id, {"recording_id": recording_id})
-        return recording_id
+        return lifecycle.attach_reply(db, case_id, path=str(relative), duration_s=round(info.duration, 2),
+                                      size=size, sha256=digest, by=user)
 
     try:
         recording_id = await database.write(write)

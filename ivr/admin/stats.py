@@ -12,6 +12,7 @@ import functools
 import statistics
 import threading
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -19,11 +20,19 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
+from ivr.admin.i18n import N_
 from ivr.cases import CATEGORIES, STATUS_LABELS, STATUSES
 from ivr.languages import LANGUAGES
 
 DAYS = 30
-AGE_BUCKETS = (("under 1 day", 1), ("1–3 days", 3), ("3–7 days", 7), ("7–30 days", 30), ("over 30 days", None))
+AGE_BUCKETS = ((N_("under 1 day"), 1), (N_("1–3 days"), 3), (N_("3–7 days"), 7), (N_("7–30 days"), 30),
+               (N_("over 30 days"), None))
+Gettext = Callable[[str], str]
+
+
+def untranslated(message: str) -> str:
+    """No translation: CSV exports keep the English names (a spreadsheet's columns stay the same)."""
+    return message
 
 
 @dataclass
@@ -109,7 +118,8 @@ def _local(hour: str, tz: ZoneInfo) -> tuple[str, str]:
     return when.strftime("%Y-%m-%d"), when.strftime("%m-%d %H:00")
 
 
-def call_tables(db: sqlite_utils.Database, tz: ZoneInfo, now: datetime, counts: CallCounts) -> list[Table]:
+def call_tables(db: sqlite_utils.Database, tz: ZoneInfo, now: datetime, counts: CallCounts,
+                _: Gettext = untranslated) -> list[Table]:
     since = now - timedelta(days=DAYS)
     hour_keys = [(now.astimezone(tz) - timedelta(hours=h)).strftime("%m-%d %H:00") for h in range(23, -1, -1)]
     day_keys = [(now.astimezone(tz) - timedelta(days=d)).strftime("%Y-%m-%d") for d in range(DAYS - 1, -1, -1)]
@@ -132,19 +142,22 @@ def call_tables(db: sqlite_utils.Database, tz: ZoneInfo, now: datetime, counts: 
         for choice, n in c.choices.items():
             choices[choice] += n
     return [
-        Table("calls_per_hour", "Calls per hour, last 24 hours", ["Hour", "Calls", "Abandoned"],
+        Table("calls_per_hour", _("Calls per hour, last 24 hours"), [_("Hour"), _("Calls"), _("Abandoned")],
               [[k, hours[k], hours_abandoned[k]] for k in hour_keys]),
-        Table("calls_per_day", f"Calls per day, last {DAYS} days", ["Day", "Calls", "Abandoned"],
-              [[k, days[k], days_abandoned[k]] for k in day_keys]),
-        Table("calls_by_language", f"Calls by language, last {DAYS} days", ["Language", "Calls"],
-              [[LANGUAGES[c].english if c in LANGUAGES else "Not chosen", n] for c, n in languages.most_common()]),
-        Table("calls_by_menu_choice", f"Calls by menu choice, last {DAYS} days", ["Choice", "Calls"],
-              [[CATEGORIES.get(c, "Nothing chosen" if c == "none" else c.replace("_", " ")), n]
-               for c, n in choices.most_common()]),
+        Table("calls_per_day", _("Calls per day, last %(days)s days") % {"days": DAYS},
+              [_("Day"), _("Calls"), _("Abandoned")], [[k, days[k], days_abandoned[k]] for k in day_keys]),
+        Table("calls_by_language", _("Calls by language, last %(days)s days") % {"days": DAYS},
+              [_("Language"), _("Calls")],
+              [[_(LANGUAGES[c].english) if c in LANGUAGES else _("Not chosen"), n]
+               for c, n in languages.most_common()]),
+        Table("calls_by_menu_choice", _("Calls by menu choice, last %(days)s days") % {"days": DAYS},
+              [_("Choice"), _("Calls")],
+              [[_(CATEGORIES[c]) if c in CATEGORIES else _("Nothing chosen") if c == "none" else c.replace("_", " "),
+                n] for c, n in choices.most_common()]),
     ]
 
 
-def backlog_table(db: sqlite_utils.Database, now: datetime) -> Table:
+def backlog_table(db: sqlite_utils.Database, now: datetime, _: Gettext = untranslated) -> Table:
     edges = [_iso(now - timedelta(days=d)) for _, d in AGE_BUCKETS if d is not None]
     rows = []
     for status in (s for s in STATUSES if s != "closed"):
@@ -154,11 +167,12 @@ def backlog_table(db: sqlite_utils.Database, now: datetime) -> Table:
         total = db.execute("select count(*) from cases where status = ?", [status]).fetchone()[0]
         bounds = [*newer, total]
         cells = [bounds[0]] + [bounds[i] - bounds[i - 1] for i in range(1, len(bounds))]
-        rows.append([STATUS_LABELS[status], *cells, total])
-    return Table("backlog", "Open cases by status and age", ["Status", *(b for b, _ in AGE_BUCKETS), "Total"], rows)
+        rows.append([_(STATUS_LABELS[status]), *cells, total])
+    return Table("backlog", _("Open cases by status and age"),
+                 [_("Status"), *(_(b) for b, _days in AGE_BUCKETS), _("Total")], rows)
 
 
-def acknowledge_table(db: sqlite_utils.Database, now: datetime) -> Table:
+def acknowledge_table(db: sqlite_utils.Database, now: datetime, _: Gettext = untranslated) -> Table:
     since = _iso(now - timedelta(days=DAYS))
     hours = [r[0] for r in db.execute(
         "select (julianday(acknowledged_at) - julianday(created_at)) * 24 from cases "
@@ -167,31 +181,31 @@ def acknowledge_table(db: sqlite_utils.Database, now: datetime) -> Table:
     waiting = db.execute(
         "select count(*), min(created_at) from cases where status = 'new'"
     ).fetchone()
-    rows: list[list[Any]] = [["Cases acknowledged (created in the last 30 days)", len(hours)]]
+    rows: list[list[Any]] = [[_("Cases acknowledged (created in the last 30 days)"), len(hours)]]
     if hours:
         q = statistics.quantiles(hours, n=10) if len(hours) > 1 else [hours[0]] * 9
-        rows += [["Median hours to acknowledge", round(statistics.median(hours), 1)],
-                 ["9 in 10 acknowledged within (hours)", round(q[8], 1)]]
-    rows.append(["Still waiting to be acknowledged (all time)", waiting[0]])
+        rows += [[_("Median hours to acknowledge"), round(statistics.median(hours), 1)],
+                 [_("9 in 10 acknowledged within (hours)"), round(q[8], 1)]]
+    rows.append([_("Still waiting to be acknowledged (all time)"), waiting[0]])
     if waiting[1]:
         oldest = datetime.fromisoformat(waiting[1].replace("Z", "+00:00"))
-        rows.append(["Oldest waiting (hours)", round((now - oldest).total_seconds() / 3600, 1)])
-    return Table("acknowledge", "Time to acknowledge", ["Measure", "Value"], rows)
+        rows.append([_("Oldest waiting (hours)"), round((now - oldest).total_seconds() / 3600, 1)])
+    return Table("acknowledge", _("Time to acknowledge"), [_("Measure"), _("Value")], rows)
 
 
-def dashboard(db: sqlite_utils.Database, tz: ZoneInfo, counts: CallCounts, now: datetime | None = None
-              ) -> dict[str, Any]:
+def dashboard(db: sqlite_utils.Database, tz: ZoneInfo, counts: CallCounts, now: datetime | None = None,
+              _: Gettext = untranslated) -> dict[str, Any]:
     now = now or datetime.now(UTC)
     from ivr.oncall.status import unacknowledged_emergencies
 
     return {
         "active": active_calls(db),
         "emergencies": unacknowledged_emergencies(db, now),
-        "tables": [*call_tables(db, tz, now, counts), backlog_table(db, now), acknowledge_table(db, now)],
+        "tables": [*call_tables(db, tz, now, counts, _), backlog_table(db, now, _), acknowledge_table(db, now, _)],
     }
 
 
-OUTCOME_NAMES = {None: "Still on the line"}
+OUTCOME_NAMES = {None: N_("Still on the line")}
 
 
 @dataclass(frozen=True)
@@ -213,8 +227,8 @@ class Period:
         end = datetime.combine(self.last + timedelta(days=1), time(0), tzinfo=tz)
         return _iso(start), _iso(end)
 
-    def label(self) -> str:
-        return f"{self.first:%Y-%m-%d} to {self.last:%Y-%m-%d}"
+    def label(self, _: Gettext = untranslated) -> str:
+        return _("%(first)s to %(last)s") % {"first": f"{self.first:%Y-%m-%d}", "last": f"{self.last:%Y-%m-%d}"}
 
 
 def _period_counts(db: sqlite_utils.Database, period: Period, tz: ZoneInfo) -> dict[str, Counter[Any]]:
@@ -235,36 +249,36 @@ def _period_counts(db: sqlite_utils.Database, period: Period, tz: ZoneInfo) -> d
     return out
 
 
-def _change(now: int, before: int) -> str:
+def _change(now: int, before: int, _: Gettext = untranslated) -> str:
     if before == 0:
-        return "new" if now else "—"
+        return _("new") if now else "—"
     pct = round((now - before) * 100 / before)
     return f"{pct:+d}%"
 
 
-def period_tables(db: sqlite_utils.Database, tz: ZoneInfo, period: Period) -> list[Table]:
+def period_tables(db: sqlite_utils.Database, tz: ZoneInfo, period: Period, _: Gettext = untranslated) -> list[Table]:
     """The chosen range beside the one before it: totals, by hour of day, language, menu choice, outcome."""
     from ivr.cases import OUTCOMES
 
     now, before = _period_counts(db, period, tz), _period_counts(db, period.previous(), tz)
-    cols = [period.label(), f"Previous {period.days} days"]
+    cols = [period.label(_), _("Previous %(days)s days") % {"days": period.days}]
 
     def pair(key: str, names: dict[Any, str]) -> list[list[Any]]:
         keys = sorted(set(now[key]) | set(before[key]), key=lambda k: -now[key][k])
-        return [[names.get(k, str(k)), now[key][k], before[key][k]] for k in keys]
+        return [[_(names[k]) if k in names else str(k), now[key][k], before[key][k]] for k in keys]
 
-    languages = {c: lang.english for c, lang in LANGUAGES.items()} | {"none": "Not chosen"}
-    choices: dict[Any, str] = {**CATEGORIES, "none": "Nothing chosen", "message": "Left a message",
-                               "callback": "Asked for a call-back", "followup": "Followed up a case"}
+    languages = {c: lang.english for c, lang in LANGUAGES.items()} | {"none": N_("Not chosen")}
+    choices: dict[Any, str] = {**CATEGORIES, "none": N_("Nothing chosen"), "message": N_("Left a message"),
+                               "callback": N_("Asked for a call-back"), "followup": N_("Followed up a case")}
     outcomes: dict[Any, str] = {**OUTCOMES, **OUTCOME_NAMES}
-    totals = [[label, now["total"][k], before["total"][k], _change(now["total"][k], before["total"][k])]
-              for k, label in (("calls", "Calls"), ("abandoned", "Abandoned calls (hung up before choosing)"),
-                               ("messages", "Cases opened"))]
+    totals = [[_(label), now["total"][k], before["total"][k], _change(now["total"][k], before["total"][k], _)]
+              for k, label in (("calls", N_("Calls")), ("abandoned", N_("Abandoned calls (hung up before choosing)")),
+                               ("messages", N_("Cases opened")))]
     return [
-        Table("period", "Calls and cases in the chosen days", ["Measure", *cols, "Change"], totals),
-        Table("by_hour_of_day", "Calls by hour of day", ["Hour", *cols],
+        Table("period", _("Calls and cases in the chosen days"), [_("Measure"), *cols, _("Change")], totals),
+        Table("by_hour_of_day", _("Calls by hour of day"), [_("Hour"), *cols],
               [[f"{h:02d}", now["hour"][h], before["hour"][h]] for h in range(24)]),
-        Table("by_language", "Calls by language", ["Language", *cols], pair("language", languages)),
-        Table("by_menu_choice", "Calls by menu choice", ["Choice", *cols], pair("choice", choices)),
-        Table("by_outcome", "How calls ended", ["Outcome", *cols], pair("outcome", outcomes)),
+        Table("by_language", _("Calls by language"), [_("Language"), *cols], pair("language", languages)),
+        Table("by_menu_choice", _("Calls by menu choice"), [_("Choice"), *cols], pair("choice", choices)),
+        Table("by_outcome", _("How calls ended"), [_("Outcome"), *cols], pair("outcome", outcomes)),
     ]

@@ -17,9 +17,8 @@ from typing import Any
 
 import sqlite_utils
 
-from ivr.cases import PRIORITY_EMERGENCY, PRIORITY_HIGH
+from ivr.cases import lifecycle
 from ivr.db import transaction, utcnow
-from ivr.protection import audit
 
 KIND = "transcribe"
 MAX_ATTEMPTS = 3
@@ -107,9 +106,7 @@ def _end(db: sqlite_utils.Database, job_id: int, state: str, reason: str | None)
 
 def _needs_human(db: sqlite_utils.Database, case_id: int | None) -> None:
     if case_id is not None:
-        db.execute(
-            "update cases set needs_human_transcript = 1, version = version + 1, updated_at = ? "
-            "where id = ? and needs_human_transcript = 0", [utcnow(), case_id])
+        lifecycle.needs_human_transcript(db, case_id)
 
 
 def finish(db: sqlite_utils.Database, job: Job, owner: str, state: str, reason: str | None = None, *,
@@ -152,40 +149,14 @@ def store_transcript(
             [job.recording_id, model, job.language, text, json.dumps(words, ensure_ascii=False), confidence,
              version, utcnow()])
         if categories and job.case_id is not None:
-            suggest_categories(db, job.case_id, categories)
+            lifecycle.suggest_categories(db, job.case_id, categories)
         if emergency and job.case_id is not None:
-            raise_emergency(db, job.case_id)
+            lifecycle.emergency_from_words(db, job.case_id)
         if needs_human:
             _needs_human(db, job.case_id)
         _end(db, job.id, "done", reason)
     assert cursor.lastrowid is not None
     return cursor.lastrowid
-
-
-def suggest_categories(db: sqlite_utils.Database, case_id: int, categories: list[str]) -> None:
-    """Add suggestions to the case (the caseworker confirms them) and raise its priority to high."""
-    row = db.execute("select categories_suggested from cases where id = ?", [case_id]).fetchone()
-    if row is None:
-        return
-    try:
-        current = [c for c in json.loads(row[0] or "[]") if isinstance(c, str)]
-    except ValueError:
-        current = []
-    merged = current + [c for c in categories if c not in current]
-    db.execute(
-        "update cases set categories_suggested = ?, priority = max(priority, ?), version = version + 1, "
-        "updated_at = ? where id = ?", [json.dumps(merged), PRIORITY_HIGH, utcnow(), case_id])
-
-
-def raise_emergency(db: sqlite_utils.Database, case_id: int) -> None:
-    """The caller's words say they are in danger now: the case becomes an emergency, and the
-    engine's escalation service (ivr/oncall) rings the on-call rota at its next look (seconds)."""
-    row = db.execute("select emergency from cases where id = ?", [case_id]).fetchone()
-    if row is None or row[0]:
-        return
-    db.execute("update cases set emergency = 1, priority = ?, version = version + 1, updated_at = ? where id = ?",
-               [PRIORITY_EMERGENCY, utcnow(), case_id])
-    audit.append(db, action="alert.keywords", object_type="case", object_id=case_id, detail={"source": "transcript"})
 
 
 def recording_file(data_dir: Path, job: Job) -> Path | None:

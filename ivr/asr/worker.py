@@ -20,7 +20,7 @@ from pathlib import Path
 from ivr.asr.process import WorkerConfig, main
 from ivr.db import connect
 from ivr.db.connect import check_usable
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)

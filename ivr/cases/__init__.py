@@ -2,6 +2,7 @@
 
 Shared by the engine (which opens cases), the web UI (which moves them along),
 transcription flagging and the brand reports, so they all use the same words.
+Every change to a case goes through :mod:`ivr.cases.lifecycle`, which applies these rules.
 """
 
 from __future__ import annotations

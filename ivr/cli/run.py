@@ -100,7 +100,9 @@ def demo_settings(settings: Settings) -> Settings:
             path.write_text(secrets.token_urlsafe(32))
             path.chmod(0o600)
         secret = path.read_text().strip()
-    demo = dataclasses.replace(
+    from ivr.demo import with_transcription
+
+    demo = with_transcription(dataclasses.replace(
         settings,
         secret_key=secret,
         ari_password=settings.ari_password or secrets.token_urlsafe(16),
@@ -109,7 +111,7 @@ def demo_settings(settings: Settings) -> Settings:
         # menu included (a real deployment allows neither by default; see docs/prompts.md).
         prompt_placeholders=settings.prompt_placeholders or ("all",),
         prompt_placeholder_menu=True,
-    )
+    ))
     validate(demo, mode="serve")
     return demo
 
@@ -126,7 +128,7 @@ def ensure_demo_users(settings: Settings) -> dict[str, str]:
 
     from ivr.admin.users import add_user, password_hash, set_password
     from ivr.db import connect, transaction
-    from ivr.db.migrations import migrate
+    from ivr.db.schema import migrate
     from ivr.demo import seed_registry
 
     passwords: dict[str, str] = {}

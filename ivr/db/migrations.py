@@ -4,6 +4,9 @@ Each migration runs inside one transaction together with the row that marks it
 done, so a migration that fails leaves the schema exactly as it was. Migrations
 must use ``db.execute`` / ``db.create_table`` (never ``executescript`` or
 ``table.transform``, which commit on their own).
+
+This module is the mechanism only; the hotline's own migrations, and :func:`ivr.db.schema.migrate`
+which applies them, live in :mod:`ivr.db.schema` (which imports this one, never the other way).
 """
 
 from __future__ import annotations
@@ -99,10 +102,3 @@ class Migrations:
             log.info("applied migration %s", migration.name)
             done.append(migration.name)
         return done
-
-
-def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Bring ``db`` up to the current schema."""
-    from ivr.db.schema import migrations
-
-    return migrations.apply(db)

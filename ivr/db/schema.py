@@ -6,11 +6,18 @@ shipped. Times are ISO-8601 UTC text (see :func:`ivr.db.utcnow`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import sqlite_utils
 
 from ivr.db.migrations import Migrations
 
 migrations = Migrations("ivr")
+
+
+def migrate(db: sqlite_utils.Database) -> list[str]:
+    """Bring ``db`` up to the current schema; return the names of the migrations applied."""
+    return migrations.apply(db)
 
 
 @migrations
@@ -507,9 +514,10 @@ def case_text_sql(case: str) -> str:
     )
 
 
-def _refresh(case: str) -> str:
-    return (f"delete from case_search where rowid = {case}; "
-            f"insert into case_search (rowid, body) select {case}, {case_text_sql(case)} where {case} is not null;")
+def case_search_body_sql(case: str) -> str:
+    """The text ``case_search`` holds for a case since m1604: ``case_text_sql`` and two line ends, so
+    every one- or two-character word in it starts one of the index's trigrams (ivr/admin/case_search.py)."""
+    return f"{case_text_sql(case)} || char(10) || char(10)"
 
 
 @migrations
@@ -517,32 +525,47 @@ def m1601_case_search(db: sqlite_utils.Database) -> None:
     # The triggers below read a case's notes on every change: without this index, each read is a scan.
     db.execute("create index if not exists case_notes_case on case_notes (case_id)")
     db.execute("create virtual table case_search using fts5 (body, tokenize = 'trigram')")
-    db.execute(f"insert into case_search (rowid, body) select c.id, {case_text_sql('c.id')} from cases c")
-    triggers = {
-        "case_search_cases_ai": ("after insert on cases", ["new.id"]),
-        "case_search_cases_wp": ("after update of workplace_id on cases", ["new.id"]),
-        "case_search_cases_ad": ("after delete on cases", []),
-        "case_search_tr_ai": ("after insert on transcripts",
-                              ["(select case_id from recordings where id = new.recording_id)"]),
-        "case_search_tr_au": ("after update of text on transcripts",
-                              ["(select case_id from recordings where id = new.recording_id)"]),
-        "case_search_tr_ad": ("after delete on transcripts",
-                              ["(select case_id from recordings where id = old.recording_id)"]),
-        "case_search_rec_case": ("after update of case_id on recordings", ["old.case_id", "new.case_id"]),
-        "case_search_notes_ai": ("after insert on case_notes", ["new.case_id"]),
-        "case_search_notes_au": ("after update on case_notes", ["new.case_id"]),
-        "case_search_notes_ad": ("after delete on case_notes", ["old.case_id"]),
-    }
-    for name, (when, cases) in triggers.items():
-        body = " ".join(_refresh(c) for c in cases) or "delete from case_search where rowid = old.id;"
+    _fill_case_search(db, case_text_sql)
+
+
+# Which changes refresh a case's searchable text, and whose: trigger name -> (event, case ids).
+_CASE_SEARCH_TRIGGERS = {
+    "case_search_cases_ai": ("after insert on cases", ["new.id"]),
+    "case_search_cases_wp": ("after update of workplace_id on cases", ["new.id"]),
+    "case_search_cases_ad": ("after delete on cases", []),
+    "case_search_tr_ai": ("after insert on transcripts",
+                          ["(select case_id from recordings where id = new.recording_id)"]),
+    "case_search_tr_au": ("after update of text on transcripts",
+                          ["(select case_id from recordings where id = new.recording_id)"]),
+    "case_search_tr_ad": ("after delete on transcripts",
+                          ["(select case_id from recordings where id = old.recording_id)"]),
+    "case_search_rec_case": ("after update of case_id on recordings", ["old.case_id", "new.case_id"]),
+    "case_search_notes_ai": ("after insert on case_notes", ["new.case_id"]),
+    "case_search_notes_au": ("after update on case_notes", ["new.case_id"]),
+    "case_search_notes_ad": ("after delete on case_notes", ["old.case_id"]),
+    "case_search_wp_name": ("after update of name on workplaces", []),
+}
+
+
+def _fill_case_search(db: sqlite_utils.Database, text_sql: Callable[[str], str]) -> None:
+    """(Re)build ``case_search`` from every case, and the triggers that keep it, with ``text_sql``."""
+    for name in _CASE_SEARCH_TRIGGERS:
+        db.execute(f"drop trigger if exists {name}")
+    db.execute("delete from case_search")
+    db.execute(f"insert into case_search (rowid, body) select c.id, {text_sql('c.id')} from cases c")
+
+    def refresh(case: str) -> str:
+        return (f"delete from case_search where rowid = {case}; insert into case_search (rowid, body) "
+                f"select {case}, {text_sql(case)} where {case} is not null;")
+
+    for name, (when, cases) in _CASE_SEARCH_TRIGGERS.items():
+        body = " ".join(refresh(c) for c in cases) or "delete from case_search where rowid = old.id;"
+        if name == "case_search_wp_name":
+            # A renamed workplace: every case linked to it is found by the new name.
+            body = ("delete from case_search where rowid in (select id from cases where workplace_id = new.id); "
+                    f"insert into case_search (rowid, body) select c.id, {text_sql('c.id')} from cases c "
+                    "where c.workplace_id = new.id;")
         db.execute(f"create trigger {name} {when} begin {body} end")
-    # A renamed workplace: every case linked to it is found by the new name.
-    db.execute(f"""
-        create trigger case_search_wp_name after update of name on workplaces begin
-            delete from case_search where rowid in (select id from cases where workplace_id = new.id);
-            insert into case_search (rowid, body)
-                select c.id, {case_text_sql('c.id')} from cases c where c.workplace_id = new.id;
-        end""")
 
 
 @migrations
@@ -568,6 +591,16 @@ def m1901_resume(db: sqlite_utils.Database) -> None:
     # A take is 'released' once it is final: Asterisk's copy may go and transcription is queued. A take
     # brought home but not released (the caller was reviewing it) is salvaged by a resumed call.
     db.execute("alter table recordings add column released_at text")
+
+
+@migrations
+def m1604_case_search_short_words(db: sqlite_utils.Database) -> None:
+    # A word of one or two characters (a Burmese syllable, a short Thai, Khmer or Hindi word) cannot be
+    # looked up in a trigram index as a word, but each of its places in a text is the start of a trigram
+    # once every text ends with two more characters. The index's vocabulary, in term order, then finds
+    # them by prefix (case_search_terms), instead of reading every case's text.
+    _fill_case_search(db, case_search_body_sql)
+    db.execute("create virtual table case_search_terms using fts5vocab (case_search, 'instance')")
 
 
 @migrations

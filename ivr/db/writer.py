@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import sqlite_utils
 
 from ivr.db.connect import check_usable, connect
-from ivr.db.migrations import migrate
+from ivr.db.schema import migrate
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ import logging
 from pathlib import Path
 from typing import Any
 
+from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.engine import store
 from ivr.engine.recordings import RecordingError, store_bytes
@@ -56,10 +57,7 @@ async def _import_one(settings: Settings, database: Database, path: Path) -> int
             [stored.sha256],
         ).fetchone():
             return None
-        case_id = store.create_case(
-            db, call_id=None, caller_ref=None, language=lang, category=None, workplace_code=None,
-            workplace_id=None, code_hash=None, code_tag=None,
-        )
+        case_id = lifecycle.open_fallback_case(db, language=lang)
         rec_id = store.insert_recording(
             db, call_id=None, case_id=case_id, kind="fallback", path=stored.relative, duration=stored.duration,
             size=stored.size, sha256=stored.sha256, state="empty" if stored.silent else "stored", asterisk_name=None,

@@ -30,17 +30,15 @@ than the call.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ivr.ari.errors import AriError
 from ivr.engine import store
 from ivr.engine.channel import HungUp, QuickExit
 from ivr.engine.recordings import Stored, file_sha256
+from ivr.engine.session import CallState, Session, Take
 from ivr.protection.caller import NumberVault, VaultError
 from ivr.settings import Settings
-
-if TYPE_CHECKING:
-    from ivr.engine.session import CallState, Session
 
 CODE_KEY = "case-code-resume"
 READBACKS_KEPT = 2   # read back this many times, the sealed code is wiped
@@ -107,8 +105,6 @@ async def salvage(s: Session, *, wall_limit: float) -> int:
 
     ``wall_limit``: how long a live take may still run (the record node's maximum, in wall seconds).
     """
-    from ivr.engine.session import Take
-
     st = s.state
     call_id = st.call_id
     rows = await s.database.read(lambda db: store.call_takes(db, call_id))

@@ -2,7 +2,8 @@
 
 ``Engine(settings, database)``: ``start()`` loads the flow (a broken flow stops start-up
 with its problems), imports the dialplan's fallback voicemails, then connects to ARI.
-Each channel entering the app runs in its own task. A channel that was mid-call when the
+Each channel entering the app runs in its own task: its context (:class:`ivr.engine.session.Session`)
+run by :func:`ivr.engine.interpreter.run`. A channel that was mid-call when the
 engine (or its socket) went away comes back with ``Call.resumed`` and continues from the
 node it was on.
 """
@@ -18,8 +19,9 @@ from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
 from ivr.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.ari.stasis import Call, StasisApp
+from ivr.db.connect import utcnow
 from ivr.db.writer import Database
-from ivr.engine import resume, store
+from ivr.engine import interpreter, orphans, resume, store
 from ivr.engine.background import Background
 from ivr.engine.channel import HungUp
 from ivr.engine.fallback import import_fallback
@@ -83,12 +85,15 @@ class Engine:
         self._agent_gone: dict[str, asyncio.Event] = {}
         self._importer: asyncio.Task[None] | None = None
         self._ready: asyncio.Task[None] | None = None
+        self.started_at = utcnow()
         # Emergencies ring the on-call rota (ivr/oncall); built in start() unless given.
         self.escalations = escalations
 
     # -- Service -------------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        # Calls opened before this moment belong to an earlier engine process (see _sweep_orphans).
+        self.started_at = utcnow()
         try:
             self.flow = load_flow(flow_path(self.settings.flows_dir, self.settings.flow))
         except FlowError as exc:
@@ -120,6 +125,7 @@ class Engine:
         await self.app.connected.wait()
         assert self.flow is not None
         log.info("engine ready: flow=%s version=%s app=%s", self.flow.name, self.flow.version, self.settings.ari_app)
+        await self._sweep_orphans()
 
     async def stop(self) -> None:
         if self._ready is not None:
@@ -143,6 +149,15 @@ class Engine:
                 await import_fallback(self.settings, self.database)
             except Exception:   # a full disk, a locked database: try again next round
                 log.exception("fallback voicemail import failed; next try in %.0fs", seconds)
+            await self._sweep_orphans()
+
+    async def _sweep_orphans(self) -> None:
+        """Finish calls an earlier engine left open whose caller has gone (ivr/engine/orphans.py)."""
+        held = {s.state.call_id for s in self.sessions.values()}
+        try:
+            await orphans.sweep(self.settings, self.database, self.client, started_before=self.started_at, held=held)
+        except Exception:   # a full disk, a locked database: try again next round
+            log.exception("orphaned calls not finished; next try in %.0fs", self.fallback_every)
 
     # -- calls ----------------------------------------------------------------------------------------
 
@@ -168,7 +183,7 @@ class Engine:
                     await call.client.answer(call.channel_id)
                 except AriError:
                     session.ch.ended = True
-            await session.run(start, resumed=call.resumed and start is not None)
+            await interpreter.run(session, start, resumed=call.resumed and start is not None)
         finally:
             self.sessions.pop(call.channel_id, None)
 

@@ -1,10 +1,9 @@
-"""One call running one flow: the interpreter and the call's state.
+"""One call's context: its state, its ARI channel, and what every step needs from them.
 
-The session walks the flow's nodes (actions, then a wait or a router, then an exit),
-writes every step to ``call_steps``, and whatever happens — the caller hangs up, presses
-the quick-exit key, or the engine hits a bug — closes the call row with its outcome and
-brings every recording home. Waits live in :mod:`ivr.engine.waits`, routers and actions
-in :mod:`ivr.engine.steps`.
+A :class:`Session` is what the interpreter (:mod:`ivr.engine.interpreter`) and every handler
+(actions and routers in :mod:`ivr.engine.steps`, waits in :mod:`ivr.engine.waits`) work on: it
+plays prompts, resolves ``@variables``, writes steps to ``call_steps``, brings recordings home and
+closes the call row. It imports nothing of the interpreter or the handlers, which import it.
 """
 
 from __future__ import annotations
@@ -13,17 +12,19 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ivr.ari.errors import AriError
+from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.engine import store
 from ivr.engine.background import Background
-from ivr.engine.channel import Channel, HungUp, QuickExit
+from ivr.engine.channel import Channel
 from ivr.engine.recordings import RecordingError, Stored, shred, store_bytes
-from ivr.flows.model import Flow, Node
+from ivr.flows.model import Flow
 from ivr.log import CallLog
 from ivr.settings import Settings
 
@@ -31,12 +32,6 @@ if TYPE_CHECKING:
     from ivr.engine.channel import CallLike
 
 log = logging.getLogger(__name__)
-
-# A flow that moves this many times without the call ending is broken (the checker catches most).
-MAX_TRANSITIONS = 400
-# Where the dialplan takes a caller the engine cannot serve (asterisk_conf/extensions.conf).
-FALLBACK_CONTEXT = "hotline-fallback"
-
 
 class Prompts(Protocol):
     """What the engine needs from the prompts part (ivr.prompts.resolve.PromptResolver)."""
@@ -46,10 +41,6 @@ class Prompts(Protocol):
     def digits(self, digits: str, lang: str) -> list[str]: ...
 
     def number(self, n: int, lang: str) -> list[str]: ...
-
-
-class FlowBug(Exception):
-    """The flow led somewhere the engine cannot follow (e.g. no exit for a category)."""
 
 
 @dataclass
@@ -144,6 +135,11 @@ class Session:
             return self.state.language
         return self.state.vars.get(name)
 
+    async def set_language(self, code: str) -> None:
+        self.state.language = code
+        call_id = self.state.call_id
+        await self.write(lambda db: store.update_call(db, call_id, language=code))
+
     async def write(self, fn: Any) -> Any:
         return await self.database.write(fn)
 
@@ -156,131 +152,6 @@ class Session:
         shown = input if input is None or len(input) <= 1 or input.startswith("[") else f"[{len(input)} digits]"
         self.log.info("node=%s %s%s%s", node, action or "-", f" input={shown}" if shown else "",
                       f" category={category}" if category else "")
-
-    # -- running --------------------------------------------------------------------------------------
-
-    async def run(self, start: str | None = None, *, resumed: bool = False) -> None:
-        """Run the flow from ``start`` (a resumed call restarts its last node) until the call ends.
-
-        A resumed call first salvages what the caller said before the old engine died.
-        """
-        try:
-            first = await self._resume(start or self.flow.start) if resumed else None
-            await self._walk(start or self.flow.start, first)
-        except QuickExit:
-            self.state.outcome = "quick_exit"
-            self.log.info("quick exit")
-            await self.ch.hangup()
-        except HungUp:
-            pass
-        except asyncio.CancelledError:
-            # The engine is stopping: the channel stays in Stasis for the next engine to resume.
-            # What the caller already said is filed now; the call row stays open.
-            for take in list(self.state.takes):
-                with contextlib.suppress(Exception):
-                    await self.release(take)
-            self.log.info("engine stopping; call left at node=%s to resume", self.state.node)
-            raise
-        except Exception:
-            self.log.exception("unexpected error at node=%s; apologising and taking a message", self.state.node)
-            self.state.outcome = "error"
-            await self._rescue()
-        await self.finish()
-
-    async def _resume(self, node_id: str) -> str | None:
-        """Salvage first; in a record step with a message saved, the category it ends with."""
-        from ivr.engine import resume, waits
-
-        node = self.flow.nodes[node_id]
-        self.state.node = node.id
-        recording = node.wait is not None and node.wait.kind == "record"
-        limit = self.secs(int(node.wait.args.get("max_duration", 180))) if recording and node.wait else 180.0
-        saved = await resume.salvage(self, wall_limit=limit)
-        if not recording or not saved or node.wait is None:
-            return None
-        category = await waits.after_salvage(self, node.wait.args)
-        await self.step(node.id, "record", input="resumed", category=category)
-        return category
-
-    async def _walk(self, node_id: str, first: str | None = None) -> None:
-        """Walk from ``node_id``; ``first``: that node's category is already known (a salvaged take)."""
-        from ivr.engine import steps, waits
-
-        for _ in range(MAX_TRANSITIONS):
-            node = self.flow.nodes[node_id]
-            self.state.node = node.id
-            if first is not None:
-                category: str | None = first
-                first = None
-                self.state.vars["choice"] = category
-                node_id = self._after(node, category)
-                continue
-            if node.wait is not None or self.given:
-                self.given = False
-                await self._save_node(node.id)   # where a resumed call picks up again
-            for action in node.actions:
-                await steps.run_action(self, node, action)
-                if self.ch.ended:
-                    return
-            category = None
-            if node.wait is not None:
-                category, shown = await waits.run_wait(self, node, node.wait)
-                await self.step(node.id, node.wait.kind, input=shown, category=category)
-                self.state.vars["choice"] = category
-            elif node.router is not None:
-                category = await steps.run_router(self, node, node.router)
-                await self.step(node.id, node.router.kind, category=category)
-            if node.report == "menu_choice" and category not in (None, "no_input", "invalid"):
-                self.state.menu_choice = category
-                await self._save_choice(category)
-            if self._next(node, category) is None and node.ends_call():
-                return
-            node_id = self._after(node, category)
-        raise FlowBug(f"more than {MAX_TRANSITIONS} transitions without the call ending")
-
-    def _after(self, node: Node, category: str | None) -> str:
-        nxt = self._next(node, category)
-        if nxt is None:
-            raise FlowBug(f"node {node.id}: no exit for category {category!r}")
-        return nxt
-
-    async def _save_node(self, node_id: str) -> None:
-        call_id = self.state.call_id
-        await self.write(lambda db: store.update_call(db, call_id, last_node=node_id))
-
-    async def _save_choice(self, choice: str) -> None:
-        call_id = self.state.call_id
-        await self.write(lambda db: store.update_call(db, call_id, menu_choice=choice))
-
-    def _next(self, node: Node, category: str | None) -> str | None:
-        if category is not None and category in node.exits:
-            return node.exits[category]
-        if category == "operator" and self.flow.operator:
-            return self.flow.operator
-        return node.exit
-
-    async def _rescue(self) -> None:
-        """Never strand a caller: apologise, then take a voicemail, else hand back to the dialplan."""
-        if self.ch.ended:
-            return
-        with contextlib.suppress(HungUp, QuickExit, AriError):
-            await self.ch.play(self.media(["apology_message"]), lang=self.lang, barge_in=False)
-        try:
-            from ivr.engine import waits
-
-            if self.state.case_id is None:
-                await waits.create_case(self, emergency=False)
-            await waits.record_message(self, {"prompts": ["record_instructions"], "beep": True, "review": False})
-            await self.ch.play(self.media(["message_saved", "goodbye"]), lang=self.lang, barge_in=False)
-            await self.ch.hangup()
-        except (HungUp, QuickExit):
-            return
-        except Exception:
-            self.log.exception("voicemail rescue failed; continuing in the dialplan fallback")
-            with contextlib.suppress(AriError):
-                await self.call.client.continue_in_dialplan(self.call.channel_id, context=FALLBACK_CONTEXT,
-                                                            extension="s", priority=1)
-                self.ch.ended = True
 
     # -- the end of a call ----------------------------------------------------------------------------
 
@@ -313,7 +184,7 @@ class Session:
             case_id = s.case_id
             if orphan and case_id is None:
                 # A message with no case yet (the caller hung up early): it still reaches a caseworker.
-                case_id = store.create_case(
+                case_id = lifecycle.open_case(
                     db, call_id=call_id, caller_ref=s.caller_ref, language=s.language, category=s.category,
                     workplace_code=s.workplace_code, workplace_id=None, code_hash=None, code_tag=None,
                     emergency=s.emergency,
@@ -403,3 +274,10 @@ def reply_media(settings: Settings, relative: str) -> list[str]:
     """A caseworker's reply, played from the data dir (Asterisk sees it when it runs here)."""
     path = (settings.data_dir / relative).resolve()
     return [f"sound:{path.with_suffix('')}"] if path.suffix else [f"sound:{Path(path)}"]
+
+
+# What the flow's kinds run as: each handler takes the call's context and the step's arguments.
+# The tables from kind name to handler are ivr.engine.steps.ACTIONS / ROUTERS and ivr.engine.waits.WAITS.
+Action = Callable[[Session, dict[str, Any]], Awaitable[None]]
+Wait = Callable[[Session, dict[str, Any]], Awaitable[tuple[str, str | None]]]   # (category, shown input)
+Router = Callable[[Session, dict[str, Any]], Awaitable[str]]                      # the category

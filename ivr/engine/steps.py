@@ -1,78 +1,109 @@
-"""Actions (things the engine does) and routers (decisions that pick an exit)."""
+"""Actions (things the engine does) and routers (decisions that pick an exit), as handler tables.
+
+Adding an action or a router is one handler here, one entry in its table below, and its argument
+schema in :mod:`ivr.flows.model` (which ``ivr check`` and callflows/README.md read).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from ivr.cases import CATEGORIES
-from ivr.engine import resume, store, waits
-from ivr.engine.session import reply_media
-from ivr.flows.model import Node, Step
+from ivr.cases import CATEGORIES, lifecycle
+from ivr.engine import resume, store
+from ivr.engine.session import Action, Router, Session, reply_media
 from ivr.languages import LANGUAGES
-from ivr.protection import audit, callbacks, casecode
+from ivr.protection import callbacks, casecode
 from ivr.protection.caller import NumberVault, normalise_number
 from ivr.supply.codes import is_valid
-
-if TYPE_CHECKING:
-    from ivr.engine.session import Session
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 # -- actions -----------------------------------------------------------------------------------------------
+# Each action takes the call's context and its arguments; the node is ``s.state.node``. Those that change
+# something the caseworker should see write their step to call_steps (playing a prompt does not).
 
-async def run_action(s: Session, node: Node, action: Step) -> None:
-    args = action.args
-    st = s.state
-    kind = action.kind
-    if kind == "play":
-        await s.say([str(k) for k in args.get("prompts", [])])
+async def _logged(s: Session, kind: str, category: str | None = None) -> None:
+    await s.step(str(s.state.node), kind, category=category)
+
+
+async def play(s: Session, args: dict[str, Any]) -> None:
+    await s.say([str(k) for k in args.get("prompts", [])])
+
+
+async def _say_value(s: Session, args: dict[str, Any], *, digits: bool) -> None:
+    value = s.resolve(args.get("value"))
+    if value is None or str(value) == "":
+        # Only after the case code was read back twice and its sealed copy wiped, on a call resumed
+        # after that (ivr.engine.resume): the caller has heard it, and nothing else holds it.
         return
-    if kind in ("say_digits", "say_number"):
-        value = s.resolve(args.get("value"))
-        if value is None or str(value) == "":
-            # Only after the case code was read back twice and its sealed copy wiped, on a call resumed
-            # after that (ivr.engine.resume): the caller has heard it, and nothing else holds it.
-            return
-        media = s.prompts.digits(str(value), s.lang) if kind == "say_digits" else s.prompts.number(int(value), s.lang)
-        await s.ch.play(media, lang=s.lang)
-        if args.get("value") == "@case_code":
-            await resume.code_read_back(s)
-        return
-    if kind == "set_language":
-        code = s.resolve(args.get("value"))
-        if code in LANGUAGES:
-            await waits.set_language(s, str(code))
-    elif kind == "set":
-        st.vars.update({str(k): s.resolve(v) for k, v in (args.get("values") or {}).items()})
-    elif kind == "set_category":
-        value = s.resolve(args.get("value"))
-        st.category = value if value in CATEGORIES else "other"
-    elif kind == "case":
-        await _case(s, args)
-    elif kind == "callback":
-        await _callback(s, str(s.resolve(args.get("window")) or ""))
-    elif kind == "alert":
-        await _alert(s, str(args.get("reason", "emergency")))
-    elif kind == "play_reply":
-        path = st.vars.get("reply_path")
-        if path:
-            await s.ch.play(reply_media(s.settings, str(path)), lang=s.lang)
-    elif kind == "hangup":
-        st.outcome = str(args.get("outcome", "completed"))
-        await s.step(node.id, "hangup", category=st.outcome)
-        await s.ch.hangup()
-        return
-    await s.step(node.id, kind, category=st.category if kind == "set_category" else None)
+    media = s.prompts.digits(str(value), s.lang) if digits else s.prompts.number(int(value), s.lang)
+    await s.ch.play(media, lang=s.lang)
+    if args.get("value") == "@case_code":
+        await resume.code_read_back(s)
+
+
+async def say_digits(s: Session, args: dict[str, Any]) -> None:
+    await _say_value(s, args, digits=True)
+
+
+async def say_number(s: Session, args: dict[str, Any]) -> None:
+    await _say_value(s, args, digits=False)
+
+
+async def set_language(s: Session, args: dict[str, Any]) -> None:
+    code = s.resolve(args.get("value"))
+    if code in LANGUAGES:
+        await s.set_language(str(code))
+    await _logged(s, "set_language")
+
+
+async def set_vars(s: Session, args: dict[str, Any]) -> None:
+    s.state.vars.update({str(k): s.resolve(v) for k, v in (args.get("values") or {}).items()})
+    await _logged(s, "set")
+
+
+async def set_category(s: Session, args: dict[str, Any]) -> None:
+    value = s.resolve(args.get("value"))
+    s.state.category = value if value in CATEGORIES else "other"
+    await _logged(s, "set_category", s.state.category)
+
+
+async def case(s: Session, args: dict[str, Any]) -> None:
+    await _case(s, args)
+    await _logged(s, "case")
+
+
+async def callback(s: Session, args: dict[str, Any]) -> None:
+    await _callback(s, str(s.resolve(args.get("window")) or ""))
+    await _logged(s, "callback")
+
+
+async def alert(s: Session, args: dict[str, Any]) -> None:
+    await _alert(s, str(args.get("reason", "emergency")))
+    await _logged(s, "alert")
+
+
+async def play_reply(s: Session, args: dict[str, Any]) -> None:
+    path = s.state.vars.get("reply_path")
+    if path:
+        await s.ch.play(reply_media(s.settings, str(path)), lang=s.lang)
+    await _logged(s, "play_reply")
+
+
+async def hangup(s: Session, args: dict[str, Any]) -> None:
+    s.state.outcome = str(args.get("outcome", "completed"))
+    await _logged(s, "hangup", s.state.outcome)
+    await s.ch.hangup()
 
 
 async def _case(s: Session, args: dict[str, Any]) -> None:
     st = s.state
     if args.get("op", "create") == "update" and st.case_id is not None:
         case_id = st.case_id
-        await s.write(lambda db: store.touch_case(db, case_id))
+        await s.write(lambda db: lifecycle.follow_up(db, case_id))
         return
     if st.case_id is not None:   # a second 'create' in one call adds to the same case
         return
@@ -80,7 +111,39 @@ async def _case(s: Session, args: dict[str, Any]) -> None:
     if args.get("category"):
         st.category = str(s.resolve(args["category"]))
     priority = args.get("priority")
-    await waits.create_case(s, emergency=emergency, priority=None if priority is None else int(priority))
+    await open_call_case(s, emergency=emergency, priority=None if priority is None else int(priority))
+
+
+async def open_call_case(s: Session, *, emergency: bool, priority: int | None = None, callback: bool = False) -> int:
+    """Open the call's case and give it a fresh case code (only its slow hash is stored)."""
+    st = s.state
+    code = casecode.new_code()
+    code_hash = await s.background.run(casecode.hash_code, code)
+    tag = casecode.code_tag(s.settings.key("case-code"), code)
+    workplace_id = st.vars.get("workplace_id")
+
+    # Sealed on the call row until read back twice, so a resumed call can still say it (ivr.engine.resume).
+    sealed = resume.seal_code(s.settings, code)
+
+    def create(db: Any) -> int:
+        case_id = lifecycle.open_case(
+            db, call_id=st.call_id, caller_ref=st.caller_ref, language=st.language, category=st.category,
+            workplace_code=st.workplace_code, workplace_id=workplace_id, code_hash=code_hash, code_tag=tag,
+            emergency=emergency, priority=priority, callback=callback,
+        )
+        store.update_call(db, st.call_id, code_sealed=sealed, code_readbacks=0)
+        return case_id
+
+    st.case_id = await s.write(create)
+    st.case_code = code
+    st.code_readbacks = 0
+    s.given = True
+    if emergency:
+        st.emergency = True
+        if s.engine is not None:
+            s.engine.emergency_opened(st.case_id)   # the on-call rota is rung at once (ivr/oncall)
+    s.log.info("case=%d opened%s", st.case_id, " EMERGENCY" if emergency else "")
+    return st.case_id
 
 
 async def _callback(s: Session, window: str) -> None:
@@ -90,7 +153,7 @@ async def _callback(s: Session, window: str) -> None:
         return
     vault = NumberVault(s.settings.key("callback-number"))
     if st.case_id is None:
-        await waits.create_case(s, emergency=False, callback=True)
+        await open_call_case(s, emergency=False, callback=True)
     case_id, call_id, days, number = st.case_id, st.call_id, s.settings.callback_number_days, str(st.number)
     assert case_id is not None
     await s.write(lambda db: callbacks.request(db, vault, case_id=case_id, call_id=call_id, number=number,
@@ -102,16 +165,11 @@ async def _callback(s: Session, window: str) -> None:
 async def _alert(s: Session, reason: str) -> None:
     st = s.state
     if st.case_id is None:
-        await waits.create_case(s, emergency=True)
+        await open_call_case(s, emergency=True)
     st.emergency = True
     case_id, call_id = st.case_id, st.call_id
-
-    def raise_alert(db: Any) -> None:
-        db.execute("update cases set emergency = 1, priority = 3, updated_at = updated_at where id = ?", [case_id])
-        audit.append(db, action="alert.emergency", object_type="case", object_id=str(case_id),
-                     detail={"reason": reason, "call": call_id})
-
-    await s.write(raise_alert)
+    assert case_id is not None
+    await s.write(lambda db: lifecycle.emergency_from_call(db, case_id, reason=reason, call_id=call_id))
     s.given = True
     # One unmistakable line for whoever watches the logs; the web UI shows the case at the top.
     s.log.warning("ALERT %s: case=%s needs staff now", reason.upper(), case_id)
@@ -119,40 +177,51 @@ async def _alert(s: Session, reason: str) -> None:
 
 # -- routers -----------------------------------------------------------------------------------------------
 
-async def run_router(s: Session, node: Node, router: Step) -> str:
-    args = router.args
-    st = s.state
-    kind = router.kind
-    if kind == "switch":
-        value = s.resolve(args.get("operand"))
-        return str(args.get("cases", {}).get(str(value), args.get("default", "other")))
-    if kind == "office_hours":
-        return "open" if in_office_hours(args, s.settings.tz) else "closed"
-    if kind == "called_before":
-        return "repeat" if st.repeat else "first"
-    if kind == "has_number":
-        return "number" if normalise_number(st.number) else "anonymous"
-    if kind == "known_language":
-        ref, call_id = st.caller_ref, st.call_id
-        lang = await s.database.read(lambda db: store.previous_language(db, ref, call_id))
-        if lang in s.settings.languages:
-            await waits.set_language(s, str(lang))
-            return "known"
-        return "unknown"
-    if kind == "workplace_code":
-        return await _workplace(s, str(s.resolve(args.get("operand", "@input")) or ""), int(args.get("tries", 3)))
-    if kind == "code_attempts":
-        ref, call_id = st.caller_ref, st.call_id
-        left = await s.database.read(lambda db: casecode.attempts_left(db, ref, call_id))
-        return "ok" if left > 0 else "too_many"
-    if kind == "case_code":
-        return await _case_code(s, str(s.resolve(args.get("operand", "@code")) or ""))
-    if kind == "has_reply":
-        case_id = st.case_id
-        path = None if case_id is None else await s.database.read(lambda db: store.latest_reply(db, case_id))
-        st.vars["reply_path"] = path
-        return "reply" if path else "no_reply"
-    raise ValueError(f"unknown router {kind!r}")
+async def switch(s: Session, args: dict[str, Any]) -> str:
+    value = s.resolve(args.get("operand"))
+    return str(args.get("cases", {}).get(str(value), args.get("default", "other")))
+
+
+async def office_hours(s: Session, args: dict[str, Any]) -> str:
+    return "open" if in_office_hours(args, s.settings.tz) else "closed"
+
+
+async def called_before(s: Session, args: dict[str, Any]) -> str:
+    return "repeat" if s.state.repeat else "first"
+
+
+async def has_number(s: Session, args: dict[str, Any]) -> str:
+    return "number" if normalise_number(s.state.number) else "anonymous"
+
+
+async def known_language(s: Session, args: dict[str, Any]) -> str:
+    ref, call_id = s.state.caller_ref, s.state.call_id
+    lang = await s.database.read(lambda db: store.previous_language(db, ref, call_id))
+    if lang in s.settings.languages:
+        await s.set_language(str(lang))
+        return "known"
+    return "unknown"
+
+
+async def workplace_code(s: Session, args: dict[str, Any]) -> str:
+    return await _workplace(s, str(s.resolve(args.get("operand", "@input")) or ""), int(args.get("tries", 3)))
+
+
+async def code_attempts(s: Session, args: dict[str, Any]) -> str:
+    ref, call_id = s.state.caller_ref, s.state.call_id
+    left = await s.database.read(lambda db: casecode.attempts_left(db, ref, call_id))
+    return "ok" if left > 0 else "too_many"
+
+
+async def case_code(s: Session, args: dict[str, Any]) -> str:
+    return await _case_code(s, str(s.resolve(args.get("operand", "@code")) or ""))
+
+
+async def has_reply(s: Session, args: dict[str, Any]) -> str:
+    case_id = s.state.case_id
+    path = None if case_id is None else await s.database.read(lambda db: store.latest_reply(db, case_id))
+    s.state.vars["reply_path"] = path
+    return "reply" if path else "no_reply"
 
 
 def in_office_hours(args: dict[str, Any], default_tz: ZoneInfo, now: datetime | None = None) -> bool:
@@ -205,3 +274,20 @@ async def _case_code(s: Session, code: str) -> str:
         s.given = True
     s.log.info("case code %s%s", result, f" case={case_id}" if case_id else "")
     return result
+
+
+# -- the tables: kind name -> handler -------------------------------------------------------------------------
+# The same names as the flow schema (ivr.flows.model.ACTIONS / ROUTERS), which ``ivr check`` and the
+# reference in callflows/README.md read; tests/test_engine_units.py keeps the two equal.
+
+ACTIONS: Final[dict[str, Action]] = {
+    "play": play, "say_digits": say_digits, "say_number": say_number, "set_language": set_language,
+    "set": set_vars, "set_category": set_category, "case": case, "callback": callback, "alert": alert,
+    "play_reply": play_reply, "hangup": hangup,
+}
+
+ROUTERS: Final[dict[str, Router]] = {
+    "switch": switch, "office_hours": office_hours, "called_before": called_before, "has_number": has_number,
+    "known_language": known_language, "workplace_code": workplace_code, "code_attempts": code_attempts,
+    "case_code": case_code, "has_reply": has_reply,
+}

@@ -12,7 +12,6 @@ from typing import Any
 
 import sqlite_utils
 
-from ivr.cases import CATEGORIES, PRIORITY_EMERGENCY, PRIORITY_NORMAL, can_move
 from ivr.db import utcnow
 
 
@@ -80,44 +79,6 @@ def previous_language(db: sqlite_utils.Database, caller_ref: str | None, call_id
         [caller_ref, call_id],
     ).fetchone()
     return str(row[0]) if row else None
-
-
-def create_case(
-    db: sqlite_utils.Database, *, call_id: str | None, caller_ref: str | None, language: str | None,
-    category: str | None, workplace_code: str | None, workplace_id: int | None,
-    code_hash: str | None, code_tag: str | None, emergency: bool = False, priority: int | None = None,
-    callback: bool = False,
-) -> int:
-    now = utcnow()
-    if priority is None:
-        priority = PRIORITY_EMERGENCY if emergency else PRIORITY_NORMAL
-    cur = db.execute(
-        "insert into cases (category, priority, language, workplace_code, workplace_id, caller_ref, source_call_id,"
-        " code_hash, code_tag, emergency, callback_requested, created_at, updated_at)"
-        " values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [category if category in CATEGORIES else None, priority, language, workplace_code, workplace_id,
-         caller_ref, call_id, code_hash, code_tag, int(emergency), int(callback), now, now],
-    )
-    case_id = int(cur.lastrowid or 0)
-    if call_id is not None:
-        db.execute("update calls set case_id = ? where id = ?", [case_id, call_id])
-    return case_id
-
-
-def touch_case(db: sqlite_utils.Database, case_id: int, **fields: Any) -> None:
-    """A caller added to a case: bump it, and reopen it if it was finished."""
-    row = db.execute("select status from cases where id = ?", [case_id]).fetchone()
-    if row is None:
-        return
-    status = row[0]
-    if status in ("resolved", "closed") and can_move(status, "in_progress"):
-        status = "in_progress"
-    fields = {k: v for k, v in fields.items() if v is not None}
-    sets = "".join(f", {k} = ?" for k in fields)
-    db.execute(
-        f"update cases set status = ?, updated_at = ?, version = version + 1{sets} where id = ?",
-        [status, utcnow(), *fields.values(), case_id],
-    )
 
 
 def insert_recording(

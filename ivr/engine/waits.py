@@ -1,42 +1,22 @@
 """Waits: the steps that listen to the caller (menus, digits, recordings, transfers).
 
-Each returns ``(category, shown_input)``; ``shown_input`` is what call_steps may hold
-(digits pressed, masked for secrets such as a case code — never free text).
+Each takes the call's context and its arguments and returns ``(category, shown_input)``;
+``shown_input`` is what call_steps may hold (digits pressed, masked for secrets such as a case
+code — never free text). :data:`WAITS` is the table from kind name to handler.
 """
 
 from __future__ import annotations
 
 import secrets
-from typing import TYPE_CHECKING, Any
+from typing import Any, Final
 
 from ivr.ari.errors import AriError, Conflict
 from ivr.ari.events import StasisEnd
-from ivr.engine import resume, store
-from ivr.engine.channel import HungUp, RecordResult
-from ivr.flows.model import Node, Step
-from ivr.protection import casecode
-
-if TYPE_CHECKING:
-    from ivr.engine.session import Session
-
+from ivr.engine.channel import HungUp, QuickExit, RecordResult
+from ivr.engine.session import Session, Wait
 
 MAX_REPEATS = 5
 MAX_NAME_TRIES = 20
-
-
-async def run_wait(s: Session, node: Node, wait: Step) -> tuple[str, str | None]:
-    args = wait.args
-    if wait.kind == "menu":
-        return await menu(s, args)
-    if wait.kind == "language_menu":
-        return await language_menu(s, args)
-    if wait.kind == "digits":
-        return await digits(s, args)
-    if wait.kind == "record":
-        return await record_message(s, args)
-    if wait.kind == "transfer":
-        return await transfer(s, args)
-    raise ValueError(f"unknown wait {wait.kind!r}")
 
 
 def _opt(s: Session, args: dict[str, Any], name: str, fallback: Any) -> Any:
@@ -101,15 +81,9 @@ async def language_menu(s: Session, args: dict[str, Any]) -> tuple[str, str | No
         await s.ch.play(offer, lang=None)
         key = await s.ch.digits(max_digits=1, timeout=timeout, terminator=None)
         if key.isdigit() and 1 <= int(key) <= len(languages):
-            await set_language(s, languages[int(key) - 1])
+            await s.set_language(languages[int(key) - 1])
             return "chosen", key
     return ("no_input" if key == "" else "invalid"), key or None
-
-
-async def set_language(s: Session, code: str) -> None:
-    s.state.language = code
-    call_id = s.state.call_id
-    await s.write(lambda db: store.update_call(db, call_id, language=code))
 
 
 async def digits(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
@@ -137,38 +111,6 @@ async def digits(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
     return "no_input", None
 
 
-async def create_case(s: Session, *, emergency: bool, priority: int | None = None, callback: bool = False) -> int:
-    """Open the call's case and give it a fresh case code (only its slow hash is stored)."""
-    st = s.state
-    code = casecode.new_code()
-    code_hash = await s.background.run(casecode.hash_code, code)
-    tag = casecode.code_tag(s.settings.key("case-code"), code)
-    workplace_id = st.vars.get("workplace_id")
-
-    # Sealed on the call row until read back twice, so a resumed call can still say it (ivr.engine.resume).
-    sealed = resume.seal_code(s.settings, code)
-
-    def create(db: Any) -> int:
-        case_id = store.create_case(
-            db, call_id=st.call_id, caller_ref=st.caller_ref, language=st.language, category=st.category,
-            workplace_code=st.workplace_code, workplace_id=workplace_id, code_hash=code_hash, code_tag=tag,
-            emergency=emergency, priority=priority, callback=callback,
-        )
-        store.update_call(db, st.call_id, code_sealed=sealed, code_readbacks=0)
-        return case_id
-
-    st.case_id = await s.write(create)
-    st.case_code = code
-    st.code_readbacks = 0
-    s.given = True
-    if emergency:
-        st.emergency = True
-        if s.engine is not None:
-            s.engine.emergency_opened(st.case_id)   # the on-call rota is rung at once (ivr/oncall)
-    s.log.info("case=%d opened%s", st.case_id, " EMERGENCY" if emergency else "")
-    return st.case_id
-
-
 async def record_message(s: Session, args: dict[str, Any]) -> tuple[str, str | None]:
     """Record a voice message; with ``review``: 1 keep, 2 listen, 3 record again."""
     review = bool(args.get("review", True))
@@ -182,8 +124,6 @@ async def record_message(s: Session, args: dict[str, Any]) -> tuple[str, str | N
             await s.release(take)
             raise HungUp
         if result.quick_exit:
-            from ivr.engine.channel import QuickExit
-
             await s.release(take)
             raise QuickExit
         if not review or take.stored is None:
@@ -275,3 +215,9 @@ async def _to_dialplan(s: Session, args: dict[str, Any]) -> tuple[str, str | Non
 
 def agent_channel_id(call_id: str) -> str:
     return f"agent-{call_id}-{secrets.token_hex(3)}"
+
+
+# Kind name -> handler: the same names as the flow schema (ivr.flows.model.WAITS).
+WAITS: Final[dict[str, Wait]] = {
+    "menu": menu, "language_menu": language_menu, "digits": digits, "record": record_message, "transfer": transfer,
+}

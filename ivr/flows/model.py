@@ -118,8 +118,8 @@ PROMPT: Final = Arg("prompt")
 VALUE: Final = Arg("value")
 
 # The one schema of the flow format: every kind, its arguments' types and ranges, its categories.
-# ``ivr check`` validates against it and callflows/README.md documents it; the engine's
-# dispatch (ivr/engine/steps.py, waits.py) handles exactly these names.
+# ``ivr check`` validates against it and callflows/README.md documents it; the engine's handler
+# tables (ivr.engine.steps.ACTIONS / ROUTERS, ivr.engine.waits.WAITS) hold exactly these names.
 DEFAULTS: Final = Kind({"timeout": SECONDS, "retries": RETRIES, "invalid_prompt": PROMPT,
                         "no_input_prompt": PROMPT, "interdigit": Arg("number", 1, 60)})
 DEFAULT_FIELDS: Final = frozenset(DEFAULTS.args)

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlite_utils
 
-from ivr.cases import can_move
+from ivr.cases import lifecycle
 from ivr.db import utcnow
 from ivr.protection import audit
 
@@ -94,10 +94,9 @@ def acknowledge(db: sqlite_utils.Database, esc_id: int, *, by: str, via: str, us
     _finish(db, esc_id, by=by, via=via)
     case_id = int(esc["case_id"])
     status = db.execute("select status from cases where id = ?", [case_id]).fetchone()[0]
-    now = utcnow()
-    if status == "new" and can_move("new", "acknowledged"):
-        db.execute("update cases set status = 'acknowledged', acknowledged_at = coalesce(acknowledged_at, ?),"
-                   " updated_at = ?, version = version + 1 where id = ?", [now, now, case_id])
+    if status == "new":
+        # The audit row below says who answered the phone; that is the record of this decision.
+        lifecycle.move_status(db, case_id, "acknowledged", by=None, audit_action=None)
     audit.append(db, action="oncall.acknowledged", user_id=user_id, username=by, object_type="case",
                  object_id=case_id, detail={"escalation": esc_id, "via": via, "step": step_id})
     return True

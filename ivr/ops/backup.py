@@ -1,6 +1,7 @@
 """Encrypted backups of a data dir: ``create``, ``verify`` and ``restore``.
 
-A backup is one file, ``ivr-backup-<UTC time>.tar.age``: a tar of ``manifest.json`` (sha256 and
+A backup is one file, ``ivr-backup-<UTC time>.tar.age`` (``-2``, ``-3`` … after the time for a second one
+in the same second: a backup never replaces another): a tar of ``manifest.json`` (sha256 and
 size of every file), ``ivr.db`` (a consistent copy made with SQLite's online backup API, so calls
 keep arriving while it runs), and the recordings (callers' messages, caseworkers' replies) and the
 built and uploaded prompts. The tar is encrypted with age to a backup *public* key: the server
@@ -130,7 +131,6 @@ def create(data_dir: Path, db_path: Path, out_dir: Path, recipient: str, *, prom
     rcpt = parse_recipient(recipient)
     out_dir.mkdir(parents=True, exist_ok=True)
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%dT%H%M%SZ")
-    target = out_dir / f"ivr-backup-{stamp}{SUFFIX}"
     skip = {p.resolve() for p in exclude} | {out_dir.resolve()}
     with tempfile.TemporaryDirectory(prefix=".ivr-backup-", dir=out_dir) as tmp:
         os.chmod(tmp, 0o700)
@@ -162,14 +162,35 @@ def create(data_dir: Path, db_path: Path, out_dir: Path, recipient: str, *, prom
             info = tarfile.TarInfo(MANIFEST)
             info.size, info.mode = len(manifest), 0o600
             tar.addfile(info, io.BytesIO(manifest))
-        partial = Path(tmp) / (target.name + ".partial")
+        partial = Path(tmp) / "backup.tar.age.partial"
         with plain.open("rb") as src, partial.open("wb") as dst:
             pyrage.encrypt_io(src, dst, [rcpt])
             dst.flush()
             os.fsync(dst.fileno())
         partial.chmod(0o600)
-        os.replace(partial, target)
+        target = _publish(partial, out_dir, stamp)
     return Summary(target, len(files), sum(int(f["size"]) for f in files.values()), cases)
+
+
+def _publish(partial: Path, out_dir: Path, stamp: str) -> Path:
+    """Give the finished backup its name, never replacing another: two backups in the same second (the
+    timer's, then the one `ivr db migrate` takes) are ``…Z.tar.age`` and ``…Z-2.tar.age``."""
+    for n in range(1, 1000):
+        target = out_dir / f"ivr-backup-{stamp}{'' if n == 1 else f'-{n}'}{SUFFIX}"
+        try:
+            os.link(partial, target)   # fails if the name is taken, unlike a rename
+        except FileExistsError:
+            continue
+        partial.unlink()
+        return target
+    raise BackupError(f"{out_dir}: too many backups named for {stamp}")
+
+
+def _age(path: Path) -> tuple[str, int]:
+    """Sort key, oldest first: the time in the name, then the number after it."""
+    stem = path.name[len("ivr-backup-"):-len(SUFFIX)]
+    stamp, _, n = stem.partition("-")
+    return stamp, int(n) if n.isdigit() else 1
 
 
 def _count_cases(db_file: Path) -> int:
@@ -184,7 +205,7 @@ def _count_cases(db_file: Path) -> int:
 
 def prune(out_dir: Path, keep: int) -> list[Path]:
     """Delete all but the newest ``keep`` backups in ``out_dir``; return the ones deleted."""
-    backups = sorted(out_dir.glob(f"ivr-backup-*{SUFFIX}"))
+    backups = sorted(out_dir.glob(f"ivr-backup-*{SUFFIX}"), key=_age)
     gone = backups[:-keep] if keep > 0 else []
     for path in gone:
         path.unlink()
@@ -208,6 +229,24 @@ def _decrypt(path: Path, identity: x25519.Identity, dest: BinaryIO) -> None:
         raise BackupError(f"{path}: damaged: it is truncated or was changed after it was made") from None
 
 
+def _extract(tar: tarfile.TarFile, into: Path) -> None:
+    """Extract plain files and folders inside ``into`` only, owned by whoever restores, without
+    setuid bits or group/other write: tarfile's "data" filter. Debian 12's Python (3.11.2) predates
+    it (3.11.4), so there the same rules are applied here; a member breaking them raises TarError."""
+    if hasattr(tarfile, "data_filter"):
+        tar.extractall(into, filter="data")
+        return
+    root = into.resolve()
+    members = tar.getmembers()
+    for member in members:
+        target = (root / member.name).resolve()
+        if not (member.isfile() or member.isdir()) or (target != root and root not in target.parents):
+            raise tarfile.TarError(f"{member.name!r} is not a plain file or folder inside the backup")
+        member.mode &= 0o755
+        member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), "", ""
+    tar.extractall(into, members=members)
+
+
 def _unpack(path: Path, identity: x25519.Identity, into: Path) -> dict[str, Any]:
     """Decrypt and unpack into the (empty) folder ``into``; check every hash; return the manifest."""
     plain = into / ".backup.tar"
@@ -215,7 +254,7 @@ def _unpack(path: Path, identity: x25519.Identity, into: Path) -> dict[str, Any]
         _decrypt(path, identity, f)
     try:
         with tarfile.open(plain, "r") as tar:
-            tar.extractall(into, filter="data")
+            _extract(tar, into)
     except (tarfile.TarError, OSError) as exc:
         raise BackupError(f"{path}: the archive inside is damaged ({exc})") from None
     finally:

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
+from ivr.cases import lifecycle
 from ivr.db import utcnow
 from ivr.protection import audit
 from ivr.protection.caller import NumberVault
@@ -28,13 +29,9 @@ MIN_REASON = 5
 CLOSERS = frozenset({"supervisor"})
 
 
-class Actor(Protocol):
-    """A signed-in user (``ivr.admin.keys.User`` fits)."""
+class Actor(lifecycle.Actor, Protocol):
+    """A signed-in user with a role (``ivr.admin.keys.User`` fits)."""
 
-    @property
-    def id(self) -> int: ...
-    @property
-    def username(self) -> str: ...
     @property
     def role(self) -> str: ...
 
@@ -79,7 +76,7 @@ def request(
          stamp(moment + timedelta(days=keep_days)), stamp(moment)],
     )
     callback_id = int(cursor.lastrowid or 0)
-    db.execute("update cases set callback_requested = 1, updated_at = ? where id = ?", [stamp(moment), case_id])
+    lifecycle.callback_requested(db, case_id, at=stamp(moment))
     audit.append(db, action="callback.request", object_type="case", object_id=case_id,
                  detail={"callback_id": callback_id, "window": window})
     log.info("case=%s callback=%s requested", case_id, callback_id)

@@ -36,6 +36,7 @@ from typing import Any
 
 import sqlite_utils
 
+from ivr.cases import lifecycle
 from ivr.db import connect
 from ivr.db.writer import Database
 from ivr.protection import audit, callbacks, checkpoints
@@ -179,7 +180,7 @@ def apply(db: sqlite_utils.Database, settings: Settings, now: datetime) -> Plan:
         [at, calls],
     )
     db.execute("update call_steps set input = null where call_id in (select value from json_each(?))", [calls])
-    db.execute("update cases set caller_ref = null where id in (select value from json_each(?))", [_json(plan.cases)])
+    lifecycle.anonymise(db, plan.cases)
     callbacks.expire(db, now)
     db.execute("delete from code_attempts where at < ?", [stamp(now - timedelta(days=CODE_ATTEMPT_DAYS))])
     return plan

@@ -5,28 +5,27 @@ PlaybackFinished(b, done). A sound that does not exist ends with PlaybackFinishe
 a URI with a scheme Asterisk does not know starts and never finishes, yet does not hold the channel:
 later playbacks and recordings start at once, as on the real server (errors.jsonl). A stop gives
 ``done``; a hang-up ``failed``.
+
+A playback is an operation the switch runs on a channel's control queue; it knows the world only
+through the :class:`ivr.sim.state.MediaPort` the switch hands it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from typing import TYPE_CHECKING
 
 from ivr.sim import media
 from ivr.sim.media import Sound
-from ivr.sim.state import Channel, Json, Segment, World
-
-if TYPE_CHECKING:
-    from ivr.sim.switch import Switch
+from ivr.sim.state import Channel, Json, MediaPort, Segment
 
 KNOWN_SCHEMES = ("sound:", "recording:", "digits:", "number:", "characters:", "tone:")
 
 
 class Playback:
-    def __init__(self, switch: Switch, channel: Channel, uris: list[str], *, lang: str | None, playback_id: str | None):
-        self.switch = switch
-        self.world: World = switch.world
+    def __init__(self, media: MediaPort, channel: Channel, uris: list[str], *, lang: str | None,
+                 playback_id: str | None):
+        self.media = media
         self.channel = channel
         self.id = playback_id or str(uuid.uuid4())
         self.uris = uris
@@ -49,19 +48,19 @@ class Playback:
         return data
 
     def _event(self, kind: str) -> None:
-        self.world.emit(kind, self.channel.subscribers, playback=self.json())
+        self.media.emit(kind, self.channel.subscribers, playback=self.json())
 
     def sound_for(self, uri: str) -> Sound | bool | None:
         """The audio of one URI: a Sound, None if it does not exist, False for an unknown scheme."""
         if uri.startswith("sound:"):
-            path = media.resolve(self.world.sounds_dir, uri[len("sound:") :], self.language)
+            path = media.resolve(self.media.sounds_dir, uri[len("sound:") :], self.language)
         elif uri.startswith("recording:"):
-            path = self.world.spool_dir / f"{uri[len('recording:'):]}.wav"
+            path = self.media.spool_dir / f"{uri[len('recording:'):]}.wav"
             path = path if path.is_file() else None
         elif uri.startswith(("digits:", "number:", "characters:")):
             # Asterisk says these with digits/N sound files; one file per character here.
             value = uri.split(":", 1)[1]
-            parts = [media.resolve(self.world.sounds_dir, f"digits/{c}", self.language) for c in value]
+            parts = [media.resolve(self.media.sounds_dir, f"digits/{c}", self.language) for c in value]
             sounds = [media.load(p) for p in parts if p is not None]
             if not value or len(sounds) != len(value) or None in sounds:
                 return None
@@ -93,8 +92,8 @@ class Playback:
                 self.channel.lingering.append(self)
                 return
             assert isinstance(sound, Sound)
-            self._segment = self.switch.send_audio(self.channel, sound)
-            if await self.world.clock.wait(self._stopped, sound.duration):
+            self._segment = self.media.send_audio(self.channel, sound)
+            if await self.media.clock.wait(self._stopped, sound.duration):
                 return
             self._segment = None
         self.finish("done")
@@ -103,7 +102,7 @@ class Playback:
         """DELETE /playbacks/{id}."""
         if self.state == "queued":
             self.state = "done"
-            self.world.playbacks.pop(self.id, None)
+            self.media.forget_playback(self.id)
             return
         self._cut()
         self.finish("done")
@@ -117,13 +116,13 @@ class Playback:
         self.finish("failed")
 
     def _forget(self) -> None:
-        self.world.playbacks.pop(self.id, None)
+        self.media.forget_playback(self.id)
         if self in self.channel.lingering:
             self.channel.lingering.remove(self)
 
     def _cut(self) -> None:
         if self._segment is not None:
-            self.switch.cut_audio(self.channel, self._segment)
+            self.media.cut_audio(self.channel, self._segment)
             self._segment = None
 
     def finish(self, state: str) -> None:

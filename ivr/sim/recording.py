@@ -6,6 +6,9 @@ members of its bridge). It ends on terminateOn DTMF, maxDurationSeconds, maxSile
 still stored), a stop, or a hang-up, which KEEPS what was said. Cancel discards the file.
 While no app is connected (the engine died), a live recording goes on and still ends on '#' or
 silence, as on a real Asterisk 22 (res_stasis only deactivates the app; tests/test_asterisk_resume.py).
+
+A recording is an operation the switch runs on a channel's control queue; it knows the world only
+through the :class:`ivr.sim.state.MediaPort` the switch hands it.
 """
 
 from __future__ import annotations
@@ -13,13 +16,9 @@ from __future__ import annotations
 import asyncio
 from array import array
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from ivr.sim import media
-from ivr.sim.state import Channel, Json, World, heard_speech
-
-if TYPE_CHECKING:
-    from ivr.sim.switch import Switch
+from ivr.sim.state import Channel, Json, MediaPort, heard_speech
 
 FORMATS = ("wav",)  # what this emulator can write; others answer 422 as an unknown format would
 
@@ -27,7 +26,7 @@ FORMATS = ("wav",)  # what this emulator can write; others answer 422 as an unkn
 class LiveRecording:
     def __init__(
         self,
-        switch: Switch,
+        media: MediaPort,
         channel: Channel,
         name: str,
         *,
@@ -37,8 +36,7 @@ class LiveRecording:
         terminate_on: str,
         if_exists: str,
     ) -> None:
-        self.switch = switch
-        self.world: World = switch.world
+        self.media = media
         self.channel = channel
         self.name = name
         self.format = "wav"
@@ -56,14 +54,14 @@ class LiveRecording:
 
     @property
     def path(self) -> Path:
-        return stored_path(self.world.spool_dir, self.name)
+        return stored_path(self.media.spool_dir, self.name)
 
     def json(self) -> Json:
         return {"name": self.name, "format": self.format, "state": self.state,
                 "target_uri": f"channel:{self.channel.id}", **self.result}
 
     def _event(self, kind: str) -> None:
-        self.world.emit(kind, self.channel.subscribers, recording=self.json())
+        self.media.emit(kind, self.channel.subscribers, recording=self.json())
 
     async def run(self) -> None:
         if self.state != "queued":
@@ -71,14 +69,14 @@ class LiveRecording:
         self.state = "recording"
         self._event("RecordingStarted")
         if self.beep:
-            beep_file = media.resolve(self.world.sounds_dir, "beep", self.channel.language)
+            beep_file = media.resolve(self.media.sounds_dir, "beep", self.channel.language)
             beep = (media.load(beep_file) if beep_file else None) or media.tone(1000.0, 0.25)
-            self.switch.send_audio(self.channel, beep)
-            if await self.world.clock.wait(self._ended, beep.duration):
+            self.media.send_audio(self.channel, beep)
+            if await self.media.clock.wait(self._ended, beep.duration):
                 return
-        self.start = self.world.clock.now()
+        self.start = self.media.clock.now()
         if self.max_duration > 0:
-            self._duration_timer = self.world.clock.call_at(self.start + self.max_duration, self._max_duration)
+            self._duration_timer = self.media.clock.call_at(self.start + self.max_duration, self._max_duration)
         self.heard_changed()
         await self._ended.wait()
 
@@ -91,7 +89,7 @@ class LiveRecording:
         if self._silence_timer is not None:
             self._silence_timer.cancel()
         deadline = self._silence_deadline()
-        self._silence_timer = self.world.clock.call_at(deadline, self._silence_check)
+        self._silence_timer = self.media.clock.call_at(deadline, self._silence_check)
 
     def _silence_deadline(self) -> float:
         assert self.start is not None
@@ -106,8 +104,8 @@ class LiveRecording:
         if self.state != "recording":
             return
         deadline = self._silence_deadline()
-        if deadline > self.world.clock.now() + 0.01:  # speech came after all
-            self._silence_timer = self.world.clock.call_at(deadline, self._silence_check)
+        if deadline > self.media.clock.now() + 0.01:  # speech came after all
+            self._silence_timer = self.media.clock.call_at(deadline, self._silence_check)
             return
         self.finish("done", end=deadline - self.max_silence)
 
@@ -122,14 +120,14 @@ class LiveRecording:
     def stop(self) -> None:
         if self.state == "queued":
             self.state = "done"
-            self.world.recordings.pop(self.name, None)
+            self.media.forget_recording(self.name)
             return
         self.finish("done")
 
     def cancel(self) -> None:
         if self.state == "queued":
             self.state = "canceled"
-            self.world.recordings.pop(self.name, None)
+            self.media.forget_recording(self.name)
             return
         self.finish("canceled")
 
@@ -137,7 +135,7 @@ class LiveRecording:
         """Hang-up: a real Asterisk keeps what was recorded."""
         if self.state == "queued":
             self.state = "failed"
-            self.world.recordings.pop(self.name, None)
+            self.media.forget_recording(self.name)
             return
         self.finish("done")
 
@@ -149,10 +147,10 @@ class LiveRecording:
         for timer in (self._silence_timer, self._duration_timer):
             if timer is not None:
                 timer.cancel()
-        start = self.start if self.start is not None else self.world.clock.now()
-        end = max(start, self.world.clock.now() if end is None else end)
+        start = self.start if self.start is not None else self.media.clock.now()
+        end = max(start, self.media.clock.now() if end is None else end)
         self.state = state
-        self.world.recordings.pop(self.name, None)
+        self.media.forget_recording(self.name)
         if state == "canceled":
             self.path.unlink(missing_ok=True)
         else:

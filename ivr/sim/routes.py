@@ -223,7 +223,7 @@ class Routes:
         pid = request.match_info.get("pid") or request.query.get("playbackId") or None
         if pid and pid in self.world.playbacks:
             raise fail(409, "Playback with given id already exists")
-        playback = Playback(self.switch, ch, uris, lang=request.query.get("lang") or None, playback_id=pid)
+        playback = Playback(self.switch.media, ch, uris, lang=request.query.get("lang") or None, playback_id=pid)
         self.world.playbacks[playback.id] = playback
         self.switch.queue_op(ch, playback)
         return web.json_response(playback.json(), status=201)
@@ -247,7 +247,7 @@ class Routes:
         if not self.world.spool_dir.is_dir():
             raise fail(500, "Internal Server Error")
         rec = LiveRecording(
-            self.switch, ch, name, max_duration=max_duration, max_silence=max_silence, beep=_bool(q.get("beep")),
+            self.switch.media, ch, name, max_duration=max_duration, max_silence=max_silence, beep=_bool(q.get("beep")),
             terminate_on=terminate_on, if_exists=if_exists,
         )
         self.world.recordings[name] = rec
@@ -334,7 +334,7 @@ class Routes:
 
     def _live(self, request: web.Request) -> LiveRecording:
         rec = self.world.recordings.get(request.match_info["name"])
-        if rec is None:
+        if not isinstance(rec, LiveRecording):
             raise fail(404, "Recording not found")
         return rec
 

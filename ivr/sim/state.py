@@ -11,18 +11,14 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from ivr.sim.clock import Clock
 from ivr.sim.media import Sound
-
-if TYPE_CHECKING:
-    from ivr.sim.playback import Playback
-    from ivr.sim.recording import LiveRecording
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +61,29 @@ class Op(Protocol):
 
     def abort(self) -> None:
         """The channel is going away: finish now, with the event the real server sends."""
+
+
+class MediaOp(Op, Protocol):
+    """A playback or a live recording as the world keeps it and the REST routes show it."""
+
+    def json(self) -> Json: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class MediaPort:
+    """All a playback or a recording knows of the world: what the switch hands it when it runs one on a
+    channel (ivr.sim.switch.Switch.media). The operations import nothing of the switch or the world."""
+
+    clock: Clock
+    sounds_dir: Path
+    spool_dir: Path
+    emit: Callable[..., None]                          # World.emit(kind, apps, **fields)
+    send_audio: Callable[[Channel, Sound], Segment]    # the channel sends this sound from now
+    cut_audio: Callable[[Channel, Segment], None]      # ... and stops sending it now
+    forget_playback: Callable[[str], None]             # the playback (by id) is over: the world drops it
+    forget_recording: Callable[[str], None]            # the live recording (by name) is over
 
 
 @dataclass(eq=False)
@@ -166,8 +185,8 @@ class World:
         self.clock = clock
         self.channels: dict[str, Channel] = {}
         self.bridges: dict[str, Bridge] = {}
-        self.playbacks: dict[str, Playback] = {}
-        self.recordings: dict[str, LiveRecording] = {}
+        self.playbacks: dict[str, MediaOp] = {}
+        self.recordings: dict[str, MediaOp] = {}
         self.apps: dict[str, AppSocket] = {}
         self._ids = itertools.count(1)
         self._boot = int(time.time())

@@ -17,7 +17,8 @@ import re
 from typing import Any
 
 from ivr.sim.media import Sound
-from ivr.sim.state import Bridge, Channel, Op, Segment, World, heard_speech
+from ivr.sim.recording import LiveRecording
+from ivr.sim.state import Bridge, Channel, MediaPort, Op, Segment, World, heard_speech
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +51,18 @@ class Switch:
     def __init__(self, world: World) -> None:
         self.world = world
         self._local_seq = 0x10
+        # What a playback or a recording this switch runs on a channel may use of the world.
+        self.media = MediaPort(
+            clock=world.clock, sounds_dir=world.sounds_dir, spool_dir=world.spool_dir, emit=world.emit,
+            send_audio=self.send_audio, cut_audio=self.cut_audio,
+            forget_playback=self._forget_playback, forget_recording=self._forget_recording,
+        )
+
+    def _forget_playback(self, playback_id: str) -> None:
+        self.world.playbacks.pop(playback_id, None)
+
+    def _forget_recording(self, name: str) -> None:
+        self.world.recordings.pop(name, None)
 
     # -- creating calls ---------------------------------------------------------------------------------------
 
@@ -228,8 +241,6 @@ class Switch:
         self._audio_changed(ch)
 
     def _audio_changed(self, source: Channel) -> None:
-        from ivr.sim.recording import LiveRecording
-
         for listener in self._listeners(source):
             if isinstance(listener.current, LiveRecording):
                 listener.current.heard_changed()
@@ -282,8 +293,6 @@ class Switch:
 
     async def send_dtmf(self, ch: Channel, digits: str, *, before: int, between: int, duration: int) -> None:
         """Digits sent on ``ch`` arrive on the channels that hear it, one by one."""
-        from ivr.sim.recording import LiveRecording
-
         await self.world.clock.sleep(before / 1000)
         for i, digit in enumerate(digits):
             if i:

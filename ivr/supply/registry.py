@@ -12,6 +12,8 @@ from typing import Any
 
 import sqlite_utils
 
+from ivr.cases import lifecycle
+from ivr.cases.lifecycle import NoSuchCase
 from ivr.db import utcnow
 from ivr.supply import codes
 
@@ -45,31 +47,7 @@ def link_case_from_code(db: sqlite_utils.Database, case_id: int) -> int | None:
 
     Returns the workplace id linked (None when the code matches nothing). Runs in a writer transaction.
     """
-    row = db.execute(
-        "select workplace_code, workplace_confirmed from cases where id = ?", [case_id]
-    ).fetchone()
-    if row is None or row[1]:
-        return None
-    workplace_id = workplace_id_for_code(db, row[0])
-    if workplace_id is not None:
-        db.execute("update cases set workplace_id = ?, updated_at = ? where id = ?", [workplace_id, utcnow(), case_id])
-    return workplace_id
-
-
-def link_unlinked_cases(db: sqlite_utils.Database) -> int:
-    """Link every unconfirmed, unlinked case whose caller code matches a workplace; return how many.
-
-    Run after an import, so reports made before a workplace was registered find it.
-    """
-    cur = db.execute(
-        """update cases set workplace_id = (select w.id from workplaces w
-                                            where w.code = cases.workplace_code and w.active = 1),
-                            updated_at = ?
-           where workplace_id is null and workplace_confirmed = 0 and workplace_code is not null
-             and exists (select 1 from workplaces w where w.code = cases.workplace_code and w.active = 1)""",
-        [utcnow()],
-    )
-    return int(cur.rowcount)
+    return lifecycle.link_workplace_from_code(db, case_id, lambda code: workplace_id_for_code(db, code))
 
 
 def set_case_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: int | None) -> None:
@@ -78,13 +56,10 @@ def set_case_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: in
         "select 1 from workplaces where id = ?", [workplace_id]
     ).fetchone() is None:
         raise RegistryError(f"there is no workplace with id {workplace_id}")
-    cur = db.execute(
-        "update cases set workplace_id = ?, workplace_confirmed = 1, updated_at = ?, version = version + 1 "
-        "where id = ?",
-        [workplace_id, utcnow(), case_id],
-    )
-    if cur.rowcount == 0:
-        raise RegistryError(f"there is no case {case_id}")
+    try:
+        lifecycle.confirm_workplace(db, case_id, workplace_id)
+    except NoSuchCase:
+        raise RegistryError(f"there is no case {case_id}") from None
 
 
 # -- brands and suppliers ------------------------------------------------------------

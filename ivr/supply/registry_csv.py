@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import sqlite_utils
 
+from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.supply import codes, registry
 from ivr.supply.registry import Workplace
@@ -199,7 +200,7 @@ def write_batch(db: sqlite_utils.Database, rows: list[CsvRow], *, last: bool) ->
             updated += 1
         else:
             added += 1
-    linked = registry.link_unlinked_cases(db) if last else 0
+    linked = lifecycle.link_unlinked_to_workplaces(db) if last else 0
     return ImportResult(added, updated, linked)
 
 

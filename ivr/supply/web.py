@@ -24,6 +24,7 @@ from ivr.admin.params import parse_int
 from ivr.admin.queue import visible_to
 from ivr.admin.render import render
 from ivr.admin.views.case import visible_case
+from ivr.cases import lifecycle
 from ivr.supply import brand_web, codes, registry, registry_csv, remediation, search
 from ivr.supply.registry import RegistryError, Workplace
 
@@ -97,7 +98,7 @@ async def add_workplace(request: web.Request) -> web.StreamResponse:
         item = wp if wp.code else Workplace(codes.next_code(registry.used_codes(db)), wp.name, wp.location,
                                             wp.sector, wp.supplier, wp.brands)
         wp_id = registry.save_workplace(db, item)
-        registry.link_unlinked_cases(db)
+        lifecycle.link_unlinked_to_workplaces(db)
         audit.record(db, user, "workplace.add", "workplace", wp_id)
         return wp_id
 

@@ -12,12 +12,13 @@ from ivr.admin import audit, history
 from ivr.admin.auth import current_user, require_role
 from ivr.admin.i18n import N_
 from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
-from ivr.admin.render import local_time, render
+from ivr.admin.render import local_time, render, translator
 from ivr.protection import audit as chain
 
 
 async def activity_panel(request: web.Request, case: dict[str, Any]) -> dict[str, Any] | None:
-    entries = await request.app[DATABASE].read(lambda db: history.case_history(db, int(case["id"])))
+    _ = translator(request)
+    entries = await request.app[DATABASE].read(lambda db: history.case_history(db, int(case["id"]), _=_))
     return {"entries": entries}
 
 

@@ -27,7 +27,7 @@ SHORT_LABEL: dict[str, Callable[[str], str]] = {"calls_per_hour": lambda v: v[6:
                                                "by_hour_of_day": lambda v: v}
 
 
-def _chart(table: stats.Table, tz_name: str) -> Markup | None:
+def _chart(table: stats.Table, tz_name: str, _: stats.Gettext) -> Markup | None:
     if table.name not in CHARTED or not table.rows:
         return None
     short = SHORT_LABEL.get(table.name, lambda v: v)
@@ -35,7 +35,7 @@ def _chart(table: stats.Table, tz_name: str) -> Markup | None:
     series = [[float(r[i]) for r in table.rows] for i in range(1, len(table.columns))]
     return bar_chart(labels, series, title=table.title, names=table.columns[1:] if len(series) > 1 else (),
                      x_title=f"{table.columns[0]} ({tz_name})" if table.name in SHORT_LABEL else table.columns[0],
-                     y_title="Calls")
+                     y_title=_("Calls"))
 
 
 MAX_DAYS = 366
@@ -59,16 +59,16 @@ def _period(request: web.Request) -> stats.Period:
     return stats.Period(first, last)
 
 
-async def _figures(request: web.Request) -> dict[str, Any]:
+async def _figures(request: web.Request, _: stats.Gettext = stats.untranslated) -> dict[str, Any]:
     tz = request.app[SETTINGS].tz
     counts = request.app[CALL_COUNTS]
     period = _period(request)
 
     def read(db: Any) -> dict[str, Any]:
-        figures = stats.dashboard(db, tz, counts)
+        figures = stats.dashboard(db, tz, counts, _=_)
         # The chosen days' tables (with the previous period) replace the fixed 30-day ones by language and choice.
         fixed = [t for t in figures["tables"] if t.name not in ("calls_by_language", "calls_by_menu_choice")]
-        figures["tables"] = [*stats.period_tables(db, tz, period), *fixed]
+        figures["tables"] = [*stats.period_tables(db, tz, period, _), *fixed]
         figures["period"] = period
         return figures
 
@@ -77,10 +77,11 @@ async def _figures(request: web.Request) -> dict[str, Any]:
 
 @require_role("supervisor")
 async def dashboard_page(request: web.Request) -> web.StreamResponse:
-    from ivr.admin.render import render
+    from ivr.admin.render import render, translator
 
-    figures = await _figures(request)
-    charts = {t.name: _chart(t, request.app[SETTINGS].timezone) for t in figures["tables"]}
+    _ = translator(request)  # the page in the user's language; its CSVs keep English column names
+    figures = await _figures(request, _)
+    charts = {t.name: _chart(t, request.app[SETTINGS].timezone, _) for t in figures["tables"]}
     return render(request, "dashboard.html", {**figures, "charts": charts, "query": request.query_string,
                                               "refresh_ms": REFRESH_MS})
 
