@@ -77,13 +77,15 @@ def build_languages(settings: Settings) -> list[str]:
     return out
 
 
-def without_audio_message(settings: Settings, lang: str, count: int) -> str:
-    """One line for a language with prompts nobody recorded and no espeak-ng voice to make placeholders."""
+def without_audio_message(settings: Settings, lang: str, count: int, *, voiced: bool = False) -> str:
+    """One line for a language with prompts nobody recorded and nothing to make placeholders from: no
+    espeak-ng voice, or (``voiced``) a voice but no text for them in the catalog."""
+    lacking = f"no {lang} text in the catalog" if voiced else f"espeak-ng has no {lang} voice"
     standing = stand_ins(settings).get(lang)
     if standing:
-        return (f"{lang}: {count} prompts have no recording and espeak-ng has no {lang} voice; callers hear the "
+        return (f"{lang}: {count} prompts have no recording and {lacking}; callers hear the "
                 f"{standing} stand-in until they are recorded")
-    return (f"{lang}: {count} prompts have no recording and espeak-ng has no {lang} voice; {lang} cannot be "
+    return (f"{lang}: {count} prompts have no recording and {lacking}; {lang} cannot be "
             f"offered until they are recorded (or an admin chooses a stand-in: `ivr prompts stand-in {lang} th`)")
 
 
@@ -115,8 +117,13 @@ class PromptBuilder:
                 elif error is not None and name in manifest:
                     changes[name] = {**manifest[name], "error": error}
         update_manifest(self.root, changes)
+        standing = stand_ins(self.settings)
         for lang, keys in report.fallbacks.items():
-            log.warning("%s", without_audio_message(self.settings, lang, len(keys)))
+            # A stand-in an admin chose is no surprise (`ivr check` still warns of it); a language with
+            # neither recordings nor a stand-in is.
+            voiced = self.espeak.voice_for(lang) is not None
+            log.log(logging.INFO if lang in standing else logging.WARNING, "%s",
+                    without_audio_message(self.settings, lang, len(keys), voiced=voiced))
         report.seconds = time.monotonic() - started
         log.info("prompts built: %d recorded, %d placeholders, %d unchanged, %d failed in %.1f s",
                  len(report.recorded), len(report.placeholders), report.unchanged, len(report.failed),

@@ -14,6 +14,7 @@ from ivr.languages import LANGUAGES
 from ivr.prompts.catalog import CatalogError
 from ivr.prompts.resolve import INSTALL_PREFIX
 from ivr.prompts.store import built_root
+from ivr.prompts.voices import Espeak
 from ivr.settings import Settings
 
 
@@ -53,7 +54,7 @@ def build(cli: CliContext, force: bool, languages: tuple[str, ...], jobs: int | 
     for warning in report.warnings:
         click.echo(f"warning: {warning}", err=True)
     for lang, keys in report.fallbacks.items():
-        click.echo(without_audio_message(settings, lang, len(keys)))
+        click.echo(without_audio_message(settings, lang, len(keys), voiced=Espeak().voice_for(lang) is not None))
     click.echo(f"{len(report.recorded)} recorded, {len(report.placeholders)} placeholders built, "
                f"{report.unchanged} unchanged, {len(report.removed)} removed, {len(report.failed)} failed "
                f"in {report.seconds:.1f} s -> {built_root(settings)}")
