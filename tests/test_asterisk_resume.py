@@ -78,6 +78,11 @@ async def the_message(pair: Pair, caller: Caller) -> dict[str, Any]:
     call_id = await open_call_id(pair)
     await caller.wait_quiet(quiet=1.5, timeout=60)   # "your message was saved; press 1 to add more, or hang up"
     await caller.hangup()
+    return await closed(pair, call_id)
+
+
+async def closed(pair: Pair, call_id: str) -> dict[str, Any]:
+    """Once the call's row is closed: the row and its voice messages (filed in the same transaction)."""
     deadline = time.monotonic() + 30
     while True:
         with db(pair) as conn:
@@ -164,18 +169,6 @@ async def test_killed_mid_message_and_the_caller_hangs_up_before_it_is_back(pair
     await caller.hangup()              # gone before any engine could answer for the call
     await asyncio.sleep(RESTART_AFTER_S)
     await pair.start_engine()
-    deadline = time.monotonic() + 30
-    while True:
-        with db(pair) as conn:
-            call = dict(conn.execute("select * from calls where id = ?", [call_id]).fetchone())
-            recs = [dict(r) for r in conn.execute(
-                "select r.*, (select count(*) from jobs j where j.recording_id = r.id) as jobs from recordings r"
-                " where call_id = ? and kind = 'voicemail' and state != 'deleted' order by id", [call_id])]
-        if call["ended_at"] and recs and recs[0]["state"] == "stored":
-            break
-        if time.monotonic() > deadline:
-            raise AssertionError(f"call {call_id} not closed with its message: {call} {recs}\n{pair.debug()}")
-        await asyncio.sleep(0.2)
-    assert call["outcome"] == "hangup", call
-    kept(pair, {"call": call, "recordings": recs}, wav_stats(speech)[0],
-         salvaged_by="orphaned call finished: 1 take(s) fetched")
+    found = await closed(pair, call_id)
+    assert found["call"]["outcome"] == "hangup", found
+    kept(pair, found, wav_stats(speech)[0], salvaged_by="orphaned call finished: 1 take(s) fetched")
