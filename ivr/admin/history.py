@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_
+from ivr.admin.i18n import N_, ShownError
 from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, STATUS_LABELS
 
@@ -27,7 +27,7 @@ CASE_ACTIONS = (
 PAGE_SIZE = 100
 
 
-class AuditFilterError(ValueError):
+class AuditFilterError(ShownError, ValueError):
     """A filter value on /audit that does not parse; the message says what to fix."""
 
 
@@ -110,19 +110,20 @@ def _day(name: str, value: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise AuditFilterError(f"The filter “{name}” needs a date like 2026-01-31, not “{value}”.") from None
+        raise AuditFilterError(N_("The filter “%(name)s” needs a date like 2026-01-31, not “%(value)s”."), name=name,
+                               value=value) from None
 
 
 def parse(query: Mapping[str, str]) -> AuditFilter:
     raw = {k: query.get(k, "").strip() for k in ("user", "action", "case", "from", "to", "page")}
     if len(raw["user"]) > 64 or len(raw["action"]) > 64:
-        raise AuditFilterError("A user name or action is at most 64 characters.")
+        raise AuditFilterError(N_("A user name or action is at most 64 characters."))
     case = parse_int(raw["case"], high=10**12 - 1) if raw["case"] else None
     if raw["case"] and case is None:
-        raise AuditFilterError(f"The filter “case” needs a case number, not “{raw['case']}”.")
+        raise AuditFilterError(N_("The filter “case” needs a case number, not “%(value)s”."), value=raw["case"])
     page = parse_int(raw["page"] or "1", low=1, high=1_000_000)
     if page is None:
-        raise AuditFilterError(f"The page number “{raw['page']}” is not a number from 1 up.")
+        raise AuditFilterError(N_("The page number “%(value)s” is not a number from 1 up."), value=raw["page"])
     return AuditFilter(user=raw["user"], action=raw["action"], case=case,
                        date_from=_day("from", raw["from"]), date_to=_day("to", raw["to"]), page=page,
                        raw={k: v for k, v in raw.items() if v and k != "page"})

@@ -13,9 +13,11 @@ from __future__ import annotations
 import gettext
 import io
 import logging
+from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
+from aiohttp import web
 from babel.messages import mofile, pofile
 
 log = logging.getLogger(__name__)
@@ -28,8 +30,53 @@ DEFAULT = "en"
 
 
 def N_(message: str) -> str:
-    """Marks a string in Python for the catalog (pybabel extract -k N_); templates translate it when shown."""
+    """Marks a string in Python for the catalog (pybabel extract -k N_); it is translated when shown."""
     return message
+
+
+class Words:
+    """Words a person reads that Python builds (a refusal, a form error): the catalog's text, marked
+    with ``N_()``, and its ``%(name)s`` fields, kept apart until the page is drawn so each reader gets
+    their own language (``ivr.admin.render.shown``). ``str()`` is the English, for the command line.
+
+    A field may itself be ``Words`` (a marked word such as "transcript"); it is translated too.
+    """
+
+    __slots__ = ("fields", "text")
+
+    def __init__(self, text: str, **fields: object) -> None:
+        self.text = text
+        self.fields = fields
+
+    def translate(self, gettext: Callable[[str], str]) -> str:
+        translated = gettext(self.text)
+        if not self.fields:
+            return translated
+        return translated % {k: v.translate(gettext) if isinstance(v, Words) else v for k, v in self.fields.items()}
+
+    def __str__(self) -> str:
+        return self.translate(_english)
+
+    def __repr__(self) -> str:
+        return f"Words({self.text!r}, **{self.fields!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Words) and (self.text, self.fields) == (other.text, other.fields)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def _english(message: str) -> str:
+    return message
+
+
+class ShownError(Exception):
+    """An error whose message a person reads: ``raise Refused(N_("The note is too long (more than
+    %(n)s characters)."), n=MAX_TEXT)``, or ``raise UserError(other.words)`` to pass one on."""
+
+    def __init__(self, text: str | Words, **fields: object) -> None:
+        self.words = text if isinstance(text, Words) else Words(text, **fields)
+        super().__init__(str(self.words))
 
 
 # Words the templates translate when shown but that live in Python (roles; ivr.cases.STATUS_LABELS).
@@ -69,6 +116,16 @@ REMEDIATION_WORDS = (
     N_("Threats or violence stopped"), N_("Other"), N_("Agreed, not yet done"), N_("Done"),
     N_("Not done (supplier failed)"), N_("Cancelled"),
 )
+
+
+def http_error(kind: type[web.HTTPException], text: str, **fields: object) -> web.HTTPException:
+    """An HTTP error with a handler's own words and their fields, shown in the reader's language:
+    ``raise http_error(web.HTTPNotFound, N_("There is no case number %(n)s."), n=case_id)``. Words
+    without fields need no helper: ``raise web.HTTPNotFound(text=N_("..."))`` is translated too."""
+    words = Words(text, **fields)
+    exc = kind(text=str(words))
+    exc.ui_words = words  # type: ignore[attr-defined]
+    return exc
 
 
 def po_path(language: str) -> Path:

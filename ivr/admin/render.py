@@ -102,6 +102,12 @@ def translator(request: web.Request) -> Callable[[str], str]:
     return _translations(request.app[JINJA]).get(ui_language(request)).gettext
 
 
+def shown(request: web.Request, message: i18n.Words | i18n.ShownError) -> str:
+    """A message Python built (a refusal, a form error), in the reader's language."""
+    words = message.words if isinstance(message, i18n.ShownError) else message
+    return words.translate(translator(request))
+
+
 def ui_language(request: web.Request) -> str:
     user = request.get(USER)
     return user.ui_language if user is not None else i18n.best(request.headers.get("Accept-Language", ""))
