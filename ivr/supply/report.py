@@ -321,7 +321,7 @@ def figure(report: BrandReport, table_key: str, row_key: str, col_key: str) -> i
     shown = table.grid.shown((table.grid.rows.index(row_key), table.grid.cols.index(col_key)))
     if shown is None:
         raise ReportRefused(
-            f"This figure is hidden: it is built from fewer than {report.k} reports, or it would let "
-            "someone work out a hidden one. Small numbers could point to the workers who called."
+            N_("This figure is hidden: it is built from fewer than %(k)s reports, or it would let someone work out "
+               "a hidden one. Small numbers could point to the workers who called."), k=report.k
         )
     return shown
