@@ -77,9 +77,7 @@ def request(
          stamp(moment + timedelta(days=keep_days)), stamp(moment)],
     )
     callback_id = int(cursor.lastrowid or 0)
-    lifecycle.callback_requested(db, case_id, at=stamp(moment))
-    audit.append(db, action="callback.request", object_type="case", object_id=case_id,
-                 detail={"callback_id": callback_id, "window": window})
+    lifecycle.callback_requested(db, case_id, at=stamp(moment), callback_id=callback_id, window=window)
     log.info("case=%s callback=%s requested", case_id, callback_id)
     return callback_id
 

@@ -48,17 +48,19 @@ def link_case_from_code(db: sqlite_utils.Database, case_id: int) -> int | None:
 
     Returns the workplace id linked (None when the code matches nothing). Runs in a writer transaction.
     """
-    return lifecycle.link_workplace_from_code(db, case_id, lambda code: workplace_id_for_code(db, code))
+    return lifecycle.link_workplace_from_code(db, case_id, lambda code: workplace_id_for_code(db, code),
+                                              by="registry")
 
 
-def set_case_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: int | None) -> None:
+def set_case_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: int | None, *,
+                       by: lifecycle.By) -> None:
     """A caseworker's decision: the case concerns this workplace (or none). Marks the link confirmed."""
     if workplace_id is not None and db.execute(
         "select 1 from workplaces where id = ?", [workplace_id]
     ).fetchone() is None:
         raise RegistryError(N_("there is no workplace with id %(n)s"), n=workplace_id)
     try:
-        lifecycle.confirm_workplace(db, case_id, workplace_id)
+        lifecycle.confirm_workplace(db, case_id, workplace_id, by=by)
     except NoSuchCase:
         raise RegistryError(N_("there is no case %(n)s"), n=case_id) from None
 

@@ -218,15 +218,17 @@ async def case_panel(request: web.Request, case: dict[str, Any]) -> dict[str, An
     return await request.app[DATABASE].read(lambda db: _panel_data(db, case, translate))
 
 
-async def _case_form(request: web.Request, action: str, fn: Any) -> web.StreamResponse:
-    """Run a panel form for a case the user may see; a refusal comes back as a plain 400 with the reason."""
+async def _case_form(request: web.Request, action: str | None, fn: Any) -> web.StreamResponse:
+    """Run a panel form for a case the user may see; a refusal comes back as a plain 400 with the reason.
+    ``action`` is the audit row to write; None when the change writes its own (ivr.cases.lifecycle)."""
     case = await visible_case(request)
     user = current_user(request)
     form = await request.post()
 
     def write(db: sqlite_utils.Database) -> None:
         fn(db, int(case["id"]), form, user)
-        audit.record(db, user, action, "case", case["id"])
+        if action is not None:
+            audit.record(db, user, action, "case", case["id"])
 
     try:
         await request.app[DATABASE].write(write)
@@ -239,7 +241,7 @@ async def _case_form(request: web.Request, action: str, fn: Any) -> web.StreamRe
 def _link(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None:
     choice = str(form.get("link", ""))
     if choice == "none":
-        registry.set_case_workplace(db, case_id, None)
+        registry.set_case_workplace(db, case_id, None, by=user)
         return
     code = str(form.get("code", "")).strip()
     problem = codes.problem_words(code)
@@ -248,12 +250,12 @@ def _link(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None
     wp_id = registry.workplace_id_for_code(db, code)
     if wp_id is None:
         raise RegistryError(N_("No active workplace has the code %(code)s; add it to the registry first"), code=code)
-    registry.set_case_workplace(db, case_id, wp_id)
+    registry.set_case_workplace(db, case_id, wp_id, by=user)
 
 
 @require_role(*CASE_ROLES)
 async def link_workplace(request: web.Request) -> web.StreamResponse:
-    return await _case_form(request, "case.workplace", _link)
+    return await _case_form(request, None, _link)
 
 
 def _add_action(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None:
