@@ -195,3 +195,6 @@ def test_the_activity_panel_says_what_the_hotline_did_in_the_readers_language(db
     for action, _, detail in rows(db, case_id):
         assert action in history.CASE_ACTIONS
         assert history.describe(action, detail, {}) != action
+    for action in history.CASE_ACTIONS:  # and so does every action the panel lists
+        assert history.describe(action, {}, {}) != action, action
+        assert history.describe(action, {}, {}, _=thai) != history.describe(action, {}, {}), action

@@ -24,6 +24,7 @@ CASE_ACTIONS = (
     "case.open", "case.followup", "case.status", "case.assign", "case.workplace", "case.category",
     "transcript.edit", "reply.save", "callback.request", "callback.reveal", "callback.done", "alert.emergency",
     "alert.keywords", "case.note", "case.needs_transcript", "case.suggest", "case.anonymise",
+    "oncall.escalation", "oncall.acknowledged",
 )
 
 # Who changed a case when no person did (ivr.cases.lifecycle.SYSTEM, and the command line), in words.
@@ -53,6 +54,8 @@ ACTION_WORDS = {
     "alert.keywords": N_("Flagged as an emergency from the caller's words"),
     "case.needs_transcript": N_("The machine could not transcribe a message well: a person should"),
     "case.anonymise": N_("Who called was forgotten (the report stays)"),
+    "oncall.escalation": N_("On-call staff were alerted"),
+    "oncall.acknowledged": N_("Acknowledged by the on-call person"),
     "reply.save": N_("Reply recorded for the caller"),
     "callback.request": N_("Caller asked for a call-back"),
     "callback.reveal": N_("Call-back number revealed"),
