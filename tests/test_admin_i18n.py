@@ -206,7 +206,7 @@ def _shown_error_names() -> set[str]:
     import pkgutil
 
     import ivr
-    from ivr.admin.i18n import ShownError
+    from ivr.words import ShownError
 
     for package in SHOWN_FROM:
         for info in pkgutil.walk_packages([str(ROOT / package)], package.replace("/", ".") + "."):

@@ -17,9 +17,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ivr.admin.i18n import N_, Words, http_error
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import SESSION_EXPIRED, SESSION_TOKEN, SETTINGS, USER, User
 from ivr.admin.sessions import SessionStore
+from ivr.words import N_, Words
 
 # Roles that work on cases (all roles: ivr.admin.users.ROLES). Admins run the installation; they do not read cases.
 CASE_ROLES = ("caseworker", "supervisor")

@@ -19,7 +19,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from ivr.admin.i18n import N_, ShownError
+from ivr.words import N_, ShownError
 
 MAX_TERMS = 8
 MAX_LENGTH = 200

@@ -12,10 +12,10 @@ from typing import Any
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_, ShownError, Words
 from ivr.admin.keys import User
 from ivr.cases import CATEGORIES, STATUS_LABELS, lifecycle
 from ivr.db import utcnow
+from ivr.words import N_, ShownError, Words
 
 # Words the recogniser was less sure of than this are shaded for a human to check.
 LOW_CONFIDENCE = 0.6

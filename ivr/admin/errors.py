@@ -9,7 +9,7 @@ import time
 from aiohttp import web
 
 from ivr.admin.auth import CSRF_HEADER, Handler
-from ivr.admin.i18n import N_, Words
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ivr.admin.auth import public
-from ivr.admin.i18n import N_
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_, ShownError
 from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, STATUS_LABELS
+from ivr.words import N_, ShownError
 
 # The case's own history: changes, and the two moments that reveal something.
 CASE_ACTIONS = (

@@ -6,6 +6,10 @@ with ``pybabel extract`` (see README) and compiled in memory when the web UI sta
 ``.mo`` is committed. A machine-drafted translation carries gettext's ``fuzzy`` flag until a
 person has checked it (like ``needs_review`` in prompts/catalog.yaml); it is shown meanwhile,
 since a draft in the reader's language beats English they may not read.
+
+Python marks its words with ``N_()`` (ivr.words); a refusal or form error keeps them with their
+fields as :class:`ivr.words.Words` and is translated when the page is drawn
+(``ivr.admin.render.shown``, and :func:`http_error` for error pages).
 """
 
 from __future__ import annotations
@@ -13,12 +17,13 @@ from __future__ import annotations
 import gettext
 import io
 import logging
-from collections.abc import Callable
 from pathlib import Path
 
 import jinja2
 from aiohttp import web
 from babel.messages import mofile, pofile
+
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 
@@ -27,56 +32,6 @@ DOMAIN = "messages"
 # The UI's languages, each named in itself (a reader finds their own language by its look).
 UI_LANGUAGES = {"en": "English", "th": "ไทย", "my": "မြန်မာ"}
 DEFAULT = "en"
-
-
-def N_(message: str) -> str:
-    """Marks a string in Python for the catalog (pybabel extract -k N_); it is translated when shown."""
-    return message
-
-
-class Words:
-    """Words a person reads that Python builds (a refusal, a form error): the catalog's text, marked
-    with ``N_()``, and its ``%(name)s`` fields, kept apart until the page is drawn so each reader gets
-    their own language (``ivr.admin.render.shown``). ``str()`` is the English, for the command line.
-
-    A field may itself be ``Words`` (a marked word such as "transcript"); it is translated too.
-    """
-
-    __slots__ = ("fields", "text")
-
-    def __init__(self, text: str, **fields: object) -> None:
-        self.text = text
-        self.fields = fields
-
-    def translate(self, gettext: Callable[[str], str]) -> str:
-        translated = gettext(self.text)
-        if not self.fields:
-            return translated
-        return translated % {k: v.translate(gettext) if isinstance(v, Words) else v for k, v in self.fields.items()}
-
-    def __str__(self) -> str:
-        return self.translate(_english)
-
-    def __repr__(self) -> str:
-        return f"Words({self.text!r}, **{self.fields!r})"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Words) and (self.text, self.fields) == (other.text, other.fields)
-
-    __hash__ = None  # type: ignore[assignment]
-
-
-def _english(message: str) -> str:
-    return message
-
-
-class ShownError(Exception):
-    """An error whose message a person reads: ``raise Refused(N_("The note is too long (more than
-    %(n)s characters)."), n=MAX_TEXT)``, or ``raise UserError(other.words)`` to pass one on."""
-
-    def __init__(self, text: str | Words, **fields: object) -> None:
-        self.words = text if isinstance(text, Words) else Words(text, **fields)
-        super().__init__(str(self.words))
 
 
 # Words the templates translate when shown but that live in Python (roles; ivr.cases.STATUS_LABELS).

@@ -16,9 +16,9 @@ from datetime import UTC, datetime, timedelta
 import sqlite_utils
 
 from ivr.admin import limits
-from ivr.admin.i18n import N_
 from ivr.admin.sessions import end_all_for_user
 from ivr.admin.users import UserError
+from ivr.words import N_
 
 LIFETIME = timedelta(hours=72)
 PATH = "/set-password/"

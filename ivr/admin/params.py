@@ -13,7 +13,8 @@ from typing import Any
 
 from aiohttp import web
 
-from ivr.admin.i18n import N_, Words, http_error
+from ivr.admin.i18n import http_error
+from ivr.words import N_, Words
 
 # What a number in the address names, for "There is no ... with this number."
 THINGS = {"page": N_("page"), "case": N_("case"), "recording": N_("recording"), "account": N_("account")}

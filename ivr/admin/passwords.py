@@ -11,7 +11,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
-from ivr.admin.i18n import N_, ShownError
+from ivr.words import N_, ShownError
 
 MIN_LENGTH = 10
 MIN_SCORE = 3

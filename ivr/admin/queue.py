@@ -13,11 +13,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ivr.admin import case_search
-from ivr.admin.i18n import N_, ShownError
 from ivr.admin.keys import User
 from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, PRIORITIES, STATUSES
 from ivr.languages import LANGUAGES
+from ivr.words import N_, ShownError
 
 PAGE_SIZE = 50
 SORTS = {

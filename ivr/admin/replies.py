@@ -14,13 +14,13 @@ from pathlib import Path
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_, ShownError
 from ivr.admin.keys import User
 from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.files import SHARED_DIR, SHARED_FILE, make_dir
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.settings import Settings
+from ivr.words import N_, ShownError
 
 log = logging.getLogger(__name__)
 

@@ -15,10 +15,10 @@ import re
 import sqlite_utils
 
 from ivr.admin import limits
-from ivr.admin.i18n import N_, ShownError
 from ivr.admin.passwords import WeakPassword, check_strength, hash_password
 from ivr.admin.sessions import end_all_for_user
 from ivr.db import utcnow
+from ivr.words import N_, ShownError
 
 ROLES = ("caseworker", "supervisor", "admin", "brand")
 # Roles that read cases (the same as ivr.admin.auth.CASE_ROLES, which imports nothing from here).

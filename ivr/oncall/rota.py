@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_, ShownError
 from ivr.db import utcnow
 from ivr.languages import LANGUAGES
 from ivr.protection import audit
+from ivr.words import N_, ShownError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = ",".join(DAYS)

@@ -15,13 +15,13 @@ import sqlite_utils
 from aiohttp import web
 
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
-from ivr.admin.i18n import N_, Words
 from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.render import render, shown
 from ivr.admin.views.case import visible_case
 from ivr.oncall import rota, store
 from ivr.oncall.check import rota_problems
 from ivr.oncall.rota import RotaError
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 

@@ -16,12 +16,12 @@ from typing import Any, Protocol
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_, ShownError
 from ivr.cases import lifecycle
 from ivr.db import utcnow
 from ivr.protection import audit
 from ivr.protection.caller import NumberVault
 from ivr.protection.times import stamp
+from ivr.words import N_, ShownError
 
 log = logging.getLogger(__name__)
 

@@ -16,13 +16,14 @@ from aiohttp import web
 
 from ivr.admin import audit as admin_audit
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
-from ivr.admin.i18n import N_, http_error
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import CASE_PANELS, DATABASE, SETTINGS
 from ivr.admin.params import parse_int
 from ivr.admin.render import render, shown
 from ivr.admin.views.case import visible_case
 from ivr.protection import callbacks
 from ivr.protection.caller import NumberVault
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 

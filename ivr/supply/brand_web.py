@@ -18,13 +18,14 @@ from aiohttp import web
 
 from ivr.admin import audit, fonts
 from ivr.admin.auth import current_user, require_role
-from ivr.admin.i18n import N_, http_error
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import DATABASE, NAV_LINKS, SETTINGS, NavLink, User
 from ivr.admin.params import parse_int
 from ivr.admin.render import render, render_text, translator
 from ivr.cases import CATEGORIES
 from ivr.supply import codes, pdf, registry, report
 from ivr.supply.report import BrandReport, ReportRefused
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 

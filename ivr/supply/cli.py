@@ -12,11 +12,11 @@ from typing import TypeVar
 import click
 import sqlite_utils
 
-from ivr.admin.i18n import N_
 from ivr.cli.context import CliContext, pass_cli
 from ivr.db.writer import Database
 from ivr.supply import codes, registry, registry_csv
 from ivr.supply.registry import RegistryError, Workplace
+from ivr.words import N_
 
 T = TypeVar("T")
 

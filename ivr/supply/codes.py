@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Final
 
-from ivr.admin.i18n import N_, Words
+from ivr.words import N_, Words
 
 BODY_LENGTH: Final = 5
 CODE_LENGTH: Final = BODY_LENGTH + 1

@@ -12,11 +12,11 @@ from typing import Any
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_, ShownError
 from ivr.cases import lifecycle
 from ivr.cases.lifecycle import NoSuchCase
 from ivr.db import utcnow
 from ivr.supply import codes
+from ivr.words import N_, ShownError
 
 log = logging.getLogger(__name__)
 

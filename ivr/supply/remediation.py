@@ -11,8 +11,8 @@ from typing import Any, Final
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_, ShownError
 from ivr.db import utcnow
+from ivr.words import N_, ShownError
 
 KINDS: Final[dict[str, str]] = {
     "wages_paid": "Unpaid wages paid",

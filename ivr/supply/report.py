@@ -21,10 +21,10 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_, ShownError, Words
 from ivr.cases import CATEGORIES
 from ivr.supply.remediation import KINDS
 from ivr.supply.suppression import Cell, Grid, suppress
+from ivr.words import N_, ShownError, Words
 
 OTHER_WORKPLACES = N_("Other workplaces (fewer than %(k)s reports each)")
 OUTCOMES = {"resolved": N_("Resolved"), "open": N_("Not yet resolved")}

@@ -12,9 +12,9 @@ from typing import Any
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_, ShownError
 from ivr.admin.params import parse_int
 from ivr.supply import codes
+from ivr.words import N_, ShownError
 
 
 class SearchError(ShownError, ValueError):

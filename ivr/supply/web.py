@@ -18,7 +18,7 @@ from aiohttp import web
 
 from ivr.admin import audit
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
-from ivr.admin.i18n import N_, Words, http_error
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.params import parse_int
 from ivr.admin.queue import visible_to
@@ -27,6 +27,7 @@ from ivr.admin.views.case import visible_case
 from ivr.cases import lifecycle
 from ivr.supply import brand_web, codes, registry, registry_csv, remediation, search
 from ivr.supply.registry import RegistryError, Workplace
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,14 @@ from markupsafe import Markup
 
 from ivr.admin import audit, casework
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
-from ivr.admin.i18n import N_, Words, http_error
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import CASE_PANELS, DATABASE, SETTINGS, User
 from ivr.admin.params import parse_int, path_id
 from ivr.admin.render import render, render_text, shown, translator
 from ivr.admin.replies import ReplyRefused, save_reply
 from ivr.admin.views.queue import assignees
 from ivr.cases import TRANSITIONS
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 

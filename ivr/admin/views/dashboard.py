@@ -17,8 +17,9 @@ from markupsafe import Markup
 from ivr.admin import audit, stats
 from ivr.admin.auth import current_user, require_role
 from ivr.admin.charts import bar_chart
-from ivr.admin.i18n import N_, http_error
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import DATABASE, SETTINGS
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 

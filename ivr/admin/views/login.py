@@ -13,10 +13,10 @@ from yarl import URL
 
 from ivr.admin import audit, limits
 from ivr.admin.auth import SESSIONS, public, session_cookie_name, set_cookie
-from ivr.admin.i18n import N_, Words
 from ivr.admin.keys import DATABASE, NAV_LINKS, SESSION_EXPIRED, SESSION_TOKEN, SETTINGS, USER
 from ivr.admin.passwords import hash_password, needs_rehash, verify_password
 from ivr.admin.render import render, shown
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,11 @@ from aiohttp import web
 
 from ivr.admin import audit, peaks
 from ivr.admin.auth import CASE_ROLES, SESSIONS, current_user, require_role
-from ivr.admin.i18n import N_
 from ivr.admin.keys import DATABASE, SESSION_TOKEN, SETTINGS
 from ivr.admin.params import path_id
 from ivr.admin.views.case import visible_case
 from ivr.protection.retention import recording_file
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 

@@ -8,8 +8,9 @@ from aiohttp import web
 
 from ivr.admin import audit
 from ivr.admin.auth import current_user, require_role
-from ivr.admin.i18n import N_, UI_LANGUAGES, http_error
+from ivr.admin.i18n import UI_LANGUAGES, http_error
 from ivr.admin.keys import DATABASE
+from ivr.words import N_
 
 
 @require_role()

@@ -11,7 +11,6 @@ from aiohttp import web
 
 from ivr.admin import audit, links
 from ivr.admin.auth import current_user, public, require_role
-from ivr.admin.i18n import N_, Words
 from ivr.admin.keys import DATABASE, SETTINGS, User
 from ivr.admin.params import parse_int, path_id
 from ivr.admin.render import render, shown
@@ -29,6 +28,7 @@ from ivr.admin.users import (
     role_of,
 )
 from ivr.languages import LANGUAGES
+from ivr.words import N_, Words
 
 
 def _link_key(request: web.Request) -> bytes:
