@@ -10,6 +10,7 @@ opening a case from a call, transcription flagging it...), stored as ``(engine)`
 command line is ``(cli)``, which no username can be. The details are ids, keys and counts, never
 a number, a case code, a name or the caller's words. The case page's activity panel
 (ivr.admin.history) reads them back as sentences in the reader's language.
+
 The engine, the web UI, transcription, on-call, protection, retention and the supply chain call
 these; ``tests/test_case_writes.py`` fails if any other module writes those tables.
 
