@@ -146,7 +146,7 @@ async def test_status_workflow(client: Client, case: dict[str, Any], web_db: Dat
     await client.login("cw_my")
     url = f"/cases/{case['case_id']}"
     status, text = await client.post(url + "/status", {"status": "closed", "version": 1})
-    assert status == 400 and "cannot move to “closed”" in text
+    assert status == 400 and "A case that is “New” cannot move to “Closed”." in text
     status, text = await client.post(url + "/status", {"status": "acknowledged", "version": 1})
     assert status == 200 and "The status was changed." in text
     row = web_db.query_sync("select status, acknowledged_at, version from cases")[0]

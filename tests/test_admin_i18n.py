@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 from html.parser import HTMLParser
@@ -14,6 +15,7 @@ from admin_helpers import (  # noqa: F401
     Client,
     admin_template,
     client,
+    insert_case,
     insert_reported_case,
     server,
     users,
@@ -189,3 +191,169 @@ async def test_a_thai_caseworker_reads_the_case_page_and_dashboard_in_thai(
     # The CSV keeps English column names, whoever downloads it.
     status, csv_text = await client.get("/dashboard/backlog.csv")
     assert status == 200 and csv_text.startswith("Status,under 1 day")
+
+
+# -- words that Python builds: refusals, form and filter errors, HTTP errors -------------------------------------
+
+# Where the web UI's Python words live (the prompts pages are another helper's, issue 17).
+SHOWN_FROM = ("ivr/admin", "ivr/supply", "ivr/oncall", "ivr/protection", "ivr/cases")
+HTTP_ERRORS = re.compile(r"^HTTP[A-Z]\w*$")
+
+
+def _shown_error_names() -> set[str]:
+    """Every exception class whose message a person reads (ivr.admin.i18n.ShownError and its subclasses)."""
+    import importlib
+    import pkgutil
+
+    import ivr
+    from ivr.words import ShownError
+
+    for package in SHOWN_FROM:
+        for info in pkgutil.walk_packages([str(ROOT / package)], package.replace("/", ".") + "."):
+            importlib.import_module(info.name)
+    assert ivr is not None
+    names, todo = set(), [ShownError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo += cls.__subclasses__()
+    return names
+
+
+def _bare(node: ast.expr) -> bool:
+    """Text a person would read that did not come through the catalog: a literal, an f-string, text joined
+    with + or %, ``.format()``, or ``str(exc)`` (the English words). A name, ``exc.words``, ``N_()``,
+    ``Words()``, ``shown()`` or a table lookup is fine: the words were marked where they were written."""
+    if isinstance(node, ast.IfExp):
+        return _bare(node.body) or _bare(node.orelse)
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str) and node.value != ""
+    if isinstance(node, ast.JoinedStr | ast.BinOp):
+        return True
+    if isinstance(node, ast.Call):
+        return (isinstance(node.func, ast.Name) and node.func.id == "str") or \
+            (isinstance(node.func, ast.Attribute) and node.func.attr == "format")
+    return False
+
+
+def unmarked_messages(source: str, filename: str, errors: set[str]) -> list[str]:
+    """Lines of ``source`` where words shown to a person skip the catalog."""
+    found = []
+    tree = ast.parse(source)
+    # A page's context ({"error": ...}) is built in a function; module-level dicts are label tables
+    # (checked by test_words_kept_in_python_tables_are_marked).
+    in_functions = {id(n) for f in ast.walk(tree) if isinstance(f, ast.FunctionDef | ast.AsyncFunctionDef)
+                    for n in ast.walk(f)}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Dict) and id(node) in in_functions:
+            for key, value in zip(node.keys, node.values, strict=True):
+                if isinstance(key, ast.Constant) and key.value == "error" and _bare(value):
+                    found.append(f"{filename}:{node.lineno}: an error shown without N_()")
+        if not isinstance(node, ast.Call):
+            continue
+        name = node.func.id if isinstance(node.func, ast.Name) else \
+            node.func.attr if isinstance(node.func, ast.Attribute) else ""
+        checked: list[ast.expr] = []
+        if name in errors and node.args:
+            checked.append(node.args[0])
+        if name == "Words" and node.args:
+            checked.append(node.args[0])
+        if name == "http_error" and len(node.args) > 1:
+            checked.append(node.args[1])
+        checked += [k.value for k in node.keywords if k.arg == "error"]
+        if HTTP_ERRORS.match(name):
+            checked += [k.value for k in node.keywords if k.arg == "text"]
+        found += [f"{filename}:{node.lineno}: {name}(…) shows words without N_()" for arg in checked if _bare(arg)]
+    return found
+
+
+def test_words_built_in_python_go_through_the_catalog() -> None:
+    """Every refusal, form error, filter error and HTTP error a page shows is marked with N_() (so the
+    catalogs have it, by the test above) and translated when shown; none is English text built in place."""
+    errors = _shown_error_names()
+    assert {"Refused", "FilterError", "UserError", "RegistryError", "RotaError", "CallbackError",
+            "ReportRefused", "WeakPassword", "AuditFilterError"} <= errors
+    sources = [p for package in SHOWN_FROM for p in (ROOT / package).rglob("*.py")]
+    assert len(sources) > 40
+    found = [line for p in sources
+             for line in unmarked_messages(p.read_text(), str(p.relative_to(ROOT)), errors)]
+    assert not found, "\n".join(found)
+    # The scan finds each way of leaving words bare, and lets marked ones through.
+    bad = '''
+def f():
+    raise Refused("The note is empty.")
+    raise Refused(f"The note is too long ({n}).")
+    raise web.HTTPNotFound(text="There is no such thing.")
+    raise web.HTTPForbidden(text=str(exc))
+    raise http_error(web.HTTPBadRequest, "Choose at most %(n)s days.", n=3)
+    return await _page(request, error="You cannot deactivate yourself.")
+    return await _page(request, error=str(exc))
+    ctx = {"error": "Bad " + what}
+    words = Words("Saved {}".format(name))
+'''
+    assert len(unmarked_messages(bad, "x.py", {"Refused"})) == 9
+    good = '''
+raise Refused(N_("The note is empty."))
+raise Refused(N_("The note is too long (%(n)s)."), n=n)
+raise web.HTTPNotFound(text=N_("There is no such thing."))
+raise http_error(web.HTTPBadRequest, N_("Choose at most %(n)s days."), n=3)
+raise http_error(web.HTTPForbidden, exc.words.text, **exc.words.fields)
+return await _page(request, error=exc.words)
+return await _page(request, error=Words(N_("You cannot deactivate yourself.")))
+ctx = {"error": shown(request, exc) if exc else ""}
+words = Words(THINGS.get(what, N_("page")))
+OUTCOMES = {"error": "Ended by a system error"}  # a label table, translated through a filter
+'''
+    assert unmarked_messages(good, "x.py", {"Refused"}) == []
+
+
+async def _as_thai(client: Client, username: str) -> None:
+    status, _ = await client.login(username)
+    assert status == 200
+    status, _ = await client.post("/language", {"ui_language": "th", "back": "/"})
+    assert status == 200
+
+
+async def test_a_thai_caseworker_reads_refusals_and_errors_in_thai(
+        client: Client, web_db: Database, users: dict[str, int]) -> None:
+    case_id = await web_db.write(lambda db: insert_case(db, language="my", status="new"))
+    await _as_thai(client, "cw_my")
+    # A refused status move, on the case page: the statuses are named in Thai too.
+    status, page = await client.get(f"/cases/{case_id}")
+    assert status == 200
+    status, page = await client.post(f"/cases/{case_id}/status", {"status": "closed", "version": "1"})
+    assert status == 400
+    assert "เคสที่อยู่ในสถานะ “ใหม่” ไม่สามารถเปลี่ยนเป็น “ปิดแล้ว” ได้" in page, page  # "New" -> "Closed"
+    assert "cannot move to" not in page
+    # An empty note; a form without its hidden fields.
+    _, page = await client.get(f"/cases/{case_id}")
+    status, page = await client.post(f"/cases/{case_id}/notes", {"body": "  "})
+    assert status == 400 and "บันทึกว่างเปล่า" in page and "The note is empty" not in page
+    status, page = await client.post(f"/cases/{case_id}/status", {"status": "acknowledged"})
+    assert status == 400 and "แบบฟอร์มไม่ครบ" in page and "The form was incomplete" not in page
+    # A queue filter that does not parse, on the page and from the live refresh.
+    status, page = await client.get("/cases?from=yesterday")
+    assert status == 400 and "ตัวกรอง “from” ต้องเป็นวันที่แบบ 2026-01-31 ไม่ใช่ “yesterday”" in page
+    status, text = await client.get("/cases/live?emergency=2", headers={"Accept": "application/json"})
+    assert status == 400 and text == "ตัวกรอง “emergency” เป็นได้เพียง 1 (เฉพาะเหตุฉุกเฉิน)"
+    # HTTP errors with the handler's own words, and the plain defaults.
+    status, page = await client.get("/cases/99999")
+    assert status == 404 and "ไม่มีเคสหมายเลข 99999" in page
+    status, page = await client.get("/cases/abc")
+    assert status == 404 and "ไม่มีเคสที่มีหมายเลขนี้" in page  # "There is no case with this number."
+    status, page = await client.get("/users")
+    assert status == 403 and "หน้านี้สำหรับบัญชีผู้ดูแลระบบ และบัญชีของคุณเป็นบัญชีเจ้าหน้าที่รับเรื่อง" in page
+    status, page = await client.get("/no-such-page")
+    assert status == 404 and "ไม่มีหน้านี้" in page and "This page does not exist" not in page
+
+
+async def test_a_burmese_admin_reads_user_form_errors_in_burmese(client: Client, users: dict[str, int]) -> None:
+    await client.login("admin")
+    status, _ = await client.post("/language", {"ui_language": "my", "back": "/users"})
+    assert status == 200
+    status, page = await client.post("/users", {"username": "x", "role": "caseworker"})
+    assert status == 400 and "အသုံးပြုသူအမည်တွင် စာလုံး၊ ဂဏန်း" in page and "A username has" not in page
+    status, page = await client.post("/users", {"username": "cw_my", "role": "caseworker"})
+    assert status == 400 and "cw_my ဟုခေါ်သော အသုံးပြုသူ ရှိပြီးသား ဖြစ်သည်။" in page
+    status, page = await client.post("/users/admin/deactivate")
+    assert status == 400 and "သင့်ကိုယ်ကိုယ် ပိတ်၍ မရပါ။" in page

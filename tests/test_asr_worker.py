@@ -21,7 +21,7 @@ from ivr.asr.process import JobRunner, LeaseLost, WorkerConfig
 from ivr.asr.search import search
 from ivr.asr.worker import TranscribeWorker
 from ivr.cases import PRIORITY_HIGH, PRIORITY_NORMAL, lifecycle
-from ivr.db import connect, utcnow
+from ivr.db import connect, transaction, utcnow
 from ivr.db.writer import Database
 from ivr.settings import Settings
 
@@ -222,7 +222,8 @@ def test_flagging_suggests_categories_and_raises_priority(settings: Settings, db
                           categories=flagger.categories("ko", "월급을 못 받았어요"))
     case = db["cases"].get(case_id)
     assert json.loads(case["categories_suggested"]) == ["wages"] and case["priority"] == PRIORITY_HIGH
-    lifecycle.suggest_categories(db, case_id, ["documents", "wages"])
+    with transaction(db):  # as the worker's writer does: the audit row commits with the change
+        lifecycle.suggest_categories(db, case_id, ["documents", "wages"])
     assert json.loads(db["cases"].get(case_id)["categories_suggested"]) == ["wages", "documents"]
     assert search(db, "월급")[0].recording_id == rec_id
 

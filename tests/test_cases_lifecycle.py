@@ -66,14 +66,16 @@ def test_the_status_workflow_is_enforced_stamped_and_audited(db: sqlite_utils.Da
         w(lifecycle.move_status, db, case_id, "closed", by=mali)
     with pytest.raises(lifecycle.TransitionRefused):
         w(lifecycle.move_status, db, case_id, "lost", by=mali)
-    assert _row(db, case_id)["status"] == "new" and _row(db, case_id)["version"] == 1 and _audit(db) == []
+    # The opening is on record; the refused moves are not.
+    assert _row(db, case_id)["status"] == "new" and _row(db, case_id)["version"] == 1
+    assert [(a, u) for a, u, _ in _audit(db)] == [("case.open", "(engine)")]
 
     change = w(lifecycle.move_status, db, case_id, "acknowledged", by=mali)
     row = _row(db, case_id)
     assert change.fields["status"] == "acknowledged" and row["status"] == "acknowledged"
     assert row["acknowledged_at"] == change.fields["updated_at"] == row["updated_at"]
     assert row["version"] == 2
-    assert _audit(db) == [("case.status", "mali", {"from": "new", "to": "acknowledged"})]
+    assert _audit(db)[1:] == [("case.status", "mali", {"from": "new", "to": "acknowledged"})]
     assert audit.verify(db) == []
 
     for status in ("in_progress", "resolved", "closed"):
@@ -123,7 +125,12 @@ def test_what_the_machine_noticed(db: sqlite_utils.Database) -> None:
 
     assert w(lifecycle.emergency_from_words, db, case_id)
     assert not w(lifecycle.emergency_from_words, db, case_id)      # raised once, one audit row
-    assert [a for a, _, _ in _audit(db)] == ["alert.keywords"]
+    # Each change once, by transcription; the second "needs a person" changed nothing, so no row.
+    assert [(a, u) for a, u, _ in _audit(db)] == [
+        ("case.open", "(engine)"), ("case.suggest", "(transcription)"), ("case.suggest", "(transcription)"),
+        ("case.needs_transcript", "(transcription)"), ("alert.keywords", "(transcription)")]
+    assert [d for a, _, d in _audit(db) if a == "case.suggest"] == [{"categories": ["documents", "wages"]},
+                                                                   {"categories": ["debt"]}]
     assert _row(db, case_id)["priority"] == PRIORITY_EMERGENCY
 
 
@@ -142,7 +149,7 @@ def test_a_caseworkers_changes_are_audited_under_their_name(db: sqlite_utils.Dat
     assert db.execute("select body from case_notes where case_id = ?", [case_id]).fetchone()[0] == \
         "called the employer"
     assert db.execute("select kind, created_by from recordings where id = ?", [reply]).fetchone() == ("reply", 1)
-    assert [(a, u) for a, u, _ in _audit(db)] == [
+    assert [(a, u) for a, u, _ in _audit(db)] == [("case.open", "(engine)"),
         ("case.assign", "mali"), ("case.category", "mali"), ("case.note", "mali"), ("reply.save", "mali")]
 
 
@@ -150,12 +157,12 @@ def test_workplace_links_and_anonymising(db: sqlite_utils.Database) -> None:
     case_id = _open(db, workplace_code="12345")
     assert w(lifecycle.link_workplace_from_code, db, case_id, lambda code: 7 if code == "12345" else None) == 7
     assert _row(db, case_id)["workplace_id"] == 7 and _row(db, case_id)["workplace_confirmed"] == 0
-    w(lifecycle.confirm_workplace, db, case_id, None)
+    w(lifecycle.confirm_workplace, db, case_id, None, by=Person(1, "mali"))
     # A caseworker decided: the caller's code no longer moves the link.
     assert w(lifecycle.link_workplace_from_code, db, case_id, lambda code: 7) is None
     assert _row(db, case_id)["workplace_id"] is None
     with pytest.raises(lifecycle.NoSuchCase):
-        w(lifecycle.confirm_workplace, db, 999, None)
+        w(lifecycle.confirm_workplace, db, 999, None, by=Person(1, "mali"))
 
     assert w(lifecycle.anonymise, db, [case_id]) == 1
     assert _row(db, case_id)["caller_ref"] is None

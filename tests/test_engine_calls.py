@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -46,6 +47,14 @@ async def test_report_with_workplace_code_reads_the_code_back_twice(rig: Rig, la
     case = await rig.database.query_one("select * from cases where id = ?", [row["case_id"]])
     assert case is not None and case["category"] == "documents" and case["language"] == lang
     assert case["code_hash"].startswith("scrypt$")
+    # The opening is on record, by the engine, with ids only (no caller reference, no code).
+    opened = await rig.database.query(
+        "select username, user_id, detail from audit_log where action = 'case.open' and object_id = ?",
+        [str(case["id"])])
+    assert [(o["username"], o["user_id"]) for o in opened] == [("(engine)", None)]
+    detail = json.loads(opened[0]["detail"])
+    assert (detail["source"], detail["call"], detail["category"]) == ("call", row["id"], "documents")
+    assert case["caller_ref"] not in opened[0]["detail"] and make_code(12345) not in opened[0]["detail"]
     recs = await rig.database.query("select * from recordings where case_id = ?", [case["id"]])
     assert [r["state"] for r in recs] == ["stored"]
     path = rig.settings.data_dir / recs[0]["path"]
@@ -192,7 +201,7 @@ async def test_emergency_alerts_staff_and_takes_a_message(rig: Rig, lang: str) -
     assert case is not None and (case["emergency"], case["priority"]) == (1, 3)
     alert = await rig.database.query_one(
         "select * from audit_log where action = 'alert.emergency' and object_id = ?", [str(case["id"])])
-    assert alert is not None
+    assert alert is not None and alert["username"] == "(engine)"
     assert await rig.database.query("select id from recordings where case_id = ?", [case["id"]])
 
 

@@ -9,7 +9,7 @@ import pytest
 import sqlite_utils
 
 from ivr.cases import lifecycle
-from ivr.db import connect, utcnow
+from ivr.db import connect, transaction, utcnow
 from ivr.db.schema import migrate
 from ivr.supply import codes, registry
 from ivr.supply.registry import RegistryError, Workplace
@@ -45,7 +45,8 @@ def test_workplace_id_for_code_and_auto_link(db: sqlite_utils.Database) -> None:
     assert db.execute("select workplace_id, workplace_confirmed from cases where id = ?", [case]).fetchone() == (
         wp_id, 0)
     db.execute("update cases set workplace_id = null where id = ?", [case])
-    assert registry.link_case_from_code(db, case) == wp_id
+    with transaction(db):  # every change to a case writes its audit row, inside the writer's transaction
+        assert registry.link_case_from_code(db, case) == wp_id
     row = db.execute("select workplace_id, workplace_confirmed from cases where id = ?", [case]).fetchone()
     assert row == (wp_id, 0)
 
@@ -54,11 +55,13 @@ def test_workplace_id_for_code_and_auto_link(db: sqlite_utils.Database) -> None:
     late = _case(db, other_code)
     assert registry.link_case_from_code(db, late) is None
     other = registry.save_workplace(db, Workplace(other_code, "Factory B"))
-    assert lifecycle.link_unlinked_to_workplaces(db) == 1
+    with transaction(db):
+        assert lifecycle.link_unlinked_to_workplaces(db) == 1
     assert db.execute("select workplace_id from cases where id = ?", [late]).fetchone()[0] == other
 
     # The caseworker corrects the link; the caller's code no longer overrides it.
-    registry.set_case_workplace(db, case, other)
+    with transaction(db):
+        registry.set_case_workplace(db, case, other, by="registry")
     assert registry.link_case_from_code(db, case) is None
     assert db.execute("select workplace_id, workplace_confirmed from cases where id = ?",
                       [case]).fetchone() == (other, 1)
@@ -80,7 +83,7 @@ def test_registry_rejections(db: sqlite_utils.Database) -> None:
     with pytest.raises(RegistryError, match="already used"):
         registry.save_workplace(db, Workplace(code, "Y"))
     with pytest.raises(RegistryError, match="no workplace"):
-        registry.set_case_workplace(db, _case(db, None), 999)
+        registry.set_case_workplace(db, _case(db, None), 999, by="registry")
     registry.add_supplier(db, "S")
     with pytest.raises(RegistryError, match="already exists"):
         registry.add_supplier(db, "s")

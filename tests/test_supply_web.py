@@ -240,3 +240,39 @@ async def test_case_panel_links_and_refers(server: Served, chain: dict[str, int]
         assert status == 400 and "must be 6 digits" in page
     finally:
         await c.close()
+
+
+async def test_a_thai_reader_gets_the_report_and_registry_refusals_in_thai(
+        server: Served, chain: dict[str, int]) -> None:
+    year = chain["year"]
+    c = await _signed_in(server, "acme")
+    try:
+        status, _ = await c.post("/language", {"ui_language": "th", "back": "/brand"})
+        assert status == 200
+        status, page = await c.get(f"/brand/{chain['acme']}?year={year}")
+        assert status == 200
+        for thai in ("<h2>รายงานตามประเด็นและเดือน</h2>", "<h2>รายงานตามสถานที่ทำงานและประเด็น</h2>",
+                     "<h2>เคสที่แก้ไขแล้ว แยกตามสถานที่ทำงาน</h2>",
+                     "สถานที่ทำงานอื่น (แห่งละน้อยกว่า 5 รายงาน)",  # the pooled row
+                     "<dt>ค่ามัธยฐานจำนวนวันจากรายงานถึงการแก้ไข</dt>", "ค่าจ้างไม่จ่ายหรือจ่ายช้า"):
+            assert thai in page, thai
+        for english in ("Reports by issue and month", "Other workplaces", "Median days", "Not yet resolved"):
+            assert english not in page, english
+        assert "Big Mill — Mae Sot" in page  # names stay as they are
+        # A pooled workplace: the refusal, in Thai, names it.
+        status, text = await c.get(f"/brand/{chain['acme']}?year={year}&workplace={SMALL}")
+        assert status == 403 and f"Small Shop มีรายงานที่ยืนยันแล้วน้อยกว่า 5 รายการในปี {year}" in text
+        # The CSV keeps English, for spreadsheets.
+        status, text = await c.get(f"/brand/{chain['acme']}/report.csv?year={year}")
+        assert status == 200 and "Other workplaces (fewer than 5 reports each)" in text
+    finally:
+        await c.close()
+    c = await _signed_in(server, "admin")
+    try:
+        await c.post("/language", {"ui_language": "th", "back": "/workplaces"})
+        status, page = await c.post("/workplaces/suppliers", {"name": "Thread Co"})
+        assert status == 400 and "มีซัพพลายเออร์ &#39;Thread Co&#39; อยู่แล้ว" in page and "already exists" not in page
+        status, page = await c.post("/workplaces", {"code": "12345", "name": "X"})
+        assert status == 400 and "รหัสสถานที่ทำงาน &#39;12345&#39; ต้องมี 6 หลัก ไม่ใช่ 5" in page
+    finally:
+        await c.close()

@@ -17,12 +17,12 @@ from aiohttp import web
 
 from ivr.admin import errors
 from ivr.admin.auth import SESSIONS, auth_middleware
-from ivr.admin.i18n import N_
 from ivr.admin.keys import CASE_PANELS, DATABASE, JINJA, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.render import STATIC_DIR, make_environment
 from ivr.admin.sessions import SessionStore
 from ivr.db.writer import Database
 from ivr.settings import Settings
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 

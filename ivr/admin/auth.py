@@ -17,8 +17,10 @@ from urllib.parse import quote
 
 from aiohttp import web
 
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import SESSION_EXPIRED, SESSION_TOKEN, SETTINGS, USER, User
 from ivr.admin.sessions import SessionStore
+from ivr.words import N_, Words
 
 # Roles that work on cases (all roles: ivr.admin.users.ROLES). Admins run the installation; they do not read cases.
 CASE_ROLES = ("caseworker", "supervisor")
@@ -84,7 +86,7 @@ def _wants_json(request: web.Request) -> bool:
 def _sign_in_again(request: web.Request) -> web.HTTPException:
     if _wants_json(request) or request.method not in SAFE_METHODS:
         return web.HTTPUnauthorized(
-            text="Your session has ended. Please sign in again.", content_type="text/plain"
+            text=N_("Your session has ended. Please sign in again."), content_type="text/plain"
         )
     expired = "&expired=1" if request.get(SESSION_EXPIRED) else ""
     return web.HTTPSeeOther(f"/login?next={quote(request.path_qs, safe='')}{expired}")
@@ -106,7 +108,8 @@ def _is_public(request: web.Request) -> bool:
     return request.match_info.http_exception is not None or getattr(request.match_info.handler, _PUBLIC, False)
 
 
-ROLE_NAMES = {"caseworker": "caseworker", "supervisor": "supervisor", "admin": "administrator", "brand": "brand"}
+ROLE_NAMES = {"caseworker": N_("caseworker"), "supervisor": N_("supervisor"), "admin": N_("administrator"),
+              "brand": N_("brand")}
 
 
 def require_role(*roles: str) -> Callable[[Handler], Handler]:
@@ -117,9 +120,14 @@ def require_role(*roles: str) -> Callable[[Handler], Handler]:
         async def guarded(request: web.Request) -> web.StreamResponse:
             user = current_user(request)
             if roles and user.role not in roles:
-                allowed = " or ".join(ROLE_NAMES.get(r, r) for r in roles)
-                raise web.HTTPForbidden(text=f"This page is for {allowed} accounts, and yours is a "
-                                             f"{ROLE_NAMES.get(user.role, user.role)} account.")
+                allowed = Words(ROLE_NAMES.get(roles[0], roles[0]))
+                for role in roles[1:]:
+                    allowed = Words(N_("%(first)s or %(second)s"), first=allowed,
+                                    second=Words(ROLE_NAMES.get(role, role)))
+                raise http_error(web.HTTPForbidden,
+                                 N_("This page is for %(allowed)s accounts, and yours is a %(yours)s account."),
+                                 allowed=allowed,
+                                 yours=Words(ROLE_NAMES.get(user.role, user.role)))
             return await handler(request)
 
         return guarded
@@ -153,7 +161,8 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
             if request.get(SESSION_EXPIRED):
                 raise _sign_in_again(request)
             raise web.HTTPForbidden(
-                text="This form had expired or did not come from this site. Go back, reload the page and try again."
+                text=N_("This form had expired or did not come from this site. Go back, reload the page and try "
+                        "again.")
             )
 
     if request.get(USER) is None and not _is_public(request):

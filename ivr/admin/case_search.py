@@ -19,12 +19,14 @@ from typing import Any
 
 from markupsafe import Markup
 
+from ivr.words import N_, ShownError
+
 MAX_TERMS = 8
 MAX_LENGTH = 200
 SNIPPET_CHARS = 70
 
 
-class SearchError(ValueError):
+class SearchError(ShownError, ValueError):
     """A query that cannot be searched; the message says what to change."""
 
 
@@ -32,10 +34,10 @@ def terms(query: str) -> list[str]:
     """The words of ``query``, normalised as stored text is (NFC), without duplicates."""
     text = unicodedata.normalize("NFC", query).strip()
     if len(text) > MAX_LENGTH:
-        raise SearchError(f"The search is too long: use at most {MAX_LENGTH} characters.")
+        raise SearchError(N_("The search is too long: use at most %(n)s characters."), n=MAX_LENGTH)
     words = list(dict.fromkeys(w for w in text.split() if w))
     if len(words) > MAX_TERMS:
-        raise SearchError(f"Search for at most {MAX_TERMS} words at a time.")
+        raise SearchError(N_("Search for at most %(n)s words at a time."), n=MAX_TERMS)
     return words
 
 

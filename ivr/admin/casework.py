@@ -13,24 +13,29 @@ from typing import Any
 import sqlite_utils
 
 from ivr.admin.keys import User
-from ivr.cases import CATEGORIES, lifecycle
+from ivr.cases import CATEGORIES, STATUS_LABELS, lifecycle
 from ivr.db import utcnow
+from ivr.words import N_, ShownError, Words
 
 # Words the recogniser was less sure of than this are shaded for a human to check.
 LOW_CONFIDENCE = 0.6
 MAX_TEXT = 20_000
 
 
-class Conflict(Exception):
+class Conflict(ShownError):
     """Someone else saved first; nothing was written. ``current`` is what they saved."""
 
-    def __init__(self, message: str, current: dict[str, Any] | None = None) -> None:
+    def __init__(self, message: Words, current: dict[str, Any] | None = None) -> None:
         super().__init__(message)
         self.current = current
 
 
-class Refused(ValueError):
-    """The change is not allowed or not valid; the message says why in plain words."""
+class Refused(ShownError, ValueError):
+    """The change is not allowed or not valid; the message says why in plain words (marked with N_())."""
+
+
+# The two kinds of text a person types for a recording, as the conflict message names them.
+TEXT_KINDS = {"transcript": N_("transcript"), "translation": N_("translation")}
 
 
 def can_see(user: User, case: dict[str, Any]) -> bool:
@@ -126,12 +131,12 @@ def save_transcript(db: sqlite_utils.Database, user: User, case: dict[str, Any],
     """Add a human version. ``base_version`` is the version the editor started from; if someone saved
     after it, :class:`Conflict` carries their version and nothing is written."""
     if kind not in ("transcript", "translation"):
-        raise Refused("Choose transcript or translation.")
+        raise Refused(N_("Choose transcript or translation."))
     if len(text) > MAX_TEXT:
-        raise Refused(f"The text is too long (more than {MAX_TEXT} characters).")
+        raise Refused(N_("The text is too long (more than %(n)s characters)."), n=MAX_TEXT)
     rec = db.execute("select id from recordings where id = ? and case_id = ?", [recording_id, case["id"]]).fetchone()
     if rec is None:
-        raise Refused("That recording is not part of this case.")
+        raise Refused(N_("That recording is not part of this case."))
     rows = list(db.query(
         "select t.version, t.text, t.created_at, u.username as author from transcripts t "
         "left join users u on u.id = t.author_id where t.recording_id = ? and t.kind = ? "
@@ -139,10 +144,12 @@ def save_transcript(db: sqlite_utils.Database, user: User, case: dict[str, Any],
     ))
     current = rows[0]["version"] if rows else 0
     if current != base_version:
-        raise Conflict(
-            f"{rows[0]['author'] or 'The transcription engine'} saved a newer {kind} while you were editing.",
-            rows[0] if rows else None,
-        )
+        kind_words = Words(TEXT_KINDS[kind])
+        message = (Words(N_("%(who)s saved a newer %(kind)s while you were editing."), who=rows[0]["author"],
+                         kind=kind_words) if rows[0]["author"]
+                   else Words(N_("The transcription engine saved a newer %(kind)s while you were editing."),
+                              kind=kind_words))
+        raise Conflict(message, rows[0] if rows else None)
     version = current + 1
     db.execute(
         "insert into transcripts (recording_id, kind, engine, language, text, words, version, author_id, created_at) "
@@ -156,10 +163,16 @@ def save_transcript(db: sqlite_utils.Database, user: User, case: dict[str, Any],
 def _case_version(db: sqlite_utils.Database, case_id: int, seen: int) -> dict[str, Any]:
     row = get_case(db, case_id)
     if row is None:
-        raise Refused("This case no longer exists.")
+        raise Refused(N_("This case no longer exists."))
     if row["version"] != seen:
-        raise Conflict("Someone else changed this case while you had it open. Look at the page again and retry.")
+        raise Conflict(Words(N_("Someone else changed this case while you had it open. Look at the page again and "
+                                 "retry.")))
     return row
+
+
+def _status_words(status: str) -> Words | str:
+    """A status as its label in the reader's language; an unknown one (typed into a form) as it came."""
+    return Words(STATUS_LABELS[status]) if status in STATUS_LABELS else status.replace("_", " ")
 
 
 def change_status(db: sqlite_utils.Database, user: User, case_id: int, seen_version: int, new: str) -> None:
@@ -167,9 +180,8 @@ def change_status(db: sqlite_utils.Database, user: User, case_id: int, seen_vers
     try:
         lifecycle.move_status(db, case_id, new, by=user)
     except lifecycle.TransitionRefused:
-        raise Refused(
-            f"A case that is “{row['status'].replace('_', ' ')}” cannot move to “{new.replace('_', ' ')}”."
-        ) from None
+        raise Refused(N_("A case that is “%(before)s” cannot move to “%(after)s”."),
+                      before=_status_words(row["status"]), after=_status_words(new)) from None
 
 
 def assign(db: sqlite_utils.Database, user: User, case_id: int, seen_version: int, assignee_id: int | None) -> None:
@@ -178,26 +190,26 @@ def assign(db: sqlite_utils.Database, user: User, case_id: int, seen_version: in
         # A caseworker may take an unassigned case, or hand their own back.
         if not ((assignee_id == user.id and row["assignee_id"] is None)
                 or (assignee_id is None and row["assignee_id"] == user.id)):
-            raise Refused("Only a supervisor can assign a case to someone else.")
+            raise Refused(N_("Only a supervisor can assign a case to someone else."))
     if assignee_id is not None:
         target = db.execute(
             "select 1 from users where id = ? and active = 1 and role in ('caseworker', 'supervisor')", [assignee_id]
         ).fetchone()
         if target is None:
-            raise Refused("That person cannot take cases.")
+            raise Refused(N_("That person cannot take cases."))
     lifecycle.assign(db, case_id, assignee_id, by=user)
 
 
 def add_note(db: sqlite_utils.Database, user: User, case_id: int, body: str) -> None:
     body = body.strip()
     if not body:
-        raise Refused("The note is empty.")
+        raise Refused(N_("The note is empty."))
     if len(body) > MAX_TEXT:
-        raise Refused(f"The note is too long (more than {MAX_TEXT} characters).")
+        raise Refused(N_("The note is too long (more than %(n)s characters)."), n=MAX_TEXT)
     lifecycle.add_note(db, case_id, body, by=user)
 
 
 def confirm_category(db: sqlite_utils.Database, user: User, case_id: int, category: str) -> None:
     if category not in CATEGORIES:
-        raise Refused("Choose a problem from the list.")
+        raise Refused(N_("Choose a problem from the list."))
     lifecycle.set_category(db, case_id, category, by=user)

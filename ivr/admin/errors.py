@@ -9,6 +9,7 @@ import time
 from aiohttp import web
 
 from ivr.admin.auth import CSRF_HEADER, Handler
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 
@@ -30,14 +31,14 @@ HEADERS = {
 }
 
 DEFAULT_MESSAGES = {
-    400: "The request could not be understood. Please go back and check what you entered.",
-    401: "Your session has ended. Please sign in again.",
-    403: "You do not have permission to open this page.",
-    404: "This page does not exist.",
-    405: "This page cannot be used that way.",
-    409: "Someone else changed this at the same time. Nothing was overwritten.",
-    413: "The file is too big.",
-    500: "Something went wrong on the server. Your work was not saved. Please try again.",
+    400: N_("The request could not be understood. Please go back and check what you entered."),
+    401: N_("Your session has ended. Please sign in again."),
+    403: N_("You do not have permission to open this page."),
+    404: N_("This page does not exist."),
+    405: N_("This page cannot be used that way."),
+    409: N_("Someone else changed this at the same time. Nothing was overwritten."),
+    413: N_("The file is too big."),
+    500: N_("Something went wrong on the server. Your work was not saved. Please try again."),
 }
 
 
@@ -49,12 +50,18 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
         response.headers.setdefault("Cache-Control", "no-store")
 
 
-def _message(exc: web.HTTPException) -> str:
-    """A handler's own words (``raise web.HTTPNotFound(text=...)``), else a plain default."""
+def _message(request: web.Request, exc: web.HTTPException) -> str:
+    """A handler's own words (``raise web.HTTPNotFound(text=N_(...))``), else a plain default, translated."""
+    from ivr.admin.render import translator
+
+    _ = translator(request)
+    words = getattr(exc, "ui_words", None)
+    if isinstance(words, Words):
+        return words.translate(_)
     text = exc.text or ""
     if exc.content_type == "text/plain" and text and not text.startswith(f"{exc.status}: "):
-        return text
-    return DEFAULT_MESSAGES.get(exc.status, "This request could not be completed.")
+        return _(text)
+    return _(DEFAULT_MESSAGES.get(exc.status, N_("This request could not be completed.")))
 
 
 def _wants_text(request: web.Request) -> bool:
@@ -81,8 +88,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
-        return error_response(request, exc.status, _message(exc))
+        return error_response(request, exc.status, _message(request, exc))
     except Exception:
         ref = secrets.token_hex(4)
         log.exception("request failed: %s %s (ref %s)", request.method, request.path, ref)
-        return error_response(request, 500, f"{DEFAULT_MESSAGES[500]} (Reference: {ref})")
+        from ivr.admin.render import translator
+
+        message = translator(request)(N_("Something went wrong on the server. Your work was not saved. Please try "
+                                         "again. (Reference: %(ref)s)")) % {"ref": ref}
+        return error_response(request, 500, message)

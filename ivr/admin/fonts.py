@@ -16,6 +16,7 @@ from pathlib import Path
 from aiohttp import web
 
 from ivr.admin.auth import public
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,7 @@ async def font_file(request: web.Request) -> web.StreamResponse:
     package, name = request.match_info["package"], request.match_info["file"]
     path = FONTSOURCE / package / "files" / name
     if package not in FAMILIES or not _FILE.match(name) or not path.is_file():
-        raise web.HTTPNotFound(text="There is no such font.")
+        raise web.HTTPNotFound(text=N_("There is no such font."))
     return web.FileResponse(path, headers={"Content-Type": "font/woff2", "Cache-Control": "public, max-age=604800"})
 
 

@@ -15,19 +15,32 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_
 from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, STATUS_LABELS
+from ivr.words import N_, ShownError
 
 # The case's own history: changes, and the two moments that reveal something.
 CASE_ACTIONS = (
-    "case.status", "case.assign", "case.workplace", "case.category", "transcript.edit", "reply.save",
-    "callback.request", "callback.reveal", "callback.done", "alert.emergency", "case.note",
+    "case.open", "case.followup", "case.status", "case.assign", "case.workplace", "case.category",
+    "transcript.edit", "reply.save", "callback.request", "callback.reveal", "callback.done", "alert.emergency",
+    "alert.keywords", "case.note", "case.needs_transcript", "case.suggest", "case.anonymise",
+    "oncall.escalation", "oncall.acknowledged",
 )
+
+# Who changed a case when no person did (ivr.cases.lifecycle.SYSTEM, and the command line), in words.
+SYSTEM_WHO = {
+    "(engine)": N_("the hotline (during a call)"),
+    "(fallback)": N_("the hotline (message kept while the engine was down)"),
+    "(transcription)": N_("the hotline (transcription)"),
+    "(registry)": N_("the hotline (workplace registry)"),
+    "(retention)": N_("the hotline (retention)"),
+    "(demo)": N_("the demo"),
+    "(cli)": N_("the command line"),
+}
 PAGE_SIZE = 100
 
 
-class AuditFilterError(ValueError):
+class AuditFilterError(ShownError, ValueError):
     """A filter value on /audit that does not parse; the message says what to fix."""
 
 
@@ -38,6 +51,11 @@ def _untranslated(message: str) -> str:
 # What the other case actions say, in the catalog's words.
 ACTION_WORDS = {
     "case.workplace": N_("Workplace confirmed or changed"),
+    "alert.keywords": N_("Flagged as an emergency from the caller's words"),
+    "case.needs_transcript": N_("The machine could not transcribe a message well: a person should"),
+    "case.anonymise": N_("Who called was forgotten (the report stays)"),
+    "oncall.escalation": N_("On-call staff were alerted"),
+    "oncall.acknowledged": N_("Acknowledged by the on-call person"),
     "reply.save": N_("Reply recorded for the caller"),
     "callback.request": N_("Caller asked for a call-back"),
     "callback.reveal": N_("Call-back number revealed"),
@@ -64,6 +82,23 @@ def describe(action: str, detail: Mapping[str, Any], names: Mapping[int, str],
                                                        "after": who(detail.get("to"))}
     if action == "case.category":
         return _("Problem confirmed: %(problem)s") % {"problem": label(CATEGORIES, detail.get("category"))}
+    if action == "case.open":
+        source = detail.get("source")
+        if source == "fallback":
+            return _("Opened from a message the caller left while the engine was down")
+        if source == "demo":
+            return _("Opened (demo data)")
+        return _("Opened by a call, as an emergency") if detail.get("emergency") else _("Opened by a call")
+    if action == "case.followup":
+        if detail.get("from") != detail.get("to"):
+            return _("The caller called again: reopened (%(before)s → %(after)s)") % {
+                "before": label(STATUS_LABELS, detail.get("from")), "after": label(STATUS_LABELS, detail.get("to"))}
+        return _("The caller called again about this case")
+    if action == "case.suggest":
+        problems = [label(CATEGORIES, c) for c in detail.get("categories") or []]
+        return _("Problems suggested from the caller's words: %(problems)s") % {"problems": ", ".join(problems)}
+    if action == "case.workplace" and detail.get("confirmed") is False:
+        return _("Linked to a workplace from the code the caller keyed in (not yet confirmed)")
     if action == "transcript.edit":
         words = (_("Translation saved as version %(n)s") if detail.get("kind") == "translation"
                  else _("Transcript saved as version %(n)s"))
@@ -83,7 +118,8 @@ def case_history(db: sqlite_utils.Database, case_id: int, limit: int = 200,
         f"select at, username, action, detail from audit_log where object_type = 'case' and object_id = ? "
         f"and action in ({marks}) order by id desc limit ?", [str(case_id), *CASE_ACTIONS, limit]).fetchall()
     names = _names(db)
-    return [{"at": at, "who": username or _("the hotline"), "action": action,
+    return [{"at": at, "who": _(SYSTEM_WHO[username]) if username in SYSTEM_WHO else username or _("the hotline"),
+             "action": action,
              "text": describe(action, json.loads(detail or "{}"), names, _)} for at, username, action, detail in rows]
 
 
@@ -110,19 +146,20 @@ def _day(name: str, value: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise AuditFilterError(f"The filter “{name}” needs a date like 2026-01-31, not “{value}”.") from None
+        raise AuditFilterError(N_("The filter “%(name)s” needs a date like 2026-01-31, not “%(value)s”."), name=name,
+                               value=value) from None
 
 
 def parse(query: Mapping[str, str]) -> AuditFilter:
     raw = {k: query.get(k, "").strip() for k in ("user", "action", "case", "from", "to", "page")}
     if len(raw["user"]) > 64 or len(raw["action"]) > 64:
-        raise AuditFilterError("A user name or action is at most 64 characters.")
+        raise AuditFilterError(N_("A user name or action is at most 64 characters."))
     case = parse_int(raw["case"], high=10**12 - 1) if raw["case"] else None
     if raw["case"] and case is None:
-        raise AuditFilterError(f"The filter “case” needs a case number, not “{raw['case']}”.")
+        raise AuditFilterError(N_("The filter “case” needs a case number, not “%(value)s”."), value=raw["case"])
     page = parse_int(raw["page"] or "1", low=1, high=1_000_000)
     if page is None:
-        raise AuditFilterError(f"The page number “{raw['page']}” is not a number from 1 up.")
+        raise AuditFilterError(N_("The page number “%(value)s” is not a number from 1 up."), value=raw["page"])
     return AuditFilter(user=raw["user"], action=raw["action"], case=case,
                        date_from=_day("from", raw["from"]), date_to=_day("to", raw["to"]), page=page,
                        raw={k: v for k, v in raw.items() if v and k != "page"})

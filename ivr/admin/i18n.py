@@ -6,6 +6,10 @@ with ``pybabel extract`` (see README) and compiled in memory when the web UI sta
 ``.mo`` is committed. A machine-drafted translation carries gettext's ``fuzzy`` flag until a
 person has checked it (like ``needs_review`` in prompts/catalog.yaml); it is shown meanwhile,
 since a draft in the reader's language beats English they may not read.
+
+Python marks its words with ``N_()`` (ivr.words); a refusal or form error keeps them with their
+fields as :class:`ivr.words.Words` and is translated when the page is drawn
+(``ivr.admin.render.shown``, and :func:`http_error` for error pages).
 """
 
 from __future__ import annotations
@@ -16,7 +20,10 @@ import logging
 from pathlib import Path
 
 import jinja2
+from aiohttp import web
 from babel.messages import mofile, pofile
+
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +32,6 @@ DOMAIN = "messages"
 # The UI's languages, each named in itself (a reader finds their own language by its look).
 UI_LANGUAGES = {"en": "English", "th": "ไทย", "my": "မြန်မာ"}
 DEFAULT = "en"
-
-
-def N_(message: str) -> str:
-    """Marks a string in Python for the catalog (pybabel extract -k N_); templates translate it when shown."""
-    return message
 
 
 # Words the templates translate when shown but that live in Python (roles; ivr.cases.STATUS_LABELS).
@@ -69,6 +71,16 @@ REMEDIATION_WORDS = (
     N_("Threats or violence stopped"), N_("Other"), N_("Agreed, not yet done"), N_("Done"),
     N_("Not done (supplier failed)"), N_("Cancelled"),
 )
+
+
+def http_error(kind: type[web.HTTPException], text: str, **fields: object) -> web.HTTPException:
+    """An HTTP error with a handler's own words and their fields, shown in the reader's language:
+    ``raise http_error(web.HTTPNotFound, N_("There is no case number %(n)s."), n=case_id)``. Words
+    without fields need no helper: ``raise web.HTTPNotFound(text=N_("..."))`` is translated too."""
+    words = Words(text, **fields)
+    exc = kind(text=str(words))
+    exc.ui_words = words  # type: ignore[attr-defined]
+    return exc
 
 
 def po_path(language: str) -> Path:

@@ -18,6 +18,7 @@ import sqlite_utils
 from ivr.admin import limits
 from ivr.admin.sessions import end_all_for_user
 from ivr.admin.users import UserError
+from ivr.words import N_
 
 LIFETIME = timedelta(hours=72)
 PATH = "/set-password/"
@@ -61,7 +62,7 @@ def use(db: sqlite_utils.Database, key: bytes, token: str, hashed: str, now: dat
     now = now or datetime.now(UTC)
     found = find(db, key, token, now)
     if found is None:
-        raise UserError("This link has expired or was already used. Ask a supervisor for a new one.")
+        raise UserError(N_("This link has expired or was already used. Ask a supervisor for a new one."))
     user_id = int(str(found["id"]))
     db.execute("update users set password_hash = ? where id = ?", [hashed, user_id])
     db.execute("update password_links set used_at = ? where token_hash = ?",

@@ -13,6 +13,12 @@ from typing import Any
 
 from aiohttp import web
 
+from ivr.admin.i18n import http_error
+from ivr.words import N_, Words
+
+# What a number in the address names, for "There is no ... with this number."
+THINGS = {"page": N_("page"), "case": N_("case"), "recording": N_("recording"), "account": N_("account")}
+
 # SQLite's largest integer: a bigger id cannot name a row.
 MAX_ID = 2**63 - 1
 
@@ -29,10 +35,12 @@ def parse_int(raw: object, *, low: int = 0, high: int = MAX_ID) -> int | None:
 
 
 def path_id(request: web.Request, name: str = "id", what: str = "page") -> int:
-    """The id in the address (``/cases/{id}``); anything but a plain number is a 404."""
+    """The id in the address (``/cases/{id}``); anything but a plain number is a 404. ``what`` is one of
+    :data:`THINGS`, named in the reader's language."""
     value = parse_int(request.match_info.get(name, ""), low=1)
     if value is None:
-        raise web.HTTPNotFound(text=f"There is no {what} with this number.")
+        raise http_error(web.HTTPNotFound, N_("There is no %(what)s with this number."),
+                         what=Words(THINGS.get(what, N_("page"))))
     return value
 
 
@@ -40,5 +48,5 @@ def form_int(form: Mapping[str, Any], name: str, *, low: int = 0, high: int = MA
     """A number a form must carry (hidden ids, versions); a missing or wrong one is a 400."""
     value = parse_int(form.get(name, ""), low=low, high=high)
     if value is None:
-        raise web.HTTPBadRequest(text="The form was incomplete. Reload the page and try again.")
+        raise web.HTTPBadRequest(text=N_("The form was incomplete. Reload the page and try again."))
     return value

@@ -11,6 +11,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from zxcvbn import zxcvbn
 
+from ivr.words import N_, ShownError
+
 MIN_LENGTH = 10
 MIN_SCORE = 3
 
@@ -20,24 +22,26 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password-0")
 
 
-class WeakPassword(ValueError):
+class WeakPassword(ShownError, ValueError):
     """The password does not meet the rules; the message says which, in plain words."""
 
 
 def check_strength(password: str, username: str = "") -> None:
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"The password must have at least {MIN_LENGTH} characters.")
+        raise WeakPassword(N_("The password must have at least %(n)s characters."), n=MIN_LENGTH)
     if username and password.lower() == username.lower():
-        raise WeakPassword("The password must not be the same as the username.")
+        raise WeakPassword(N_("The password must not be the same as the username."))
     if not password.strip():
-        raise WeakPassword("The password must not be only spaces.")
+        raise WeakPassword(N_("The password must not be only spaces."))
     # zxcvbn's run time grows with length; its first 100 characters are what an attacker guesses at.
     result = zxcvbn(password[:100], user_inputs=[username, "ivr", "hotline"] if username else ["ivr", "hotline"])
     if result["score"] < MIN_SCORE:
         feedback = result.get("feedback") or {}
-        reason = feedback.get("warning") or "It would be easy to guess."
-        hints = " ".join(feedback.get("suggestions") or [])
-        raise WeakPassword(f"This password is too easy to guess: {reason.rstrip('.')}. {hints}".strip())
+        # zxcvbn words its own reasons, in English: they are kept as they are, after our sentence.
+        reason = " ".join([str(feedback.get("warning") or ""), *(feedback.get("suggestions") or [])]).strip()
+        if reason:
+            raise WeakPassword(N_("This password is too easy to guess: %(reason)s"), reason=reason)
+        raise WeakPassword(N_("This password is too easy to guess."))
 
 
 def hash_password(password: str) -> str:

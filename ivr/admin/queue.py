@@ -17,6 +17,7 @@ from ivr.admin.keys import User
 from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, PRIORITIES, STATUSES
 from ivr.languages import LANGUAGES
+from ivr.words import N_, ShownError
 
 PAGE_SIZE = 50
 SORTS = {
@@ -26,7 +27,7 @@ SORTS = {
 }
 
 
-class FilterError(ValueError):
+class FilterError(ShownError, ValueError):
     """A filter value that does not parse; the message names the filter and what it accepts."""
 
 
@@ -56,7 +57,8 @@ class QueueFilter:
 
 def _choice(name: str, value: str, allowed: Mapping[str, Any] | tuple[str, ...]) -> str:
     if value and value not in allowed:
-        raise FilterError(f"The filter “{name}” cannot be “{value}”. Choose one of: {', '.join(allowed)}.")
+        raise FilterError(N_("The filter “%(name)s” cannot be “%(value)s”. Choose one of: %(allowed)s."), name=name,
+                          value=value, allowed=", ".join(allowed))
     return value
 
 
@@ -66,7 +68,8 @@ def _date(name: str, value: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise FilterError(f"The filter “{name}” needs a date like 2026-01-31, not “{value}”.") from None
+        raise FilterError(N_("The filter “%(name)s” needs a date like 2026-01-31, not “%(value)s”."), name=name,
+                          value=value) from None
 
 
 def parse(query: Mapping[str, str]) -> QueueFilter:
@@ -86,26 +89,27 @@ def parse(query: Mapping[str, str]) -> QueueFilter:
         elif raw["priority"] in names:
             priority = names[raw["priority"]]
         else:
-            raise FilterError(f"The filter “priority” cannot be “{raw['priority']}”. "
-                              f"Choose one of: {', '.join(PRIORITIES.values())}.")
+            raise FilterError(N_("The filter “%(name)s” cannot be “%(value)s”. Choose one of: %(allowed)s."),
+                              name="priority", value=raw["priority"], allowed=", ".join(PRIORITIES.values()))
     if raw["workplace"] and parse_int(raw["workplace"], high=10**12 - 1) is None:
-        raise FilterError(f"The filter “workplace” needs the workplace's number code, not “{raw['workplace']}”.")
+        raise FilterError(N_("The filter “workplace” needs the workplace's number code, not “%(value)s”."),
+                          value=raw["workplace"])
     assignee = raw["assignee"]
     if assignee and assignee not in ("me", "none") and parse_int(assignee) is None:
-        raise FilterError(f"The filter “assignee” cannot be “{assignee}”.")
+        raise FilterError(N_("The filter “assignee” cannot be “%(value)s”."), value=assignee)
     page_text = raw["page"] or "1"
     page = parse_int(page_text, low=1, high=100_000)
     if page is None:
-        raise FilterError(f"The page number “{page_text}” is not a number from 1 up.")
+        raise FilterError(N_("The page number “%(value)s” is not a number from 1 up."), value=page_text)
     if raw["emergency"] not in ("", "1"):
-        raise FilterError("The filter “emergency” can only be 1 (emergencies only).")
+        raise FilterError(N_("The filter “emergency” can only be 1 (emergencies only)."))
     try:
         case_search.terms(raw["q"])
     except case_search.SearchError as exc:
-        raise FilterError(str(exc)) from None
+        raise FilterError(exc.words) from None
     date_from, date_to = _date("from", raw["from"]), _date("to", raw["to"])
     if date_from and date_to and date_from > date_to:
-        raise FilterError("The “from” date is after the “to” date.")
+        raise FilterError(N_("The “from” date is after the “to” date."))
     return QueueFilter(
         status=raw["status"] or "open", language=raw["language"], category=raw["category"], priority=priority,
         workplace=raw["workplace"], date_from=date_from, date_to=date_to, assignee=assignee,

@@ -14,10 +14,10 @@ from markupsafe import Markup
 
 from ivr.admin import i18n
 from ivr.admin.auth import CSRF_FIELD, csrf_token
-from ivr.admin.i18n import N_
 from ivr.admin.keys import JINJA, NAV_LINKS, SETTINGS, USER
 from ivr.cases import CALLBACK_WINDOWS, CATEGORIES, OUTCOMES, PRIORITIES, STATUS_LABELS, STEP_LABELS
 from ivr.languages import LANGUAGES
+from ivr.words import N_, ShownError, Words
 
 ADMIN_DIR = Path(__file__).resolve().parents[2] / "admin"
 TEMPLATES_DIR = ADMIN_DIR / "templates"
@@ -100,6 +100,12 @@ def _gettext(context: jinja2.runtime.Context, message: str) -> str:
 def translator(request: web.Request) -> Callable[[str], str]:
     """The signed-in user's (or the browser's) catalog, for words a view builds (charts, tables)."""
     return _translations(request.app[JINJA]).get(ui_language(request)).gettext
+
+
+def shown(request: web.Request, message: Words | ShownError) -> str:
+    """A message Python built (a refusal, a form error), in the reader's language."""
+    words = message.words if isinstance(message, ShownError) else message
+    return words.translate(translator(request))
 
 
 def ui_language(request: web.Request) -> str:

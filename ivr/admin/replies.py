@@ -20,15 +20,20 @@ from ivr.db.writer import Database
 from ivr.files import SHARED_DIR, SHARED_FILE, make_dir
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.settings import Settings
+from ivr.words import N_, ShownError
 
 log = logging.getLogger(__name__)
 
 REPLY_MAX_SECONDS = 180.0
 
 
-def _plain(exc: AudioError, name: str) -> str:
-    text = str(exc).removeprefix(f"{name}: ")
-    return f"This file cannot be used as a message: {text}."
+class ReplyRefused(ShownError, AudioError):
+    """The upload cannot be a reply; the words say why (the converter's reason stays as it wrote it)."""
+
+
+def _plain(exc: AudioError, name: str) -> ReplyRefused:
+    return ReplyRefused(N_("This file cannot be used as a message: %(why)s."),
+                        why=str(exc).removeprefix(f"{name}: "))
 
 
 def _store(settings: Settings, case_id: int, filename: str, data: bytes) -> tuple[Path, AudioInfo, str, int]:
@@ -47,7 +52,7 @@ def _store(settings: Settings, case_id: int, filename: str, data: bytes) -> tupl
                                     mode=SHARED_FILE)
         except AudioError as exc:
             log.info("reply upload refused case=%s: %s", case_id, type(exc).__name__)
-            raise AudioError(_plain(exc, src.name)) from None
+            raise _plain(exc, src.name) from None
     stored = settings.data_dir / relative
     wav = stored.read_bytes()
     return relative, info, hashlib.sha256(wav).hexdigest(), len(wav)
@@ -55,7 +60,7 @@ def _store(settings: Settings, case_id: int, filename: str, data: bytes) -> tupl
 
 async def save_reply(settings: Settings, database: Database, user: User, case_id: int,
                      filename: str, data: bytes) -> int:
-    """Convert the upload and store it as a ``recordings`` row kind='reply'; raises AudioError (plain words)."""
+    """Convert the upload and store it as a ``recordings`` row kind='reply'; raises ReplyRefused (plain words)."""
     relative, info, digest, size = await asyncio.to_thread(_store, settings, case_id, filename, data)
     stored = settings.data_dir / relative
 

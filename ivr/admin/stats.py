@@ -20,9 +20,9 @@ from zoneinfo import ZoneInfo
 
 import sqlite_utils
 
-from ivr.admin.i18n import N_
 from ivr.cases import CATEGORIES, STATUS_LABELS, STATUSES
 from ivr.languages import LANGUAGES
+from ivr.words import N_
 
 DAYS = 30
 AGE_BUCKETS = ((N_("under 1 day"), 1), (N_("1–3 days"), 3), (N_("3–7 days"), 7), (N_("7–30 days"), 30),

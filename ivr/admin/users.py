@@ -18,6 +18,7 @@ from ivr.admin import limits
 from ivr.admin.passwords import WeakPassword, check_strength, hash_password
 from ivr.admin.sessions import end_all_for_user
 from ivr.db import utcnow
+from ivr.words import N_, ShownError
 
 ROLES = ("caseworker", "supervisor", "admin", "brand")
 # Roles that read cases (the same as ivr.admin.auth.CASE_ROLES, which imports nothing from here).
@@ -27,7 +28,7 @@ NO_PASSWORD = ""
 USERNAME = re.compile(r"^[A-Za-z0-9._-]{2,32}$")
 
 
-class UserError(ValueError):
+class UserError(ShownError, ValueError):
     """A user could not be saved; the message says why in plain words."""
 
 
@@ -37,7 +38,7 @@ def password_hash(password: str, username: str) -> str:
     try:
         check_strength(password, username)
     except WeakPassword as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(exc.words) from None
     return hash_password(password)
 
 
@@ -53,12 +54,12 @@ def add_user(
     requested_by: int | None = None,
 ) -> int:
     if not USERNAME.match(username):
-        raise UserError("A username has 2 to 32 letters, digits, dots, dashes or underscores.")
+        raise UserError(N_("A username has 2 to 32 letters, digits, dots, dashes or underscores."))
     if role not in ROLES:
-        raise UserError(f"The role must be one of: {', '.join(ROLES)}.")
+        raise UserError(N_("The role must be one of: %(roles)s."), roles=", ".join(ROLES))
     _check_brand(db, role, brand_id)
     if db.execute("select 1 from users where username = ? collate nocase", [username]).fetchone():
-        raise UserError(f"There is already a user called {username}.")
+        raise UserError(N_("There is already a user called %(name)s."), name=username)
     cursor = db.execute(
         "insert into users (username, password_hash, role, languages, brand_id, created_at, approved, requested_by) "
         "values (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -71,10 +72,10 @@ def _check_brand(db: sqlite_utils.Database, role: str, brand_id: int | None) -> 
     if role != "brand":
         return
     if brand_id is None:
-        raise UserError("A brand user needs the brand they belong to (--brand-id).")
+        raise UserError(N_("A brand user needs the brand they belong to (--brand-id)."))
     if not db.execute("select 1 from brands where id = ?", [brand_id]).fetchall():
-        raise UserError(f"There is no brand number {brand_id}. Add the brand under Workplaces first, "
-                        "then use the number shown there.")
+        raise UserError(N_("There is no brand number %(n)s. Add the brand under Workplaces first, then use the "
+                           "number shown there."), n=brand_id)
 
 
 def create_account(db: sqlite_utils.Database, username: str, role: str, languages: str = "",
@@ -89,7 +90,7 @@ def approve(db: sqlite_utils.Database, user_id: int) -> str:
     rows = db.execute("select role, pending_role, approved from users where id = ? and active = 1",
                       [user_id]).fetchall()
     if not rows or (rows[0][2] and rows[0][1] is None):
-        raise UserError("There is nothing to approve for this account.")
+        raise UserError(N_("There is nothing to approve for this account."))
     role = str(rows[0][1] or rows[0][0])
     db.execute("update users set approved = 1, role = ?, pending_role = null where id = ?", [role, user_id])
     if rows[0][1] is not None:
@@ -104,7 +105,7 @@ def refuse(db: sqlite_utils.Database, user_id: int) -> None:
     """A supervisor's refusal: a pending role change is dropped; an unapproved new account is deactivated."""
     rows = db.execute("select approved, pending_role from users where id = ?", [user_id]).fetchall()
     if not rows or (rows[0][0] and rows[0][1] is None):
-        raise UserError("There is nothing to refuse for this account.")
+        raise UserError(N_("There is nothing to refuse for this account."))
     if rows[0][0]:
         db.execute("update users set pending_role = null where id = ?", [user_id])
     else:
@@ -120,7 +121,7 @@ def edit(db: sqlite_utils.Database, username: str, role: str, languages: str, br
     old role until then. Any applied role change signs the user out, so their pages follow it.
     """
     if role not in ROLES:
-        raise UserError(f"The role must be one of: {', '.join(ROLES)}.")
+        raise UserError(N_("The role must be one of: %(roles)s."), roles=", ".join(ROLES))
     _check_brand(db, role, brand_id)
     user_id = _user_id(db, username)
     current = str(db.execute("select role from users where id = ?", [user_id]).fetchall()[0][0])
@@ -150,7 +151,7 @@ def first_supervisor_allowed(db: sqlite_utils.Database) -> bool:
 def _user_id(db: sqlite_utils.Database, username: str) -> int:
     row = db.execute("select id from users where username = ? collate nocase", [username]).fetchone()
     if row is None:
-        raise UserError(f"There is no user called {username}.")
+        raise UserError(N_("There is no user called %(name)s."), name=username)
     return int(row[0])
 
 

@@ -3,7 +3,14 @@
 Each operation is one function on a ``sqlite_utils.Database`` that runs inside the caller's
 writer transaction (``await database.write(fn)``). It checks the rule that applies (the status
 workflow in :data:`ivr.cases.TRANSITIONS`, a known category, an existing case), stamps the
-times, writes the audit row where the change is someone's decision, and returns what changed.
+times, writes one audit row per case it changed (ivr.protection.audit), and returns what changed.
+
+Every row names who made the change: a user, or one of the :data:`SYSTEM` actors (the engine
+opening a case from a call, transcription flagging it...), stored as ``(engine)`` the way the
+command line is ``(cli)``, which no username can be. The details are ids, keys and counts, never
+a number, a case code, a name or the caller's words. The case page's activity panel
+(ivr.admin.history) reads them back as sentences in the reader's language.
+
 The engine, the web UI, transcription, on-call, protection, retention and the supply chain call
 these; ``tests/test_case_writes.py`` fails if any other module writes those tables.
 
@@ -26,6 +33,10 @@ from ivr.protection import audit
 
 # The time column a status stamps the first time the case reaches it.
 STATUS_STAMPS: dict[str, str] = {"acknowledged": "acknowledged_at", "resolved": "resolved_at", "closed": "closed_at"}
+
+
+# Who changes a case when no person does (the audit row's username is "(engine)" and so on).
+SYSTEM = ("engine", "fallback", "transcription", "registry", "retention", "demo")
 
 
 class Actor(Protocol):
@@ -64,10 +75,26 @@ class Change:
         return bool(self.fields)
 
 
-def _record(db: sqlite_utils.Database, by: Actor | None, action: str, case_id: int,
+By = Actor | str  # a user, or a name from SYSTEM
+
+
+def system_username(name: str) -> str:
+    """How a system actor is named in the audit log: ``(engine)``."""
+    if name not in SYSTEM:
+        raise ValueError(f"{name!r} is not a system actor ({', '.join(SYSTEM)})")
+    return f"({name})"
+
+
+def _record(db: sqlite_utils.Database, by: By | None, action: str, case_id: int,
             detail: Mapping[str, Any] | None = None) -> None:
-    audit.append(db, action=action, user_id=by.id if by else None, username=by.username if by else None,
-                 object_type="case", object_id=case_id, detail=detail)
+    user_id: int | None = None
+    username: str | None = None
+    if isinstance(by, str):
+        username = system_username(by)
+    elif by is not None:
+        user_id, username = by.id, by.username
+    audit.append(db, action=action, user_id=user_id, username=username, object_type="case", object_id=case_id,
+                 detail=detail)
 
 
 def _touch(db: sqlite_utils.Database, case_id: int) -> str:
@@ -89,7 +116,7 @@ def open_case(
     db: sqlite_utils.Database, *, call_id: str | None, caller_ref: str | None, language: str | None,
     category: str | None, workplace_code: str | None, workplace_id: int | None,
     code_hash: str | None, code_tag: str | None, emergency: bool = False, priority: int | None = None,
-    callback: bool = False,
+    callback: bool = False, by: By = "engine", source: str = "call",
 ) -> int:
     """A new case from a call (linked to the call row) or, with ``call_id`` None, from elsewhere."""
     now = utcnow()
@@ -105,13 +132,18 @@ def open_case(
     case_id = int(cur.lastrowid or 0)
     if call_id is not None:
         db.execute("update calls set case_id = ? where id = ?", [case_id, call_id])
+    # The insert trigger (migration m0202) may have linked the workplace from the caller's code: say so.
+    linked = db.execute("select workplace_id from cases where id = ?", [case_id]).fetchall()[0][0]
+    _record(db, by, "case.open", case_id, {"source": source, "call": call_id, "emergency": emergency,
+                                           "callback": callback, "workplace_id": linked,
+                                           "category": category if category in CATEGORIES else None})
     return case_id
 
 
 def open_fallback_case(db: sqlite_utils.Database, *, language: str | None) -> int:
     """A case for a voicemail the dialplan recorded while the engine was away: no call, no code."""
     return open_case(db, call_id=None, caller_ref=None, language=language, category=None, workplace_code=None,
-                     workplace_id=None, code_hash=None, code_tag=None)
+                     workplace_id=None, code_hash=None, code_tag=None, by="fallback", source="fallback")
 
 
 def open_past_case(db: sqlite_utils.Database, *, language: str, category: str, workplace_id: int | None,
@@ -121,20 +153,23 @@ def open_past_case(db: sqlite_utils.Database, *, language: str, category: str, w
         "insert into cases (language, priority, status, category, workplace_id, workplace_confirmed, "
         "created_at, updated_at) values (?, ?, 'closed', ?, ?, 1, ?, ?)",
         [language, PRIORITY_NORMAL, category, workplace_id, at, at])
-    return int(cur.lastrowid or 0)
+    case_id = int(cur.lastrowid or 0)
+    _record(db, "demo", "case.open", case_id, {"source": "demo", "category": category, "closed_at": at})
+    return case_id
 
 
-def follow_up(db: sqlite_utils.Database, case_id: int) -> Change:
+def follow_up(db: sqlite_utils.Database, case_id: int, *, by: By = "engine") -> Change:
     """The caller added to their case on a later call: bump it, and reopen it if it was finished."""
     row = db.execute("select status from cases where id = ?", [case_id]).fetchone()
     if row is None:
         return Change(case_id)
-    status = row[0]
+    before = status = row[0]
     if status in ("resolved", "closed") and can_move(status, "in_progress"):
         status = "in_progress"
     now = utcnow()
     db.execute("update cases set status = ?, updated_at = ?, version = version + 1 where id = ?",
                [status, now, case_id])
+    _record(db, by, "case.followup", case_id, {"from": before, "to": status})
     return Change(case_id, {"status": status, "updated_at": now})
 
 
@@ -215,15 +250,19 @@ def attach_reply(db: sqlite_utils.Database, case_id: int, *, path: str, duration
 
 # -- what the machine noticed -----------------------------------------------------------------------------------
 
-def needs_human_transcript(db: sqlite_utils.Database, case_id: int) -> Change:
-    """The recogniser could not transcribe a message well: a person should."""
+def needs_human_transcript(db: sqlite_utils.Database, case_id: int, *, by: By = "transcription") -> Change:
+    """The recogniser could not transcribe a message well: a person should (recorded once, when it changes)."""
     now = utcnow()
     cur = db.execute("update cases set needs_human_transcript = 1, version = version + 1, updated_at = ? "
                      "where id = ? and needs_human_transcript = 0", [now, case_id])
-    return Change(case_id, {"needs_human_transcript": 1, "updated_at": now} if cur.rowcount else {})
+    if not cur.rowcount:
+        return Change(case_id)
+    _record(db, by, "case.needs_transcript", case_id)
+    return Change(case_id, {"needs_human_transcript": 1, "updated_at": now})
 
 
-def suggest_categories(db: sqlite_utils.Database, case_id: int, categories: Iterable[str]) -> Change:
+def suggest_categories(db: sqlite_utils.Database, case_id: int, categories: Iterable[str], *,
+                       by: By = "transcription") -> Change:
     """Add suggestions from the caller's words (the caseworker confirms them) and raise the priority to high."""
     row = db.execute("select categories_suggested from cases where id = ?", [case_id]).fetchone()
     if row is None:
@@ -232,15 +271,18 @@ def suggest_categories(db: sqlite_utils.Database, case_id: int, categories: Iter
         current = [c for c in json.loads(row[0] or "[]") if isinstance(c, str)]
     except ValueError:
         current = []
-    merged = current + [c for c in categories if c not in current]
+    added = list(dict.fromkeys(c for c in categories if c not in current))
+    merged = current + added
     now = utcnow()
     db.execute(
         "update cases set categories_suggested = ?, priority = max(priority, ?), version = version + 1, "
         "updated_at = ? where id = ?", [json.dumps(merged), PRIORITY_HIGH, now, case_id])
+    # The category keys only (wages, documents...): never the words that matched.
+    _record(db, by, "case.suggest", case_id, {"categories": added})
     return Change(case_id, {"categories_suggested": merged, "updated_at": now})
 
 
-def emergency_from_words(db: sqlite_utils.Database, case_id: int) -> Change:
+def emergency_from_words(db: sqlite_utils.Database, case_id: int, *, by: By = "transcription") -> Change:
     """The caller's words say they are in danger now: the case becomes an emergency (once), and the
     engine's escalation service (ivr/oncall) rings the on-call rota at its next look (seconds)."""
     row = db.execute("select emergency from cases where id = ?", [case_id]).fetchone()
@@ -249,31 +291,34 @@ def emergency_from_words(db: sqlite_utils.Database, case_id: int) -> Change:
     now = utcnow()
     db.execute("update cases set emergency = 1, priority = ?, version = version + 1, updated_at = ? where id = ?",
                [PRIORITY_EMERGENCY, now, case_id])
-    _record(db, None, "alert.keywords", case_id, {"source": "transcript"})
+    _record(db, by, "alert.keywords", case_id, {"source": "transcript"})
     return Change(case_id, {"emergency": 1, "priority": PRIORITY_EMERGENCY, "updated_at": now})
 
 
-def emergency_from_call(db: sqlite_utils.Database, case_id: int, *, reason: str, call_id: str) -> Change:
+def emergency_from_call(db: sqlite_utils.Database, case_id: int, *, reason: str, call_id: str,
+                        by: By = "engine") -> Change:
     """The caller asked for help in an emergency during the call: every such alert is logged with its reason.
 
     ``updated_at`` is left as it is: the case was opened moments ago in this call.
     """
     db.execute("update cases set emergency = 1, priority = ?, updated_at = updated_at where id = ?",
                [PRIORITY_EMERGENCY, case_id])
-    _record(db, None, "alert.emergency", case_id, {"reason": reason, "call": call_id})
+    _record(db, by, "alert.emergency", case_id, {"reason": reason, "call": call_id})
     return Change(case_id, {"emergency": 1, "priority": PRIORITY_EMERGENCY})
 
 
-def callback_requested(db: sqlite_utils.Database, case_id: int, *, at: str) -> Change:
+def callback_requested(db: sqlite_utils.Database, case_id: int, *, at: str, callback_id: int, window: str | None,
+                       by: By = "engine") -> Change:
     """The caller agreed to be called back (the sealed number is in ``callbacks``, ivr.protection.callbacks)."""
     db.execute("update cases set callback_requested = 1, updated_at = ? where id = ?", [at, case_id])
+    _record(db, by, "callback.request", case_id, {"callback_id": callback_id, "window": window})
     return Change(case_id, {"callback_requested": 1, "updated_at": at})
 
 
 # -- the workplace -------------------------------------------------------------------------------------------
 
 def link_workplace_from_code(db: sqlite_utils.Database, case_id: int,
-                             lookup: Callable[[str | None], int | None]) -> int | None:
+                             lookup: Callable[[str | None], int | None], *, by: By = "registry") -> int | None:
     """Link the case to the workplace its caller keyed in (``lookup`` finds it), unconfirmed, unless a
     caseworker already decided. Returns the workplace id linked (None when the code matches nothing)."""
     row = db.execute("select workplace_code, workplace_confirmed from cases where id = ?", [case_id]).fetchone()
@@ -282,23 +327,25 @@ def link_workplace_from_code(db: sqlite_utils.Database, case_id: int,
     workplace_id = lookup(row[0])
     if workplace_id is not None:
         db.execute("update cases set workplace_id = ?, updated_at = ? where id = ?", [workplace_id, utcnow(), case_id])
+        _record(db, by, "case.workplace", case_id, {"workplace_id": workplace_id, "confirmed": False})
     return workplace_id
 
 
-def link_unlinked_to_workplaces(db: sqlite_utils.Database) -> int:
+def link_unlinked_to_workplaces(db: sqlite_utils.Database, *, by: By = "registry") -> int:
     """Link every unconfirmed, unlinked case whose caller code matches an active workplace; return how many."""
-    cur = db.execute(
-        """update cases set workplace_id = (select w.id from workplaces w
-                                            where w.code = cases.workplace_code and w.active = 1),
-                            updated_at = ?
-           where workplace_id is null and workplace_confirmed = 0 and workplace_code is not null
-             and exists (select 1 from workplaces w where w.code = cases.workplace_code and w.active = 1)""",
-        [utcnow()],
-    )
-    return int(cur.rowcount)
+    # The cases first, so each gets its own audit row (the case page shows the link).
+    found = db.execute(
+        """select c.id, min(w.id) from cases c join workplaces w on w.code = c.workplace_code and w.active = 1
+           where c.workplace_id is null and c.workplace_confirmed = 0 and c.workplace_code is not null
+           group by c.id order by c.id""").fetchall()
+    now = utcnow()
+    for case_id, workplace_id in found:
+        db.execute("update cases set workplace_id = ?, updated_at = ? where id = ?", [workplace_id, now, case_id])
+        _record(db, by, "case.workplace", case_id, {"workplace_id": workplace_id, "confirmed": False})
+    return len(found)
 
 
-def confirm_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: int | None) -> Change:
+def confirm_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: int | None, *, by: By) -> Change:
     """A caseworker's decision: the case concerns this workplace (or none). Raises NoSuchCase."""
     now = utcnow()
     cur = db.execute(
@@ -308,13 +355,18 @@ def confirm_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: int
     )
     if cur.rowcount == 0:
         raise NoSuchCase(f"there is no case {case_id}")
+    _record(db, by, "case.workplace", case_id, {"workplace_id": workplace_id, "confirmed": True})
     return Change(case_id, {"workplace_id": workplace_id, "workplace_confirmed": 1, "updated_at": now})
 
 
 # -- retention -----------------------------------------------------------------------------------------------
 
-def anonymise(db: sqlite_utils.Database, case_ids: Iterable[int]) -> int:
+def anonymise(db: sqlite_utils.Database, case_ids: Iterable[int], *, by: By = "retention") -> int:
     """Forget who called about these cases (the caller reference); the report itself stays. Returns how many."""
-    cur = db.execute("update cases set caller_ref = null where id in (select value from json_each(?))",
-                     [json.dumps(list(case_ids))])
-    return int(cur.rowcount)
+    found = [int(r[0]) for r in db.execute(
+        "select id from cases where caller_ref is not null and id in (select value from json_each(?)) order by id",
+        [json.dumps(list(case_ids))]).fetchall()]
+    db.execute("update cases set caller_ref = null where id in (select value from json_each(?))", [json.dumps(found)])
+    for case_id in found:
+        _record(db, by, "case.anonymise", case_id)
+    return len(found)

@@ -18,6 +18,7 @@ import sqlite_utils
 from ivr.db import utcnow
 from ivr.languages import LANGUAGES
 from ivr.protection import audit
+from ivr.words import N_, ShownError
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = ",".join(DAYS)
@@ -29,7 +30,7 @@ _NUMBER = re.compile(r"^\+?\d{3,15}$")
 MAX_NAME = 60
 
 
-class RotaError(Exception):
+class RotaError(ShownError):
     """A rota change was refused; the message says why, in plain words."""
 
 
@@ -69,28 +70,30 @@ def parse(name: str, phone: str, languages: str = "", days: str = "", hours: str
     """A Staff from form or command-line text, or RotaError naming what is wrong."""
     name = " ".join(name.split())
     if not name:
-        raise RotaError("Give the person's name.")
+        raise RotaError(N_("Give the person's name."))
     if len(name) > MAX_NAME:
-        raise RotaError(f"The name is too long (at most {MAX_NAME} characters).")
+        raise RotaError(N_("The name is too long (at most %(n)s characters)."), n=MAX_NAME)
     compact = phone.strip().replace(" ", "").replace("-", "")
     phone = compact if _NUMBER.match(compact) else phone.strip()
     if not (_DIAL.match(phone) or _NUMBER.match(phone)):
-        raise RotaError("The phone must be a SIP endpoint such as PJSIP/mai, or a phone number such as +66812345678.")
+        raise RotaError(N_("The phone must be a SIP endpoint such as PJSIP/mai, or a phone number such as "
+                          "+66812345678."))
     langs = tuple(dict.fromkeys(c.strip() for c in languages.replace(" ", ",").split(",") if c.strip()))
     for code in langs:
         if code not in LANGUAGES:
-            raise RotaError(f"Unknown language {code!r}: use codes such as {', '.join(sorted(LANGUAGES))}.")
+            raise RotaError(N_("Unknown language '%(value)s': use codes such as %(codes)s."), value=code,
+                               codes=", ".join(sorted(LANGUAGES)))
     day_list = tuple(dict.fromkeys(d.strip().lower()[:3] for d in (days or ALL_DAYS).split(",") if d.strip()))
     for day in day_list:
         if day not in DAYS:
-            raise RotaError(f"Unknown day {day!r}: use mon, tue, wed, thu, fri, sat, sun.")
+            raise RotaError(N_("Unknown day '%(value)s': use mon, tue, wed, thu, fri, sat, sun."), value=day)
     if not day_list:
-        raise RotaError("Choose at least one day.")
+        raise RotaError(N_("Choose at least one day."))
     hours = (hours or ALL_HOURS).strip().replace(" ", "")
     if not _HOURS.match(hours) or any(h > "24:00" for h in hours.split("-")):
-        raise RotaError("Hours must look like 08:00-20:00 (or 22:00-06:00 for a night shift).")
+        raise RotaError(N_("Hours must look like 08:00-20:00 (or 22:00-06:00 for a night shift)."))
     if hours.split("-")[0] == hours.split("-")[1]:
-        raise RotaError("The hours start and end at the same time; use 00:00-24:00 for all day.")
+        raise RotaError(N_("The hours start and end at the same time; use 00:00-24:00 for all day."))
     return Staff(name=name, phone=phone, languages=langs, days=tuple(d for d in DAYS if d in day_list), hours=hours)
 
 
@@ -120,7 +123,7 @@ def _audit(db: sqlite_utils.Database, action: str, staff_id: int, actor: str | N
 
 def add(db: sqlite_utils.Database, staff: Staff, *, actor: str | None, user_id: int | None = None) -> int:
     if db.execute("select 1 from oncall_staff where name = ?", [staff.name]).fetchone():
-        raise RotaError(f"{staff.name} is already on the rota.")
+        raise RotaError(N_("%(name)s is already on the rota."), name=staff.name)
     position = db.execute("select coalesce(max(position), 0) + 1 from oncall_staff").fetchone()[0]
     now = utcnow()
     cur = db.execute(
@@ -135,9 +138,9 @@ def add(db: sqlite_utils.Database, staff: Staff, *, actor: str | None, user_id: 
 def update(db: sqlite_utils.Database, staff_id: int, staff: Staff, *, actor: str | None,
            user_id: int | None = None) -> None:
     if get_staff(db, staff_id) is None:
-        raise RotaError("There is no such person on the rota.")
+        raise RotaError(N_("There is no such person on the rota."))
     if db.execute("select 1 from oncall_staff where name = ? and id != ?", [staff.name, staff_id]).fetchone():
-        raise RotaError(f"{staff.name} is already on the rota.")
+        raise RotaError(N_("%(name)s is already on the rota."), name=staff.name)
     db.execute("update oncall_staff set name = ?, languages = ?, phone = ?, days = ?, hours = ?, updated_at = ?"
                " where id = ?", [staff.name, ",".join(staff.languages), staff.phone, ",".join(staff.days),
                                  staff.hours, utcnow(), staff_id])
@@ -147,7 +150,7 @@ def update(db: sqlite_utils.Database, staff_id: int, staff: Staff, *, actor: str
 def remove(db: sqlite_utils.Database, staff_id: int, *, actor: str | None, user_id: int | None = None) -> None:
     """Take someone off the rota. The row stays (inactive) so past alerts still name them."""
     if get_staff(db, staff_id) is None:
-        raise RotaError("There is no such person on the rota.")
+        raise RotaError(N_("There is no such person on the rota."))
     db.execute("update oncall_staff set active = 0, updated_at = ? where id = ?", [utcnow(), staff_id])
     _audit(db, "oncall.remove", staff_id, actor, user_id)
 
@@ -157,7 +160,7 @@ def move(db: sqlite_utils.Database, staff_id: int, position: int, *, actor: str 
     """Put someone at ``position`` (1 = rung first) among the active staff."""
     order = [s.id for s in list_staff(db, active_only=True)]
     if staff_id not in order:
-        raise RotaError("There is no such person on the rota.")
+        raise RotaError(N_("There is no such person on the rota."))
     order.remove(staff_id)
     order.insert(max(0, min(position - 1, len(order))), staff_id)
     for i, sid in enumerate(order, start=1):
@@ -173,7 +176,7 @@ def find(db: sqlite_utils.Database, name_or_id: str) -> Staff:
         rows = list(db.query("select * from oncall_staff where name = ? and active = 1", [name_or_id]))
         row = _from_row(rows[0]) if rows else None
     if row is None or not row.active:
-        raise RotaError(f"Nobody called {name_or_id!r} is on the rota.")
+        raise RotaError(N_("Nobody called '%(name)s' is on the rota."), name=name_or_id)
     return row
 
 

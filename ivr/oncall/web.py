@@ -16,11 +16,12 @@ from aiohttp import web
 
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
 from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
-from ivr.admin.render import render
+from ivr.admin.render import render, shown
 from ivr.admin.views.case import visible_case
 from ivr.oncall import rota, store
 from ivr.oncall.check import rota_problems
 from ivr.oncall.rota import RotaError
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 
@@ -33,15 +34,16 @@ FIELDS = ("name", "phone", "languages", "days", "hours")
 def _staff_id(request: web.Request) -> int:
     raw = request.match_info["id"]
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
-        raise web.HTTPNotFound(text="There is no such person on the rota.")
+        raise web.HTTPNotFound(text=N_("There is no such person on the rota."))
     return int(raw)
 
 
-async def _rota_page(request: web.Request, *, error: str = "", form: dict[str, str] | None = None,
+async def _rota_page(request: web.Request, *, error: Words | None = None, form: dict[str, str] | None = None,
                      edit_id: int | None = None, status: int = 200) -> web.Response:
     staff = await request.app[DATABASE].read(lambda db: rota.list_staff(db, active_only=True))
     return render(request, "oncall/rota.html", {
-        "staff": staff, "error": error, "form": form or {f: "" for f in FIELDS}, "edit_id": edit_id,
+        "staff": staff, "error": shown(request, error) if error else "", "form": form or {f: "" for f in FIELDS},
+        "edit_id": edit_id,
         "problems": rota_problems(staff, request.app[SETTINGS]), "timezone": request.app[SETTINGS].timezone,
     }, status=status)
 
@@ -63,7 +65,7 @@ async def add(request: web.Request) -> web.StreamResponse:
         staff = rota.parse(**form)
         await request.app[DATABASE].write(lambda db: rota.add(db, staff, actor=user.username, user_id=user.id))
     except RotaError as exc:
-        return await _rota_page(request, error=str(exc), form=form, status=400)
+        return await _rota_page(request, error=exc.words, form=form, status=400)
     raise web.HTTPSeeOther("/oncall?done=saved")
 
 
@@ -77,7 +79,7 @@ async def save(request: web.Request) -> web.StreamResponse:
         await request.app[DATABASE].write(
             lambda db: rota.update(db, staff_id, staff, actor=user.username, user_id=user.id))
     except RotaError as exc:
-        return await _rota_page(request, error=str(exc), form=form, edit_id=staff_id, status=400)
+        return await _rota_page(request, error=exc.words, form=form, edit_id=staff_id, status=400)
     raise web.HTTPSeeOther("/oncall?done=saved")
 
 
@@ -88,7 +90,7 @@ async def remove(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[DATABASE].write(lambda db: rota.remove(db, staff_id, actor=user.username, user_id=user.id))
     except RotaError as exc:
-        return await _rota_page(request, error=str(exc), status=400)
+        return await _rota_page(request, error=exc.words, status=400)
     raise web.HTTPSeeOther("/oncall?done=saved")
 
 
@@ -98,12 +100,12 @@ async def move(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     raw = str((await request.post()).get("position", ""))
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 6:
-        return await _rota_page(request, error="Give a position: 1 is rung first.", status=400)
+        return await _rota_page(request, error=Words(N_("Give a position: 1 is rung first.")), status=400)
     try:
         await request.app[DATABASE].write(
             lambda db: rota.move(db, staff_id, int(raw), actor=user.username, user_id=user.id))
     except RotaError as exc:
-        return await _rota_page(request, error=str(exc), status=400)
+        return await _rota_page(request, error=exc.words, status=400)
     raise web.HTTPSeeOther("/oncall?done=saved")
 
 

@@ -21,6 +21,7 @@ from ivr.db import utcnow
 from ivr.protection import audit
 from ivr.protection.caller import NumberVault
 from ivr.protection.times import stamp
+from ivr.words import N_, ShownError
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class Actor(lifecycle.Actor, Protocol):
     def role(self) -> str: ...
 
 
-class CallbackError(Exception):
+class CallbackError(ShownError):
     """The call-back cannot be used as asked; the message is fit to show the user."""
 
 
@@ -76,9 +77,7 @@ def request(
          stamp(moment + timedelta(days=keep_days)), stamp(moment)],
     )
     callback_id = int(cursor.lastrowid or 0)
-    lifecycle.callback_requested(db, case_id, at=stamp(moment))
-    audit.append(db, action="callback.request", object_type="case", object_id=case_id,
-                 detail={"callback_id": callback_id, "window": window})
+    lifecycle.callback_requested(db, case_id, at=stamp(moment), callback_id=callback_id, window=window)
     log.info("case=%s callback=%s requested", case_id, callback_id)
     return callback_id
 
@@ -89,7 +88,7 @@ def _load(db: sqlite_utils.Database, callback_id: int) -> dict[str, Any]:
         " where callbacks.id = ?", [callback_id],
     ))
     if not rows:
-        raise CallbackError(f"call-back {callback_id} does not exist")
+        raise CallbackError(N_("call-back %(n)s does not exist"), n=callback_id)
     return rows[0]
 
 
@@ -97,12 +96,13 @@ def reveal(db: sqlite_utils.Database, vault: NumberVault, callback_id: int, user
     """The caller's number, for the assigned caseworker only, with the reveal and its reason logged."""
     row = _load(db, callback_id)
     if row["assignee_id"] is None or row["assignee_id"] != user.id:
-        raise NotAllowed("Only the caseworker assigned to this case can see the number.")
+        raise NotAllowed(N_("Only the caseworker assigned to this case can see the number."))
     reason = " ".join(reason.split())
     if len(reason) < MIN_REASON:
-        raise ReasonRequired("Say why you need the number (for example: calling back now, in the chosen window).")
+        raise ReasonRequired(N_("Say why you need the number (for example: calling back now, in the chosen "
+                                "window)."))
     if row["number_encrypted"] is None or row["state"] != "requested":
-        raise NumberGone("The number has been deleted (call-back done or expired).")
+        raise NumberGone(N_("The number has been deleted (call-back done or expired)."))
     number = vault.open(row["number_encrypted"])
     audit.append(db, action="callback.reveal", user_id=user.id, username=user.username, object_type="case",
                  object_id=row["case_id"], detail={"callback_id": callback_id, "reason": reason})
@@ -114,9 +114,9 @@ def mark_done(db: sqlite_utils.Database, callback_id: int, user: Actor) -> None:
     """Close the call-back and delete the number (the assignee, or a supervisor)."""
     row = _load(db, callback_id)
     if row["assignee_id"] != user.id and user.role not in CLOSERS:
-        raise NotAllowed("Only the assigned caseworker or a supervisor can close this call-back.")
+        raise NotAllowed(N_("Only the assigned caseworker or a supervisor can close this call-back."))
     if row["state"] != "requested":
-        raise NumberGone("This call-back is already closed.")
+        raise NumberGone(N_("This call-back is already closed."))
     now = utcnow()
     db.execute(
         "update callbacks set number_encrypted = null, state = 'done', done_at = ? where id = ?", [now, callback_id]

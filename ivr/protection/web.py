@@ -16,12 +16,14 @@ from aiohttp import web
 
 from ivr.admin import audit as admin_audit
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import CASE_PANELS, DATABASE, SETTINGS
 from ivr.admin.params import parse_int
-from ivr.admin.render import render
+from ivr.admin.render import render, shown
 from ivr.admin.views.case import visible_case
 from ivr.protection import callbacks
 from ivr.protection.caller import NumberVault
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +52,7 @@ async def panel(request: web.Request, case: dict[str, Any]) -> dict[str, Any] | 
 def _callback_id(request: web.Request) -> int:
     value = parse_int(request.match_info["callback_id"], low=1)
     if value is None:
-        raise web.HTTPNotFound(text="There is no such call-back request.")
+        raise web.HTTPNotFound(text=N_("There is no such call-back request."))
     return value
 
 
@@ -62,7 +64,7 @@ async def _callback_of(request: web.Request) -> tuple[dict[str, Any], int]:
         "select id from callbacks where id = ? and case_id = ?", [callback_id, case["id"]]
     )
     if row is None:
-        raise web.HTTPNotFound(text="This case has no such call-back request.")
+        raise web.HTTPNotFound(text=N_("This case has no such call-back request."))
     return case, callback_id
 
 
@@ -79,11 +81,12 @@ async def reveal(request: web.Request) -> web.StreamResponse:
     except callbacks.NotAllowed as exc:
         await database.write(lambda db: admin_audit.record(
             db, user, "callback.reveal.denied", "case", case["id"], {"callback_id": callback_id}))
-        raise web.HTTPForbidden(text=str(exc)) from None
+        raise http_error(web.HTTPForbidden, exc.words.text, **exc.words.fields) from None
     except callbacks.CallbackError as exc:
         status = 400 if isinstance(exc, callbacks.ReasonRequired) else 410
         return render(request, "protection/callback_reveal.html",
-                      {"case": case, "callback_id": callback_id, "number": None, "error": str(exc)}, status=status)
+                      {"case": case, "callback_id": callback_id, "number": None, "error": shown(request, exc)},
+                      status=status)
     return render(request, "protection/callback_reveal.html",
                   {"case": case, "callback_id": callback_id, "number": number, "error": ""})
 
@@ -95,7 +98,7 @@ async def mark_done(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[DATABASE].write(lambda db: callbacks.mark_done(db, callback_id, user))
     except callbacks.NotAllowed as exc:
-        raise web.HTTPForbidden(text=str(exc)) from None
+        raise http_error(web.HTTPForbidden, exc.words.text, **exc.words.fields) from None
     except callbacks.NumberGone:
         pass  # already closed (two tabs, or expiry): the page shows its state
     raise web.HTTPSeeOther(f"/cases/{case['id']}?done=saved")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,13 +18,14 @@ from aiohttp import web
 
 from ivr.admin import audit, fonts
 from ivr.admin.auth import current_user, require_role
-from ivr.admin.i18n import N_
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import DATABASE, NAV_LINKS, SETTINGS, NavLink, User
 from ivr.admin.params import parse_int
-from ivr.admin.render import render, render_text
+from ivr.admin.render import render, render_text, translator
 from ivr.cases import CATEGORIES
 from ivr.supply import codes, pdf, registry, report
 from ivr.supply.report import BrandReport, ReportRefused
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -34,9 +36,10 @@ MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 def _brand_id(request: web.Request, user: User) -> int:
     wanted = parse_int(request.match_info["brand_id"], low=1)
     if wanted is None:
-        raise web.HTTPNotFound(text="There is no such brand.")
+        raise web.HTTPNotFound(text=N_("There is no such brand."))
     if user.role == "brand" and wanted != user.brand_id:
-        raise web.HTTPForbidden(text="This report belongs to another brand. You can only see your own supply chain.")
+        raise web.HTTPForbidden(text=N_("This report belongs to another brand. You can only see your own supply "
+                                        "chain."))
     return wanted
 
 
@@ -47,7 +50,8 @@ def _year(request: web.Request) -> int:
         return this_year
     year = parse_int(raw, low=2000, high=this_year)
     if year is None:
-        raise web.HTTPBadRequest(text=f"The year must be a year from 2000 to {this_year}, not “{raw}”.")
+        raise http_error(web.HTTPBadRequest, N_("The year must be a year from 2000 to %(last)s, not “%(value)s”."),
+                         last=this_year, value=raw)
     return year
 
 
@@ -61,7 +65,7 @@ async def _requested(request: web.Request) -> tuple[User, BrandReport]:
         rep = await request.app[DATABASE].read(
             lambda db: report.build(db, brand_id, year, k=settings.brand_k, tz=settings.tz))
     except ReportRefused as exc:
-        raise web.HTTPNotFound(text=str(exc)) from None
+        raise http_error(web.HTTPNotFound, exc.words.text, **exc.words.fields) from None
     return user, rep
 
 
@@ -76,7 +80,8 @@ async def brand_home(request: web.Request) -> web.StreamResponse:
     user = current_user(request)
     if user.role == "brand":
         if user.brand_id is None:
-            raise web.HTTPForbidden(text="Your account is not linked to a brand yet. Ask the hotline's administrator.")
+            raise web.HTTPForbidden(text=N_("Your account is not linked to a brand yet. Ask the hotline's "
+                                            "administrator."))
         raise web.HTTPSeeOther(f"/brand/{user.brand_id}")
     brands = await request.app[DATABASE].read(registry.list_brands)
     return render(request, "supply/brand_index.html", {"brands": brands})
@@ -91,12 +96,12 @@ def _focus(db: sqlite_utils.Database, rep: BrandReport, query: Any) -> dict[str,
             "select w.id, w.name from workplaces w join workplace_brands wb on wb.workplace_id = w.id "
             "where w.code = ? and wb.brand_id = ?", [code, rep.brand_id]).fetchone() if codes.is_valid(code) else None
         if row is None:
-            raise ReportRefused(f"No workplace with the code “{code}” is in your supply chain.")
+            raise ReportRefused(N_("No workplace with the code “%(code)s” is in your supply chain."), code=code)
         out["workplace_row"] = report.workplace_row(rep, int(row[0]), str(row[1]))
     category, month = query.get("category", "").strip(), query.get("month", "").strip()
     if category or month:
         if category not in CATEGORIES or not MONTH.match(month):
-            raise ReportRefused("Choose an issue and a month like 2026-03.")
+            raise ReportRefused(N_("Choose an issue and a month like 2026-03."))
         out["cell"] = {"category": CATEGORIES[category], "month": month,
                        "value": report.figure(rep, "category_month", category, month)}
     return out
@@ -108,19 +113,29 @@ async def brand_report(request: web.Request) -> web.StreamResponse:
     try:
         focus = await request.app[DATABASE].read(lambda db: _focus(db, rep, request.query))
     except ReportRefused as exc:
-        raise web.HTTPForbidden(text=str(exc)) from None
+        raise http_error(web.HTTPForbidden, exc.words.text, **exc.words.fields) from None
     await _audit(request, user, "brand.report", rep)
-    return render(request, "supply/brand_report.html", _context(rep, focus))
+    return render(request, "supply/brand_report.html", _context(rep, translator(request), focus))
 
 
-def _context(rep: BrandReport, focus: dict[str, Any] | None = None) -> dict[str, Any]:
-    tables = {key: {"table": t, "rows": report.table_rows(t)} for key, t in rep.tables.items()}
+def _context(rep: BrandReport, gettext: Callable[[str], str], focus: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The report for its page or PDF, its own words in the reader's language (the CSV keeps English)."""
+    def say(label: str) -> str:
+        return report.translate(rep, label, gettext)
+
+    tables = {key: {"table": t, "title": say(t.title), "note": say(t.note) if t.note else "",
+                    "col_labels": [say(c) for c in t.col_labels],
+                    "rows": [(say(label), figures) for label, figures in report.table_rows(t)]}
+              for key, t in rep.tables.items()}
+    if focus and focus.get("cell"):
+        focus = {**focus, "cell": {**focus["cell"], "category": gettext(focus["cell"]["category"])}}
     trend = report.table_rows(rep.tables["category_month"])[-1][1][:-1]  # the totals row, without its total
     numbers = [int(v) for v in trend if v.isdigit()]
     peak = max(numbers, default=0) or 1
     bars = [{"month": m, "value": v, "height": (int(v) * 100 // peak) if v.isdigit() else 0}
             for m, v in zip(rep.months, trend, strict=True)]
     return {"rep": rep, "tables": tables, "bars": bars, "hidden": report.HIDDEN,
+            "facts": [(say(name), value) for name, value in rep.facts.items()],
             "focus": {"workplace_row": None, "cell": None, **(focus or {})},
             "categories": CATEGORIES, "years": list(range(rep.year, rep.year - 5, -1))}
 
@@ -137,7 +152,7 @@ async def brand_csv(request: web.Request) -> web.StreamResponse:
 @require_role(*REPORT_ROLES)
 async def brand_pdf(request: web.Request) -> web.StreamResponse:
     user, rep = await _requested(request)
-    html = render_text(request, "supply/brand_print.html", _context(rep))
+    html = render_text(request, "supply/brand_print.html", _context(rep, translator(request)))
     # Chromium embeds the fonts a PDF uses: give it the Myanmar, Khmer, Lao and Thai ones from disk.
     html = html.replace("</head>", f"<style>{fonts.stylesheet(files=True)}</style></head>", 1)
     try:
@@ -145,7 +160,7 @@ async def brand_pdf(request: web.Request) -> web.StreamResponse:
     except pdf.PdfError as exc:
         log.warning("brand report pdf failed brand=%s: %s", rep.brand_id, exc)
         raise web.HTTPServiceUnavailable(
-            text="The PDF could not be made on this server. Download the CSV or print the web page instead.",
+            text=N_("The PDF could not be made on this server. Download the CSV or print the web page instead."),
             content_type="text/plain") from None
     await _audit(request, user, "export", rep)
     return web.Response(body=data, content_type="application/pdf",

@@ -16,6 +16,7 @@ from ivr.cli.context import CliContext, pass_cli
 from ivr.db.writer import Database
 from ivr.supply import codes, registry, registry_csv
 from ivr.supply.registry import RegistryError, Workplace
+from ivr.words import N_
 
 T = TypeVar("T")
 
@@ -142,12 +143,14 @@ def brand_user(cli: CliContext, username: str, brand: str) -> None:
     def fn(db: sqlite_utils.Database) -> None:
         row = db.execute("select id, role from users where username = ?", [username]).fetchone()
         if row is None:
-            raise RegistryError(f"there is no user {username!r} (create it with `ivr user add` and role brand)")
+            raise RegistryError(N_("there is no user '%(name)s' (create it with `ivr user add` and role brand)"),
+                                name=username)
         if row[1] != "brand":
-            raise RegistryError(f"user {username!r} has role {row[1]!r}; only a 'brand' user can be tied to a brand")
+            raise RegistryError(N_("user '%(name)s' has role '%(role)s'; only a 'brand' user can be tied to a brand"),
+                                name=username, role=row[1])
         found = registry.brand_id(db, brand)
         if found is None:
-            raise RegistryError(f"there is no brand {brand!r}")
+            raise RegistryError(N_("there is no brand '%(name)s'"), name=brand)
         db.execute("update users set brand_id = ? where id = ?", [found, row[0]])
     _run(cli, fn)
     click.echo(f"{username} now sees the reports of {brand}")

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Collection, Iterator
 from typing import Final
 
+from ivr.words import N_, Words
+
 BODY_LENGTH: Final = 5
 CODE_LENGTH: Final = BODY_LENGTH + 1
 # Codes are allocated from here up so none starts with 0: spreadsheets strip a
@@ -60,15 +62,24 @@ def make_code(n: int) -> str:
     return body + check_digit(body)
 
 
-def problem(code: str) -> str | None:
-    """Why ``code`` is not a workplace code, in words a caseworker can act on; None when it is one."""
+def problem_words(code: str) -> Words | None:
+    """Why ``code`` is not a workplace code, in words a caseworker can act on (translated when shown);
+    None when it is one."""
     if not _all_digits(code):
-        return f"workplace code {code!r} must be {CODE_LENGTH} digits 0-9"
+        return Words(N_("workplace code '%(code)s' must be %(n)s digits 0-9"), code=code, n=CODE_LENGTH)
     if len(code) != CODE_LENGTH:
-        return f"workplace code {code!r} must be {CODE_LENGTH} digits, not {len(code)}"
+        return Words(N_("workplace code '%(code)s' must be %(n)s digits, not %(found)s"), code=code, n=CODE_LENGTH,
+                     found=len(code))
     if _interim(code) != 0:
-        return f"workplace code {code!r} has a wrong check digit (a digit is mistyped or two are swapped)"
+        return Words(N_("workplace code '%(code)s' has a wrong check digit (a digit is mistyped or two are "
+                        "swapped)"), code=code)
     return None
+
+
+def problem(code: str) -> str | None:
+    """:func:`problem_words` in English (the command line, CSV import reports)."""
+    words = problem_words(code)
+    return None if words is None else str(words)
 
 
 def is_valid(code: str) -> bool:

@@ -16,11 +16,12 @@ from ivr.cases import lifecycle
 from ivr.cases.lifecycle import NoSuchCase
 from ivr.db import utcnow
 from ivr.supply import codes
+from ivr.words import N_, ShownError
 
 log = logging.getLogger(__name__)
 
 
-class RegistryError(ValueError):
+class RegistryError(ShownError, ValueError):
     """A registry change that cannot be made; the message says why in one line."""
 
 
@@ -47,19 +48,21 @@ def link_case_from_code(db: sqlite_utils.Database, case_id: int) -> int | None:
 
     Returns the workplace id linked (None when the code matches nothing). Runs in a writer transaction.
     """
-    return lifecycle.link_workplace_from_code(db, case_id, lambda code: workplace_id_for_code(db, code))
+    return lifecycle.link_workplace_from_code(db, case_id, lambda code: workplace_id_for_code(db, code),
+                                              by="registry")
 
 
-def set_case_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: int | None) -> None:
+def set_case_workplace(db: sqlite_utils.Database, case_id: int, workplace_id: int | None, *,
+                       by: lifecycle.By) -> None:
     """A caseworker's decision: the case concerns this workplace (or none). Marks the link confirmed."""
     if workplace_id is not None and db.execute(
         "select 1 from workplaces where id = ?", [workplace_id]
     ).fetchone() is None:
-        raise RegistryError(f"there is no workplace with id {workplace_id}")
+        raise RegistryError(N_("there is no workplace with id %(n)s"), n=workplace_id)
     try:
-        lifecycle.confirm_workplace(db, case_id, workplace_id)
+        lifecycle.confirm_workplace(db, case_id, workplace_id, by=by)
     except NoSuchCase:
-        raise RegistryError(f"there is no case {case_id}") from None
+        raise RegistryError(N_("there is no case %(n)s"), n=case_id) from None
 
 
 # -- brands and suppliers ------------------------------------------------------------
@@ -78,7 +81,7 @@ def _id_by_name(db: sqlite_utils.Database, table: str, name: str) -> int | None:
 def ensure_brand(db: sqlite_utils.Database, name: str) -> int:
     name = name.strip()
     if not name:
-        raise RegistryError("a brand needs a name")
+        raise RegistryError(N_("a brand needs a name"))
     found = _id_by_name(db, "brands", name)
     if found is not None:
         return found
@@ -88,9 +91,9 @@ def ensure_brand(db: sqlite_utils.Database, name: str) -> int:
 def add_supplier(db: sqlite_utils.Database, name: str, country: str = "") -> int:
     name = name.strip()
     if not name:
-        raise RegistryError("a supplier needs a name")
+        raise RegistryError(N_("a supplier needs a name"))
     if _id_by_name(db, "suppliers", name) is not None:
-        raise RegistryError(f"supplier {name!r} already exists")
+        raise RegistryError(N_("supplier '%(name)s' already exists"), name=name)
     return _insert(db, "insert into suppliers (name, country, created_at) values (?, ?, ?)",
                    [name, country.strip(), utcnow()])
 
@@ -122,19 +125,19 @@ def save_workplace(db: sqlite_utils.Database, wp: Workplace, *, workplace_id: in
     The supplier must already exist: a misspelt supplier would otherwise silently
     split one supply chain in two.
     """
-    problem = codes.problem(wp.code)
+    problem = codes.problem_words(wp.code)
     if problem:
         raise RegistryError(problem)
     if not wp.name.strip():
-        raise RegistryError(f"workplace {wp.code} needs a name")
+        raise RegistryError(N_("workplace %(code)s needs a name"), code=wp.code)
     sup_id: int | None = None
     if wp.supplier.strip():
         sup_id = supplier_id(db, wp.supplier)
         if sup_id is None:
-            raise RegistryError(f"unknown supplier {wp.supplier.strip()!r} (add it first)")
+            raise RegistryError(N_("unknown supplier '%(name)s' (add it first)"), name=wp.supplier.strip())
     clash = db.execute("select id from workplaces where code = ?", [wp.code]).fetchone()
     if clash is not None and clash[0] != workplace_id:
-        raise RegistryError(f"workplace code {wp.code} is already used")
+        raise RegistryError(N_("workplace code %(code)s is already used"), code=wp.code)
     now = utcnow()
     values: dict[str, Any] = {
         "code": wp.code, "name": wp.name.strip(), "location": wp.location.strip(),
@@ -149,7 +152,7 @@ def save_workplace(db: sqlite_utils.Database, wp: Workplace, *, workplace_id: in
         sets = ", ".join(f"{k} = ?" for k in values)
         cur = db.execute(f"update workplaces set {sets} where id = ?", [*values.values(), workplace_id])
         if cur.rowcount == 0:
-            raise RegistryError(f"there is no workplace with id {workplace_id}")
+            raise RegistryError(N_("there is no workplace with id %(n)s"), n=workplace_id)
         db.execute("delete from workplace_brands where workplace_id = ?", [workplace_id])
     for brand in dict.fromkeys(b.strip() for b in wp.brands if b.strip()):
         db.execute(

@@ -12,6 +12,7 @@ from typing import Any, Final
 import sqlite_utils
 
 from ivr.db import utcnow
+from ivr.words import N_, ShownError
 
 KINDS: Final[dict[str, str]] = {
     "wages_paid": "Unpaid wages paid",
@@ -31,7 +32,7 @@ STATUSES: Final[dict[str, str]] = {
 }
 
 
-class RemediationError(ValueError):
+class RemediationError(ShownError, ValueError):
     """A remediation entry that cannot be saved; the message says why in one line."""
 
 
@@ -39,22 +40,22 @@ def _check_date(text: str) -> str:
     try:
         return date.fromisoformat(text.strip()).isoformat()
     except ValueError:
-        raise RemediationError(f"due date {text!r} is not a date like 2026-12-31") from None
+        raise RemediationError(N_("due date '%(value)s' is not a date like 2026-12-31"), value=text) from None
 
 
 def add_action(db: sqlite_utils.Database, *, case_id: int, supplier_id: int, kind: str, action: str,
                due_date: str, user_id: int | None) -> int:
     """Record an action a supplier agreed to for a case. Runs in a writer transaction."""
     if kind not in KINDS:
-        raise RemediationError(f"unknown kind of remediation {kind!r}")
+        raise RemediationError(N_("unknown kind of remediation '%(value)s'"), value=kind)
     if not action.strip():
-        raise RemediationError("describe the agreed action")
+        raise RemediationError(N_("describe the agreed action"))
     due = _check_date(due_date)
     case = db.execute("select workplace_id from cases where id = ?", [case_id]).fetchone()
     if case is None:
-        raise RemediationError(f"there is no case {case_id}")
+        raise RemediationError(N_("there is no case %(n)s"), n=case_id)
     if db.execute("select 1 from suppliers where id = ?", [supplier_id]).fetchone() is None:
-        raise RemediationError("choose a supplier from the registry")
+        raise RemediationError(N_("choose a supplier from the registry"))
     now = utcnow()
     rowid = db.execute(
         "insert into remediation (case_id, supplier_id, workplace_id, kind, action, due_date, status, created_by,"
@@ -68,14 +69,14 @@ def add_action(db: sqlite_utils.Database, *, case_id: int, supplier_id: int, kin
 def set_status(db: sqlite_utils.Database, remediation_id: int, status: str, *, case_id: int) -> None:
     """Mark an action done, not done or cancelled (or back to agreed). ``case_id`` guards against a stale form."""
     if status not in STATUSES:
-        raise RemediationError(f"unknown remediation status {status!r}")
+        raise RemediationError(N_("unknown remediation status '%(value)s'"), value=status)
     now = utcnow()
     cur = db.execute(
         "update remediation set status = ?, updated_at = ?, done_at = ? where id = ? and case_id = ?",
         [status, now, now if status == "done" else None, remediation_id, case_id],
     )
     if cur.rowcount == 0:
-        raise RemediationError(f"case {case_id} has no remediation action {remediation_id}")
+        raise RemediationError(N_("case %(n)s has no remediation action %(action)s"), n=case_id, action=remediation_id)
 
 
 def for_case(db: sqlite_utils.Database, case_id: int) -> list[dict[str, Any]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -23,19 +24,20 @@ import sqlite_utils
 from ivr.cases import CATEGORIES
 from ivr.supply.remediation import KINDS
 from ivr.supply.suppression import Cell, Grid, suppress
+from ivr.words import N_, ShownError, Words
 
-OTHER_WORKPLACES = "Other workplaces (fewer than {k} reports each)"
-OUTCOMES = {"resolved": "Resolved", "open": "Not yet resolved"}
+OTHER_WORKPLACES = N_("Other workplaces (fewer than %(k)s reports each)")
+OUTCOMES = {"resolved": N_("Resolved"), "open": N_("Not yet resolved")}
 REMEDIATION_OUTCOMES = {
-    "on_time": "Done by the due date",
-    "late": "Done late",
-    "open": "Agreed, not yet due",
-    "overdue": "Overdue",
-    "not_done": "Not done",
+    "on_time": N_("Done by the due date"),
+    "late": N_("Done late"),
+    "open": N_("Agreed, not yet due"),
+    "overdue": N_("Overdue"),
+    "not_done": N_("Not done"),
 }
 
 
-class ReportRefused(Exception):
+class ReportRefused(ShownError):
     """A brand asked for something it may not see; the message says why, for the brand user."""
 
 
@@ -60,6 +62,16 @@ class BrandReport:
     tables: dict[str, Table] = field(default_factory=dict)
     # One-figure facts ('Median days from report to resolution' -> '23' or None when hidden).
     facts: dict[str, str | None] = field(default_factory=dict)
+    # The report's own words (titles, labels, notes, facts) in English, as the CSV has them -> the catalog's
+    # words, so a page or PDF shows them in its reader's language (:func:`translate`).
+    words: dict[str, Words] = field(default_factory=dict)
+
+    def say(self, text: str, **fields: object) -> str:
+        """``text`` (marked with N_()) in English, remembered for :func:`translate`."""
+        words = Words(text, **fields)
+        english = str(words)
+        self.words[english] = words
+        return english
 
     @property
     def total(self) -> int | None:
@@ -126,7 +138,7 @@ def build(db: sqlite_utils.Database, brand_id: int, year: int, *, k: int, tz: Zo
     """The report for ``brand_id`` over ``year``; raises ReportRefused for an unknown brand."""
     brand = db.execute("select name from brands where id = ?", [brand_id]).fetchone()
     if brand is None:
-        raise ReportRefused("There is no such brand.")
+        raise ReportRefused(N_("There is no such brand."))
     today = today or datetime.now(tz).date()
     bounds = month_bounds(year, tz, today)
     chain = db.execute("select count(*) from workplace_brands where brand_id = ?", [brand_id]).fetchone()[0]
@@ -161,7 +173,7 @@ def build(db: sqlite_utils.Database, brand_id: int, year: int, *, k: int, tz: Zo
     pooled = any(n < k for n in wp_total.values())
     row_keys = [str(w) for w in shown_wps] + (["pool"] if pooled else [])
     row_labels = [" — ".join(p for p in names.get(w, ("?", "")) if p) for w in shown_wps]
-    row_labels += [OTHER_WORKPLACES.format(k=k)] if pooled else []
+    row_labels += [report.say(OTHER_WORKPLACES, k=k)] if pooled else []
 
     def row_key(wp: int) -> str:
         return str(wp) if wp_total[wp] >= k else "pool"
@@ -177,18 +189,19 @@ def build(db: sqlite_utils.Database, brand_id: int, year: int, *, k: int, tz: Zo
     links += [(("b", (i, b.total_col)), ("c", (i, c.total_col))) for i in range(len(row_keys))]
     _link({"a": a, "b": b, "c": c}, links, k)
 
-    cat_labels = list(CATEGORIES.values())
-    report.tables["category_month"] = Table("category_month", "Reports by issue and month", a, cat_labels,
-                                            report.months)
-    report.tables["workplace_category"] = Table("workplace_category", "Reports by workplace and issue", b,
-                                                row_labels, cat_labels)
-    report.tables["workplace_outcome"] = Table("workplace_outcome", "Cases resolved, by workplace", c,
-                                               row_labels, list(OUTCOMES.values()))
+    cat_labels = [report.say(label) for label in CATEGORIES.values()]
+    report.say(TOTAL)
+    report.tables["category_month"] = Table("category_month", report.say(N_("Reports by issue and month")), a,
+                                            cat_labels, report.months)
+    report.tables["workplace_category"] = Table("workplace_category", report.say(N_("Reports by workplace and issue")),
+                                                b, row_labels, cat_labels)
+    report.tables["workplace_outcome"] = Table("workplace_outcome", report.say(N_("Cases resolved, by workplace")),
+                                               c, row_labels, [report.say(label) for label in OUTCOMES.values()])
 
     days = [r[0] for r in db.execute(
         f"select julianday(c.resolved_at) - julianday(c.created_at) {scope} "
         "and c.status in ('resolved', 'closed') and c.resolved_at is not null", scope_params)]
-    report.facts["Median days from report to resolution"] = _median_days(days, k)
+    report.facts[report.say(N_("Median days from report to resolution"))] = _median_days(days, k)
     _remediation(db, report, scope, scope_params, today)
     return report
 
@@ -223,12 +236,14 @@ def _remediation(db: sqlite_utils.Database, report: BrandReport, scope: str, sco
     kinds = list(KINDS) if counts else []
     grid = suppress(Grid.build(kinds, list(REMEDIATION_OUTCOMES), counts, col_totals=False), report.k)
     report.tables["remediation"] = Table(
-        "remediation", "Remediation agreed with suppliers, by kind", grid, [KINDS[kd] for kd in kinds],
-        list(REMEDIATION_OUTCOMES.values()),
-        note="Counts cases; a case with two kinds of remedy counts once in each row, so rows are not added up.",
+        "remediation", report.say(N_("Remediation agreed with suppliers, by kind")), grid,
+        [report.say(KINDS[kd]) for kd in kinds], [report.say(label) for label in REMEDIATION_OUTCOMES.values()],
+        note=report.say(N_("Counts cases; a case with two kinds of remedy counts once in each row, so rows are not "
+                           "added up.")),
     )
     for kd in kinds:
-        report.facts[f"Median days to remedy: {KINDS[kd]}"] = _median_days(days[kd], report.k)
+        report.facts[report.say(N_("Median days to remedy: %(kind)s"), kind=Words(KINDS[kd]))] = \
+            _median_days(days[kd], report.k)
 
 
 def _outcome(items: list[tuple[str, str, str, str | None]], today: date) -> str:
@@ -244,7 +259,13 @@ def _outcome(items: list[tuple[str, str, str, str | None]], today: date) -> str:
 
 
 HIDDEN = "hidden"
-TOTAL = "Total"
+TOTAL = N_("Total")
+
+
+def translate(report: BrandReport, label: str, gettext: Callable[[str], str]) -> str:
+    """One of the report's English labels in a reader's language; a workplace name or month as it is."""
+    words = report.words.get(label)
+    return words.translate(gettext) if words is not None else label
 
 
 def table_rows(table: Table) -> list[tuple[str, list[str]]]:
@@ -288,20 +309,19 @@ def workplace_row(report: BrandReport, workplace_id: int, name: str) -> int:
     if str(workplace_id) in keys:
         return keys.index(str(workplace_id))
     raise ReportRefused(
-        f"{name} has fewer than {report.k} confirmed reports in {report.year}, so its figures are not shown "
-        "on their own: they could point to the workers who called."
-    )
+        N_("%(name)s has fewer than %(k)s confirmed reports in %(year)s, so its figures are not shown on their "
+           "own: they could point to the workers who called."), name=name, k=report.k, year=report.year)
 
 
 def figure(report: BrandReport, table_key: str, row_key: str, col_key: str) -> int:
     """One figure by its keys (e.g. category 'wages', month '2026-03'); ReportRefused when hidden."""
     table = report.tables.get(table_key)
     if table is None or row_key not in table.grid.rows or col_key not in table.grid.cols:
-        raise ReportRefused("There is no such figure in this report.")
+        raise ReportRefused(N_("There is no such figure in this report."))
     shown = table.grid.shown((table.grid.rows.index(row_key), table.grid.cols.index(col_key)))
     if shown is None:
         raise ReportRefused(
-            f"This figure is hidden: it is built from fewer than {report.k} reports, or it would let "
-            "someone work out a hidden one. Small numbers could point to the workers who called."
+            N_("This figure is hidden: it is built from fewer than %(k)s reports, or it would let someone work out "
+               "a hidden one. Small numbers could point to the workers who called."), k=report.k
         )
     return shown

@@ -14,9 +14,10 @@ import sqlite_utils
 
 from ivr.admin.params import parse_int
 from ivr.supply import codes
+from ivr.words import N_, ShownError
 
 
-class SearchError(ValueError):
+class SearchError(ShownError, ValueError):
     """A search value that does not parse or names nothing; the message says which."""
 
 
@@ -36,7 +37,8 @@ def _id(name: str, raw: str) -> int | None:
         return None
     value = parse_int(raw)
     if value is None:
-        raise SearchError(f"The filter “{name}” must be chosen from the list, not “{raw}”.")
+        raise SearchError(N_("The filter “%(name)s” must be chosen from the list, not “%(value)s”."), name=name,
+                          value=raw)
     return value
 
 
@@ -45,12 +47,12 @@ def parse(db: sqlite_utils.Database, query: Mapping[str, str]) -> SupplySearch:
     code = query.get("workplace", "").strip()
     workplace_id = None
     if code:
-        problem = codes.problem(code)
+        problem = codes.problem_words(code)
         if problem:
-            raise SearchError(f"The filter “workplace”: {problem}.")
+            raise SearchError(N_("The filter “workplace”: %(problem)s."), problem=problem)
         row = db.execute("select id from workplaces where code = ?", [code]).fetchone()
         if row is None:
-            raise SearchError(f"No workplace has the code {code}.")
+            raise SearchError(N_("No workplace has the code %(code)s."), code=code)
         workplace_id = int(row[0])
     return SupplySearch(workplace_id, _id("supplier", query.get("supplier", "").strip()),
                         _id("brand", query.get("brand", "").strip()))

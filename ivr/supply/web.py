@@ -18,15 +18,16 @@ from aiohttp import web
 
 from ivr.admin import audit
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
-from ivr.admin.i18n import N_
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.params import parse_int
 from ivr.admin.queue import visible_to
-from ivr.admin.render import render
+from ivr.admin.render import render, shown, translator
 from ivr.admin.views.case import visible_case
 from ivr.cases import lifecycle
 from ivr.supply import brand_web, codes, registry, registry_csv, remediation, search
 from ivr.supply.registry import RegistryError, Workplace
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +39,17 @@ SHOWN_PROBLEMS = 100  # on the page; the CLI prints every one
 
 
 def _int_or_404(raw: str, what: str) -> int:
+    """``what`` is marked with N_() by the caller."""
     value = parse_int(raw, low=1)
     if value is None:
-        raise web.HTTPNotFound(text=f"There is no such {what}.")
+        raise http_error(web.HTTPNotFound, N_("There is no such %(what)s."), what=Words(what))
     return value
 
 
 # -- the registry ----------------------------------------------------------------------
 
-async def _registry_page(request: web.Request, *, error: str = "", problems: list[str] | None = None,
-                         notice: str = "", status: int = 200) -> web.Response:
+async def _registry_page(request: web.Request, *, error: Words | None = None, problems: list[str] | None = None,
+                         notice: Words | None = None, status: int = 200) -> web.Response:
     database = request.app[DATABASE]
     # A page at a time: the whole registry (60 000 rows) was a 20 MB page.
     raw = request.query.get("page", "1")
@@ -63,7 +65,8 @@ async def _registry_page(request: web.Request, *, error: str = "", problems: lis
     return render(request, "supply/workplaces.html", {
         "workplaces": workplaces, "page": page, "has_next": has_next,
         "suppliers": suppliers, "brands": brands, "next_code": next_code,
-        "error": error, "problems": problems or [], "message": notice, "columns": ",".join(registry_csv.COLUMNS),
+        "error": shown(request, error) if error else "", "problems": problems or [],
+        "message": shown(request, notice) if notice else "", "columns": ",".join(registry_csv.COLUMNS),
     }, status=status)
 
 
@@ -73,7 +76,7 @@ async def _registry_change(request: web.Request,
     try:
         await request.app[DATABASE].write(write)
     except RegistryError as exc:
-        return await _registry_page(request, error=str(exc), status=400)
+        return await _registry_page(request, error=exc.words, status=400)
     raise web.HTTPSeeOther("/workplaces?done=saved")
 
 
@@ -107,16 +110,16 @@ async def add_workplace(request: web.Request) -> web.StreamResponse:
 
 @require_role(*REGISTRY_ROLES)
 async def edit_page(request: web.Request) -> web.StreamResponse:
-    wp_id = _int_or_404(request.match_info["id"], "workplace")
+    wp_id = _int_or_404(request.match_info["id"], N_("workplace"))
     wp = await request.app[DATABASE].read(lambda db: registry.get_workplace(db, wp_id))
     if wp is None:
-        raise web.HTTPNotFound(text="There is no such workplace.")
+        raise web.HTTPNotFound(text=N_("There is no such workplace."))
     return render(request, "supply/workplace_edit.html", {"wp": wp, "error": ""})
 
 
 @require_role(*REGISTRY_ROLES)
 async def save_workplace(request: web.Request) -> web.StreamResponse:
-    wp_id = _int_or_404(request.match_info["id"], "workplace")
+    wp_id = _int_or_404(request.match_info["id"], N_("workplace"))
     form = await request.post()
     user = current_user(request)
 
@@ -130,7 +133,7 @@ async def save_workplace(request: web.Request) -> web.StreamResponse:
     except RegistryError as exc:
         wp = {"id": wp_id, **{k: str(form.get(k, "")) for k in registry_csv.COLUMNS},
               "active": bool(form.get("active"))}
-        return render(request, "supply/workplace_edit.html", {"wp": wp, "error": str(exc)}, status=400)
+        return render(request, "supply/workplace_edit.html", {"wp": wp, "error": shown(request, exc)}, status=400)
     raise web.HTTPSeeOther("/workplaces?done=saved")
 
 
@@ -151,10 +154,10 @@ async def import_csv(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     upload = form.get("file")
     if not isinstance(upload, web.FileField):
-        return await _registry_page(request, error="Choose a CSV file to import.", status=400)
+        return await _registry_page(request, error=Words(N_("Choose a CSV file to import.")), status=400)
     data = await asyncio.to_thread(upload.file.read, MAX_CSV_BYTES + 1)
     if len(data) > MAX_CSV_BYTES:
-        return await _registry_page(request, error="The file is bigger than 5 MB; split it.", status=400)
+        return await _registry_page(request, error=Words(N_("The file is bigger than 5 MB; split it.")), status=400)
     user = current_user(request)
 
     database = request.app[DATABASE]
@@ -163,16 +166,19 @@ async def import_csv(request: web.Request) -> web.StreamResponse:
         rows, problems = await asyncio.to_thread(registry_csv.read, data)
         result = await registry_csv.import_rows(database, rows, problems)
     except registry_csv.CsvImportError as exc:
-        shown = exc.problems[:SHOWN_PROBLEMS]
+        # Each problem names a line of the file, as the CLI prints it (in English).
+        shown_problems = exc.problems[:SHOWN_PROBLEMS]
         if len(exc.problems) > SHOWN_PROBLEMS:
-            shown.append(f"… and {len(exc.problems) - SHOWN_PROBLEMS} more problems")
-        return await _registry_page(request, error="The file was not imported; nothing changed.",
-                                    problems=shown, status=400)
+            shown_problems.append(translator(request)(N_("… and %(n)s more problems"))
+                                  % {"n": len(exc.problems) - SHOWN_PROBLEMS})
+        return await _registry_page(request, error=Words(N_("The file was not imported; nothing changed.")),
+                                    problems=shown_problems, status=400)
     await database.write(lambda db: audit.record(db, user, "workplace.import", "workplace", None,
                                                  {"added": result.added, "updated": result.updated}))
     return await _registry_page(
-        request, notice=f"Imported: {result.added} added, {result.updated} updated, "
-                        f"{result.cases_linked} case(s) linked to their workplace.")
+        request, notice=Words(N_("Imported: %(added)s added, %(updated)s updated, %(linked)s case(s) linked to their "
+                                 "workplace."), added=result.added, updated=result.updated,
+                              linked=result.cases_linked))
 
 
 @require_role(*REGISTRY_ROLES)
@@ -188,10 +194,11 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
 
 # -- cases: the workplace panel, the link, remediation ---------------------------------------
 
-def _panel_data(db: sqlite_utils.Database, case: dict[str, Any]) -> dict[str, Any]:
+def _panel_data(db: sqlite_utils.Database, case: dict[str, Any], translate: Callable[[str], str]) -> dict[str, Any]:
     linked = registry.get_workplace(db, case["workplace_id"]) if case.get("workplace_id") is not None else None
     keyed = case.get("workplace_code") or ""
-    keyed_problem = codes.problem(keyed) if keyed else None
+    keyed_words = codes.problem_words(keyed) if keyed else None
+    keyed_problem = keyed_words.translate(translate) if keyed_words else None
     keyed_match = registry.workplace_id_for_code(db, keyed) if keyed and not keyed_problem else None
     return {
         "linked": linked,
@@ -208,44 +215,48 @@ def _panel_data(db: sqlite_utils.Database, case: dict[str, Any]) -> dict[str, An
 
 
 async def case_panel(request: web.Request, case: dict[str, Any]) -> dict[str, Any] | None:
-    return await request.app[DATABASE].read(lambda db: _panel_data(db, case))
+    translate = translator(request)
+    return await request.app[DATABASE].read(lambda db: _panel_data(db, case, translate))
 
 
-async def _case_form(request: web.Request, action: str, fn: Any) -> web.StreamResponse:
-    """Run a panel form for a case the user may see; a refusal comes back as a plain 400 with the reason."""
+async def _case_form(request: web.Request, action: str | None, fn: Any) -> web.StreamResponse:
+    """Run a panel form for a case the user may see; a refusal comes back as a plain 400 with the reason.
+    ``action`` is the audit row to write; None when the change writes its own (ivr.cases.lifecycle)."""
     case = await visible_case(request)
     user = current_user(request)
     form = await request.post()
 
     def write(db: sqlite_utils.Database) -> None:
         fn(db, int(case["id"]), form, user)
-        audit.record(db, user, action, "case", case["id"])
+        if action is not None:
+            audit.record(db, user, action, "case", case["id"])
 
     try:
         await request.app[DATABASE].write(write)
     except (RegistryError, remediation.RemediationError) as exc:
-        raise web.HTTPBadRequest(text=f"{exc}. Go back to the case and try again.") from None
+        raise http_error(web.HTTPBadRequest, N_("%(problem)s. Go back to the case and try again."),
+                         problem=exc.words) from None
     raise web.HTTPSeeOther(f"/cases/{case['id']}?done=saved")
 
 
 def _link(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None:
     choice = str(form.get("link", ""))
     if choice == "none":
-        registry.set_case_workplace(db, case_id, None)
+        registry.set_case_workplace(db, case_id, None, by=user)
         return
     code = str(form.get("code", "")).strip()
-    problem = codes.problem(code)
+    problem = codes.problem_words(code)
     if problem:
-        raise RegistryError(problem[0].upper() + problem[1:])
+        raise RegistryError(problem)
     wp_id = registry.workplace_id_for_code(db, code)
     if wp_id is None:
-        raise RegistryError(f"No active workplace has the code {code}; add it to the registry first")
-    registry.set_case_workplace(db, case_id, wp_id)
+        raise RegistryError(N_("No active workplace has the code %(code)s; add it to the registry first"), code=code)
+    registry.set_case_workplace(db, case_id, wp_id, by=user)
 
 
 @require_role(*CASE_ROLES)
 async def link_workplace(request: web.Request) -> web.StreamResponse:
-    return await _case_form(request, "case.workplace", _link)
+    return await _case_form(request, None, _link)
 
 
 def _add_action(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None:
@@ -263,7 +274,7 @@ async def add_action(request: web.Request) -> web.StreamResponse:
 
 @require_role(*CASE_ROLES)
 async def action_status(request: web.Request) -> web.StreamResponse:
-    action_id = _int_or_404(request.match_info["action_id"], "remediation action")
+    action_id = _int_or_404(request.match_info["action_id"], N_("remediation action"))
 
     def run(db: sqlite_utils.Database, case_id: int, form: Any, user: Any) -> None:
         remediation.set_status(db, action_id, str(form.get("status", "")), case_id=case_id)
@@ -281,7 +292,7 @@ async def cases_page(request: web.Request) -> web.StreamResponse:
     try:
         found = await database.read(lambda db: search.parse(db, request.query))
     except search.SearchError as exc:
-        error, found = str(exc), search.SupplySearch()
+        error, found = shown(request, exc), search.SupplySearch()
     if not found.empty:
         clause, params = search.where(found)
         allowed, allowed_params = visible_to(user)

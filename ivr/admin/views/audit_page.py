@@ -10,10 +10,11 @@ from aiohttp import web
 
 from ivr.admin import audit, history
 from ivr.admin.auth import current_user, require_role
-from ivr.admin.i18n import N_
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.render import local_time, render, translator
 from ivr.protection import audit as chain
+from ivr.words import N_
 
 
 async def activity_panel(request: web.Request, case: dict[str, Any]) -> dict[str, Any] | None:
@@ -26,7 +27,8 @@ def _filter(request: web.Request) -> history.AuditFilter:
     try:
         return history.parse(request.query)
     except history.AuditFilterError as exc:
-        raise web.HTTPBadRequest(text=f"{exc} Clear the filters and try again.") from None
+        raise http_error(web.HTTPBadRequest, N_("%(problem)s Clear the filters and try again."),
+                         problem=exc.words) from None
 
 
 @require_role("admin")

@@ -13,13 +13,14 @@ from markupsafe import Markup
 
 from ivr.admin import audit, casework
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import CASE_PANELS, DATABASE, SETTINGS, User
 from ivr.admin.params import parse_int, path_id
-from ivr.admin.render import render, render_text
-from ivr.admin.replies import save_reply
+from ivr.admin.render import render, render_text, shown, translator
+from ivr.admin.replies import ReplyRefused, save_reply
 from ivr.admin.views.queue import assignees
 from ivr.cases import TRANSITIONS
-from ivr.prompts.convert import AudioError
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,12 @@ async def visible_case(request: web.Request, case_id: int | None = None) -> dict
     case_id = _case_id(request) if case_id is None else case_id
     case = await request.app[DATABASE].read(lambda db: casework.get_case(db, case_id))
     if case is None:
-        raise web.HTTPNotFound(text=f"There is no case number {case_id}.")
+        raise http_error(web.HTTPNotFound, N_("There is no case number %(n)s."), n=case_id)
     if not casework.can_see(user, case):
         # Refusals are audited too: someone trying case numbers is worth a supervisor's look.
         await request.app[DATABASE].write(lambda db: audit.record(db, user, "case.view.refused", "case", case_id))
         raise web.HTTPForbidden(
-            text="This case is not assigned to you and is not in your languages, so you cannot open it."
+            text=N_("This case is not assigned to you and is not in your languages, so you cannot open it.")
         )
     return case
 
@@ -55,7 +56,8 @@ async def _panels(request: web.Request, case: dict[str, Any]) -> list[Markup]:
             raise
         except Exception:
             log.exception("case panel %s failed case=%s", template, case["id"])
-            out.append(Markup('<section class="card warning">One part of this page could not be shown.</section>'))
+            out.append(Markup('<section class="card warning">{}</section>').format(
+                translator(request)(N_("One part of this page could not be shown."))))
     return out
 
 
@@ -86,18 +88,18 @@ async def _change(request: web.Request, done: str,
         await request.app[DATABASE].write(lambda db: fn(db, user, case, form))
     except casework.Conflict as exc:
         fresh = await visible_case(request)
-        return await _page(request, fresh, status=409, error=str(exc),
+        return await _page(request, fresh, status=409, error=shown(request, exc),
                            conflict={"current": exc.current, "mine": form.get("text", ""),
                                      "recording_id": form.get("recording_id"), "kind": form.get("kind")})
     except casework.Refused as exc:
-        return await _page(request, case, status=400, error=str(exc))
+        return await _page(request, case, status=400, error=shown(request, exc))
     raise web.HTTPSeeOther(f"/cases/{case['id']}?done={done}")
 
 
 def _int(form: Any, name: str) -> int:
     value = parse_int(form.get(name, ""))
     if value is None:
-        raise casework.Refused("The form was incomplete. Reload the page and try again.")
+        raise casework.Refused(N_("The form was incomplete. Reload the page and try again."))
     return value
 
 
@@ -143,18 +145,19 @@ async def upload_reply(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     upload = form.get("audio")
     if not isinstance(upload, web.FileField):
-        return await _reply_refused(request, case, "Choose an audio file, or record a message, first.")
+        return await _reply_refused(request, case, Words(N_("Choose an audio file, or record a message, first.")))
     data = await asyncio.to_thread(upload.file.read)
     try:
         await save_reply(request.app[SETTINGS], request.app[DATABASE], user, case["id"], upload.filename, data)
-    except AudioError as exc:
-        return await _reply_refused(request, case, str(exc))
+    except ReplyRefused as exc:
+        return await _reply_refused(request, case, exc.words)
     if request.headers.get("X-CSRF-Token"):
         return web.json_response({"ok": True, "redirect": f"/cases/{case['id']}?done=reply"})
     raise web.HTTPSeeOther(f"/cases/{case['id']}?done=reply")
 
 
-async def _reply_refused(request: web.Request, case: dict[str, Any], message: str) -> web.StreamResponse:
+async def _reply_refused(request: web.Request, case: dict[str, Any], words: Words) -> web.StreamResponse:
+    message = shown(request, words)
     if request.headers.get("X-CSRF-Token"):
         return web.json_response({"ok": False, "error": message}, status=400)
     return await _page(request, case, status=400, error=message)

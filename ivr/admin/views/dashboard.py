@@ -17,7 +17,9 @@ from markupsafe import Markup
 from ivr.admin import audit, stats
 from ivr.admin.auth import current_user, require_role
 from ivr.admin.charts import bar_chart
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import DATABASE, SETTINGS
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +53,11 @@ def _period(request: web.Request) -> stats.Period:
         first = date.fromisoformat(request.query["from"]) if request.query.get("from") else \
             last - timedelta(days=stats.DAYS - 1)
     except ValueError:
-        raise web.HTTPBadRequest(text="The dates must look like 2026-01-31. Clear them and try again.") from None
+        raise web.HTTPBadRequest(text=N_("The dates must look like 2026-01-31. Clear them and try again.")) from None
     if first > last:
-        raise web.HTTPBadRequest(text="The “from” date is after the “to” date.")
+        raise web.HTTPBadRequest(text=N_("The “from” date is after the “to” date."))
     if (last - first).days >= MAX_DAYS:
-        raise web.HTTPBadRequest(text=f"Choose at most {MAX_DAYS} days at a time.")
+        raise http_error(web.HTTPBadRequest, N_("Choose at most %(n)s days at a time."), n=MAX_DAYS)
     return stats.Period(first, last)
 
 
@@ -99,7 +101,7 @@ async def export_csv(request: web.Request) -> web.StreamResponse:
     figures = await _figures(request)
     table = next((t for t in figures["tables"] if t.name == name), None)
     if table is None:
-        raise web.HTTPNotFound(text="There is no table with this name on the dashboard.")
+        raise web.HTTPNotFound(text=N_("There is no table with this name on the dashboard."))
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(table.columns)

@@ -15,7 +15,8 @@ from ivr.admin import audit, limits
 from ivr.admin.auth import SESSIONS, public, session_cookie_name, set_cookie
 from ivr.admin.keys import DATABASE, NAV_LINKS, SESSION_EXPIRED, SESSION_TOKEN, SETTINGS, USER
 from ivr.admin.passwords import hash_password, needs_rehash, verify_password
-from ivr.admin.render import render
+from ivr.admin.render import render, shown
+from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
 
@@ -87,10 +88,10 @@ async def login_form(request: web.Request) -> web.StreamResponse:
     return _form(request, expired=expired)
 
 
-def _form(request: web.Request, *, error: str = "", username: str = "", expired: bool = False,
+def _form(request: web.Request, *, error: Words | None = None, username: str = "", expired: bool = False,
           status: int = 200) -> web.Response:
     ctx: dict[str, Any] = {
-        "error": error,
+        "error": shown(request, error) if error else "",
         "username": username,
         "expired": expired,
         "next": _safe_next(request.query.get("next", "")),
@@ -113,9 +114,9 @@ async def login(request: web.Request) -> web.StreamResponse:
             request,
             username=username,
             status=429,
-            error=f"Too many wrong attempts. Please wait {limits.minutes(wait)} minute(s) and try again. "
-            "If you have forgotten your password, ask your hotline's administrator (who manages accounts) "
-            "to reset it; a supervisor then gives you a link to choose a new one.",
+            error=Words(N_("Too many wrong attempts. Please wait %(n)s minute(s) and try again. If you have "
+                           "forgotten your password, ask your hotline's administrator (who manages accounts) to reset "
+                           "it; a supervisor then gives you a link to choose a new one."), n=limits.minutes(wait)),
         )
     row = await database.query_one(
         "select id, username, password_hash, active, approved from users where username = ? collate nocase",
@@ -127,7 +128,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     if ok and row is not None and not row["approved"]:
         await database.write(lambda db: limits.succeeded(db, username, address))
         return _form(request, username=username, status=403,
-                     error="Your account is waiting for a supervisor's approval. Please ask a supervisor.")
+                     error=Words(N_("Your account is waiting for a supervisor's approval. Please ask a supervisor.")))
     if not ok or row is None:
         def failed(db: sqlite_utils.Database) -> None:
             if row is not None:
@@ -138,7 +139,7 @@ async def login(request: web.Request) -> web.StreamResponse:
         await database.write(failed)
         log.info("sign-in failed user=%s", row["id"] if row else "unknown")
         return _form(request, username=username, status=401,
-                     error="The username or password is not right. Please try again.")
+                     error=Words(N_("The username or password is not right. Please try again.")))
 
     await database.write(lambda db: limits.succeeded(db, username, address))
     user_id = int(row["id"])

@@ -21,6 +21,7 @@ from ivr.admin.keys import DATABASE, SESSION_TOKEN, SETTINGS
 from ivr.admin.params import path_id
 from ivr.admin.views.case import visible_case
 from ivr.protection.retention import recording_file
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +35,10 @@ async def _recording(request: web.Request) -> dict[str, Any]:
     database = request.app[DATABASE]
     rec = await database.query_one("select id, case_id, path, format, state from recordings where id = ?", [rec_id])
     if rec is None:
-        raise web.HTTPNotFound(text="There is no recording with this number.")
+        raise web.HTTPNotFound(text=N_("There is no recording with this number."))
     if rec["case_id"] is None:
         if user.role != "supervisor":
-            raise web.HTTPForbidden(text="Only a supervisor can play a recording that is not part of a case.")
+            raise web.HTTPForbidden(text=N_("Only a supervisor can play a recording that is not part of a case."))
     else:
         await visible_case(request, rec["case_id"])
     return rec
@@ -49,12 +50,12 @@ async def waveform(request: web.Request) -> web.StreamResponse:
     rec = await _recording(request)
     path = recording_file(request.app[SETTINGS].data_dir, rec)
     if path is None:
-        raise web.HTTPNotFound(text="This recording is no longer stored.")
+        raise web.HTTPNotFound(text=N_("This recording is no longer stored."))
     try:
         values, duration = await peaks.peaks(path)
     except peaks.PeaksError as exc:
         log.warning("waveform failed recording=%s: %s", rec["id"], exc)
-        raise web.HTTPUnprocessableEntity(text="The waveform could not be drawn for this recording.") from None
+        raise web.HTTPUnprocessableEntity(text=N_("The waveform could not be drawn for this recording.")) from None
     return web.json_response({"peaks": values, "duration": duration})
 
 
@@ -65,8 +66,8 @@ async def audio(request: web.Request) -> web.StreamResponse:
     rec = await _recording(request)
     path = recording_file(request.app[SETTINGS].data_dir, rec)
     if path is None:
-        raise web.HTTPNotFound(text="This recording is no longer stored (it may have been deleted under the "
-                                    "retention rules).")
+        raise web.HTTPNotFound(text=N_("This recording is no longer stored (it may have been deleted under the "
+                                       "retention rules)."))
     download = request.query.get("download") == "1"
     session_hash = request.app[SESSIONS].token_hash(request.get(SESSION_TOKEN, ""))
 

@@ -8,8 +8,9 @@ from aiohttp import web
 
 from ivr.admin import audit
 from ivr.admin.auth import current_user, require_role
-from ivr.admin.i18n import UI_LANGUAGES
+from ivr.admin.i18n import UI_LANGUAGES, http_error
 from ivr.admin.keys import DATABASE
+from ivr.words import N_
 
 
 @require_role()
@@ -18,7 +19,8 @@ async def set_language(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     language = str(form.get("ui_language", ""))
     if language not in UI_LANGUAGES:
-        raise web.HTTPBadRequest(text=f"Choose one of: {', '.join(UI_LANGUAGES.values())}.")
+        raise http_error(web.HTTPBadRequest, N_("Choose one of: %(choices)s."),
+                         choices=", ".join(UI_LANGUAGES.values()))
 
     def write(db: object) -> None:
         db.execute("update users set ui_language = ? where id = ?", [language, user.id])  # type: ignore[attr-defined]

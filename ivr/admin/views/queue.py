@@ -8,8 +8,9 @@ from aiohttp import web
 
 from ivr.admin import audit, case_search, queue
 from ivr.admin.auth import CASE_ROLES, current_user, require_role
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import DATABASE, SETTINGS
-from ivr.admin.render import render, render_text
+from ivr.admin.render import render, render_text, shown
 from ivr.cases import PRIORITY_EMERGENCY, STATUSES
 
 
@@ -50,14 +51,14 @@ async def queue_page(request: web.Request) -> web.StreamResponse:
     try:
         ctx.update(await _load(request))
     except queue.FilterError as exc:
-        ctx.update(filter=queue.QueueFilter(), rows=[], has_next=False, emergencies=0, error=str(exc))
+        ctx.update(filter=queue.QueueFilter(), rows=[], has_next=False, emergencies=0, error=shown(request, exc))
         return render(request, "queue.html", ctx, status=400)
     f = ctx["filter"]
     if f.q:
         # A search shows case text, so it is audited like a view: who searched, and which cases it showed.
         # The words themselves are not kept: they may be a caller's name.
-        shown = [r["id"] for r in ctx["rows"]]
-        detail = {"words": len(case_search.terms(f.q)), "cases": shown, "page": f.page}
+        found = [r["id"] for r in ctx["rows"]]
+        detail = {"words": len(case_search.terms(f.q)), "cases": found, "page": f.page}
         await request.app[DATABASE].write(
             lambda db: audit.record(db, current_user(request), "case.search", "case", None, detail))
     return render(request, "queue.html", {**ctx, "error": ""})
@@ -68,7 +69,7 @@ async def live(request: web.Request) -> web.StreamResponse:
     try:
         data = await _load(request)
     except queue.FilterError as exc:
-        raise web.HTTPBadRequest(text=str(exc)) from None
+        raise http_error(web.HTTPBadRequest, exc.words.text, **exc.words.fields) from None
     html = render_text(request, "queue_rows.html", data)
     newest = max((r["id"] for r in data["rows"]), default=0)
     return web.json_response({"html": html, "emergencies": data["emergencies"], "newest": newest})

@@ -13,7 +13,7 @@ from ivr.admin import audit, links
 from ivr.admin.auth import current_user, public, require_role
 from ivr.admin.keys import DATABASE, SETTINGS, User
 from ivr.admin.params import parse_int, path_id
-from ivr.admin.render import render
+from ivr.admin.render import render, shown
 from ivr.admin.users import (
     CASE_ROLES,
     ROLES,
@@ -28,6 +28,7 @@ from ivr.admin.users import (
     role_of,
 )
 from ivr.languages import LANGUAGES
+from ivr.words import N_, Words
 
 
 def _link_key(request: web.Request) -> bytes:
@@ -38,12 +39,14 @@ def link_url(request: web.Request, token: str) -> str:
     return f"{request.url.origin()}{links.PATH}{token}"
 
 
-async def _page(request: web.Request, *, error: str = "", status: int = 200, **extra: Any) -> web.Response:
+async def _page(request: web.Request, *, error: Words | None = None, status: int = 200,
+                **extra: Any) -> web.Response:
     rows = await request.app[DATABASE].query(
         "select id, username, role, pending_role, approved, languages, brand_id, active, last_login_at, created_at, "
         "password_hash = '' as no_password from users order by active desc, username"
     )
-    ctx = {"users": rows, "roles": ROLES, "error": error, "link": "", "link_for": "", **extra}
+    ctx = {"users": rows, "roles": ROLES, "error": shown(request, error) if error else "", "link": "", "link_for": "",
+           **extra}
     return render(request, "users.html", ctx, status=status)
 
 
@@ -55,7 +58,7 @@ async def users_page(request: web.Request) -> web.StreamResponse:
 def _languages(raw: list[str]) -> str:
     codes = [c for c in raw if c]
     if any(c not in LANGUAGES for c in codes):
-        raise UserError("Choose languages from the list.")
+        raise UserError(N_("Choose languages from the list."))
     return ",".join(codes)
 
 
@@ -65,7 +68,7 @@ def _brand_id(form: Any) -> int | None:
         return None
     value = parse_int(raw, low=1)
     if value is None:
-        raise UserError(f"The brand number must be a number, not “{raw}”.")
+        raise UserError(N_("The brand number must be a number, not “%(value)s”."), value=raw)
     return value
 
 
@@ -97,7 +100,7 @@ async def create(request: web.Request) -> web.StreamResponse:
 
         user_id = await request.app[DATABASE].write(write)
     except UserError as exc:
-        return await _page(request, error=str(exc), status=400)
+        return await _page(request, error=exc.words, status=400)
     if role in CASE_ROLES:
         raise web.HTTPSeeOther("/users?done=approval")
     # Admin and brand accounts read no cases: their link is shown here, once.
@@ -120,7 +123,7 @@ async def reset_password(request: web.Request) -> web.StreamResponse:
 
         user_id, role = await request.app[DATABASE].write(write)
     except UserError as exc:
-        return await _page(request, error=str(exc), status=400)
+        return await _page(request, error=exc.words, status=400)
     if role in CASE_ROLES:
         raise web.HTTPSeeOther("/users?done=reset")
     return await _page(request, link=await _issue_link(request, me, user_id), link_for=username)
@@ -134,7 +137,7 @@ async def edit_user(request: web.Request) -> web.StreamResponse:
     role = str(form.get("role", ""))
     if username.lower() == me.username.lower() and role != me.role:
         # Else an admin could ask for a case-reading role on an account whose password they know.
-        return await _page(request, error="You cannot change your own role. Ask another admin.", status=400)
+        return await _page(request, error=Words(N_("You cannot change your own role. Ask another admin.")), status=400)
     try:
         languages = _languages([str(v) for v in form.getall("languages", [])])
         brand_id = _brand_id(form)
@@ -147,7 +150,7 @@ async def edit_user(request: web.Request) -> web.StreamResponse:
 
         waits = await request.app[DATABASE].write(write)
     except UserError as exc:
-        return await _page(request, error=str(exc), status=400)
+        return await _page(request, error=exc.words, status=400)
     raise web.HTTPSeeOther("/users?done=" + ("approval" if waits else "user"))
 
 
@@ -156,7 +159,7 @@ async def deactivate_user(request: web.Request) -> web.StreamResponse:
     me = current_user(request)
     username = _target(request)
     if username.lower() == me.username.lower():
-        return await _page(request, error="You cannot deactivate yourself.", status=400)
+        return await _page(request, error=Words(N_("You cannot deactivate yourself.")), status=400)
     try:
         def write(db: sqlite_utils.Database) -> None:
             user_id = deactivate(db, username)
@@ -164,14 +167,15 @@ async def deactivate_user(request: web.Request) -> web.StreamResponse:
 
         await request.app[DATABASE].write(write)
     except UserError as exc:
-        return await _page(request, error=str(exc), status=400)
+        return await _page(request, error=exc.words, status=400)
     raise web.HTTPSeeOther("/users?done=deactivated")
 
 
 # -- supervisors: approvals and set-password links -------------------------------------------------------------
 
 
-async def _approvals(request: web.Request, *, error: str = "", status: int = 200, **extra: Any) -> web.Response:
+async def _approvals(request: web.Request, *, error: Words | None = None, status: int = 200,
+                     **extra: Any) -> web.Response:
     database = request.app[DATABASE]
     waiting = await database.query(
         "select u.id, u.username, u.role, u.pending_role, u.approved, u.languages, u.created_at, r.username as by "
@@ -181,7 +185,8 @@ async def _approvals(request: web.Request, *, error: str = "", status: int = 200
         "select id, username, role from users where active = 1 and approved = 1 and password_hash = '' "
         "order by username")
     live = await database.read(links.pending)
-    ctx = {"waiting": waiting, "no_password": no_password, "live_links": live, "error": error,
+    ctx = {"waiting": waiting, "no_password": no_password, "live_links": live,
+           "error": shown(request, error) if error else "",
            "link": "", "link_for": "", **extra}
     return render(request, "approvals.html", ctx, status=status)
 
@@ -194,7 +199,7 @@ async def approvals_page(request: web.Request) -> web.StreamResponse:
 async def _username(request: web.Request, user_id: int) -> str:
     row = await request.app[DATABASE].query_one("select username from users where id = ?", [user_id])
     if row is None:
-        raise web.HTTPNotFound(text="There is no account with this number.")
+        raise web.HTTPNotFound(text=N_("There is no account with this number."))
     return str(row["username"])
 
 
@@ -212,7 +217,7 @@ async def approve_account(request: web.Request) -> web.StreamResponse:
     try:
         needs_link = await request.app[DATABASE].write(write)
     except UserError as exc:
-        return await _approvals(request, error=str(exc), status=400)
+        return await _approvals(request, error=exc.words, status=400)
     if not needs_link:
         raise web.HTTPSeeOther("/approvals?done=approved")
     return await _approvals(request, link=await _issue_link(request, me, user_id), link_for=username)
@@ -230,7 +235,7 @@ async def refuse_account(request: web.Request) -> web.StreamResponse:
     try:
         await request.app[DATABASE].write(write)
     except UserError as exc:
-        return await _approvals(request, error=str(exc), status=400)
+        return await _approvals(request, error=exc.words, status=400)
     raise web.HTTPSeeOther("/approvals?done=refused")
 
 
@@ -242,8 +247,9 @@ async def make_link(request: web.Request) -> web.StreamResponse:
     row = await request.app[DATABASE].query_one(
         "select 1 from users where id = ? and active = 1 and approved = 1 and password_hash = ''", [user_id])
     if row is None:
-        return await _approvals(request, error=f"{username} already has a password (or is not approved).",
-                                status=400)
+        return await _approvals(
+            request, error=Words(N_("%(name)s already has a password (or is not approved)."), name=username),
+            status=400)
     return await _approvals(request, link=await _issue_link(request, me, user_id), link_for=username)
 
 
@@ -254,7 +260,7 @@ async def make_link(request: web.Request) -> web.StreamResponse:
 async def set_password_form(request: web.Request) -> web.StreamResponse:
     found = await request.app[DATABASE].read(lambda db: links.find(db, _link_key(request), request.match_info["token"]))
     if found is None:
-        raise web.HTTPNotFound(text="This link has expired or was already used. Ask a supervisor for a new one.")
+        raise web.HTTPNotFound(text=N_("This link has expired or was already used. Ask a supervisor for a new one."))
     return render(request, "set_password.html", {"username": found["username"], "error": ""})
 
 
@@ -265,12 +271,12 @@ async def set_password(request: web.Request) -> web.StreamResponse:
     database = request.app[DATABASE]
     found = await database.read(lambda db: links.find(db, _link_key(request), token))
     if found is None:
-        raise web.HTTPNotFound(text="This link has expired or was already used. Ask a supervisor for a new one.")
+        raise web.HTTPNotFound(text=N_("This link has expired or was already used. Ask a supervisor for a new one."))
     username = str(found["username"])
     password = str(form.get("password", ""))
     try:
         if password != str(form.get("repeat", "")):
-            raise UserError("The two passwords are not the same.")
+            raise UserError(N_("The two passwords are not the same."))
         hashed = await asyncio.to_thread(password_hash, password, username)
 
         def write(db: sqlite_utils.Database) -> None:
@@ -279,7 +285,7 @@ async def set_password(request: web.Request) -> web.StreamResponse:
 
         await database.write(write)
     except UserError as exc:
-        return render(request, "set_password.html", {"username": username, "error": str(exc)}, status=400)
+        return render(request, "set_password.html", {"username": username, "error": shown(request, exc)}, status=400)
     raise web.HTTPSeeOther("/login?done=passwordset")
 
 
