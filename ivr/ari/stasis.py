@@ -116,6 +116,9 @@ class StasisApp:
         self.settle_time = settle_time
         self.calls: dict[str, Call] = {}
         self.connected = asyncio.Event()
+        # Set once the calls Asterisk held at (re)connection are in ``calls``: from then on a channel of
+        # this app that is not in ``calls`` is not being handled here (ivr/engine/orphans.py relies on it).
+        self.reconciled = asyncio.Event()
         self.connects = 0  # how many times the socket has been opened (tests watch reconnects)
         self.attempts = 0  # how many times opening it was tried, successful or not
         self.last_event_at: float | None = None  # wall-clock time of the last message (health checks)
@@ -146,6 +149,7 @@ class StasisApp:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self.connected.clear()
+        self.reconciled.clear()
 
     async def wait_connected(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
         async with asyncio.timeout(timeout):
@@ -170,9 +174,11 @@ class StasisApp:
             self.connected.set()
             self._first_attempt.set()
             await self._reconcile(reconnect=self.connects > 1)
+            self.reconciled.set()
             opened = time.monotonic()
             await self._read(self._ws)
             self.connected.clear()
+            self.reconciled.clear()
             if self._stopping:
                 break
             # A socket that stayed up for a while earns a quick retry; one that drops at once backs off.

@@ -6,8 +6,9 @@ up before the next engine connects. Asterisk then has no channel to hand back, s
 lies in Asterisk's recording spool: a message in no case.
 
 :func:`sweep` finishes such calls. A call qualifies when its row was opened before this engine
-started (so no session of ours is writing it), it is still open, and Asterisk has no channel with
-its id. Every take named for it on Asterisk (``ivr-<call>-<n>``) is fetched and verified like any
+started (so no session of ours opened it), it is still open, Asterisk has no channel with its id,
+and the Stasis app is not handling that channel (a call picked up again at reconnection that hung
+up since is finished by its own session). Every take named for it on Asterisk (``ivr-<call>-<n>``) is fetched and verified like any
 take, and one brought home but never released (the caller was reviewing it) is released; all are
 filed to the call's case, a case being opened for them as for a fallback voicemail if the caller had
 none yet, and queued for transcription. Only then is Asterisk's copy deleted and the call closed
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from ivr.ari.client import AriClient
@@ -38,14 +40,15 @@ OUTCOME = "hangup"
 
 
 async def sweep(settings: Settings, database: Database, client: AriClient, *, started_before: str,
-                held: set[str]) -> list[str]:
+                held: Callable[[], set[str]]) -> list[str]:
     """Finish every orphaned call; return their ids.
 
-    ``started_before``: this engine's start (UTC, as the rows store it); ``held``: call ids with a
-    session in this engine, never touched here.
+    ``started_before``: this engine's start (UTC, as the rows store it); ``held()``: the channel ids this
+    engine is handling now (its Stasis app's calls, complete once it has reconciled after connecting).
+    It is asked after Asterisk's channels are listed: a channel gone from that list that no handler of
+    ours holds then can never come back to one.
     """
     rows = await database.read(lambda db: _open_calls(db, started_before))
-    rows = [r for r in rows if r["id"] not in held]
     if not rows:
         return []
     try:
@@ -54,10 +57,11 @@ async def sweep(settings: Settings, database: Database, client: AriClient, *, st
     except AriError as exc:   # Asterisk away: its channels are unknown, so nothing may be judged orphaned
         log.warning("orphaned calls not checked: Asterisk did not answer (%s)", type(exc).__name__)
         return []
+    ours = held()
     done = []
     for row in rows:
-        if row["channel_id"] in live:
-            continue   # still on Asterisk: the Stasis app resumes it
+        if row["channel_id"] in live or row["channel_id"] in ours:
+            continue   # still on Asterisk (the Stasis app resumes it), or being finished by its handler
         try:
             await _finish(settings, database, client, row, spool)
         except (AriError, RecordingError) as exc:

@@ -125,6 +125,7 @@ class Engine:
         await self.app.connected.wait()
         assert self.flow is not None
         log.info("engine ready: flow=%s version=%s app=%s", self.flow.name, self.flow.version, self.settings.ari_app)
+        await self.app.reconciled.wait()
         await self._sweep_orphans()
 
     async def stop(self) -> None:
@@ -153,9 +154,11 @@ class Engine:
 
     async def _sweep_orphans(self) -> None:
         """Finish calls an earlier engine left open whose caller has gone (ivr/engine/orphans.py)."""
-        held = {s.state.call_id for s in self.sessions.values()}
+        if not self.app.reconciled.is_set():
+            return   # the socket is down or calls are being picked up again: judge nothing now
         try:
-            await orphans.sweep(self.settings, self.database, self.client, started_before=self.started_at, held=held)
+            await orphans.sweep(self.settings, self.database, self.client, started_before=self.started_at,
+                                held=lambda: set(self.app.calls))
         except Exception:   # a full disk, a locked database: try again next round
             log.exception("orphaned calls not finished; next try in %.0fs", self.fallback_every)
 
