@@ -21,6 +21,7 @@ from aiohttp import web
 from ivr.admin.auth import current_user, require_role
 from ivr.admin.i18n import N_
 from ivr.admin.keys import DATABASE, SETTINGS, User
+from ivr.admin.params import parse_int, path_id
 from ivr.admin.render import render
 from ivr.languages import LANGUAGES
 from ivr.prompts.catalog import KEY_RE, CatalogError
@@ -66,7 +67,7 @@ def person(user: User) -> Person:
 
 
 def _page_number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) < 10_000 else 1
+    return parse_int(raw, low=1, high=9_999) or 1
 
 
 async def _page(request: web.Request, lang: str, *, error: str = "", status: int = 200) -> web.Response:
@@ -170,7 +171,7 @@ async def prompt_audio(request: web.Request) -> web.StreamResponse:
 @require_role("admin")
 async def draft_audio(request: web.Request) -> web.StreamResponse:
     row = await request.app[DATABASE].query_one("select * from prompt_recordings where id = ?",
-                                                [int(request.match_info["id"])])
+                                                [path_id(request, what="recording")])
     path = listen_path(request.app[SETTINGS], row) if row else None
     if path is None or not is_playable(path):
         raise web.HTTPNotFound(text="There is no such recording.")
@@ -225,7 +226,7 @@ async def _refuse(request: web.Request, lang: str, message: str, wants_json: boo
 
 @require_role("admin")
 async def review_draft(request: web.Request) -> web.StreamResponse:
-    rec_id = int(request.match_info["id"])
+    rec_id = path_id(request, what="recording")
     decision = request.match_info["decision"]
     form = await request.post()
     review = PromptReview(request.app[SETTINGS], request.app[DATABASE])
