@@ -8,12 +8,13 @@ lies in Asterisk's recording spool: a message in no case.
 :func:`sweep` finishes such calls. A call qualifies when its row was opened before this engine
 started (so no session of ours opened it), it is still open, Asterisk has no channel with its id,
 and the Stasis app is not handling that channel (a call picked up again at reconnection that hung
-up since is finished by its own session). Every take named for it on Asterisk
-(``ivr-<call>-<n>``) is fetched and verified like any take, and one brought home but never released (the caller was reviewing it) is released; all are
-filed to the call's case, a case being opened for them as for a fallback voicemail if the caller had
-none yet, and queued for transcription. Only then is Asterisk's copy deleted and the call closed
-(outcome ``hangup``). The engine runs it once its event socket is connected and then every minute,
-with the fallback import, so calls cut off by an Asterisk restart are finished too.
+up since is finished by its own session). Every take named for it on Asterisk (``ivr-<call>-<n>``)
+is fetched and verified like any take, and one brought home but never released (the caller was
+reviewing it) is released; all are filed to the call's case, a case being opened for them as for a
+fallback voicemail if the caller had none yet, and queued for transcription. Only then is
+Asterisk's copy deleted and the call closed (outcome ``hangup``). The engine runs it once its
+Stasis app has picked up the calls Asterisk held, and then every minute with the fallback import,
+so calls cut off by an Asterisk restart are finished too.
 """
 
 from __future__ import annotations
