@@ -185,6 +185,9 @@ def service(installed: Installed) -> Service:
     # The operator's edit: the languages of the language menu, in order (docs/deploy.md, section 4).
     toml = Path(env["IVR_CONFIG"])
     toml.write_text(re.sub(r'(?m)^languages = .*$', 'languages = "en,th"', toml.read_text()))
+    # Nobody has recorded the prompts yet: machine speech for test calls, as section 6 says.
+    with toml.open("a") as f:
+        f.write('prompt_placeholders = "all"\nprompt_placeholder_menu = true\n')
     # This machine is shared: the web UI gets a free port instead of 8080.
     env["IVR_ADMIN_BIND"] = free_bind()
     ivr = installed.exec_start(unit)[:1]
