@@ -16,4 +16,10 @@ echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
 # -rs prints why anything was skipped (a clone without Asterisk skips the real-server tests, with the reason).
-exec .venv/bin/pytest -rs "$@"
+# Two workers, a test file each at a time: the real-server tests spend most of their time waiting on real
+# calls, so they overlap well on two cores (IVR_TEST_WORKERS=0 runs everything in this one process).
+workers=${IVR_TEST_WORKERS:-2}
+if [ "$workers" = 0 ]; then
+  exec .venv/bin/pytest -rs "$@"
+fi
+exec .venv/bin/pytest -rs -n "$workers" --dist loadfile "$@"
