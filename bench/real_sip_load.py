@@ -2,8 +2,9 @@
 the message path: language key, '2' (leave a message), speech after the beep, '#', '1' keep it, hang up.
 
 Prints calls completed, cases created, messages kept (the goal: 0 lost), the key-to-silence latency as the
-caller hears it (the main-menu key pressed while the prompt plays, until its audio stops arriving), and the
-CPU per call of the engine and of the hotline's Asterisk (from /proc/<pid>/stat).
+caller hears it (the main-menu key pressed while the prompt plays, until its audio stops arriving), the
+silence after '2' until the recording instructions are heard (the case is opened meanwhile), and the CPU per
+call of the engine and of the hotline's Asterisk (from /proc/<pid>/stat).
 
     .venv/bin/python bench/real_sip_load.py --calls 100
 """
@@ -46,6 +47,7 @@ def key_to_silence(caller: Caller, pressed: float) -> float | None:
 
 
 gaps: list[float] = []   # silence between the menu stopping and the next prompt (the hotline at work)
+waits: list[float] = []  # the menu key until the first sound of the recording instructions
 
 
 async def one_call(pair: Pair, speech: Path, delay: float) -> tuple[bool, float | None]:
@@ -62,6 +64,7 @@ async def one_call(pair: Pair, speech: Path, delay: float) -> tuple[bool, float 
         await caller.wait_quiet(timeout=120)        # ... and the beep
         latency = key_to_silence(caller, pressed)
         gaps.append(spoke - stopped)
+        waits.append(spoke - pressed)
         await caller.say(speech)
         await caller.press("#")
         await caller.wait_quiet(timeout=120)
@@ -127,6 +130,10 @@ async def main() -> None:
         ms = [g * 1000 for g in gaps]
         print(f"silence after the key until the next prompt: p50 {statistics.median(ms):.0f} ms, "
               f"p99 {pct(ms, 0.99):.0f} ms")
+    if waits:
+        ms = [w * 1000 for w in waits]
+        print(f"'leave a message' key until the instructions are heard: p50 {statistics.median(ms):.0f} ms, "
+              f"p99 {pct(ms, 0.99):.0f} ms, max {max(ms):.0f} ms")
     print(f"CPU per call: engine {(e1 - e0) / args.calls * 1000:.0f} ms, hotline Asterisk "
           f"{(a1 - a0) / args.calls * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f}")
 

@@ -90,10 +90,12 @@ def restore(db: Any, settings: Settings, row: dict[str, Any], state: CallState) 
     if state.code_readbacks < READBACKS_KEPT:
         state.case_code = open_code(settings, row.get("code_sealed"))
     if state.case_id is not None:
-        case = db.execute("select category, workplace_code, emergency from cases where id = ?",
-                          [state.case_id]).fetchone()
+        case = db.execute("select category, workplace_code, emergency, code_hash is null and code_tag is not null"
+                          " from cases where id = ?", [state.case_id]).fetchone()
         if case is not None:
             state.category, state.workplace_code, state.emergency = case[0], case[1], bool(case[2])
+            # Opened by this call, which died before its code's hash was stored: the session stores it.
+            state.code_unhashed = bool(case[3]) and state.case_code is not None
     names = [r[0] for r in db.execute("select asterisk_name from recordings where call_id = ?", [state.call_id])]
     state.recordings = max([take_number(n, state.call_id) for n in names] + [0])
 
