@@ -11,8 +11,10 @@ its id. Every take named for it on Asterisk (``ivr-<call>-<n>``) is fetched and 
 take, and one brought home but never released (the caller was reviewing it) is released; all are
 filed to the call's case, a case being opened for them as for a fallback voicemail if the caller had
 none yet, and queued for transcription. Only then is Asterisk's copy deleted and the call closed
-(outcome ``hangup``). The engine runs it once its event socket is connected and then every minute,
-with the fallback import, so calls cut off by an Asterisk restart are finished too.
+(outcome ``hangup``); a case whose code's hash the old engine had not yet stored gets it first, from
+the code sealed on the call row, which closing the call wipes. The engine runs it once its event socket
+is connected and then every minute, with the fallback import, so calls cut off by an Asterisk restart are
+finished too.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ engine gets the call back with ``Call.resumed``. What it does then:
 
 1. :func:`restore` rebuilds the call's state from its row: language, case, main-menu choice, the
    case's category and workplace code, the take counter (from the names of the call's recordings,
-   so a new take never reuses a name), and the case code if it was not yet read back twice.
+   so a new take never reuses a name), and the case code if it was not yet read back twice (its hash
+   is stored now if the old engine died before it had, see ``Session.hash_code_later``).
 2. :func:`salvage` runs before anything is played or recorded again: a take brought home but not
    released (the caller was reviewing it) is released; a live recording of the call is followed
    to its end (the caller may still be speaking: '#' or silence ends it as before); a stored
