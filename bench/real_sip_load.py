@@ -2,8 +2,10 @@
 the message path: language key, '2' (leave a message), speech after the beep, '#', '1' keep it, hang up.
 
 Prints calls completed, cases created, messages kept (the goal: 0 lost), the key-to-silence latency as the
-caller hears it (the main-menu key pressed while the prompt plays, until its audio stops arriving), and the
-CPU per call of the engine and of the hotline's Asterisk (from /proc/<pid>/stat).
+caller hears it (the main-menu key pressed while the prompt plays, until its audio stops arriving), the
+time from '2' to the first word of the recording instructions and the silence in it (the case is opened
+meanwhile; the instructions are told from other sounds by their first frame), and the CPU per call of the
+engine and of the hotline's Asterisk (from /proc/<pid>/stat).
 
     .venv/bin/python bench/real_sip_load.py --calls 100
 """
@@ -12,17 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sqlite3
 import statistics
+import struct
 import sys
 import tempfile
 import time
+import wave
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from asterisk_rig import LOUD_RMS, Caller, Pair, asterisk_missing, make_speech, running_pair
+from asterisk_rig import FRAME, LOUD_RMS, Caller, Pair, asterisk_missing, make_speech, rms, running_pair
 
 GAP_S = 0.08   # no prompt frame for this long: the prompt has stopped
 
@@ -34,9 +39,10 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def key_to_silence(caller: Caller, pressed: float) -> float | None:
-    """Seconds from the key press until the prompt's audio stopped arriving."""
-    loud = [at for at, level, _ in caller.ear.frames if at >= pressed and level >= LOUD_RMS]
+def key_to_silence(caller: Caller, pressed: float, next_prompt: float | None) -> float | None:
+    """Seconds from the key press until the prompt's audio stopped arriving (or the next prompt began)."""
+    until = math.inf if next_prompt is None else next_prompt
+    loud = [at for at, level, _ in caller.ear.frames if pressed <= at < until and level >= LOUD_RMS]
     last = pressed
     for at in loud:
         if at - last > GAP_S:
@@ -45,10 +51,32 @@ def key_to_silence(caller: Caller, pressed: float) -> float | None:
     return max(0.0, last - pressed)
 
 
-gaps: list[float] = []   # silence between the menu stopping and the next prompt (the hotline at work)
+waits: list[float] = []  # the menu key until the first word of the recording instructions
+quiet: list[float] = []  # of which silence: the menu's last sound until the instructions' first word
 
 
-async def one_call(pair: Pair, speech: Path, delay: float) -> tuple[bool, float | None]:
+def first_loud_frame(path: Path) -> list[int]:
+    """A prompt's first loud 20 ms frame: Asterisk sends a prompt in frames from its start, so it arrives whole."""
+    with wave.open(str(path)) as w:
+        data = w.readframes(w.getnframes())
+    samples = list(struct.unpack(f"<{len(data) // 2}h", data))
+    frames = [samples[i:i + FRAME] for i in range(0, len(samples) - FRAME + 1, FRAME)]
+    return next(f for f in frames if rms(f) > 800)
+
+
+def heard_at(caller: Caller, since: float, template: list[int]) -> float | None:
+    """When the caller heard ``template`` (a prompt's first loud frame) after ``since``, by correlation."""
+    norm = math.sqrt(sum(x * x for x in template)) or 1.0
+    for at, _, frame in caller.ear.frames:
+        if at < since or len(frame) != FRAME:
+            continue
+        den = norm * (math.sqrt(sum(x * x for x in frame)) or 1.0)
+        if sum(x * y for x, y in zip(frame, template, strict=True)) / den > 0.97:
+            return at
+    return None
+
+
+async def one_call(pair: Pair, speech: Path, delay: float, instructions: list[int]) -> tuple[bool, float | None]:
     await asyncio.sleep(delay)   # spread the dialling a little, as real calls arrive
     caller = await pair.call()
     try:
@@ -57,11 +85,15 @@ async def one_call(pair: Pair, speech: Path, delay: float) -> tuple[bool, float 
         await caller.wait_sound(timeout=60)         # the main menu starts ...
         await caller.wait_sound(timeout=60)         # ... and is still playing: barge in
         pressed = await caller.press("2")
-        stopped = await caller.wait_quiet(quiet=0.15, timeout=60, heard_first=False)   # the menu stops
-        spoke = await caller.wait_sound(timeout=120)   # how to leave a message (after the case is opened) ...
+        await caller.wait_quiet(quiet=0.15, timeout=60, heard_first=False)   # the menu stops
+        await caller.wait_sound(timeout=120)        # how to leave a message (after the case is opened) ...
         await caller.wait_quiet(timeout=120)        # ... and the beep
-        latency = key_to_silence(caller, pressed)
-        gaps.append(spoke - stopped)
+        started = heard_at(caller, pressed, instructions)
+        latency = key_to_silence(caller, pressed, started)
+        if started is not None:
+            waits.append(started - pressed)
+            before = [at for at, level, _ in caller.ear.frames if pressed <= at < started and level >= LOUD_RMS]
+            quiet.append(started - max(before, default=pressed))
         await caller.say(speech)
         await caller.press("#")
         await caller.wait_quiet(timeout=120)
@@ -96,7 +128,9 @@ async def main() -> None:
             assert pair.engine.proc is not None and pair.hotline.proc is not None
             engine_pid, asterisk_pid = pair.engine.proc.pid, pair.hotline.proc.pid
             e0, a0, t0 = cpu_seconds(engine_pid), cpu_seconds(asterisk_pid), time.monotonic()
-            results = await asyncio.gather(*(one_call(pair, speech, i * args.spread) for i in range(args.calls)))
+            instructions = first_loud_frame(pair.data_dir / "prompts" / "en" / "record_instructions.wav")
+            results = await asyncio.gather(*(one_call(pair, speech, i * args.spread, instructions)
+                                             for i in range(args.calls)))
             # the engine files the last messages as their calls end
             deadline = time.monotonic() + 60
             conn = sqlite3.connect(pair.data_dir / "ivr.db")
@@ -123,10 +157,12 @@ async def main() -> None:
     if latencies:
         print(f"key-to-silence as heard: p50 {statistics.median(latencies):.0f} ms, p99 {pct(latencies, 0.99):.0f} ms"
               f" (n={len(latencies)})")
-    if gaps:
-        ms = [g * 1000 for g in gaps]
-        print(f"silence after the key until the next prompt: p50 {statistics.median(ms):.0f} ms, "
-              f"p99 {pct(ms, 0.99):.0f} ms")
+    if waits:
+        ms, still = [w * 1000 for w in waits], [q * 1000 for q in quiet]
+        print(f"'2' (leave a message) until the instructions' first word: p50 {statistics.median(ms):.0f} ms, "
+              f"p99 {pct(ms, 0.99):.0f} ms; of it silence (the menu's last sound to that word): "
+              f"p50 {statistics.median(still):.0f} ms, p99 {pct(still, 0.99):.0f} ms, max {max(still):.0f} ms "
+              f"(n={len(ms)})")
     print(f"CPU per call: engine {(e1 - e0) / args.calls * 1000:.0f} ms, hotline Asterisk "
           f"{(a1 - a0) / args.calls * 1000:.0f} ms; load average {os.getloadavg()[0]:.1f}")
 

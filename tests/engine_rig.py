@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import itertools
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from ivr.db.writer import Database
 from ivr.engine.service import Engine
 from ivr.prompts.catalog import load_catalog
 from ivr.prompts.resolve import PromptResolver
+from ivr.protection.casecode import hash_code
 from ivr.settings import Settings, load
 from ivr.sim import media
 from ivr.sim.caller import CallerHub, ScriptedCaller
@@ -106,6 +107,7 @@ class Rig:
 async def running_rig(
     tmp: Path, *, languages: tuple[str, ...] = ("en", "th"), transfer_endpoint: str = "",
     routes: dict[str, str | None] | None = None, flags: dict[str, str] | None = None,
+    hasher: Callable[[str], str] = hash_code,
 ) -> AsyncIterator[Rig]:
     async with contextlib.AsyncExitStack() as stack:
         (tmp / "sounds").mkdir(parents=True, exist_ok=True)
@@ -122,7 +124,7 @@ async def running_rig(
         build_prompts(settings)
         database = Database(settings.db_path)
         stack.callback(database.close)
-        engine = Engine(settings, database, prompts=PromptResolver(settings), time_scale=SPEED)
+        engine = Engine(settings, database, prompts=PromptResolver(settings), time_scale=SPEED, hasher=hasher)
         await engine.start()
         await engine.app.wait_connected()
         hub = CallerHub(emulator.url, ARI_USER, ARI_PASSWORD, speed=SPEED)

@@ -28,7 +28,7 @@ from engine_rig import ARI_PASSWORD, ARI_USER, build_prompts, write_wav
 from ivr.ari.client import AriClient
 from ivr.cases import lifecycle
 from ivr.db.writer import Database
-from ivr.engine import store
+from ivr.engine import resume, store
 from ivr.engine.integrity import recording_problems
 from ivr.protection import casecode
 from ivr.settings import Settings, load
@@ -52,11 +52,13 @@ class EngineProcess:
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
 
-    async def start(self) -> None:
+    async def start(self, *, slow_hash: bool = False) -> None:
+        """``slow_hash``: the case code's hash lands only after a minute (see tests/engine_proc.py)."""
         starts = self.log_text().count("engine ready")
         self._log = open(self.log_path, "ab")  # noqa: ASYNC230 - a local file, kept open for the child's lifetime
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, str(HERE / "engine_proc.py"), str(SPEED), env=self.env,
+            sys.executable, str(HERE / "engine_proc.py"), str(SPEED), *(["slow-hash"] if slow_hash else []),
+            env=self.env,
             stdout=self._log, stderr=self._log)
         await until(lambda: self.log_text().count("engine ready") > starts and "hotline" in self.emulator.world.apps,
                     "the engine process to connect", check=self._alive)
@@ -471,3 +473,56 @@ async def test_a_caller_who_hangs_up_during_review_while_no_engine_runs_keeps_th
     assert [(t["id"], t["state"], t["jobs"], t["case_id"]) for t in takes] == [
         (before["id"], "stored", 1, row["case_id"])]
     assert takes[0]["released_at"] is not None and takes[0]["sha256"] == before["sha256"]
+
+
+async def open_case_without_hash(line: Hotline, number: str) -> tuple[ScriptedCaller, dict[str, Any]]:
+    """A caller chooses 'leave a message' on an engine whose hashing threads are held up: they hear the
+    recording instructions while their case is open and its code's hash not yet stored."""
+    await line.engine.stop()
+    await line.engine.start(slow_hash=True)
+    caller = await line.dial("en", number)
+    await caller.wait_prompt("main_menu")
+    await caller.press("2")
+    await caller.wait_prompt("record_instructions")
+    row = await line.call_row(caller)
+    case = await line.database.query_one("select * from cases where id = ?", [row["case_id"]])
+    assert case is not None and case["code_hash"] is None and case["code_tag"] is not None
+    assert row["code_sealed"] is not None
+    return caller, row
+
+
+async def test_kill_9_before_the_code_hash_is_stored_leaves_a_code_that_works(hotline: Hotline) -> None:
+    """Killed between the case being opened and its code's hash being stored; the caller stays on the line.
+    The next engine hashes the sealed code, and the code the caller then hears finds their case."""
+    line = hotline
+    caller, row = await open_case_without_hash(line, "+66810000020")
+    await line.engine.kill()
+    await line.engine.start()
+    await caller.wait_recording(timeout=20)    # resumed: the instructions again, then the beep
+    await caller.speak(line.voice)
+    await caller.press("#")
+    await caller.wait_prompt("review_menu")
+    await caller.press("1")
+    ended = await reads_code_then_ends(line, caller)
+    heard = code_heard(caller)
+    assert ended["case_id"] == row["case_id"] and ended["code_sealed"] is None
+    case = await line.database.query_one("select code_hash from cases where id = ?", [row["case_id"]])
+    assert case is not None and casecode.verify_code(heard, case["code_hash"])
+    found = await line.database.read(lambda db: casecode.find_case(db, line.settings.key("case-code"), heard))
+    assert found == row["case_id"]
+
+
+async def test_kill_9_before_the_code_hash_is_stored_and_the_caller_hangs_up(hotline: Hotline) -> None:
+    """The same kill, and the caller hangs up before the next engine comes: the orphan sweep hashes the
+    sealed code before it closes the call (which wipes it), so the case's code still works."""
+    line = hotline
+    caller, row = await open_case_without_hash(line, "+66810000021")
+    await line.engine.kill()
+    code = resume.open_code(line.settings, row["code_sealed"])   # what the caller would have been read
+    assert code is not None
+    await caller.hangup()
+    await line.engine.start()
+    ended, _ = await closed_with_takes(line, row["id"])
+    assert ended["outcome"] == "hangup" and ended["code_sealed"] is None
+    case = await line.database.query_one("select code_hash from cases where id = ?", [row["case_id"]])
+    assert case is not None and casecode.verify_code(code, case["code_hash"])

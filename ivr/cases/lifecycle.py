@@ -140,6 +140,16 @@ def open_case(
     return case_id
 
 
+def store_code_hash(db: sqlite_utils.Database, case_id: int, code_hash: str) -> Change:
+    """The slow hash of the case's code, computed after the case was opened (the caller heard no wait for it).
+
+    Only a case still without one takes it: a second hash of the same code (a resumed call and the orphan
+    sweep both finishing it) verifies the same code, and the first one stays.
+    """
+    cur = db.execute("update cases set code_hash = ? where id = ? and code_hash is null", [code_hash, case_id])
+    return Change(case_id, {"code_hash": code_hash} if cur.rowcount else {})
+
+
 def open_fallback_case(db: sqlite_utils.Database, *, language: str | None) -> int:
     """A case for a voicemail the dialplan recorded while the engine was away: no call, no code."""
     return open_case(db, call_id=None, caller_ref=None, language=language, category=None, workplace_code=None,

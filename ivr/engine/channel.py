@@ -71,6 +71,9 @@ class Channel:
         self.quick_exit = quick_exit
         self.typeahead: list[str] = []
         self.ended = False
+        # A terminator still to come after an entry that filled up (the eight digits of a case code, then
+        # '#' as many phone systems teach): (key, loop time until which it is taken as that entry's end).
+        self._late_terminator: tuple[str, float] | None = None
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -84,6 +87,9 @@ class Channel:
 
     def _digit(self, event: Event) -> str | None:
         if isinstance(event, ChannelDtmfReceived) and event.channel_id == self.call.channel_id:
+            late, self._late_terminator = self._late_terminator, None
+            if late is not None and event.digit == late[0] and asyncio.get_running_loop().time() <= late[1]:
+                return None   # it ends the entry just made: it never barges into the next prompt
             return event.digit
         return None
 
@@ -137,7 +143,13 @@ class Channel:
     async def digits(
         self, *, max_digits: int, timeout: float, interdigit: float = 4.0, terminator: str | None = "#"  # noqa: ASYNC109
     ) -> str:
-        """Keys pressed (type-ahead first) until ``max_digits``, the terminator, or a pause."""
+        """Keys pressed (type-ahead first) until ``max_digits``, the terminator, or a pause.
+
+        An entry that fills ``max_digits`` may still be followed by the terminator: it is consumed
+        as the entry's end (from the type-ahead, or when it arrives within ``interdigit``), so it
+        neither cuts the next prompt nor answers the next question.
+        """
+        self._late_terminator = None
         got = ""
         deadline = timeout
         while len(got) < max_digits:
@@ -158,6 +170,11 @@ class Channel:
                 return got if got else terminator
             got += str(digit)
             deadline = interdigit
+        if terminator and len(got) >= max_digits:
+            if self.typeahead and self.typeahead[0] == terminator:
+                self.typeahead.pop(0)
+            elif not self.typeahead:
+                self._late_terminator = (terminator, asyncio.get_running_loop().time() + interdigit)
         return got
 
     # -- recordings ------------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ async def run(s: Session, start: str | None = None, *, resumed: bool = False) ->
         for take in list(s.state.takes):
             with contextlib.suppress(Exception):
                 await s.release(take)
+        with contextlib.suppress(Exception):
+            await s.code_hashed()   # else the next engine hashes the sealed code
         s.log.info("engine stopping; call left at node=%s to resume", s.state.node)
         raise
     except Exception:

@@ -12,9 +12,10 @@ up since is finished by its own session). Every take named for it on Asterisk (`
 is fetched and verified like any take, and one brought home but never released (the caller was
 reviewing it) is released; all are filed to the call's case, a case being opened for them as for a
 fallback voicemail if the caller had none yet, and queued for transcription. Only then is
-Asterisk's copy deleted and the call closed (outcome ``hangup``). The engine runs it once its
-Stasis app has picked up the calls Asterisk held, and then every minute with the fallback import,
-so calls cut off by an Asterisk restart are finished too.
+Asterisk's copy deleted and the call closed (outcome ``hangup``); a case whose code's hash the old
+engine had not yet stored gets it first, from the code sealed on the call row, which closing the
+call wipes. The engine runs it once its Stasis app has picked up the calls Asterisk held, and then
+every minute with the fallback import, so calls cut off by an Asterisk restart are finished too.
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.engine import store
 from ivr.engine.recordings import RecordingError, Stored, store_bytes
-from ivr.engine.resume import take_number
+from ivr.engine.resume import open_code, take_number
 from ivr.log import CallLog
+from ivr.protection import casecode
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +76,9 @@ async def sweep(settings: Settings, database: Database, client: AriClient, *, st
 
 def _open_calls(db: Any, started_before: str) -> list[dict[str, Any]]:
     return list(db.query(
-        "select id, channel_id, case_id, language, caller_ref from calls where ended_at is null and started_at < ?",
+        "select id, channel_id, case_id, language, caller_ref, code_sealed,"
+        " (select code_hash is null and code_tag is not null from cases where id = calls.case_id) as code_unhashed"
+        " from calls where ended_at is null and started_at < ?",
         [started_before]))
 
 
@@ -94,9 +98,15 @@ async def _finish(settings: Settings, database: Database, client: AriClient, row
         data = await client.download_stored_recording(name)
         fetched.append((name, await asyncio.to_thread(store_bytes, data, settings.data_dir, name)))
     language = row["language"]
+    # The old engine opened the case but died before storing its code's hash: hash the sealed code
+    # now, before closing the row wipes it, so the code the caller may have heard still works.
+    code = open_code(settings, row["code_sealed"]) if row["code_unhashed"] else None
+    code_hash = None if code is None else await asyncio.to_thread(casecode.hash_code, code)
 
     def file(db: Any) -> int | None:
         case_id = row["case_id"]
+        if code_hash is not None and case_id is not None:
+            lifecycle.store_code_hash(db, case_id, code_hash)
         voiced = any(not s.silent for _, s in fetched) or bool(unreleased)
         if case_id is None and voiced:
             case_id = lifecycle.open_case(

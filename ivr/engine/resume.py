@@ -7,7 +7,8 @@ engine gets the call back with ``Call.resumed``. What it does then:
 
 1. :func:`restore` rebuilds the call's state from its row: language, case, main-menu choice, the
    case's category and workplace code, the take counter (from the names of the call's recordings,
-   so a new take never reuses a name), and the case code if it was not yet read back twice.
+   so a new take never reuses a name), and the case code if it was not yet read back twice (its hash
+   is stored now if the old engine died before it had, see ``Session.hash_code_later``).
 2. :func:`salvage` runs before anything is played or recorded again: a take brought home but not
    released (the caller was reviewing it) is released; a live recording of the call is followed
    to its end (the caller may still be speaking: '#' or silence ends it as before); a stored
@@ -90,10 +91,12 @@ def restore(db: Any, settings: Settings, row: dict[str, Any], state: CallState) 
     if state.code_readbacks < READBACKS_KEPT:
         state.case_code = open_code(settings, row.get("code_sealed"))
     if state.case_id is not None:
-        case = db.execute("select category, workplace_code, emergency from cases where id = ?",
-                          [state.case_id]).fetchone()
+        case = db.execute("select category, workplace_code, emergency, code_hash is null and code_tag is not null"
+                          " from cases where id = ?", [state.case_id]).fetchone()
         if case is not None:
             state.category, state.workplace_code, state.emergency = case[0], case[1], bool(case[2])
+            # Opened by this call, which died before its code's hash was stored: the session stores it.
+            state.code_unhashed = bool(case[3]) and state.case_code is not None
     names = [r[0] for r in db.execute("select asterisk_name from recordings where call_id = ?", [state.call_id])]
     state.recordings = max([take_number(n, state.call_id) for n in names] + [0])
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from ivr.ari.client import AriClient
@@ -33,6 +34,7 @@ from ivr.flows.model import Flow
 from ivr.log import CallLog
 from ivr.oncall.escalation import EscalationService
 from ivr.oncall.phone import is_leg as is_oncall_leg
+from ivr.protection import casecode
 from ivr.protection.caller import caller_ref
 from ivr.settings import Settings, SettingsError
 
@@ -68,6 +70,7 @@ class Engine:
         time_scale: float = 1.0,
         fallback_every: float = FALLBACK_EVERY_S,
         escalations: EscalationService | None = None,
+        hasher: Callable[[str], str] = casecode.hash_code,
     ) -> None:
         self.name = "engine"
         self.settings = settings
@@ -77,6 +80,7 @@ class Engine:
         self.time_scale = time_scale
         self.fallback_every = fallback_every
         self.background = Background()
+        self.hasher = hasher   # the case code's slow hash (tests make it slow to show no caller waits for it)
         self.client = client or AriClient(settings.ari_url, settings.ari_user, settings.ari_password)
         self.app = StasisApp(self.client, settings.ari_app, self.handle)
         self.flow: Flow | None = None
@@ -177,8 +181,11 @@ class Engine:
         state, start = await self._state_for(call)
         session = Session(settings=self.settings, database=self.database, flow=self.flow, prompts=self.prompts,
                           call=call, state=state, engine=self, time_scale=self.time_scale,
-                          background=self.background)
+                          background=self.background, hasher=self.hasher)
         self.sessions[call.channel_id] = session
+        if state.code_unhashed and state.case_id is not None and state.case_code is not None:
+            # The old engine died between opening the case and storing its code's hash.
+            session.hash_code_later(state.case_id, state.case_code)
         try:
             # A resumed call may have been left before its answer (the old engine died in between).
             if not call.resumed or call.channel.get("state") != "Up":

@@ -26,6 +26,7 @@ from ivr.engine.channel import Channel
 from ivr.engine.recordings import RecordingError, Stored, shred, store_bytes
 from ivr.flows.model import Flow
 from ivr.log import CallLog
+from ivr.protection import casecode
 from ivr.settings import Settings
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ class CallState:
     takes: list[Take] = field(default_factory=list)
     recordings: int = 0          # takes named so far (restored on resume, so a name is never reused)
     code_readbacks: int = 0      # times the case code was read to the caller (see ivr.engine.resume)
+    code_unhashed: bool = False  # resumed: the case still waits for its code's hash (the old engine died first)
 
 
 class Session:
@@ -88,6 +90,7 @@ class Session:
         engine: Any = None,
         background: Background,
         time_scale: float = 1.0,
+        hasher: Callable[[str], str] = casecode.hash_code,
     ) -> None:
         self.settings = settings
         self.database = database
@@ -99,6 +102,8 @@ class Session:
         # >1 when the emulator runs media time faster than the wall clock (tests, demos)
         self.time_scale = time_scale
         self.background = background   # the engine's threads for CPU-heavy work
+        self.hasher = hasher           # the case code's slow hash (runs on ``background``)
+        self._code_hash: asyncio.Task[None] | None = None
         self.log = CallLog(log, state.call_id)
         self.ch = Channel(call, self.log, quick_exit=flow.quick_exit)
         # Something the caller has given changed (a take filed, a case opened or found): the next node
@@ -153,6 +158,30 @@ class Session:
         self.log.info("node=%s %s%s%s", node, action or "-", f" input={shown}" if shown else "",
                       f" category={category}" if category else "")
 
+    # -- the case code's hash ---------------------------------------------------------------------------
+
+    def hash_code_later(self, case_id: int, code: str) -> None:
+        """Compute the case code's slow hash while the call goes on, and store it on the case.
+
+        The case is opened at once, with the code sealed on the call row (ivr.engine.resume), so the
+        caller hears the next prompt without waiting for a hashing thread; under a burst of calls those
+        queue up for seconds. :meth:`code_hashed` waits for it before the code is read back and before
+        the call row is closed (which wipes the sealed copy); an engine that dies in between leaves the
+        sealed code, from which the next engine hashes it (a resumed call, or the orphan sweep).
+        """
+        self._code_hash = asyncio.create_task(self._store_code_hash(case_id, code),
+                                              name=f"code-hash-{self.state.call_id}")
+
+    async def _store_code_hash(self, case_id: int, code: str) -> None:
+        code_hash = await self.background.run(self.hasher, code)
+        await self.write(lambda db: lifecycle.store_code_hash(db, case_id, code_hash))
+        self.log.info("case=%d code hash stored", case_id)
+
+    async def code_hashed(self) -> None:
+        """Return once the case holds its code's hash (at once if there is nothing to wait for)."""
+        if self._code_hash is not None:
+            await self._code_hash
+
     # -- the end of a call ----------------------------------------------------------------------------
 
     def final_outcome(self) -> str:
@@ -171,6 +200,10 @@ class Session:
         for take in list(s.takes):
             with contextlib.suppress(Exception):
                 await self.release(take)
+        try:
+            await self.code_hashed()   # closing the row wipes the sealed code: the case must hold its hash
+        except Exception:
+            self.log.exception("case=%s: the case code's hash could not be stored", s.case_id)
         if not self.ch.ended:
             await self.ch.hangup()
         outcome = self.final_outcome()

@@ -39,6 +39,8 @@ async def _say_value(s: Session, args: dict[str, Any], *, digits: bool) -> None:
         # Only after the case code was read back twice and its sealed copy wiped, on a call resumed
         # after that (ivr.engine.resume): the caller has heard it, and nothing else holds it.
         return
+    if args.get("value") == "@case_code":
+        await s.code_hashed()   # a code read back must already work (ivr.engine.session.hash_code_later)
     media = s.prompts.digits(str(value), s.lang) if digits else s.prompts.number(int(value), s.lang)
     await s.ch.play(media, lang=s.lang)
     if args.get("value") == "@case_code":
@@ -115,26 +117,32 @@ async def _case(s: Session, args: dict[str, Any]) -> None:
 
 
 async def open_call_case(s: Session, *, emergency: bool, priority: int | None = None, callback: bool = False) -> int:
-    """Open the call's case and give it a fresh case code (only its slow hash is stored)."""
+    """Open the call's case and give it a fresh case code (only its slow hash is stored).
+
+    The case is opened at once and the hash computed while the caller hears what comes next
+    (:meth:`Session.hash_code_later`): a caller must never sit in silence while hashing threads are
+    busy with other calls. The hash is in the case before the code is read back or the call ends.
+    """
     st = s.state
     code = casecode.new_code()
-    code_hash = await s.background.run(casecode.hash_code, code)
     tag = casecode.code_tag(s.settings.key("case-code"), code)
     workplace_id = st.vars.get("workplace_id")
 
-    # Sealed on the call row until read back twice, so a resumed call can still say it (ivr.engine.resume).
+    # Sealed on the call row until read back twice, so a resumed call can still say it (ivr.engine.resume),
+    # and so the next engine can hash it if this one dies before the hash is stored.
     sealed = resume.seal_code(s.settings, code)
 
     def create(db: Any) -> int:
         case_id = lifecycle.open_case(
             db, call_id=st.call_id, caller_ref=st.caller_ref, language=st.language, category=st.category,
-            workplace_code=st.workplace_code, workplace_id=workplace_id, code_hash=code_hash, code_tag=tag,
+            workplace_code=st.workplace_code, workplace_id=workplace_id, code_hash=None, code_tag=tag,
             emergency=emergency, priority=priority, callback=callback,
         )
         store.update_call(db, st.call_id, code_sealed=sealed, code_readbacks=0)
         return case_id
 
     st.case_id = await s.write(create)
+    s.hash_code_later(st.case_id, code)
     st.case_code = code
     st.code_readbacks = 0
     s.given = True

@@ -1,0 +1,199 @@
+"""The case code on the emulator: the caller never waits for its slow hash, yet the code read back works;
+a trailing '#' ends a digit entry and never cuts the next prompt.
+
+The hash runs on the engine's two hashing threads; in a burst of calls they queue up for seconds. Here
+the hasher is held back on purpose (a gate the test opens), which is what a saturated pool looks like to
+one caller: what the caller hears is asserted against when the hash lands, never against a clock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from engine_rig import Rig, running_rig, write_wav
+
+from ivr.ari.events import PlaybackEvent
+from ivr.cases.lifecycle import open_case
+from ivr.engine.resume import open_code
+from ivr.engine.store import insert_recording
+from ivr.protection import casecode
+from ivr.sim.caller import ScriptedCaller
+from ivr.supply.codes import make_code
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+GATE_LIMIT_S = 60.0   # a test that never opens the gate still ends
+LONG_PROMPT_S = 30.0  # media seconds (1.5 s on the wall at the rig's speed)
+
+
+class HeldHasher:
+    """``casecode.hash_code``, held until the test opens the gate (runs on the engine's hashing thread)."""
+
+    def __init__(self) -> None:
+        self.gate = threading.Event()
+        self.gate.set()
+        self.hashed = 0
+
+    def __call__(self, code: str) -> str:
+        self.gate.wait(GATE_LIMIT_S)
+        self.hashed += 1
+        return casecode.hash_code(code)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def held(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Rig, HeldHasher]]:
+    hasher = HeldHasher()
+    async with running_rig(tmp_path_factory.mktemp("casecode"), hasher=hasher) as r:
+        # Long enough in media time that a key cutting it is told from its end by what the caller does meanwhile.
+        write_wav(r.settings.data_dir / "prompts" / "en" / "record_instructions.wav", LONG_PROMPT_S)
+        try:
+            yield r, hasher
+        finally:
+            hasher.gate.set()
+
+
+def digits_heard(caller: ScriptedCaller) -> list[str]:
+    return [uri.rsplit("digit_", 1)[1][0] for uri in caller.heard if "/digit_" in uri]
+
+
+async def case_of(rig: Rig, caller: ScriptedCaller) -> dict[str, Any]:
+    call = await rig.database.query_one("select case_id from calls where channel_id = ?", [caller.hotline_channel_id])
+    assert call is not None and call["case_id"] is not None
+    case = await rig.database.query_one("select * from cases where id = ?", [call["case_id"]])
+    assert case is not None
+    return case
+
+
+@pytest.mark.parametrize("choice", ["message", "report"])
+async def test_the_caller_hears_the_instructions_before_the_hash_lands_and_the_code_works(
+        held: tuple[Rig, HeldHasher], choice: str) -> None:
+    rig, hasher = held
+    hasher.gate.clear()
+    try:
+        caller = await rig.dial()
+        await rig.pick_language(caller, "en")
+        if choice == "message":
+            await rig.menu(caller, "main_menu", "2")
+        else:
+            await rig.menu(caller, "main_menu", "1")
+            await rig.menu(caller, "category_menu", "1")
+            await rig.menu(caller, "workplace_code", "#")
+        # The instructions play while no hash has landed: the case is open, its code not yet hashed.
+        await caller.wait_prompt("record_instructions")
+        case = await case_of(rig, caller)
+        assert case["code_hash"] is None and case["code_tag"] is not None
+        await rig.leave_message(caller)
+        await caller.wait_prompt("message_saved")
+        await caller.wait_prompt("case_code_intro")
+        await caller.wait_prompt_finished()
+        # The code is not read out while its hash is held back ...
+        assert digits_heard(caller) == [] and hasher.gate.is_set() is False
+    finally:
+        hasher.gate.set()
+    # ... and once it lands, the code the caller hears finds their case.
+    first = await caller.wait_prompt("/digit_")
+    case = await case_of(rig, caller)
+    assert case["code_hash"] is not None, f"code read out ({first.media_uri}) before its hash was stored"
+    await caller.wait_prompt("case_code_keep")
+    await caller.wait_hung_up(timeout=20)
+    heard = "".join(digits_heard(caller))
+    assert len(heard) == 16 and heard[:8] == heard[8:]
+    assert casecode.verify_code(heard[:8], case["code_hash"])
+    found = await rig.database.read(lambda db: casecode.find_case(db, rig.settings.key("case-code"), heard[:8]))
+    assert found == case["id"]
+    row = await rig.ended_call(caller)
+    assert row["code_sealed"] is None and row["outcome"] == "completed"
+
+
+async def test_a_caller_who_hangs_up_while_the_hash_is_held_back_still_has_a_working_code(
+        held: tuple[Rig, HeldHasher]) -> None:
+    """The call ends before the hash lands: the engine stores it before it closes the call (which wipes the
+    sealed copy), so the case's code works."""
+    rig, hasher = held
+    hasher.gate.clear()
+    try:
+        caller = await rig.dial()
+        await rig.pick_language(caller, "en")
+        await rig.menu(caller, "main_menu", "2")
+        await caller.wait_prompt("record_instructions")
+        call = await rig.database.query_one("select * from calls where channel_id = ?", [caller.hotline_channel_id])
+        assert call is not None and call["code_sealed"] is not None
+        await caller.hangup()
+    finally:
+        hasher.gate.set()
+    row = await rig.ended_call(caller)
+    case = await case_of(rig, caller)
+    code = open_code(rig.settings, call["code_sealed"])
+    assert code is not None and casecode.verify_code(code, case["code_hash"])
+    assert row["code_sealed"] is None
+
+
+# -- a trailing '#' ------------------------------------------------------------------------------------------
+
+def heard_after(caller: ScriptedCaller, prompt: str) -> list[str]:
+    """Prompt names the caller heard start after the last ``prompt``."""
+    heard = caller.heard
+    start = max(i for i, uri in enumerate(heard) if prompt in uri)
+    return [uri.rsplit("/", 1)[-1] for uri in heard[start + 1:]]
+
+
+async def test_a_hash_after_the_eight_digit_code_ends_it_and_never_cuts_the_reply(
+        held: tuple[Rig, HeldHasher]) -> None:
+    rig, _ = held
+    code = "31415926"
+    reply = write_wav(rig.settings.data_dir / "replies" / f"reply-{code}.wav", 0.5, freq=660)
+
+    def make(db: Any) -> int:
+        case_id = open_case(db, call_id=None, caller_ref=None, language="en", category="wages",
+                            workplace_code=None, workplace_id=None, code_hash=casecode.hash_code(code),
+                            code_tag=casecode.code_tag(rig.settings.key("case-code"), code))
+        insert_recording(db, call_id=None, case_id=case_id, kind="reply", path=str(reply.relative_to(
+            rig.settings.data_dir)), duration=0.5, size=reply.stat().st_size, sha256=None, state="stored",
+            asterisk_name=None)
+        return case_id
+
+    case_id = await rig.database.write(make)
+    caller = await rig.dial()
+    await rig.pick_language(caller, "en")
+    await rig.menu(caller, "main_menu", "4")
+    await rig.menu(caller, "followup_enter_code", code + "#")   # as many phone systems teach
+    await caller.wait_prompt("followup_add_message")
+    await caller.wait_prompt_finished()
+    await caller.press("2")
+    await caller.wait_hung_up()
+    row = await rig.ended_call(caller)
+    assert row["case_id"] == case_id
+    # The intro, the whole reply, the question: nothing skipped, no "invalid input" for the '#'.
+    assert heard_after(caller, "followup_enter_code")[:3] == [
+        "followup_message_intro", f"reply-{code}", "followup_add_message"]
+    assert not any("invalid_input" in uri for uri in caller.heard)
+    attempts = await rig.database.query("select success from code_attempts where call_id = ?", [row["id"]])
+    assert attempts == [{"success": 1}]
+
+
+async def test_a_hash_after_a_full_workplace_code_ends_it_and_the_instructions_play(
+        held: tuple[Rig, HeldHasher]) -> None:
+    rig, _ = held
+    caller = await rig.dial()
+    await rig.pick_language(caller, "en")
+    await rig.menu(caller, "main_menu", "1")
+    await rig.menu(caller, "category_menu", "1")
+    await rig.menu(caller, "workplace_code", make_code(4242) + "#")   # all six digits, then '#'
+    instructions = await caller.wait_prompt("record_instructions")
+    # The caller says something short while the instructions play: they are still playing after it,
+    # so the '#' did not cut them.
+    await caller.speak(rig.voice)
+    assert not [e for e in caller.events if isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished"
+                and e.playback_id == instructions.playback_id], "the '#' cut the recording instructions"
+    await rig.leave_message(caller)
+    await caller.wait_prompt("case_code_keep")
+    await caller.wait_hung_up(timeout=20)
+    row = await rig.ended_call(caller)
+    case = await rig.database.query_one("select workplace_code from cases where id = ?", [row["case_id"]])
+    assert case == {"workplace_code": make_code(4242)}
+    assert heard_after(caller, "workplace_code")[0] == "record_instructions"
+    assert not any("invalid_input" in uri for uri in caller.heard)
