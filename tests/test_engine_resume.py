@@ -118,6 +118,14 @@ class Hotline:
         await caller.press(str(self.settings.languages.index(lang) + 1))
         return caller
 
+    async def to_the_beep(self, number: str) -> ScriptedCaller:
+        """An English caller who chose "leave a message", as their recording starts."""
+        caller = await self.dial("en", number)
+        await caller.wait_prompt("main_menu")
+        await caller.press("2")
+        await caller.wait_recording()
+        return caller
+
     async def call_row(self, caller: ScriptedCaller) -> dict[str, Any]:
         row = await self.database.query_one("select * from calls where channel_id = ?", [caller.hotline_channel_id])
         assert row is not None
@@ -208,10 +216,7 @@ async def test_kill_9_with_calls_in_progress(hotline: Hotline) -> None:
 
     # A call that left its message and ended before the kill: a restart must not touch it.
     async def stored(r: asyncio.Event) -> tuple[dict[str, Any], dict[str, Any], str]:
-        caller = await line.dial("en", "+66810000001")
-        await caller.wait_prompt("main_menu")
-        await caller.press("2")
-        await caller.wait_recording()
+        caller = await line.to_the_beep("+66810000001")
         await caller.speak(line.voice)
         await caller.press("#")
         await caller.wait_prompt("review_menu")
@@ -223,10 +228,7 @@ async def test_kill_9_with_calls_in_progress(hotline: Hotline) -> None:
 
     # Killed mid-message; still speaking when the new engine comes, which follows the live take.
     async def mid_message(r: asyncio.Event) -> tuple[ScriptedCaller, float]:
-        caller = await line.dial("en", "+66810000003")
-        await caller.wait_prompt("main_menu")
-        await caller.press("2")
-        await caller.wait_recording()
+        caller = await line.to_the_beep("+66810000003")
         playback = await caller.client.play(caller.channel_id, ["sound:" + str(line.long_voice.with_suffix(""))])
         speaking_from = line.emulator.clock.now()
         r.set()
@@ -367,10 +369,7 @@ async def test_a_follow_up_message_cut_by_a_kill_is_kept(hotline: Hotline) -> No
 
 async def test_kill_9_during_the_beep(hotline: Hotline) -> None:
     line = hotline
-    caller = await line.dial("en", "+66810000008")
-    await caller.wait_prompt("main_menu")
-    await caller.press("2")
-    await caller.wait_recording()
+    caller = await line.to_the_beep("+66810000008")
     speaking = asyncio.create_task(caller.speak(line.voice))   # over the beep, as callers do
     await line.engine.kill()
     await speaking
@@ -388,10 +387,7 @@ async def test_kill_9_during_the_beep(hotline: Hotline) -> None:
 
 async def test_kill_9_during_review_keeps_the_take_and_a_second_take_never_touches_it(hotline: Hotline) -> None:
     line = hotline
-    caller = await line.dial("en", "+66810000009")
-    await caller.wait_prompt("main_menu")
-    await caller.press("2")
-    await caller.wait_recording()
+    caller = await line.to_the_beep("+66810000009")
     await caller.speak(line.voice)
     await caller.press("#")
     await caller.wait_prompt("review_menu")
@@ -438,10 +434,7 @@ async def test_a_caller_who_hangs_up_while_no_engine_runs_still_leaves_the_messa
     """Killed mid-message, and the caller hangs up before the next engine is there: no channel comes back
     to resume, yet the take Asterisk kept is filed in the case and Asterisk's copy goes."""
     line = hotline
-    caller = await line.dial("en", "+66810000010")
-    await caller.wait_prompt("main_menu")
-    await caller.press("2")
-    await caller.wait_recording()
+    caller = await line.to_the_beep("+66810000010")
     call_id = (await line.call_row(caller))["id"]
     await line.engine.kill()
     await caller.speak(line.voice)
@@ -459,10 +452,7 @@ async def test_a_caller_who_hangs_up_while_no_engine_runs_still_leaves_the_messa
 
 async def test_a_caller_who_hangs_up_during_review_while_no_engine_runs_keeps_the_take(hotline: Hotline) -> None:
     line = hotline
-    caller = await line.dial("en", "+66810000011")
-    await caller.wait_prompt("main_menu")
-    await caller.press("2")
-    await caller.wait_recording()
+    caller = await line.to_the_beep("+66810000011")
     await caller.speak(line.voice)
     await caller.press("#")
     await caller.wait_prompt("review_menu")
