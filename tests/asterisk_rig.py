@@ -583,6 +583,11 @@ async def leave_a_message(caller: Caller, speech: Path, language: str = "1") -> 
     await caller.choose(language)
     await caller.choose("2")
     await caller.wait_quiet()
+    await speak_and_keep(caller, speech)
+
+
+async def speak_and_keep(caller: Caller, speech: Path) -> None:
+    """After the beep: speaks, '#', '1' keeps the message, listens to the case code, hangs up."""
     await caller.say(speech)
     await caller.press("#")
     await caller.wait_quiet()

@@ -32,6 +32,7 @@ from asterisk_rig import (
     now_text,
     rms,
     running_pair,
+    speak_and_keep,
     tone_level,
     wav_stats,
     write_tone,
@@ -283,12 +284,7 @@ async def test_live_transfer_in_office_hours_and_voicemail_when_nobody_answers(p
     await caller.wait_quiet()                          # "connecting you"; then it rings, in silence
     await caller.wait_sound(timeout=60)                # "nobody is free", how to leave a message, the beep
     await caller.wait_quiet()
-    await caller.say(speech)
-    await caller.press("#")
-    await caller.wait_quiet()
-    await caller.press("1")
-    await caller.wait_quiet(quiet=2.0, timeout=90)
-    await caller.hangup()
+    await speak_and_keep(caller, speech)
     first = await ended_call(pair, since)
     assert "caseworker1" in pair.phones.rang
     assert [r["state"] for r in voicemails(pair, [first[0]["id"]])] == ["stored"]
