@@ -22,6 +22,11 @@ def tone(path: Path, *, rate: int = 48000, channels: int = 2, seconds: float = 1
         synth += ["sine", str(f)]
     synth += ["vol", str(volume), "pad", str(pad[0]), str(pad[1])]
     run(*synth)
+    return in_format(wav, path)
+
+
+def in_format(wav: Path, path: Path) -> Path:
+    """``wav`` moved to ``path``, converted by ffmpeg when path names another format (by its extension)."""
     if path.suffix == ".wav":
         wav.rename(path)
     else:

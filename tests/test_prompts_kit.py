@@ -12,7 +12,7 @@ import yaml
 from browser_support import requires_chromium
 from click.testing import CliRunner
 from conftest import REPO, TEST_SECRET
-from prompts_helpers import run, silence, tone
+from prompts_helpers import in_format, run, silence, tone
 
 from ivr.cli import main
 from ivr.db import connect
@@ -49,12 +49,7 @@ def speak(path: Path, words: str) -> Path:
     """A recording of ``words`` (espeak-ng's English voice stands in for a Khmer speaker), in path's format."""
     wav = path.with_suffix(".espeak.wav")
     run("espeak-ng", "-v", "en", "-w", str(wav), words)
-    if path.suffix == ".wav":
-        wav.rename(path)
-    else:
-        run("ffmpeg", "-nostdin", "-v", "error", "-y", "-i", str(wav), str(path))
-        wav.unlink()
-    return path
+    return in_format(wav, path)
 
 
 @requires_chromium
