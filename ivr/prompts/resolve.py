@@ -64,7 +64,10 @@ class PromptResolver:
                 continue
             if candidate != lang and (key, lang) not in self._warned:
                 self._warned.add((key, lang))
-                log.warning("prompt %s has no %s audio; playing the %s prompt instead", key, lang, candidate)
+                # The stand-in an admin chose is expected (`ivr check` names it); any other fallback is news.
+                chosen = self._stand_ins().get(lang) == candidate
+                log.log(logging.INFO if chosen else logging.WARNING,
+                        "prompt %s has no %s audio; playing the %s prompt instead", key, lang, candidate)
             if self._local:
                 return [f"sound:{path.with_suffix('')}"]
             return [f"sound:{INSTALL_PREFIX}/{candidate}/{key}"]
