@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ivr.words import Words
+
 
 @dataclass(frozen=True)
 class Language:
@@ -34,6 +36,13 @@ LANGUAGES: dict[str, Language] = {
         Language("ko", "Korean", "한국어", "en"),
     )
 }
+
+
+def language_words(code: str) -> Words | str:
+    """A language by its English name, for a sentence a person reads (translated when shown, like the
+    ``language_name`` filter); an unknown code stays as it is."""
+    lang = LANGUAGES.get(code)
+    return Words(lang.english) if lang else code
 
 
 def fallback_chain(code: str) -> list[str]:

@@ -266,6 +266,10 @@ def test_status_and_install_commands(tmp_path: Path) -> None:
     assert "greeting" in detail and "plays th  stand-in" in detail
     unknown = runner.invoke(main, [*base, "status", "--lang", "zz"])
     assert unknown.exit_code == 2 and "unknown language code 'zz'" in unknown.output
+    # A refusal the prompts page shows in the reader's language is one English line here.
+    chained = runner.invoke(main, [*base, "stand-in", "lo", "km"])
+    assert chained.exit_code == 1
+    assert chained.output == "Error: Khmer itself plays Thai; choose a language with its own prompts.\n"
 
     sounds = tmp_path / "asterisk-sounds"
     first = runner.invoke(main, [*base, "install", "--create", str(sounds)])  # a new folder needs --create

@@ -66,6 +66,34 @@ def actions(db: Database) -> list[tuple[str, str]]:
         "select action, username from audit_log where action like 'prompt.%' order by id")]
 
 
+async def test_a_thai_admin_reads_the_prompts_pages_refusals_in_thai(
+        client: Client, web_settings: Settings, web_db: Database, tmp_path: Path) -> None:
+    await client.login("admin")
+    status, _ = await client.post("/language", {"ui_language": "th", "back": "/prompts?lang=en"})
+    assert status == 200
+    status, page = await upload(client, "/prompts/en/greeting", "take.wav", tone(tmp_path / "take.wav").read_bytes())
+    assert status == 200 and "เก็บเสียงนี้เป็นฉบับร่างแล้ว" in page
+    [draft] = draft_ids(web_db)
+    # Why they may not approve their own draft, on the page and when they try anyway.
+    own = "เสียงบันทึกต้องให้อีกคนหนึ่งตรวจ: คุณเป็นผู้ส่งเสียงบันทึกนี้เอง"
+    assert own in page and "you submitted this one" not in page
+    status, page = await client.post(f"/prompts/drafts/{draft}/approve")
+    assert status == 403 and f"greeting: {own}" in page and "A second person" not in page
+    assert draft_ids(web_db) == [draft]
+    # A text edit that cannot be kept, a stand-in that cannot be chosen, a file the page does not take.
+    status, page = await client.post("/prompts/en/greeting/text", {"text": "   "})
+    assert status == 400 and "greeting: ข้อความว่างเปล่า ไม่มีการเปลี่ยนแปลงใด" in page
+    status, page = await client.post("/prompts/km/stand-in", {"stand_in": "km"})
+    assert status == 400 and "“km” ใช้แทนภาษาเขมรไม่ได้" in page and "cannot stand in" not in page
+    status, page = await upload(client, "/prompts/en/greeting", "notes.txt", b"hello")
+    assert status == 400 and "greeting: notes.txt ไม่ใช่รูปแบบเสียงบันทึกที่หน้านี้รับ" in page
+    # Addresses that name nothing: the error pages are in Thai too.
+    status, page = await client.post("/prompts/xx/stand-in", {"stand_in": ""})
+    assert status == 404 and "ไม่มีภาษา “xx”" in page and "There is no language" not in page
+    status, page = await client.get("/prompts/drafts/999.wav")
+    assert status == 404 and "ไม่มีเสียงบันทึกนี้" in page
+
+
 async def test_coverage_playback_and_uploads_become_drafts(client: Client, web_settings: Settings,
                                                            web_db: Database, tmp_path: Path) -> None:
     await client.login("admin")
@@ -93,7 +121,7 @@ async def test_coverage_playback_and_uploads_become_drafts(client: Client, web_s
     assert not (web_settings.prompts_dir / "en").exists()
     [draft] = draft_ids(web_db)
     assert f'src="/prompts/drafts/{draft}.wav"' in page
-    assert "a second person must review a recording: you submitted this one" in page
+    assert "A second person must review a recording: you submitted this one." in page
     async with client.session.get(client.base + f"/prompts/drafts/{draft}.wav") as response:
         assert response.status == 200 and len(await response.read()) > 1000
 
@@ -127,7 +155,7 @@ async def test_four_eyes_approval_releases_a_draft(client: Client, web_settings:
     await client.login("rev_km")
     await client.get("/prompts?lang=en")
     status, page = await client.post(f"/prompts/drafts/{draft}/approve")
-    assert status == 403 and "only a reviewer who has en" in page
+    assert status == 403 and "greeting: Only a reviewer who has English may approve or reject recordings in it." in page
     assert built.read_bytes() == placeholder and draft_ids(web_db) == [draft]
 
     await client.login("rev_en")
@@ -168,7 +196,7 @@ async def test_catalog_text_is_edited_with_history(client: Client, web_settings:
     assert status == 200 and "The text was saved" in page and "សួស្តី បង" in page
     await client.post("/prompts/km/greeting/text", {"text": "សួស្តី"})
     status, page = await client.post("/prompts/km/greeting/text", {"text": "   "})
-    assert status == 400 and "the text is empty" in page
+    assert status == 400 and "greeting: the text is empty; nothing was changed." in page
     rows = web_db.query_sync("select text, reviewed, by_name from prompt_texts order by id")
     assert rows == [{"text": "សួស្តី បង", "reviewed": 1, "by_name": "admin"},
                     {"text": "សួស្តី", "reviewed": 0, "by_name": "admin"}]

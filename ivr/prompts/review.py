@@ -25,13 +25,14 @@ import sqlite_utils
 
 from ivr.db import utcnow
 from ivr.db.writer import Database
-from ivr.languages import LANGUAGES
+from ivr.languages import LANGUAGES, language_words
 from ivr.prompts.build import PromptBuilder
 from ivr.prompts.catalog import KEY_RE
 from ivr.prompts.convert import PROMPT_MAX_SECONDS, SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.prompts.texts import catalog_for
 from ivr.protection import audit
 from ivr.settings import Settings
+from ivr.words import N_, ShownError, Words
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,9 @@ LISTEN = ".8k.wav"  # beside each kept draft: its telephone audio, for the page 
 # would come up with the voice).
 CLIPPED_SHARE = 0.002
 QUIET_GAIN_DB = 30.0
+# A recording's state, as a refusal names it ("already approved").
+STATE_WORDS = {DRAFT: N_("a draft"), APPROVED: N_("approved"), REJECTED: N_("rejected"),
+               SUPERSEDED: N_("replaced by a newer recording")}
 
 
 def screen(name: str, info: AudioInfo) -> None:
@@ -66,8 +70,9 @@ def _approving() -> asyncio.Lock:
     return _APPROVING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
-class ReviewError(Exception):
-    """A review step is not allowed or not possible. The message is one line a person can act on."""
+class ReviewError(ShownError):
+    """A review step is not allowed or not possible: one sentence a person can act on, shown in the reader's
+    language on the prompts page (``str()`` is the English, for the command line and the staff line's log)."""
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,7 @@ class PromptReview:
         def release(db: sqlite_utils.Database) -> bool:
             current = db.execute("select state from prompt_recordings where id = ?", [rec_id]).fetchall()
             if not current or current[0][0] != DRAFT:
-                raise ReviewError(f"recording {rec_id} is no longer a draft")
+                raise ReviewError(N_("Recording %(id)s is no longer a draft."), id=rec_id)
             replaced = db.execute("select id from prompt_recordings where lang = ? and key = ? and state = ?",
                                   [lang, key, APPROVED]).fetchall()
             db.execute("update prompt_recordings set state = ? where lang = ? and key = ? and state = ?",
@@ -200,7 +205,7 @@ class PromptReview:
                                  "reviewed_at = ?, reason = ? where id = ? and state = ?",
                                  [REJECTED, who.id, who.name, utcnow(), reason or None, rec_id, DRAFT]).rowcount
             if not changed:
-                raise ReviewError(f"recording {rec_id} is no longer a draft")
+                raise ReviewError(N_("Recording %(id)s is no longer a draft."), id=rec_id)
             audit.append(db, action="prompt.reject", user_id=who.id, username=who.name, object_type="prompt",
                          object_id=f"{row['lang']}/{row['key']}", detail={"recording": rec_id})
 
@@ -210,9 +215,10 @@ class PromptReview:
     async def _draft(self, rec_id: int, who: Person) -> dict[str, Any]:
         row = await self.database.query_one("select * from prompt_recordings where id = ?", [rec_id])
         if row is None:
-            raise ReviewError(f"there is no recording {rec_id}")
+            raise ReviewError(N_("There is no recording %(id)s."), id=rec_id)
         if row["state"] != DRAFT:
-            raise ReviewError(f"recording {rec_id} of {row['key']} is already {row['state']}")
+            raise ReviewError(N_("Recording %(id)s of %(key)s is already %(state)s."), id=rec_id, key=row["key"],
+                              state=Words(STATE_WORDS.get(str(row["state"]), str(row["state"]))))
         check_reviewer(row, who)
         return row
 
@@ -221,12 +227,13 @@ def check_reviewer(row: dict[str, Any], who: Person) -> None:
     """Four eyes: a reviewer with the language, who did not submit the recording."""
     lang = str(row["lang"])
     if who.role not in REVIEW_ROLES:
-        raise ReviewError("only an administrator may review recordings")
+        raise ReviewError(N_("Only an administrator may review recordings."))
     if not who.speaks(lang):
-        raise ReviewError(f"only a reviewer who has {lang} may approve or reject a {lang} recording")
+        raise ReviewError(N_("Only a reviewer who has %(language)s may approve or reject recordings in it."),
+                          language=language_words(lang))
     if (who.id is not None and who.id == row["submitted_by"]) or (
             row["submitted_by"] is None and who.name == row["submitted_by_name"]):
-        raise ReviewError("a second person must review a recording: you submitted this one")
+        raise ReviewError(N_("A second person must review a recording: you submitted this one."))
 
 
 def drafts(db: sqlite_utils.Database, lang: str) -> list[dict[str, Any]]:

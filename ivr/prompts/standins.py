@@ -21,18 +21,20 @@ from typing import Any
 
 import sqlite_utils
 
-from ivr.languages import LANGUAGES, fallback_chain
+from ivr.languages import LANGUAGES, fallback_chain, language_words
 from ivr.prompts.store import built_root, manifest_lock, write_json
 from ivr.protection import audit
 from ivr.settings import Settings
+from ivr.words import N_, ShownError
 
 LANGUAGES_FILE = "languages.json"
 # Keys read one digit or one small number at a time: they follow the fallback chain until recorded.
 COUNTING_KEY = re.compile(r"^(digit_[0-9]|number_[0-9]+)$")
 
 
-class StandInError(Exception):
-    """A stand-in that cannot be set. One line."""
+class StandInError(ShownError):
+    """A stand-in that cannot be set: one sentence, shown in the reader's language (``str()`` is the English,
+    for `ivr prompts stand-in`)."""
 
 
 def languages_path(settings: Settings) -> Path:
@@ -73,11 +75,13 @@ def set_stand_in(db: sqlite_utils.Database, settings: Settings, lang: str, other
                  user_id: int | None, username: str) -> bool:
     """Inside a write transaction: make ``other`` (None: nobody) stand in for ``lang``. True if it changed."""
     if lang not in LANGUAGES:
-        raise StandInError(f"unknown language code {lang!r}")
+        raise StandInError(N_("Unknown language code “%(code)s”."), code=lang)
     if other is not None and (other not in LANGUAGES or other == lang):
-        raise StandInError(f"{other!r} cannot stand in for {lang}")
+        raise StandInError(N_("“%(other)s” cannot stand in for %(language)s."), other=other,
+                           language=language_words(lang))
     if other is not None and stand_ins(settings).get(other):
-        raise StandInError(f"{other} itself plays {stand_ins(settings)[other]}; choose a language with its own prompts")
+        raise StandInError(N_("%(other)s itself plays %(plays)s; choose a language with its own prompts."),
+                           other=language_words(other), plays=language_words(stand_ins(settings)[other]))
     path = languages_path(settings)
     with manifest_lock(path.parent):
         data = _read(path)

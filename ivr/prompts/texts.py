@@ -19,13 +19,14 @@ from ivr.prompts.catalog import Catalog, load_catalog
 from ivr.prompts.store import built_root, manifest_lock, write_json
 from ivr.protection import audit
 from ivr.settings import Settings
+from ivr.words import N_, ShownError
 
 TEXTS = "texts.json"
 MAX_TEXT = 2000
 
 
-class TextError(Exception):
-    """An edit that cannot be kept. One line."""
+class TextError(ShownError):
+    """An edit that cannot be kept: one sentence, shown in the reader's language (``str()`` is the English)."""
 
 
 def texts_path(settings: Settings) -> Path:
@@ -42,9 +43,10 @@ def save_text(db: sqlite_utils.Database, settings: Settings, *, lang: str, key: 
     """Inside a write transaction: keep a new version of ``key`` in ``lang`` and use it from now on."""
     text = " ".join(text.split())
     if not text:
-        raise TextError(f"{key}: the text is empty; nothing was changed")
+        raise TextError(N_("%(key)s: the text is empty; nothing was changed."), key=key)
     if len(text) > MAX_TEXT:
-        raise TextError(f"{key}: the text is longer than {MAX_TEXT} characters; nothing was changed")
+        raise TextError(N_("%(key)s: the text is longer than %(n)s characters; nothing was changed."),
+                        key=key, n=MAX_TEXT)
     previous = db.execute("select text, reviewed from prompt_texts where lang = ? and key = ? order by id desc "
                           "limit 1", [lang, key]).fetchall()
     version = int(db.execute(

@@ -19,11 +19,11 @@ from typing import IO, Any
 from aiohttp import web
 
 from ivr.admin.auth import current_user, require_role
-from ivr.admin.i18n import N_
+from ivr.admin.i18n import http_error
 from ivr.admin.keys import DATABASE, SETTINGS, User
 from ivr.admin.params import parse_int, path_id
-from ivr.admin.render import render
-from ivr.languages import LANGUAGES
+from ivr.admin.render import render, shown, translator
+from ivr.languages import LANGUAGES, language_words
 from ivr.prompts.catalog import KEY_RE, CatalogError
 from ivr.prompts.convert import SUPPORTED, AudioError
 from ivr.prompts.coverage import coverage
@@ -35,6 +35,7 @@ from ivr.prompts.store import built_path, built_root, is_playable, load_manifest
 from ivr.prompts.texts import TextError, catalog_for, save_text
 from ivr.settings import Settings
 from ivr.supply.pdf import PdfError
+from ivr.words import N_, Words
 
 PAGE_SIZE = 20
 HISTORY_SHOWN = 10   # earlier versions of a text shown on the page (all are kept)
@@ -70,14 +71,14 @@ def _page_number(raw: str | None) -> int:
     return parse_int(raw, low=1, high=9_999) or 1
 
 
-async def _page(request: web.Request, lang: str, *, error: str = "", status: int = 200) -> web.Response:
+async def _page(request: web.Request, lang: str, *, error: Words | None = None, status: int = 200) -> web.Response:
     settings = request.app[SETTINGS]
     try:
         catalog = await asyncio.to_thread(catalog_for, settings)
     except CatalogError as exc:
         return render(request, "prompts/index.html", {"catalog_error": str(exc)}, status=500)
-    shown = settings.languages if lang in settings.languages else (*settings.languages, lang)
-    rows = await asyncio.to_thread(coverage, settings, catalog, shown)
+    listed = settings.languages if lang in settings.languages else (*settings.languages, lang)
+    rows = await asyncio.to_thread(coverage, settings, catalog, listed)
     flow = await asyncio.to_thread(load_hotline_flow, settings)
     ready = {r.lang: r for r in readiness(settings, flow, rows)} if flow is not None else {}
     manifest = await asyncio.to_thread(load_manifest, built_root(settings))
@@ -90,14 +91,14 @@ async def _page(request: web.Request, lang: str, *, error: str = "", status: int
             check_reviewer(row, who)
             row["may_review"], row["why_not"] = True, ""
         except ReviewError as exc:
-            row["may_review"], row["why_not"] = False, str(exc)
+            row["may_review"], row["why_not"] = False, shown(request, exc)
         drafts_by_key.setdefault(str(row["key"]), []).append(row)
     history: dict[str, list[dict[str, Any]]] = {}
     for version in await request.app[DATABASE].query(
             "select key, text, reviewed, by_name, at from prompt_texts where lang = ? order by id desc", [lang]):
         history.setdefault(str(version["key"]), []).append(version)
     draft_counts = {}
-    for code in shown:
+    for code in listed:
         found = await request.app[DATABASE].query_one(
             "select count(*) as n from prompt_recordings where lang = ? and state = ?", [code, DRAFT])
         draft_counts[code] = int(found["n"]) if found else 0
@@ -131,7 +132,8 @@ async def _page(request: web.Request, lang: str, *, error: str = "", status: int
     ctx = {
         "catalog_error": "", "rows": rows, "lang": lang, "keys": keys[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
         "matching": len(keys), "page": page, "pages": pages, "query": query, "statuses": STATUSES,
-        "status": wanted, "needs_review": needs_review, "error": error, "accept": ",".join(SUPPORTED),
+        "status": wanted, "needs_review": needs_review, "error": shown(request, error) if error else "",
+        "accept": ",".join(SUPPORTED),
         "total": len(catalog.keys), "drafts": draft_counts, "ready": ready,
         "stand_in": stand_ins(settings).get(lang), "stand_in_choices": [
             code for code in LANGUAGES if code != lang and code not in stand_ins(settings)],
@@ -154,7 +156,7 @@ async def prompts_page(request: web.Request) -> web.StreamResponse:
 def _target(request: web.Request) -> tuple[str, str]:
     lang, key = request.match_info["lang"], request.match_info["key"]
     if lang not in LANGUAGES or not KEY_RE.match(key):
-        raise web.HTTPNotFound(text="There is no such prompt.")
+        raise web.HTTPNotFound(text=N_("There is no such prompt."))
     return lang, key
 
 
@@ -163,7 +165,7 @@ async def prompt_audio(request: web.Request) -> web.StreamResponse:
     lang, key = _target(request)
     path = built_path(built_root(request.app[SETTINGS]), lang, key)
     if not is_playable(path):
-        raise web.HTTPNotFound(text="This prompt has not been built in this language.")
+        raise web.HTTPNotFound(text=N_("This prompt has not been built in this language."))
     # The ?v= in the page's link changes with each build, so the browser may keep a copy.
     return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "private, max-age=3600"})
 
@@ -174,7 +176,7 @@ async def draft_audio(request: web.Request) -> web.StreamResponse:
                                                 [path_id(request, what="recording")])
     path = listen_path(request.app[SETTINGS], row) if row else None
     if path is None or not is_playable(path):
-        raise web.HTTPNotFound(text="There is no such recording.")
+        raise web.HTTPNotFound(text=N_("There is no such recording."))
     return web.FileResponse(path, headers={"Content-Type": "audio/wav", "Cache-Control": "private, no-store"})
 
 
@@ -193,17 +195,21 @@ async def upload(request: web.Request) -> web.StreamResponse:
     field = form.get("file")
     wants_json = form.get("via") == "web"
     if not isinstance(field, web.FileField):
-        return await _refuse(request, lang, f"{key}: choose a recording to upload first.", wants_json)
+        return await _refuse(request, lang, Words(N_("%(key)s: choose a recording to upload first."), key=key),
+                             wants_json)
     suffix = Path(field.filename or "").suffix.lower()
     if suffix not in SUPPORTED:
         kinds = ", ".join(s.lstrip(".") for s in SUPPORTED)
-        message = f"{key}: {field.filename or 'the file'} is not a recording format this page takes (use {kinds})."
-        return await _refuse(request, lang, message + " The previous prompt is still in place.", wants_json)
+        message = Words(N_("%(key)s: %(file)s is not a recording format this page takes (use %(kinds)s). The "
+                           "previous prompt is still in place."),
+                        key=key, file=field.filename or Words(N_("the file")), kinds=kinds)
+        return await _refuse(request, lang, message, wants_json)
     review = PromptReview(settings, request.app[DATABASE])
     try:
         catalog = await asyncio.to_thread(catalog_for, settings)
     except CatalogError as exc:
-        return await _refuse(request, lang, f"The prompt catalog cannot be read: {exc}", wants_json)
+        return await _refuse(request, lang, Words(N_("The prompt catalog cannot be read: %(why)s"), why=str(exc)),
+                             wants_json)
     limit = max_seconds(settings, catalog, key) if key in catalog.prompts else None
     with tempfile.TemporaryDirectory(prefix="ivr-prompt-upload-") as tmp:
         spooled = await asyncio.to_thread(_spool, field.file, Path(tmp) / f"upload{suffix}")
@@ -211,16 +217,19 @@ async def upload(request: web.Request) -> web.StreamResponse:
             rec_id = await review.submit(lang, key, spooled, person(current_user(request)),
                                          "web" if wants_json else "upload", limit)
         except AudioError as exc:
-            message = f"The recording was not used: {exc}. The previous prompt is still in place."
+            # The conversion's reason (a file name, a length, "clipping") stays as ivr.prompts.convert words it.
+            message = Words(N_("The recording was not used: %(why)s. The previous prompt is still in place."),
+                            why=str(exc))
             return await _refuse(request, lang, message, wants_json)
     if wants_json:
-        return web.json_response({"ok": True, "recording": rec_id, "message": DONE["submitted"]})
+        return web.json_response({"ok": True, "recording": rec_id,
+                                  "message": translator(request)(DONE["submitted"])})
     raise _back(lang, key, "submitted")
 
 
-async def _refuse(request: web.Request, lang: str, message: str, wants_json: bool) -> web.Response:
+async def _refuse(request: web.Request, lang: str, message: Words, wants_json: bool) -> web.Response:
     if wants_json:
-        return web.json_response({"ok": False, "error": message}, status=400)
+        return web.json_response({"ok": False, "error": shown(request, message)}, status=400)
     return await _page(request, lang, error=message, status=400)
 
 
@@ -233,15 +242,18 @@ async def review_draft(request: web.Request) -> web.StreamResponse:
     who = person(current_user(request))
     row = await request.app[DATABASE].query_one("select lang, key from prompt_recordings where id = ?", [rec_id])
     if row is None:
-        raise web.HTTPNotFound(text="There is no such recording.")
+        raise web.HTTPNotFound(text=N_("There is no such recording."))
     try:
         if decision == "approve":
             await review.approve(rec_id, who)
         else:
             await review.reject(rec_id, who, str(form.get("reason") or ""))
-    except (ReviewError, AudioError) as exc:
-        return await _page(request, str(row["lang"]), error=f"{row['key']}: {exc}.", status=403
-                           if isinstance(exc, ReviewError) else 400)
+    except ReviewError as exc:
+        return await _page(request, str(row["lang"]), error=Words(N_("%(key)s: %(why)s"), key=row["key"],
+                                                                   why=exc.words), status=403)
+    except AudioError as exc:   # the kept file no longer converts: its reason stays as ivr.prompts.convert words it
+        return await _page(request, str(row["lang"]), error=Words(
+            N_("%(key)s: the recording was not used: %(why)s."), key=row["key"], why=str(exc)), status=400)
     raise _back(str(row["lang"]), str(row["key"]), "approved" if decision == "approve" else "rejected")
 
 
@@ -252,15 +264,16 @@ async def edit_text(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     user = current_user(request)
     if not user.speaks(lang):
-        return await _page(request, lang, error=f"{key}: only someone who has {lang} may change its text.",
-                           status=403)
+        return await _page(request, lang, error=Words(
+            N_("%(key)s: only someone who has %(language)s may change its text."), key=key,
+            language=language_words(lang)), status=403)
     text, reviewed = str(form.get("text") or ""), form.get("reviewed") == "1"
     try:
         await request.app[DATABASE].write(lambda db: save_text(
             db, settings, lang=lang, key=key, text=text, reviewed=reviewed, user_id=user.id,
             username=user.username))
     except TextError as exc:
-        return await _page(request, lang, error=str(exc), status=400)
+        return await _page(request, lang, error=exc.words, status=400)
     raise _back(lang, key, "text")
 
 
@@ -269,7 +282,7 @@ async def change_stand_in(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     lang = request.match_info["lang"]
     if lang not in LANGUAGES:
-        raise web.HTTPNotFound(text="There is no such language.")
+        raise http_error(web.HTTPNotFound, N_("There is no language “%(code)s”."), code=lang)
     form = await request.post()
     other = str(form.get("stand_in") or "") or None
     user = current_user(request)
@@ -277,7 +290,7 @@ async def change_stand_in(request: web.Request) -> web.StreamResponse:
         await request.app[DATABASE].write(lambda db: set_stand_in(
             db, settings, lang, other, user_id=user.id, username=user.username))
     except StandInError as exc:
-        return await _page(request, lang, error=f"{exc}.", status=400)
+        return await _page(request, lang, error=exc.words, status=400)
     raise web.HTTPSeeOther(f"/prompts?lang={lang}&done=standin")
 
 
@@ -287,14 +300,15 @@ async def download_kit(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     lang = request.match_info["lang"]
     if lang not in LANGUAGES:
-        raise web.HTTPNotFound(text="There is no such language.")
+        raise http_error(web.HTTPNotFound, N_("There is no language “%(code)s”."), code=lang)
     catalog = await asyncio.to_thread(catalog_for, settings)
     with tempfile.TemporaryDirectory(prefix="ivr-kit-") as tmp:
         folder = Path(tmp) / f"{lang}-kit"
         try:
             await make_kit(settings, catalog, lang, folder)
         except PdfError as exc:
-            return await _page(request, lang, error=f"The kit could not be made: {exc}.", status=500)
+            return await _page(request, lang, error=Words(N_("The kit could not be made: %(why)s."), why=str(exc)),
+                               status=500)
         data = await asyncio.to_thread(_zip, folder)
     return web.Response(body=data, headers={
         "Content-Type": "application/zip", "Cache-Control": "no-store",
