@@ -18,7 +18,8 @@ from ivr.checks import WARNING, run_all
 from ivr.cli import main
 from ivr.db.writer import Database
 from ivr.prompts.build import PromptBuilder
-from ivr.prompts.readiness import log_unready
+from ivr.prompts.coverage import MISSING, Cell, LanguageCoverage
+from ivr.prompts.readiness import load_hotline_flow, log_unready, readiness
 from ivr.prompts.review import Person, PromptReview
 from ivr.prompts.standins import set_stand_in
 from ivr.settings import Settings, load
@@ -50,7 +51,9 @@ async def test_a_language_is_offered_only_when_ready(built: Settings, tmp_path: 
     with caplog.at_level(logging.WARNING, logger="ivr.prompts.readiness"):
         log_unready(settings)   # what `ivr serve` says when it starts
     assert "language km is offered but not ready (`ivr check` fails): no audio of its own" in caplog.text
-    failing, _ = problems(settings)
+    failing, warned = problems(settings)
+    # Khmer has no voice and no stand-in yet: its digits follow the fallback chain (km, th, en).
+    assert f"{WARNING}km: 21 digits and numbers are not recorded yet; codes are read in th until they are" in warned
     menu_rule = "the language menu's own entry needs a human recording: choose_language"
     assert f"IVR_LANGUAGES offers th (Thai), which is not ready: {menu_rule}" in failing
     assert f"IVR_LANGUAGES offers en (English), which is not ready: {menu_rule}" in failing
@@ -103,3 +106,13 @@ async def test_a_language_is_offered_only_when_ready(built: Settings, tmp_path: 
     assert f"  IVR_LANGUAGES offers km (Khmer), which is not ready: {menu_rule}" in result.output.splitlines()
     thai_only = CliRunner().invoke(main, [*base, "--languages", "th", "check"])
     assert "prompts: ok (1 warning(s))" in thai_only.output.splitlines()
+
+
+def test_digits_with_nothing_to_play_are_named_as_such(built: Settings) -> None:
+    # Burmese before any build: not "codes are read in nothing", but what is missing and what makes it.
+    flow = load_hotline_flow(built)
+    assert flow is not None
+    cells = [Cell("my", f"digit_{d}", MISSING, None, False, True, False, None, None) for d in range(10)]
+    [ready] = readiness(built, flow, [LanguageCoverage("my", missing=10, silent=10, cells=cells)])
+    assert "my: 10 digits and numbers are not recorded yet; 10 have nothing to play at all yet " \
+        "(`ivr prompts build` makes them)" in ready.warnings

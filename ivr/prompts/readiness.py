@@ -100,9 +100,13 @@ def readiness(settings: Settings, flow: Flow, rows: list[LanguageCoverage]) -> l
                                    f"an admin chose ({_some(stood_in)})")
         counting = [c for c in row.cells if COUNTING_KEY.match(c.key) and c.state != RECORDED]
         if counting:
-            heard = sorted({c.plays or "nothing" for c in counting})
+            heard = sorted({c.plays for c in counting if c.plays})
+            silent = sum(1 for c in counting if not c.plays)
+            parts = [f"codes are read in {', '.join(heard)} until they are"] if heard else []
+            if silent:
+                parts.append(f"{silent} have nothing to play at all yet (`ivr prompts build` makes them)")
             result.warnings.append(f"{row.lang}: {len(counting)} digits and numbers are not recorded yet; "
-                                   f"codes are read in {', '.join(heard)} until they are")
+                                   + "; ".join(parts))
         out.append(result)
     return out
 
