@@ -11,7 +11,7 @@ import click
 
 from ivr.cli.context import CliContext, pass_cli
 from ivr.languages import LANGUAGES
-from ivr.prompts.catalog import CatalogError
+from ivr.prompts.catalog import Catalog, CatalogError
 from ivr.prompts.resolve import INSTALL_PREFIX
 from ivr.prompts.store import built_root
 from ivr.prompts.voices import Espeak
@@ -24,6 +24,16 @@ def prompts() -> None:
 
     Recordings go in prompts/<lang>/<key>.<wav|mp3|m4a|ogg|...>; texts in prompts/catalog.yaml.
     """
+
+
+def _catalog(settings: Settings) -> Catalog:
+    """The catalog with the texts edited in the web UI; a broken one stops the command with its line."""
+    from ivr.prompts.texts import catalog_for
+
+    try:
+        return catalog_for(settings)
+    except CatalogError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _known_languages(codes: tuple[str, ...]) -> None:
@@ -73,14 +83,10 @@ def status(cli: CliContext, lang: str | None) -> None:
     from ivr.prompts.coverage import coverage
     from ivr.prompts.readiness import load_hotline_flow, readiness
     from ivr.prompts.standins import stand_ins
-    from ivr.prompts.texts import catalog_for
 
     settings = cli.settings()
     _known_languages((lang,) if lang else ())
-    try:
-        catalog = catalog_for(settings)
-    except CatalogError as exc:
-        raise click.ClickException(str(exc)) from None
+    catalog = _catalog(settings)
     rows = coverage(settings, catalog, (lang,) if lang else None)
     drafts = _draft_counts(settings)
     if lang:
@@ -213,15 +219,11 @@ def kit(cli: CliContext, lang: str, out: Path) -> None:
     import asyncio
 
     from ivr.prompts.kit import make_kit
-    from ivr.prompts.texts import catalog_for
     from ivr.supply.pdf import PdfError
 
     settings = cli.settings()
     _known_languages((lang,))
-    try:
-        catalog = catalog_for(settings)
-    except CatalogError as exc:
-        raise click.ClickException(str(exc)) from None
+    catalog = _catalog(settings)
     try:
         lines = asyncio.run(make_kit(settings, catalog, lang, out))
     except PdfError as exc:
@@ -250,14 +252,10 @@ def import_(cli: CliContext, source: Path, lang: str, username: str) -> None:
     from ivr.db.writer import Database
     from ivr.prompts.intake import IntakeError, import_folder
     from ivr.prompts.review import Person
-    from ivr.prompts.texts import catalog_for
 
     settings = cli.settings()
     _known_languages((lang,))
-    try:
-        catalog = catalog_for(settings)
-    except CatalogError as exc:
-        raise click.ClickException(str(exc)) from None
+    catalog = _catalog(settings)
     who = Person(None, username or os.environ.get("USER") or "command line")
     database = Database(settings.db_path)
     try:

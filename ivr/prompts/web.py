@@ -277,12 +277,18 @@ async def edit_text(request: web.Request) -> web.StreamResponse:
     raise _back(lang, key, "text")
 
 
-@require_role("admin")
-async def change_stand_in(request: web.Request) -> web.StreamResponse:
-    settings = request.app[SETTINGS]
+def _language_in_path(request: web.Request) -> str:
+    """The language code in the address; one the hotline does not know is a 404."""
     lang = request.match_info["lang"]
     if lang not in LANGUAGES:
         raise http_error(web.HTTPNotFound, N_("There is no language “%(code)s”."), code=lang)
+    return lang
+
+
+@require_role("admin")
+async def change_stand_in(request: web.Request) -> web.StreamResponse:
+    settings = request.app[SETTINGS]
+    lang = _language_in_path(request)
     form = await request.post()
     other = str(form.get("stand_in") or "") or None
     user = current_user(request)
@@ -298,9 +304,7 @@ async def change_stand_in(request: web.Request) -> web.StreamResponse:
 async def download_kit(request: web.Request) -> web.StreamResponse:
     """The voice-talent kit of one language as a zip (ivr/prompts/kit.py)."""
     settings = request.app[SETTINGS]
-    lang = request.match_info["lang"]
-    if lang not in LANGUAGES:
-        raise http_error(web.HTTPNotFound, N_("There is no language “%(code)s”."), code=lang)
+    lang = _language_in_path(request)
     catalog = await asyncio.to_thread(catalog_for, settings)
     with tempfile.TemporaryDirectory(prefix="ivr-kit-") as tmp:
         folder = Path(tmp) / f"{lang}-kit"
