@@ -126,6 +126,14 @@ class Hotline:
         await caller.wait_recording()
         return caller
 
+    async def to_review(self, number: str) -> ScriptedCaller:
+        """A caller who left a message and pressed '#': the review menu is playing."""
+        caller = await self.to_the_beep(number)
+        await caller.speak(self.voice)
+        await caller.press("#")
+        await caller.wait_prompt("review_menu")
+        return caller
+
     async def call_row(self, caller: ScriptedCaller) -> dict[str, Any]:
         row = await self.database.query_one("select * from calls where channel_id = ?", [caller.hotline_channel_id])
         assert row is not None
@@ -387,10 +395,7 @@ async def test_kill_9_during_the_beep(hotline: Hotline) -> None:
 
 async def test_kill_9_during_review_keeps_the_take_and_a_second_take_never_touches_it(hotline: Hotline) -> None:
     line = hotline
-    caller = await line.to_the_beep("+66810000009")
-    await caller.speak(line.voice)
-    await caller.press("#")
-    await caller.wait_prompt("review_menu")
+    caller = await line.to_review("+66810000009")
     await line.engine.kill()
     row = await line.call_row(caller)
     [first] = await line.takes(row["id"])
@@ -452,10 +457,7 @@ async def test_a_caller_who_hangs_up_while_no_engine_runs_still_leaves_the_messa
 
 async def test_a_caller_who_hangs_up_during_review_while_no_engine_runs_keeps_the_take(hotline: Hotline) -> None:
     line = hotline
-    caller = await line.to_the_beep("+66810000011")
-    await caller.speak(line.voice)
-    await caller.press("#")
-    await caller.wait_prompt("review_menu")
+    caller = await line.to_review("+66810000011")
     await line.engine.kill()
     call_id = (await line.call_row(caller))["id"]
     [before] = await line.takes(call_id)

@@ -47,14 +47,7 @@ def stand_ins(settings: Settings) -> dict[str, str]:
 
 
 def read_stand_ins(path: Path) -> dict[str, str]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (FileNotFoundError, ValueError, UnicodeDecodeError):
-        return {}
-    languages = data.get("languages") if isinstance(data, dict) else None
-    if not isinstance(languages, dict):
-        return {}
-    return {str(lang): str(entry["stand_in"]) for lang, entry in languages.items()
+    return {str(lang): str(entry["stand_in"]) for lang, entry in _read(path).items()
             if isinstance(entry, dict) and entry.get("stand_in") in LANGUAGES and lang in LANGUAGES}
 
 
