@@ -2,8 +2,9 @@
 
 The resolver only ever names files that exist: when a prompt was not built in the
 caller's language it plays the language an administrator chose as that language's stand-in
-(ivr/prompts/standins.py; none by default), then English as a last resort, and logs a warning
-the first time each key falls back (`ivr check` fails for such a language). Digits and numbers
+(ivr/prompts/standins.py; none by default), then English as a last resort. The first time each
+key falls back it logs the chosen stand-in as information, and any other fallback as a warning
+(`ivr check` fails for such a language). Digits and numbers
 follow :func:`ivr.languages.fallback_chain` until they are recorded. When Asterisk
 shares this machine, prompts play by absolute path; otherwise by the name under which
 `ivr prompts install` put them in Asterisk's sounds folder (``sound:ivr/<lang>/<key>``).
