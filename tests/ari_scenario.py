@@ -59,7 +59,9 @@ async def run_scenario(target: Target, *, speed: float = 1.0) -> None:
         await caller.wait_answered(15)
 
         playback = await client.play(call.channel_id, ["sound:hello-world", "sound:vm-intro"], lang="en")
-        assert playback["state"] == "queued"
+        # The answer is a snapshot taken after the playback was handed to the channel's control thread:
+        # a real server usually says "queued", but it may already have started it (seen once in six full runs).
+        assert playback["state"] in ("queued", "playing"), playback
         await caller.wait_prompt("vm-intro", 15)
         await caller.press("1")
         seen = await until(call, "ChannelDtmfReceived")
