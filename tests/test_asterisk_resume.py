@@ -104,7 +104,7 @@ async def open_call_id(pair: Pair) -> str:
     return str(row[0])
 
 
-def kept(pair: Pair, found: dict[str, Any], at_least: float, *, salvaged_by: str = "resume: recording={rec}") -> None:
+async def kept(pair: Pair, found: dict[str, Any], at_least: float, *, salvaged_by: str = "resume: recording={rec}") -> None:
     recs = found["recordings"]
     assert [r["state"] for r in recs] == ["stored"], (recs, pair.debug())
     seconds, loudest = wav_stats(pair.data_dir / recs[0]["path"])
@@ -113,8 +113,18 @@ def kept(pair: Pair, found: dict[str, Any], at_least: float, *, salvaged_by: str
     assert recs[0]["case_id"] == found["call"]["case_id"] is not None
     assert recs[0]["jobs"] == 1
     # Salvaged by the new engine (one take: never recorded again from the start).
-    log = pair.engine.log.read_text(errors="replace")
-    assert f"call={found['call']['id']} " + salvaged_by.format(rec=recs[0]["id"]) in log, pair.debug()
+    assert await logged(pair, f"call={found['call']['id']} " + salvaged_by.format(rec=recs[0]["id"])), pair.debug()
+
+
+async def logged(pair: Pair, line: str, within: float = 15.0) -> bool:
+    """Whether the engine logs ``line`` within ``within`` seconds. The orphan sweep logs only after its
+    commit and Asterisk's delete, so the closed row can be seen before the line is written."""
+    deadline = time.monotonic() + within
+    while line not in pair.engine.log.read_text(errors="replace"):
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
 
 
 async def test_killed_during_the_beep(pair: Pair, speech: Path) -> None:
@@ -126,7 +136,7 @@ async def test_killed_during_the_beep(pair: Pair, speech: Path) -> None:
     await caller.press("#")
     await asyncio.sleep(RESTART_AFTER_S)
     await pair.start_engine()
-    kept(pair, await the_message(pair, caller), wav_stats(speech)[0])
+    await kept(pair, await the_message(pair, caller), wav_stats(speech)[0])
 
 
 async def test_killed_mid_message(pair: Pair, speech: Path) -> None:
@@ -141,7 +151,7 @@ async def test_killed_mid_message(pair: Pair, speech: Path) -> None:
     await speaking
     await caller.press("#")
     found = await the_message(pair, caller)
-    kept(pair, found, max(spoken, wav_stats(speech)[0]))
+    await kept(pair, found, max(spoken, wav_stats(speech)[0]))
 
 
 async def test_killed_during_review(pair: Pair, speech: Path) -> None:
@@ -152,7 +162,7 @@ async def test_killed_during_review(pair: Pair, speech: Path) -> None:
     await caller.press("#")
     await caller.wait_sound()          # the review menu begins
     await restart(pair)
-    kept(pair, await the_message(pair, caller), wav_stats(speech)[0])
+    await kept(pair, await the_message(pair, caller), wav_stats(speech)[0])
 
 
 async def test_killed_mid_message_and_the_caller_hangs_up_before_it_is_back(pair: Pair, speech: Path) -> None:
@@ -171,4 +181,4 @@ async def test_killed_mid_message_and_the_caller_hangs_up_before_it_is_back(pair
     await pair.start_engine()
     found = await closed(pair, call_id)
     assert found["call"]["outcome"] == "hangup", found
-    kept(pair, found, wav_stats(speech)[0], salvaged_by="orphaned call finished: 1 take(s) fetched")
+    await kept(pair, found, wav_stats(speech)[0], salvaged_by="orphaned call finished: 1 take(s) fetched")
