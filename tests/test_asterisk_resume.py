@@ -104,7 +104,8 @@ async def open_call_id(pair: Pair) -> str:
     return str(row[0])
 
 
-async def kept(pair: Pair, found: dict[str, Any], at_least: float, *, salvaged_by: str = "resume: recording={rec}") -> None:
+async def kept(pair: Pair, found: dict[str, Any], at_least: float, *,
+               salvaged_by: str = "resume: recording={rec}") -> None:
     recs = found["recordings"]
     assert [r["state"] for r in recs] == ["stored"], (recs, pair.debug())
     seconds, loudest = wav_stats(pair.data_dir / recs[0]["path"])
