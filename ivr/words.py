@@ -1,20 +1,34 @@
 """Words a person reads that Python builds, marked for the web UI's catalogs and translated when shown.
 
 ``N_()`` marks a string for ``pybabel extract -k N_`` (admin/locale, see ivr.admin.i18n, which
-loads the catalogs); :class:`Words` keeps a marked string with its ``%(name)s`` fields until the
-page is drawn; :class:`ShownError` is an error whose message is such words. This module imports
+loads the catalogs), and :func:`ngettext` one with a singular and a plural; :class:`Words` keeps a
+marked string with its ``%(name)s`` fields until the page is drawn (:class:`Joined`, several of
+them); :class:`ShownError` is an error whose message is such words. This module imports
 nothing, so any part (the registry, the rota, call-backs) can word its refusals without pulling
 in the web UI.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+
+Gettext = Callable[[str], str]
+Ngettext = Callable[[str, str, int], str]
 
 
 def N_(message: str) -> str:
     """Marks a string in Python for the catalog (pybabel extract -k N_); it is translated when shown."""
     return message
+
+
+def ngettext(singular: str, plural: str, n: int, **fields: object) -> Words:
+    """Words with a count (``%(n)s``) in the form the reader's language uses for ``n``:
+    ``ngettext("%(n)s prompt plays ...", "%(n)s prompts play ...", len(keys))``. Named after gettext's
+    own so ``pybabel extract`` (whose default keywords include it) keeps both forms in the catalog;
+    like ``N_`` it translates nothing itself."""
+    words = Words(singular, n=n, **fields)
+    words.plural = plural
+    return words
 
 
 class Words:
@@ -25,28 +39,61 @@ class Words:
     A field may itself be ``Words`` (a marked word such as "transcript"); it is translated too.
     """
 
-    __slots__ = ("fields", "text")
+    __slots__ = ("fields", "plural", "text")
 
     def __init__(self, text: str, **fields: object) -> None:
         self.text = text
+        self.plural: str | None = None  # set by :func:`ngettext`: then ``fields["n"]`` is the count
         self.fields = fields
 
-    def translate(self, gettext: Callable[[str], str]) -> str:
-        translated = gettext(self.text)
+    def translate(self, gettext: Gettext, ngettext: Ngettext | None = None) -> str:
+        """In the language of ``gettext`` (and ``ngettext``, for words with a count; without it the
+        English rule picks the form, which is then looked up with ``gettext``)."""
+        if self.plural is None:
+            translated = gettext(self.text)
+        else:
+            n = self.fields["n"]
+            assert isinstance(n, int)
+            translated = ngettext(self.text, self.plural, n) if ngettext is not None else \
+                gettext(self.text if n == 1 else self.plural)
         if not self.fields:
             return translated
-        return translated % {k: v.translate(gettext) if isinstance(v, Words) else v for k, v in self.fields.items()}
+        return translated % {k: v.translate(gettext, ngettext) if isinstance(v, Words) else v
+                             for k, v in self.fields.items()}
 
     def __str__(self) -> str:
         return self.translate(_english)
 
     def __repr__(self) -> str:
-        return f"Words({self.text!r}, **{self.fields!r})"
+        plural = "" if self.plural is None else f", plural={self.plural!r}"
+        return f"Words({self.text!r}{plural}, **{self.fields!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Words) and (self.text, self.fields) == (other.text, other.fields)
+        return isinstance(other, Words) and type(other) is type(self) and \
+            (self.text, self.plural, self.fields) == (other.text, other.plural, other.fields)
 
     __hash__ = None  # type: ignore[assignment]
+
+
+class Joined(Words):
+    """Several ``Words`` shown one after another: sentences (``sep=" "``) or a list of reasons (``"; "``),
+    each translated on its own."""
+
+    __slots__ = ("parts", "sep")
+
+    def __init__(self, parts: Sequence[Words], sep: str = " ") -> None:
+        super().__init__("")
+        self.parts = tuple(parts)
+        self.sep = sep
+
+    def translate(self, gettext: Gettext, ngettext: Ngettext | None = None) -> str:
+        return self.sep.join(part.translate(gettext, ngettext) for part in self.parts)
+
+    def __repr__(self) -> str:
+        return f"Joined({list(self.parts)!r}, sep={self.sep!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Joined) and (self.parts, self.sep) == (other.parts, other.sep)
 
 
 def _english(message: str) -> str:

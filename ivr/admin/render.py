@@ -84,6 +84,7 @@ def make_environment(translations: i18n.Translations | None = None) -> jinja2.En
     env.filters["callback_window"] = callback_window
     env.filters["age"] = age
     env.filters["duration"] = duration
+    env.filters["words"] = words
     return env
 
 
@@ -105,7 +106,15 @@ def translator(request: web.Request) -> Callable[[str], str]:
 def shown(request: web.Request, message: Words | ShownError) -> str:
     """A message Python built (a refusal, a form error), in the reader's language."""
     words = message.words if isinstance(message, ShownError) else message
-    return words.translate(translator(request))
+    catalog = _translations(request.app[JINJA]).get(ui_language(request))
+    return words.translate(catalog.gettext, catalog.ngettext)
+
+
+@jinja2.pass_context
+def words(context: jinja2.runtime.Context, message: Words) -> str:
+    """``{{ reason|words }}``: words Python built (ivr.words), in the page's language."""
+    catalog = _translations(context.environment).get(context.get("ui_language"))
+    return message.translate(catalog.gettext, catalog.ngettext)
 
 
 def ui_language(request: web.Request) -> str:

@@ -20,20 +20,19 @@ from ivr.db.writer import Database
 from ivr.files import SHARED_DIR, SHARED_FILE, make_dir
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
 from ivr.settings import Settings
-from ivr.words import N_, ShownError
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 
 REPLY_MAX_SECONDS = 180.0
 
 
-class ReplyRefused(ShownError, AudioError):
-    """The upload cannot be a reply; the words say why (the converter's reason stays as it wrote it)."""
+class ReplyRefused(AudioError):
+    """The upload cannot be a reply; the words say why (the converter's reason, without the temporary file's name)."""
 
 
-def _plain(exc: AudioError, name: str) -> ReplyRefused:
-    return ReplyRefused(N_("This file cannot be used as a message: %(why)s."),
-                        why=str(exc).removeprefix(f"{name}: "))
+def _plain(exc: AudioError) -> ReplyRefused:
+    return ReplyRefused(N_("This file cannot be used as a message: %(why)s."), why=exc.reason)
 
 
 def _store(settings: Settings, case_id: int, filename: str, data: bytes) -> tuple[Path, AudioInfo, str, int]:
@@ -52,7 +51,7 @@ def _store(settings: Settings, case_id: int, filename: str, data: bytes) -> tupl
                                     mode=SHARED_FILE)
         except AudioError as exc:
             log.info("reply upload refused case=%s: %s", case_id, type(exc).__name__)
-            raise _plain(exc, src.name) from None
+            raise _plain(exc) from None
     stored = settings.data_dir / relative
     wav = stored.read_bytes()
     return relative, info, hashlib.sha256(wav).hexdigest(), len(wav)

@@ -36,6 +36,7 @@ from ivr.prompts.store import built_path, built_root, entry_name, is_playable, l
 from ivr.prompts.texts import catalog_for
 from ivr.prompts.voices import Espeak
 from ivr.settings import Settings
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -226,10 +227,10 @@ class PromptBuilder:
         """
         catalog = catalog_for(self.settings)
         if key not in catalog.prompts:
-            raise AudioError(f"{key}: not a prompt key in the catalog")
+            raise AudioError(N_("not a prompt key in the catalog"), name=key)
         if lang not in LANGUAGES:
             # Any known language: one is recorded before it is offered (docs/prompts.md).
-            raise AudioError(f"{lang}: not a language the hotline knows")
+            raise AudioError(N_("not a language the hotline knows"), name=lang)
         dst = built_path(self.root, lang, key)
         staged = dst.with_name(f".{key}.upload.wav")
         folder = self.settings.prompts_dir / lang
@@ -248,7 +249,7 @@ class PromptBuilder:
                     other.unlink()  # one recording per key, or the next build would pick between them
             os.replace(staged, dst)
         except OSError as exc:
-            raise AudioError(f"{key}: the recording could not be saved ({exc.strerror})") from None
+            raise AudioError(N_("the recording could not be saved (%(why)s)"), name=key, why=exc.strerror) from None
         finally:
             staged.unlink(missing_ok=True)
             if named != upload:

@@ -67,6 +67,6 @@ def language_problems(settings: Settings, rows: list[LanguageCoverage]) -> list[
     for result in readiness(settings, flow, rows):
         if not result.ready:
             problems.append(f"IVR_LANGUAGES offers {result.lang} ({LANGUAGES[result.lang].english}), which is not "
-                            f"ready: " + "; ".join(line.split(": ", 1)[1] for line in result.blocking))
+                            f"ready: " + "; ".join(map(str, result.blocked)))
         problems += [WARNING + line for line in result.warnings]
     return problems

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from ivr.files import set_mode
 from ivr.prompts.loudness import integrated_loudness
+from ivr.words import N_, ShownError, Words
 
 RATE = 8000
 FRAME = RATE // 50  # 20 ms analysis frames
@@ -47,8 +48,18 @@ CLIPPED_AT = 0.985  # a source sample this close to full scale (after resampling
 TOOL_TIMEOUT = 120.0
 
 
-class AudioError(Exception):
-    """The audio cannot be used. The message is one line a caseworker can act on."""
+class AudioError(ShownError):
+    """The audio cannot be used: one line a caseworker can act on, in their language on a page
+    (``exc.words``, ivr.words) and in English from ``str(exc)`` (the command line, logs).
+
+    ``name`` is the file (or prompt key) it is about, put in front of the reason:
+    ``AudioError(N_("too long (%(length)s)"), name=src.name, length=...)`` reads "greeting.wav: too
+    long (5:12)"; ``exc.reason`` is the reason alone.
+    """
+
+    def __init__(self, text: str | Words, *, name: str = "", **fields: object) -> None:
+        self.reason = text if isinstance(text, Words) else Words(text, **fields)
+        super().__init__(Words(N_("%(name)s: %(reason)s"), name=name, reason=self.reason) if name else self.reason)
 
 
 @dataclass(frozen=True)
@@ -85,21 +96,22 @@ def to_telephone_wav(src: Path, dst: Path, *, max_seconds: float = PROMPT_MAX_SE
     name = src.name
     if src.suffix.lower() not in SUPPORTED:
         kinds = ", ".join(s.lstrip(".") for s in SUPPORTED)
-        raise AudioError(f"{name}: unsupported format {src.suffix or '(no extension)'!r}; use one of {kinds}")
+        raise AudioError(N_("unsupported format %(suffix)s; use one of %(kinds)s"), name=name,
+                         suffix=repr(src.suffix) if src.suffix else Words(N_("(no extension)")), kinds=kinds)
     try:
         size = src.stat().st_size
     except OSError as exc:
-        raise AudioError(f"{name}: cannot be read ({exc.strerror})") from None
+        raise AudioError(N_("cannot be read (%(why)s)"), name=name, why=exc.strerror) from None
     if size == 0:
-        raise AudioError(f"{name}: the file is empty")
+        raise AudioError(N_("the file is empty"), name=name)
     samples, source_duration, lufs = _decode(src, max_seconds)
     if len(samples) > max_seconds * RATE + FRAME:
-        raise AudioError(f"{name}: too long ({_minutes(len(samples) / RATE)}); the limit is {_minutes(max_seconds)}")
+        raise _too_long(name, len(samples) / RATE, max_seconds)
     if source_duration is None:
         source_duration = len(samples) / RATE
     levels = _frame_levels(samples)
     if not levels or max(levels) < SILENT_DBFS:
-        raise AudioError(f"{name}: there is no sound in it (all silence)")
+        raise AudioError(N_("there is no sound in it (all silence)"), name=name)
     trimmed = _trim(samples, levels)
     clipped = sum(1 for x in trimmed if abs(x) >= CLIPPED_AT) / len(trimmed)
     if lufs is None or len(trimmed) < LONG_CLIP_SECONDS * RATE:
@@ -129,9 +141,15 @@ def _run(args: Sequence[str], name: str) -> subprocess.CompletedProcess[bytes]:
             list(args), capture_output=True, timeout=TOOL_TIMEOUT, check=False, stdin=subprocess.DEVNULL
         )
     except FileNotFoundError:
-        raise AudioError(f"{name}: {args[0]} is not installed (run scripts/setup.sh)") from None
+        raise AudioError(N_("%(tool)s is not installed (run scripts/setup.sh)"), name=name, tool=args[0]) from None
     except subprocess.TimeoutExpired:
-        raise AudioError(f"{name}: {args[0]} took longer than {TOOL_TIMEOUT:.0f} s") from None
+        raise AudioError(N_("%(tool)s took longer than %(seconds)s s"), name=name, tool=args[0],
+                         seconds=f"{TOOL_TIMEOUT:.0f}") from None
+
+
+def _too_long(name: str, seconds: float, max_seconds: float) -> AudioError:
+    return AudioError(N_("too long (%(length)s); the limit is %(limit)s"), name=name, length=_minutes(seconds),
+                      limit=_minutes(max_seconds))
 
 
 DURATION_RE = re.compile(rb"Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)")
@@ -161,16 +179,16 @@ def _decode(src: Path, max_seconds: float) -> tuple[array.array[float], float | 
     found = DURATION_RE.search(result.stderr)
     duration = int(found[1]) * 3600 + int(found[2]) * 60 + float(found[3]) if found else None
     if duration is not None and duration > max_seconds + 0.5:
-        raise AudioError(f"{src.name}: too long ({_minutes(duration)}); the limit is {_minutes(max_seconds)}")
+        raise _too_long(src.name, duration, max_seconds)
     if result.returncode != 0:
         if b"matches no streams" in result.stderr:
-            raise AudioError(f"{src.name}: contains no audio")
-        raise AudioError(f"{src.name}: cannot be read as audio (the file is damaged or not a sound file)")
+            raise AudioError(N_("contains no audio"), name=src.name)
+        raise AudioError(N_("cannot be read as audio (the file is damaged or not a sound file)"), name=src.name)
     samples = array.array("f")
     usable = len(result.stdout) - len(result.stdout) % samples.itemsize
     samples.frombytes(result.stdout[:usable])
     if not samples:
-        raise AudioError(f"{src.name}: there is no sound in it (no audio samples)")
+        raise AudioError(N_("there is no sound in it (no audio samples)"), name=src.name)
     measured = INTEGRATED_RE.findall(result.stderr)
     lufs = float(measured[-1]) if measured and float(measured[-1]) > NO_LOUDNESS else None
     return samples, duration, lufs

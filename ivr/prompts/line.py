@@ -47,6 +47,7 @@ from ivr.prompts.texts import catalog_for
 from ivr.prompts.voices import Espeak
 from ivr.protection import audit
 from ivr.settings import Settings
+from ivr.words import N_
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def line_prompts(settings: Settings, espeak: Espeak | None = None) -> Path:
         if is_playable(wav) and said.is_file() and said.read_text(encoding="utf-8") == text:
             continue
         if voice is None:
-            raise AudioError("espeak-ng has no English voice for the prompt line's words")
+            raise AudioError(N_("espeak-ng has no English voice for the prompt line's words"))
         with tempfile.TemporaryDirectory(prefix="ivr-line-") as tmp:
             raw = Path(tmp) / "speech.wav"
             speaker.synthesize(text, voice, raw)

@@ -25,6 +25,7 @@ from ivr.prompts.coverage import MISSING, Cell, LanguageCoverage
 from ivr.prompts.standins import COUNTING_KEY, stand_ins
 from ivr.prompts.store import built_root, entry_name, load_manifest
 from ivr.settings import Settings
+from ivr.words import N_, Joined, Words, ngettext
 
 SHOWN = 5
 log = logging.getLogger(__name__)
@@ -32,18 +33,30 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class Readiness:
+    """Each reason is :class:`ivr.words.Words`: /prompts shows it in the reader's language, and
+    :attr:`blocking` and :attr:`warnings` are the English lines ("km: ...") for the command line and logs."""
+
     lang: str
     menu_key: str
-    blocking: list[str] = field(default_factory=list)   # why the language may not be offered (one line each)
-    warnings: list[str] = field(default_factory=list)   # what callers hear meanwhile that a person should know
+    blocked: list[Words] = field(default_factory=list)   # why the language may not be offered (one each)
+    notes: list[Words] = field(default_factory=list)     # what callers hear meanwhile that a person should know
 
     @property
     def ready(self) -> bool:
-        return not self.blocking
+        return not self.blocked
+
+    @property
+    def blocking(self) -> list[str]:
+        return [f"{self.lang}: {why}" for why in self.blocked]
+
+    @property
+    def warnings(self) -> list[str]:
+        return [f"{self.lang}: {note}" for note in self.notes]
 
 
-def _some(keys: list[str]) -> str:
-    return ", ".join(keys[:SHOWN]) + (f", ... ({len(keys)} in all)" if len(keys) > SHOWN else "")
+def _some(keys: list[str]) -> str | Words:
+    shown = ", ".join(keys[:SHOWN])
+    return Words(N_("%(keys)s, ... (%(n)s in all)"), keys=shown, n=len(keys)) if len(keys) > SHOWN else shown
 
 
 def load_hotline_flow(settings: Settings) -> Flow | None:
@@ -72,55 +85,69 @@ def readiness(settings: Settings, flow: Flow, rows: list[LanguageCoverage]) -> l
         cells = {c.key: c for c in row.cells}
         result = Readiness(row.lang, menu)
         placeholders_ok = settings.placeholders_allowed(row.lang)
-        blocked: dict[str, list[str]] = {}
+        blocked: dict[str, tuple[Words, list[str]]] = {}   # by the reason's English: one line per reason
         stood_in: list[str] = []
         for key in sorted(keys):
             cell = cells.get(key)
             if cell is None:
                 if key == menu:
-                    blocked.setdefault("the language menu's own entry is not in the prompt catalog", []).append(key)
+                    _add(blocked, Words(N_("the language menu's own entry is not in the prompt catalog")), key)
                 continue   # another key missing from the catalog: the flows check names it
             why = _why_not(cell, placeholders_ok)
             other = standing.get(row.lang)
             if not why and cell.stand_in and other and not settings.placeholders_allowed(other):
                 entry = manifest.get(entry_name(cell.plays or other, key), {})
                 if entry.get("kind") == PLACEHOLDER:
-                    why = (f"the {other} stand-in is only a machine placeholder there "
-                           f"(IVR_PROMPT_PLACEHOLDERS does not allow them for {other})")
+                    why = Words(N_("the %(other)s stand-in is only a machine placeholder there "
+                                   "(IVR_PROMPT_PLACEHOLDERS does not allow them for %(other)s)"), other=other)
             if key == menu and cell.state != RECORDED and not settings.prompt_placeholder_menu:
-                why = why or "the language menu's own entry needs a human recording"
+                why = why or Words(N_("the language menu's own entry needs a human recording"))
             if why:
-                blocked.setdefault(why, []).append(key)
+                _add(blocked, why, key)
             elif cell.stand_in:
                 stood_in.append(key)
-        for why, which in blocked.items():
-            result.blocking.append(f"{row.lang}: {why}: {_some(which)}")
+        for why, which in blocked.values():
+            result.blocked.append(Words(N_("%(why)s: %(keys)s"), why=why, keys=_some(which)))
         if stood_in:
-            result.warnings.append(f"{row.lang}: {len(stood_in)} prompts play the {standing.get(row.lang)} stand-in "
-                                   f"an admin chose ({_some(stood_in)})")
+            result.notes.append(ngettext("%(n)s prompt plays the %(other)s stand-in an admin chose (%(keys)s)",
+                                         "%(n)s prompts play the %(other)s stand-in an admin chose (%(keys)s)",
+                                         len(stood_in), other=standing.get(row.lang), keys=_some(stood_in)))
         counting = [c for c in row.cells if COUNTING_KEY.match(c.key) and c.state != RECORDED]
         if counting:
-            heard = sorted({c.plays for c in counting if c.plays})
-            silent = sum(1 for c in counting if not c.plays)
-            parts = [f"codes are read in {', '.join(heard)} until they are"] if heard else []
-            if silent:
-                parts.append(f"{silent} have nothing to play at all yet (`ivr prompts build` makes them)")
-            result.warnings.append(f"{row.lang}: {len(counting)} digits and numbers are not recorded yet; "
-                                   + "; ".join(parts))
+            result.notes.append(_counting_note(counting))
         out.append(result)
     return out
 
 
-def _why_not(cell: Cell, placeholders_ok: bool) -> str:
+def _add(blocked: dict[str, tuple[Words, list[str]]], why: Words, key: str) -> None:
+    blocked.setdefault(str(why), (why, []))[1].append(key)
+
+
+def _counting_note(counting: list[Cell]) -> Words:
+    """Digits and numbers not recorded: what callers hear for them meanwhile."""
+    heard = sorted({c.plays for c in counting if c.plays})
+    silent = sum(1 for c in counting if not c.plays)
+    parts = [ngettext("%(n)s digit or number is not recorded yet", "%(n)s digits and numbers are not recorded yet",
+                      len(counting))]
+    if heard:
+        parts.append(Words(N_("codes are read in %(languages)s until they are"), languages=", ".join(heard)))
+    if silent:
+        parts.append(ngettext("%(n)s has nothing to play at all yet (`ivr prompts build` makes it)",
+                              "%(n)s have nothing to play at all yet (`ivr prompts build` makes them)", silent))
+    return Joined(parts, "; ")
+
+
+def _why_not(cell: Cell, placeholders_ok: bool) -> Words | None:
     if cell.state == RECORDED:
-        return ""
+        return None
     if cell.stand_in:
-        return ""
+        return None
     if cell.state == MISSING:
-        return "no audio of its own, and no stand-in chosen" if cell.plays is not None else "nothing plays"
+        return Words(N_("no audio of its own, and no stand-in chosen")) if cell.plays is not None else \
+            Words(N_("nothing plays"))
     if not placeholders_ok:
-        return "only a machine placeholder (IVR_PROMPT_PLACEHOLDERS does not allow them for this language)"
-    return ""
+        return Words(N_("only a machine placeholder (IVR_PROMPT_PLACEHOLDERS does not allow them for this language)"))
+    return None
 
 
 def log_unready(settings: Settings) -> None:
@@ -137,8 +164,7 @@ def log_unready(settings: Settings) -> None:
     if flow is None:
         return
     for result in readiness(settings, flow, coverage(settings, catalog)):
-        for line in result.blocking:
-            log.warning("language %s is offered but not ready (`ivr check` fails): %s", result.lang,
-                        line.split(": ", 1)[1])
+        for why in result.blocked:
+            log.warning("language %s is offered but not ready (`ivr check` fails): %s", result.lang, why)
         for line in result.warnings:
             log.warning("%s", line)

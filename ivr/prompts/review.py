@@ -53,11 +53,11 @@ STATE_WORDS = {DRAFT: N_("a draft"), APPROVED: N_("approved"), REJECTED: N_("rej
 def screen(name: str, info: AudioInfo) -> None:
     """Raise AudioError for a recording that converted but that no caller should hear."""
     if info.clipped > CLIPPED_SHARE:
-        raise AudioError(f"{name}: clipping (the sound is distorted: {info.clipped:.1%} of it at full scale); "
-                         "record again further from the microphone or with a lower input level")
+        raise AudioError(N_("clipping (the sound is distorted: %(share)s of it at full scale); record again further "
+                            "from the microphone or with a lower input level"), name=name, share=f"{info.clipped:.1%}")
     if info.gain_db > QUIET_GAIN_DB:
-        raise AudioError(f"{name}: too quiet (it would need {info.gain_db:.0f} dB of gain); record again closer to "
-                         "the microphone")
+        raise AudioError(N_("too quiet (it would need %(gain)s dB of gain); record again closer to the microphone"),
+                         name=name, gain=f"{info.gain_db:.0f}")
 
 
 # Approvals install files and then record it: one at a time in this process (the web server's), so a
@@ -114,7 +114,7 @@ class PromptReview:
         suffix = src.suffix.lower()
         if suffix not in SUPPORTED:
             kinds = ", ".join(s.lstrip(".") for s in SUPPORTED)
-            raise AudioError(f"{src.name}: not a recording format the hotline reads (use {kinds})")
+            raise AudioError(N_("not a recording format the hotline reads (use %(kinds)s)"), name=src.name, kinds=kinds)
         await asyncio.to_thread(self._known, lang, key)
         name = f"{lang}/{key}.{secrets.token_hex(6)}{suffix}"
         kept = drafts_root(self.settings) / name
@@ -138,9 +138,9 @@ class PromptReview:
 
     def _known(self, lang: str, key: str) -> None:
         if not KEY_RE.match(key) or key not in catalog_for(self.settings).prompts:
-            raise AudioError(f"{key}: not a prompt key in the catalog")
+            raise AudioError(N_("not a prompt key in the catalog"), name=key)
         if lang not in LANGUAGES:   # offered or not yet: a language is recorded before it is offered
-            raise AudioError(f"{lang}: not a language the hotline knows")
+            raise AudioError(N_("not a language the hotline knows"), name=lang)
 
     def _keep(self, src: Path, kept: Path, max_seconds: float) -> AudioInfo:
         """Convert first (the same checks as a build, and :func:`screen`), and keep the file only when that worked."""
@@ -152,7 +152,7 @@ class PromptReview:
             shutil.copyfile(src, kept)
         except OSError as exc:
             _remove(kept)
-            raise AudioError(f"{src.name}: could not be kept ({exc.strerror})") from None
+            raise AudioError(N_("could not be kept (%(why)s)"), name=src.name, why=exc.strerror) from None
         except BaseException:
             _remove(kept)
             raise

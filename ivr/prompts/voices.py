@@ -9,6 +9,7 @@ from functools import cached_property
 from pathlib import Path
 
 from ivr.prompts.convert import AudioError
+from ivr.words import N_
 
 # Our language code -> espeak-ng voice, where the two differ.
 VOICE_NAMES = {"en": "en-us"}
@@ -57,10 +58,10 @@ class Espeak:
                 capture_output=True, timeout=60, check=False,
             )
         except (OSError, subprocess.SubprocessError) as exc:
-            raise AudioError(f"espeak-ng could not run ({exc.__class__.__name__})") from None
+            raise AudioError(N_("espeak-ng could not run (%(why)s)"), why=exc.__class__.__name__) from None
         if result.returncode != 0 or not dst.exists():
             first = (result.stderr.decode(errors="replace").strip().splitlines() or ["no output"])[0]
-            raise AudioError(f"espeak-ng voice {voice} failed: {first}")
+            raise AudioError(N_("espeak-ng voice %(voice)s failed: %(why)s"), voice=voice, why=first)
 
 
 def _join(pieces: list[Path], dst: Path) -> None:

@@ -217,9 +217,8 @@ async def upload(request: web.Request) -> web.StreamResponse:
             rec_id = await review.submit(lang, key, spooled, person(current_user(request)),
                                          "web" if wants_json else "upload", limit)
         except AudioError as exc:
-            # The conversion's reason (a file name, a length, "clipping") stays as ivr.prompts.convert words it.
             message = Words(N_("The recording was not used: %(why)s. The previous prompt is still in place."),
-                            why=str(exc))
+                            why=exc.words)
             return await _refuse(request, lang, message, wants_json)
     if wants_json:
         return web.json_response({"ok": True, "recording": rec_id,
@@ -251,9 +250,9 @@ async def review_draft(request: web.Request) -> web.StreamResponse:
     except ReviewError as exc:
         return await _page(request, str(row["lang"]), error=Words(N_("%(key)s: %(why)s"), key=row["key"],
                                                                    why=exc.words), status=403)
-    except AudioError as exc:   # the kept file no longer converts: its reason stays as ivr.prompts.convert words it
+    except AudioError as exc:   # the kept file no longer converts
         return await _page(request, str(row["lang"]), error=Words(
-            N_("%(key)s: the recording was not used: %(why)s."), key=row["key"], why=str(exc)), status=400)
+            N_("%(key)s: the recording was not used: %(why)s."), key=row["key"], why=exc.words), status=400)
     raise _back(str(row["lang"]), str(row["key"]), "approved" if decision == "approve" else "rejected")
 
 

@@ -24,6 +24,7 @@ from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.supply import codes, registry
 from ivr.supply.registry import Workplace
+from ivr.words import N_, Joined, Words, ngettext
 
 COLUMNS = ("code", "name", "location", "sector", "supplier", "brands")
 REQUIRED = ("code", "name", "supplier")
@@ -33,12 +34,26 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class CsvImportError(ValueError):
-    """The file was rejected; ``problems`` lists one line per problem, each naming its line."""
+    """The file was rejected; ``found`` lists each problem (naming its line) as words for the import page,
+    in the reader's language; ``problems`` is the same in English, for the command line."""
 
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = problems
-        more = "" if len(problems) <= 1 else f" (and {len(problems) - 1} more)"
-        super().__init__(f"{problems[0]}{more}" if problems else "the file was rejected")
+    def __init__(self, found: list[Words]) -> None:
+        self.found = found
+        self.problems = [str(words) for words in found]
+        more = "" if len(found) <= 1 else f" (and {len(found) - 1} more)"
+        super().__init__(f"{self.problems[0]}{more}" if found else "the file was rejected")
+
+
+def at_line(line: int, text: str | Words, /, **fields: object) -> Words:
+    """A problem on one line of the file: ``at_line(4, N_("duplicate code %(code)s"), code=c)``."""
+    why = text if isinstance(text, Words) else Words(text, **fields)
+    return Words(N_("line %(line)s: %(why)s"), line=line, why=why)
+
+
+def _line_of(problem: Words) -> int:
+    line = problem.fields["line"]
+    assert isinstance(line, int)
+    return line
 
 
 @dataclass(frozen=True)
@@ -59,10 +74,9 @@ def _decode(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise CsvImportError([
-            f"line {line}: the file is not UTF-8 text (byte 0x{data[exc.start]:02x}); "
-            "save it from the spreadsheet as \"CSV UTF-8\""
-        ]) from None
+        raise CsvImportError([at_line(
+            line, N_("the file is not UTF-8 text (byte %(byte)s); save it from the spreadsheet as \"CSV UTF-8\""),
+            byte=f"0x{data[exc.start]:02x}")]) from None
 
 
 def _unguard(value: str) -> str:
@@ -86,32 +100,35 @@ def parse(data: bytes) -> list[CsvRow]:
     return rows
 
 
-def read(data: bytes) -> tuple[list[CsvRow], list[str]]:
+def read(data: bytes) -> tuple[list[CsvRow], list[Words]]:
     """The rows, and every problem by line; a file that cannot be read at all raises CsvImportError."""
     text = _decode(data)
     nul_lines = [n for n, line in enumerate(text.split("\n"), start=1) if "\x00" in line]
     if nul_lines:
-        raise CsvImportError([f"line {n}: contains a NUL byte (not a text CSV file)" for n in nul_lines])
+        raise CsvImportError([at_line(n, N_("contains a NUL byte (not a text CSV file)")) for n in nul_lines])
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip().lower() for h in next(reader)]
     except StopIteration:
-        raise CsvImportError(["line 1: the file is empty; the first line must name the columns"]) from None
+        raise CsvImportError([at_line(1, N_("the file is empty; the first line must name the columns"))]) from None
     except csv.Error as exc:
-        raise CsvImportError([f"line 1: not readable as CSV ({exc})"]) from None
+        raise CsvImportError([at_line(1, N_("not readable as CSV (%(why)s)"), why=str(exc))]) from None
     missing = [c for c in REQUIRED if c not in header]
     unknown = [h for h in header if h not in COLUMNS]
     if missing or unknown:
         parts = []
         if missing:
-            parts.append("missing column" + ("s " if len(missing) > 1 else " ") + ", ".join(missing))
+            parts.append(ngettext("missing column %(names)s", "missing columns %(names)s", len(missing),
+                                  names=", ".join(missing)))
         if unknown:
-            parts.append("unknown column" + ("s " if len(unknown) > 1 else " ") + ", ".join(repr(u) for u in unknown))
-        raise CsvImportError([f"line 1: {'; '.join(parts)} (expected {','.join(COLUMNS)})"])
+            parts.append(ngettext("unknown column %(names)s", "unknown columns %(names)s", len(unknown),
+                                  names=", ".join(repr(u) for u in unknown)))
+        raise CsvImportError([at_line(1, N_("%(problem)s (expected %(columns)s)"), problem=Joined(parts, "; "),
+                                      columns=",".join(COLUMNS))])
     if len(set(header)) != len(header):
-        raise CsvImportError(["line 1: a column is named twice"])
+        raise CsvImportError([at_line(1, N_("a column is named twice"))])
 
-    problems: list[str] = []
+    problems: list[Words] = []
     rows: list[CsvRow] = []
     first_line_of: dict[str, int] = {}
     while True:
@@ -120,42 +137,46 @@ def read(data: bytes) -> tuple[list[CsvRow], list[str]]:
         except StopIteration:
             break
         except csv.Error as exc:  # report it, and read on: every problem in one go
-            problems.append(f"line {reader.line_num}: not readable as CSV ({exc})")
+            problems.append(at_line(reader.line_num, N_("not readable as CSV (%(why)s)"), why=str(exc)))
             continue
         line = reader.line_num
         if not any(cell.strip() for cell in record):
             continue
         if len(record) != len(header):
-            problems.append(f"line {line}: {len(record)} fields, but the header has {len(header)}")
+            problems.append(at_line(line, ngettext("%(n)s field, but the header has %(columns)s",
+                                                   "%(n)s fields, but the header has %(columns)s", len(record),
+                                                   columns=len(header))))
             continue
         cells = {h: _unguard(v.strip()) for h, v in zip(header, record, strict=True)}
         code = cells["code"]
         if code:
-            problem = codes.problem(code)
+            problem = codes.problem_words(code)
             if problem:
-                problems.append(f"line {line}: {problem}")
+                problems.append(at_line(line, problem))
             elif code in first_line_of:
-                problems.append(f"line {line}: duplicate code {code} (also on line {first_line_of[code]})")
+                problems.append(at_line(line, N_("duplicate code %(code)s (also on line %(first)s)"), code=code,
+                                        first=first_line_of[code]))
             else:
                 first_line_of[code] = line
         if not cells["name"]:
-            problems.append(f"line {line}: the workplace name is empty")
+            problems.append(at_line(line, N_("the workplace name is empty")))
         brands = tuple(b.strip() for b in cells.get("brands", "").split(";") if b.strip())
         rows.append(CsvRow(line, Workplace(code, cells["name"], cells.get("location", ""),
                                            cells.get("sector", ""), cells["supplier"], brands)))
     return rows, problems
 
 
-def check(db: sqlite_utils.Database, rows: list[CsvRow]) -> list[str]:
+def check(db: sqlite_utils.Database, rows: list[CsvRow]) -> list[Words]:
     """Problems that need the database (unknown suppliers), for every row, so one attempt shows them all."""
     known: dict[str, bool] = {}
-    problems: list[str] = []
+    problems: list[Words] = []
     for row in rows:
         name = row.workplace.supplier
         if name and name not in known:
             known[name] = registry.supplier_id(db, name) is not None
         if name and not known[name]:
-            problems.append(f"line {row.line}: unknown supplier {name!r} (add it with `ivr workplaces supplier add`)")
+            problems.append(at_line(row.line, N_("unknown supplier %(name)s (add it with `ivr workplaces supplier "
+                                                 "add`)"), name=repr(name)))
     return problems
 
 
@@ -170,7 +191,7 @@ def assign_codes(db: sqlite_utils.Database, rows: list[CsvRow]) -> list[CsvRow]:
         if not wp.code:
             code = next(fresh, None)
             if code is None:
-                raise CsvImportError([f"line {row.line}: every workplace code is taken"])
+                raise CsvImportError([at_line(row.line, N_("every workplace code is taken"))])
             row = CsvRow(row.line, Workplace(code, wp.name, wp.location, wp.sector, wp.supplier, wp.brands))
         out.append(row)
     return out
@@ -195,7 +216,7 @@ def write_batch(db: sqlite_utils.Database, rows: list[CsvRow], *, last: bool) ->
         try:
             registry.save_workplace(db, wp, workplace_id=existing.get(wp.code))
         except registry.RegistryError as exc:
-            raise CsvImportError([f"line {row.line}: {exc}"]) from None
+            raise CsvImportError([at_line(row.line, exc.words)]) from None
         if wp.code in existing:
             updated += 1
         else:
@@ -209,13 +230,13 @@ def total(results: list[ImportResult]) -> ImportResult:
                         sum(r.cases_linked for r in results))
 
 
-async def import_rows(database: Database, rows: list[CsvRow], problems: list[str] | None = None,
+async def import_rows(database: Database, rows: list[CsvRow], problems: list[Words] | None = None,
                       *, size: int = BATCH_ROWS) -> ImportResult:
     """Check ``rows`` against the database (adding to ``problems`` from :func:`read`), raise
     CsvImportError with all of them, else write in batches that let other writes through."""
     problems = [*(problems or []), *await database.read(lambda db: check(db, rows))]
     if problems:
-        problems.sort(key=lambda p: int(p.split(":", 1)[0].removeprefix("line ")))
+        problems.sort(key=_line_of)
         raise CsvImportError(problems)
     ready = await database.read(lambda db: assign_codes(db, rows))
     parts = batches(ready, size)

@@ -27,7 +27,7 @@ from ivr.admin.views.case import visible_case
 from ivr.cases import lifecycle
 from ivr.supply import brand_web, codes, registry, registry_csv, remediation, search
 from ivr.supply.registry import RegistryError, Workplace
-from ivr.words import N_, Words
+from ivr.words import N_, Words, ngettext
 
 log = logging.getLogger(__name__)
 
@@ -166,11 +166,11 @@ async def import_csv(request: web.Request) -> web.StreamResponse:
         rows, problems = await asyncio.to_thread(registry_csv.read, data)
         result = await registry_csv.import_rows(database, rows, problems)
     except registry_csv.CsvImportError as exc:
-        # Each problem names a line of the file, as the CLI prints it (in English).
-        shown_problems = exc.problems[:SHOWN_PROBLEMS]
-        if len(exc.problems) > SHOWN_PROBLEMS:
-            shown_problems.append(translator(request)(N_("… and %(n)s more problems"))
-                                  % {"n": len(exc.problems) - SHOWN_PROBLEMS})
+        # Each problem names a line of the file, in the reader's language (the CLI prints them in English).
+        shown_problems = [shown(request, problem) for problem in exc.found[:SHOWN_PROBLEMS]]
+        if len(exc.found) > SHOWN_PROBLEMS:
+            shown_problems.append(shown(request, ngettext("… and %(n)s more problem", "… and %(n)s more problems",
+                                                          len(exc.found) - SHOWN_PROBLEMS)))
         return await _registry_page(request, error=Words(N_("The file was not imported; nothing changed.")),
                                     problems=shown_problems, status=400)
     await database.write(lambda db: audit.record(db, user, "workplace.import", "workplace", None,
