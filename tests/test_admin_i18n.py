@@ -33,12 +33,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def _marked() -> set[str]:
-    """What `pybabel extract -F admin/locale/babel.cfg -k N_` finds, run in-process."""
+    """What `pybabel extract -F admin/locale/babel.cfg -k N_` finds, run in-process (a plural by its singular:
+    templates' ngettext() and ivr.words.ngettext())."""
     method_map = [("ivr/**.py", "python"), ("admin/templates/**.html", "jinja2")]
     options = {"admin/templates/**.html": {"trim_blocks": "True", "lstrip_blocks": "True"}}
+    keywords = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
     found = set()
-    for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options, keywords={"_": None, "N_": None,
-                                                                                       "gettext": None}):
+    for _, _, message, _, _ in extract_from_dir(str(ROOT), method_map, options, keywords=keywords):
         found.add(message if isinstance(message, str) else message[0])
     return found
 
@@ -46,13 +47,14 @@ def _marked() -> set[str]:
 def test_every_marked_string_is_in_every_catalog() -> None:
     marked = _marked()
     assert {"Sign in", "Cases", "Times are in %(zone)s.", "Audit log"} <= marked  # templates and Python both
+    assert {"%(num)s workplace", "missing column %(names)s"} <= marked  # plurals: a template's, and Python's
     assert (LOCALE_DIR / "babel.cfg").is_file()
     for language in UI_LANGUAGES:
         if language == "en":
             continue
         with po_path(language).open("rb") as f:
             catalog = pofile.read_po(f, locale=language)
-        missing = sorted(m for m in marked if not catalog.get(m) or not catalog.get(m).string)
+        missing = sorted(m for m in marked if not catalog.get(m) or not all(_forms(catalog.get(m).string)))
         assert not missing, f"{language}: not in admin/locale/{language}/LC_MESSAGES/messages.po: {missing[:10]}"
         # A machine draft says so until a person has checked it (a translator comment: `pybabel update`
         # keeps those, and drops extracted ones).
@@ -65,6 +67,11 @@ def test_every_marked_string_is_in_every_catalog() -> None:
                 original = message.id if isinstance(message.id, str) else message.id[0]
                 text = message.string if isinstance(message.string, str) else message.string[0]
                 assert sorted(FIELDS.findall(text)) == sorted(FIELDS.findall(original)), (language, original)
+
+
+def _forms(string: str | tuple[str, ...]) -> tuple[str, ...]:
+    """A translation's forms: one, or one per plural form."""
+    return (string,) if isinstance(string, str) else tuple(string)
 
 
 # Text a reader sees in a template: between tags, and in these attributes.
