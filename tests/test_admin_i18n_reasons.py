@@ -85,7 +85,8 @@ async def test_a_refused_recording_says_why_in_thai(client: Client, web_db: Data
         (_clipped(tmp_path / "clipped.wav"), "เสียงแตก (เสียงผิดเพี้ยน: ", "clipping (the sound is distorted"),
         (silence(tmp_path / "silent.wav", 2.0), "ไม่มีเสียงอยู่ในไฟล์ (เงียบทั้งหมด)", "all silence"),
         (tone(tmp_path / "far.wav", seconds=1.5, volume=0.0025), "เสียงเบาเกินไป (ต้องขยายเสียงถึง ", "too quiet"),
-        (tone(tmp_path / "long.wav", rate=8000, channels=1, seconds=40.0), "ยาวเกินไป (0:40) ความยาวสูงสุดคือ 0:", "too long"),
+        (tone(tmp_path / "long.wav", rate=8000, channels=1, seconds=40.0), "ยาวเกินไป (0:40) ความยาวสูงสุดคือ 0:",
+         "too long"),
     ]
     for path, thai, english in refusals:
         status, page = await _send(client, "/prompts/en/greeting", "file", path.name, path.read_bytes())
@@ -163,8 +164,8 @@ async def test_prompts_readiness_reasons_in_thai_and_burmese(client: Client) -> 
     status, page = await client.get("/prompts?lang=en")
     assert status == 200
     assert "ရွေးချယ်ခွင့် မပေးနိုင်သေးပါ - စက်ဖြင့် ယာယီ အသံသာ ရှိသည် (IVR_PROMPT_PLACEHOLDERS က ဤဘာသာစကားအတွက် " \
-           "ခွင့်မပြုပါ)- goodbye, greeting" in page, page
-    assert "ဘာသာစကား မီနူးရှိ ဤဘာသာစကား၏ ကိုယ်ပိုင် အကြောင်းအရာသည် အသံညွှန်ကြားချက် ကတ်တလောက်ထဲတွင် မရှိပါ- " \
+           "ခွင့်မပြုပါ): goodbye, greeting" in page, page
+    assert "ဘာသာစကား မီနူးရှိ ဤဘာသာစကား၏ ကိုယ်ပိုင် အကြောင်းအရာသည် အသံညွှန်ကြားချက် ကတ်တလောက်ထဲတွင် မရှိပါ: " \
            "choose_language" in page
     assert "ဂဏန်းနှင့် နံပါတ် 1 ခုကို အသံမသွင်းရသေးပါ" in page
     for english in ("only a machine placeholder", "language menu's own entry", "not recorded yet"):
