@@ -70,6 +70,10 @@ def _approving() -> asyncio.Lock:
     return _APPROVING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
+class NotFound(LookupError):
+    """The account or draft named on the command line does not exist (one English line)."""
+
+
 class ReviewError(ShownError):
     """A review step is not allowed or not possible: one sentence a person can act on, shown in the reader's
     language on the prompts page (``str()`` is the English, for the command line and the staff line's log)."""
@@ -234,6 +238,42 @@ def check_reviewer(row: dict[str, Any], who: Person) -> None:
     if (who.id is not None and who.id == row["submitted_by"]) or (
             row["submitted_by"] is None and who.name == row["submitted_by_name"]):
         raise ReviewError(N_("A second person must review a recording: you submitted this one."))
+
+
+def reviewer(db: sqlite_utils.Database, username: str) -> Person:
+    """The account named ``username`` as a reviewer, for reviewing outside the web page (`ivr prompts
+    approve --as NAME`): the same four-eyes rules then hold as for the signed-in user on /prompts."""
+    rows = list(db.query("select id, username, role, languages, approved from users where username = ? collate nocase "
+                         "and active = 1", [username]))
+    if not rows:
+        raise NotFound(f"there is no active account named {username!r} (`ivr user list` shows them)")
+    row = rows[0]
+    if not row["approved"]:
+        raise NotFound(f"the account {username!r} is waiting for a supervisor's approval")
+    languages = tuple(code for code in str(row["languages"] or "").split(",") if code)
+    return Person(int(row["id"]), str(row["username"]), str(row["role"]), languages)
+
+
+def waiting(db: sqlite_utils.Database, lang: str | None = None) -> list[dict[str, Any]]:
+    """Drafts waiting for a reviewer (of one language, or all), oldest first."""
+    where, args = ("state = ?", [DRAFT]) if lang is None else ("state = ? and lang = ?", [DRAFT, lang])
+    return list(db.query(f"select * from prompt_recordings where {where} order by lang, id", args))
+
+
+def draft_of(db: sqlite_utils.Database, lang: str, key: str, rec_id: int | None = None) -> int:
+    """The id of the one draft of ``lang``/``key`` (or check that ``rec_id`` is one); NotFound when there is
+    none, or several and no id says which."""
+    found = [int(r["id"]) for r in waiting(db, lang) if r["key"] == key]
+    if rec_id is not None:
+        if rec_id not in found:
+            raise NotFound(f"recording {rec_id} is not a draft of {lang}/{key} waiting for approval")
+        return rec_id
+    if not found:
+        raise NotFound(f"no recording of {lang}/{key} is waiting for approval (`ivr prompts drafts` lists them)")
+    if len(found) > 1:
+        raise NotFound(f"{lang}/{key} has {len(found)} drafts ({', '.join(map(str, found))}): "
+                       "name one with --draft ID")
+    return found[0]
 
 
 def drafts(db: sqlite_utils.Database, lang: str) -> list[dict[str, Any]]:
