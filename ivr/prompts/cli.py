@@ -78,8 +78,8 @@ def build(cli: CliContext, force: bool, languages: tuple[str, ...], jobs: int | 
 @click.option("--lang", default=None, help="List every key of this language with its state.")
 @pass_cli
 def status(cli: CliContext, lang: str | None) -> None:
-    """Per enabled language: ready to offer or not, approved recordings, drafts, placeholders, stand-ins,
-    missing, texts not reviewed."""
+    """Per enabled language: ready to offer or not, approved recordings, drafts, placeholders, unreviewed
+    files (put in place by hand, approved by nobody), stand-ins, missing, texts not reviewed."""
     from ivr.prompts.coverage import coverage
     from ivr.prompts.readiness import load_hotline_flow, readiness
     from ivr.prompts.standins import stand_ins
@@ -103,14 +103,15 @@ def status(cli: CliContext, lang: str | None) -> None:
     ready = {r.lang: r for r in readiness(settings, flow, rows)} if flow is not None else {}
     standing = stand_ins(settings)
     click.echo(f"{'lang':5} {'language':12} {'ready':>5} {'recorded':>8} {'drafts':>6} {'placeholder':>11} "
-               f"{'stand-in':>8} {'missing':>7} {'text not reviewed':>17} {'stale':>5} {'errors':>6}"
+               f"{'unreviewed':>10} {'stand-in':>8} {'missing':>7} {'text not reviewed':>17} {'stale':>5} "
+               f"{'errors':>6}"
                f"  of {len(catalog.keys)} keys")
     for row in rows:
         verdict = "yes" if row.lang in ready and ready[row.lang].ready else "NO"
         note = f"  stand-in: {standing[row.lang]}" if row.lang in standing else ""
         click.echo(f"{row.lang:5} {LANGUAGES[row.lang].english:12} {verdict:>5} {row.recorded:8} "
-                   f"{sum(drafts.get(row.lang, {}).values()):6} {row.placeholder:11} {row.stand_in:8} "
-                   f"{row.missing:7} {row.review:17} {row.stale:5} {row.errors:6}{note}")
+                   f"{sum(drafts.get(row.lang, {}).values()):6} {row.placeholder:11} {row.unreviewed:10} "
+                   f"{row.stand_in:8} {row.missing:7} {row.review:17} {row.stale:5} {row.errors:6}{note}")
     for result in ready.values():
         for line in result.blocking:
             click.echo(f"not ready: {line}")

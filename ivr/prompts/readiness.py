@@ -21,7 +21,7 @@ from ivr.flows.check import prompt_keys
 from ivr.flows.load import flow_path, parse_flow
 from ivr.flows.model import Flow
 from ivr.prompts.build import PLACEHOLDER, RECORDED
-from ivr.prompts.coverage import MISSING, Cell, LanguageCoverage
+from ivr.prompts.coverage import MISSING, UNREVIEWED, Cell, LanguageCoverage
 from ivr.prompts.standins import COUNTING_KEY, stand_ins
 from ivr.prompts.store import built_root, entry_name, load_manifest
 from ivr.settings import Settings
@@ -114,6 +114,9 @@ def readiness(settings: Settings, flow: Flow, rows: list[LanguageCoverage]) -> l
 def _why_not(cell: Cell, placeholders_ok: bool) -> str:
     if cell.state == RECORDED:
         return ""
+    if cell.state == UNREVIEWED:   # it plays, but it never passed a second person (ivr/prompts/provenance.py)
+        return ("unreviewed files (put in place by hand, approved by nobody; bring them in with "
+                f"`ivr prompts import FOLDER --lang {cell.lang}` and have a second person approve them)")
     if cell.stand_in:
         return ""
     if cell.state == MISSING:

@@ -29,6 +29,7 @@ from ivr.languages import LANGUAGES, language_words
 from ivr.prompts.build import PromptBuilder
 from ivr.prompts.catalog import KEY_RE
 from ivr.prompts.convert import PROMPT_MAX_SECONDS, SUPPORTED, AudioError, AudioInfo, to_telephone_wav
+from ivr.prompts.provenance import drafts_root
 from ivr.prompts.texts import catalog_for
 from ivr.protection import audit
 from ivr.settings import Settings
@@ -90,10 +91,6 @@ class Person:
 
     def speaks(self, lang: str) -> bool:
         return not self.languages or lang in self.languages
-
-
-def drafts_root(settings: Settings) -> Path:
-    return (settings.data_dir / "prompt-drafts").resolve()
 
 
 def listen_path(settings: Settings, row: dict[str, Any]) -> Path:
