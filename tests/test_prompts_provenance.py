@@ -5,6 +5,7 @@ second person's approval bring it in. Real catalog and flow, real espeak-ng, sox
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from collections.abc import Iterator
@@ -143,6 +144,15 @@ def test_a_recording_copied_over_an_approved_one_is_unreviewed(deployed: tuple[S
     tone(folder / "goodbye.wav", freqs=(400,))
     assert run(main, [*base, "prompts", "import", str(folder), "--lang", "th", "--by", "somchai"]).exit_code == 0
     assert run(main, [*base, "prompts", "approve", "--lang", "th", "goodbye", "--as", "nok"]).exit_code == 0
+    assert state(settings, "th", "goodbye") == RECORDED
+    # Approved before the hash was kept on the row: the kept draft file tells.
+    database = Database(settings.db_path)
+    database.write_sync(lambda db: db.execute("update prompt_recordings set sha256 = null"))
+    assert state(settings, "th", "goodbye") == RECORDED
+    database.write_sync(lambda db: db.execute("update prompt_recordings set sha256 = ?", [
+        hashlib.sha256((folder / "goodbye.wav").read_bytes()).hexdigest()]))
+    database.close()
+    shutil.rmtree(settings.data_dir / "prompt-drafts")   # the row's hash is enough: losing drafts loses no approval
     assert state(settings, "th", "goodbye") == RECORDED
     tone(settings.prompts_dir / "th" / "goodbye.wav", freqs=(900,))   # replaced by hand afterwards
     PromptBuilder(settings).build(languages=["th"])

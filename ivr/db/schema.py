@@ -658,3 +658,10 @@ def m1951_prompt_line_pins(db: sqlite_utils.Database) -> None:
             who text primary key,
             until text not null
         )""")
+
+
+@migrations
+def m1952_prompt_recording_hash(db: sqlite_utils.Database) -> None:
+    # The SHA-256 of each submitted recording: approving installs a byte copy of it, so a file in the prompts
+    # folder whose hash no approved row has was put there by hand (ivr/prompts/provenance.py).
+    db.execute("alter table prompt_recordings add column sha256 text")

@@ -7,7 +7,7 @@ upgrade or a careless copy never silences a language that callers use, but it is
 **unreviewed file** (ivr/prompts/coverage.py) and does not count towards a language being ready
 (`ivr check` names it). ``ivr prompts import`` makes such files drafts that a second person approves.
 
-A source recording is approved when its bytes are those of an approved draft. A built file is
+A source recording is approved when its bytes are those of an approved draft (``sha256`` on its row). A built file is
 intact when its bytes are those the build wrote (``sha256`` in its manifest entry; entries written
 before that was recorded are trusted). Hashes are kept per file size and time, so a page that
 looks at every prompt reads only files that changed.
@@ -56,15 +56,15 @@ def approved_contents(settings: Settings) -> dict[tuple[str, str], set[str]]:
 
     db = connect(settings.db_path)
     try:
-        rows = db.execute("select lang, key, file from prompt_recordings where state = 'approved'").fetchall()
+        rows = db.execute("select lang, key, file, sha256 from prompt_recordings where state = 'approved'").fetchall()
     except sqlite3.OperationalError:
         return {}
     finally:
         db.conn.close()
     root = drafts_root(settings)
     out: dict[tuple[str, str], set[str]] = {}
-    for lang, key, name in rows:
-        digest = file_sha256(root / str(name))
+    for lang, key, name, known in rows:
+        digest = known or file_sha256(root / str(name))   # approved before m1952 recorded it: the kept file
         if digest is not None:
             out.setdefault((str(lang), str(key)), set()).add(digest)
     return out

@@ -29,7 +29,7 @@ from ivr.languages import LANGUAGES, language_words
 from ivr.prompts.build import PromptBuilder
 from ivr.prompts.catalog import KEY_RE
 from ivr.prompts.convert import PROMPT_MAX_SECONDS, SUPPORTED, AudioError, AudioInfo, to_telephone_wav
-from ivr.prompts.provenance import drafts_root
+from ivr.prompts.provenance import drafts_root, file_sha256
 from ivr.prompts.texts import catalog_for
 from ivr.protection import audit
 from ivr.settings import Settings
@@ -120,12 +120,16 @@ class PromptReview:
         name = f"{lang}/{key}.{secrets.token_hex(6)}{suffix}"
         kept = drafts_root(self.settings) / name
         info = await asyncio.to_thread(self._keep, src, kept, max_seconds or PROMPT_MAX_SECONDS)
+        # Approving installs a byte copy of the kept file: its hash tells an approved recording from a file
+        # copied in by hand (ivr/prompts/provenance.py), even if the drafts folder is lost.
+        digest = await asyncio.to_thread(file_sha256, kept)
 
         def insert(db: sqlite_utils.Database) -> int:
             rec_id = int(db.execute(
                 "insert into prompt_recordings (lang, key, state, file, seconds, via, submitted_by, "
-                "submitted_by_name, submitted_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [lang, key, DRAFT, name, round(info.duration, 2), via, who.id, who.name, utcnow()]).lastrowid or 0)
+                "submitted_by_name, submitted_at, sha256) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [lang, key, DRAFT, name, round(info.duration, 2), via, who.id, who.name, utcnow(),
+                 digest]).lastrowid or 0)
             audit.append(db, action="prompt.submit", user_id=who.id, username=who.name, object_type="prompt",
                          object_id=f"{lang}/{key}", detail={"recording": rec_id, "via": via,
                                                             "seconds": round(info.duration, 1)})
