@@ -21,6 +21,7 @@ from ivr.cli import main
 from ivr.db.writer import Database
 from ivr.prompts.build import PLACEHOLDER, RECORDED, PromptBuilder
 from ivr.prompts.coverage import UNREVIEWED, coverage
+from ivr.prompts.provenance import approved_contents
 from ivr.prompts.resolve import PromptResolver
 from ivr.prompts.texts import catalog_for
 from ivr.settings import Settings, load
@@ -157,3 +158,18 @@ def test_a_recording_copied_over_an_approved_one_is_unreviewed(deployed: tuple[S
     tone(settings.prompts_dir / "th" / "goodbye.wav", freqs=(900,))   # replaced by hand afterwards
     PromptBuilder(settings).build(languages=["th"])
     assert state(settings, "th", "goodbye") == UNREVIEWED
+
+
+def test_approvals_count_before_the_database_is_migrated(deployed: tuple[Settings, list[str]]) -> None:
+    """`ivr check` run in an upgrade before `ivr db migrate`: rows without the hash column still count."""
+    settings, _ = deployed
+    kept = settings.data_dir / "prompt-drafts" / "th" / "goodbye.abc.wav"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"RIFF recorded")
+    database = Database(settings.db_path)
+    database.write_sync(lambda db: db.execute(
+        "insert into prompt_recordings (lang, key, state, file, via, submitted_at) values "
+        "('th', 'goodbye', 'approved', 'th/goodbye.abc.wav', 'web', '2026-01-01T00:00:00.000000Z')"))
+    database.write_sync(lambda db: db.execute("alter table prompt_recordings drop column sha256"))
+    database.close()
+    assert approved_contents(settings) == {("th", "goodbye"): {hashlib.sha256(b"RIFF recorded").hexdigest()}}

@@ -56,9 +56,7 @@ def approved_contents(settings: Settings) -> dict[tuple[str, str], set[str]]:
 
     db = connect(settings.db_path)
     try:
-        rows = db.execute("select lang, key, file, sha256 from prompt_recordings where state = 'approved'").fetchall()
-    except sqlite3.OperationalError:
-        return {}
+        rows = _approved_rows(db.conn)
     finally:
         db.conn.close()
     root = drafts_root(settings)
@@ -74,3 +72,15 @@ def built_intact(path: Path, entry: dict[str, Any]) -> bool:
     """The built file is the one the build (or an approval) wrote, as its manifest entry recorded."""
     known = entry.get("sha256")
     return not isinstance(known, str) or file_sha256(path) == known
+
+
+def _approved_rows(conn: sqlite3.Connection) -> list[tuple[Any, ...]]:
+    """(lang, key, file, sha256) of every approved recording; a database not migrated yet (`ivr check` run
+    before `ivr db migrate` in an upgrade) still counts the approvals it has."""
+    for sql in ("select lang, key, file, sha256 from prompt_recordings where state = 'approved'",
+                "select lang, key, file, null from prompt_recordings where state = 'approved'"):
+        try:
+            return conn.execute(sql).fetchall()
+        except sqlite3.OperationalError:
+            continue   # no sha256 column (before m1952), or no table at all (before m1701)
+    return []
