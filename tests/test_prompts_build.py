@@ -254,9 +254,9 @@ def test_status_and_install_commands(tmp_path: Path) -> None:
     status = runner.invoke(main, [*base, "status"])
     assert status.exit_code == 0
     lines = {line.split()[0]: line.split() for line in status.output.splitlines()[1:]}
-    # ready recorded drafts placeholder stand-in missing not-reviewed stale errors
-    assert lines["km"][2:11] == ["NO", "0", "0", "0", "2", "2", "2", "0", "0"] and lines["km"][-1] == "th"
-    assert lines["en"][2:11] == ["NO", "0", "0", "2", "0", "0", "0", "0", "0"]
+    # ready recorded drafts placeholder unreviewed stand-in missing not-reviewed stale errors
+    assert lines["km"][2:12] == ["NO", "0", "0", "0", "0", "2", "2", "2", "0", "0"] and lines["km"][-1] == "th"
+    assert lines["en"][2:12] == ["NO", "0", "0", "2", "0", "0", "0", "0", "0", "0"]
     # The hotline flow (callflows/) plays choose_language, which this small catalog lacks.
     assert "not ready: km: the language menu's own entry is not in the prompt catalog: choose_language" in status.output
     assert "not ready: en: only a machine placeholder (IVR_PROMPT_PLACEHOLDERS does not allow" in status.output

@@ -638,3 +638,30 @@ def m1701_prompt_review(db: sqlite_utils.Database) -> None:
             at text not null
         )""")
     db.execute("create index prompt_texts_key on prompt_texts (lang, key, id)")
+
+
+@migrations
+def m1951_prompt_line_pins(db: sqlite_utils.Database) -> None:
+    # Wrong PINs on the staff prompt line, kept across engine restarts so a restart gives a brute-forcer no
+    # fresh tries (ivr/prompts/pins.py). ``caller`` is a keyed hash of the calling number, never the number.
+    db.execute("""
+        create table prompt_line_pin_failures (
+            id integer primary key,
+            caller text not null,
+            at text not null
+        )""")
+    db.execute("create index prompt_line_pin_failures_at on prompt_line_pin_failures (at)")
+    db.execute("create index prompt_line_pin_failures_caller on prompt_line_pin_failures (caller, at)")
+    # A lockout: one caller's (``who`` = its keyed hash) or, with ``who`` = '*', the PIN's for everyone.
+    db.execute("""
+        create table prompt_line_lockouts (
+            who text primary key,
+            until text not null
+        )""")
+
+
+@migrations
+def m1952_prompt_recording_hash(db: sqlite_utils.Database) -> None:
+    # The SHA-256 of each submitted recording: approving installs a byte copy of it, so a file in the prompts
+    # folder whose hash no approved row has was put there by hand (ivr/prompts/provenance.py).
+    db.execute("alter table prompt_recordings add column sha256 text")

@@ -30,6 +30,7 @@ from ivr.db import utcnow
 from ivr.languages import LANGUAGES, fallback_chain
 from ivr.prompts.catalog import Catalog
 from ivr.prompts.convert import SUPPORTED, AudioError, AudioInfo, to_telephone_wav
+from ivr.prompts.provenance import built_intact, file_sha256
 from ivr.prompts.sources import find_sources, placeholder_hash, recording_digest, recording_hash, stat_signature
 from ivr.prompts.standins import stand_ins
 from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest, update_manifest
@@ -169,8 +170,11 @@ class PromptBuilder:
                     report.removed.append(name)
                 report.fallbacks.setdefault(lang, []).append(key)
                 continue
-            if not force and previous.get("hash") == task.digest and is_playable(dst) and "error" not in previous:
+            if (not force and previous.get("hash") == task.digest and is_playable(dst) and "error" not in previous
+                    and built_intact(dst, previous)):   # a file copied over it by hand is built again
                 report.unchanged += 1
+                if "sha256" not in previous:   # built before the hash was recorded: record it from now on
+                    changes[name] = {**previous, "sha256": file_sha256(dst)}
                 continue
             tasks.append(task)
         return tasks
@@ -206,7 +210,9 @@ class PromptBuilder:
             return to_telephone_wav(raw, dst)
 
     def _entry(self, task: Task, info: AudioInfo) -> dict[str, Any]:
-        entry: dict[str, Any] = {"kind": task.kind, "hash": task.digest, "built_at": utcnow()}
+        # sha256: what was written, so a file copied over it later is told apart (ivr/prompts/provenance.py).
+        entry: dict[str, Any] = {"kind": task.kind, "hash": task.digest, "built_at": utcnow(),
+                                 "sha256": file_sha256(built_path(self.root, task.lang, task.key))}
         if task.kind == RECORDED and task.source is not None:
             entry["source"] = task.source.name
             if task.source_stat:

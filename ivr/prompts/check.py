@@ -9,7 +9,7 @@ from __future__ import annotations
 from ivr.checks import WARNING, check
 from ivr.languages import LANGUAGES
 from ivr.prompts.catalog import CatalogError
-from ivr.prompts.coverage import LanguageCoverage, coverage
+from ivr.prompts.coverage import UNREVIEWED, LanguageCoverage, coverage
 from ivr.prompts.readiness import load_hotline_flow, readiness
 from ivr.prompts.sources import find_sources
 from ivr.prompts.store import MANIFEST, built_root
@@ -52,6 +52,13 @@ def check_prompts(settings: Settings) -> list[str]:
         if stale:
             problems.append(f"{settings.prompts_dir}/{row.lang}: recordings changed since the last build: "
                             f"{_some(stale)}; run `ivr prompts build`")
+        unreviewed = [c.key for c in row.cells if c.state == UNREVIEWED]
+        if unreviewed:
+            # They play (an upgrade never silences a language), but never passed a second person.
+            problems.append(f"{WARNING}{row.lang}: {len(unreviewed)} unreviewed files play to callers (put in "
+                            f"{settings.prompts_dir}/{row.lang} or {root}/{row.lang} by hand, approved by nobody): "
+                            f"{_some(unreviewed)}; `ivr prompts import FOLDER --lang {row.lang}` makes them drafts "
+                            "for a second person to approve")
         failed = [c.key for c in row.cells if c.error]
         if failed:
             problems.append(f"{root}/{row.lang}: the last build failed for {_some(failed)}; see `ivr prompts status`")

@@ -78,8 +78,8 @@ def build(cli: CliContext, force: bool, languages: tuple[str, ...], jobs: int | 
 @click.option("--lang", default=None, help="List every key of this language with its state.")
 @pass_cli
 def status(cli: CliContext, lang: str | None) -> None:
-    """Per enabled language: ready to offer or not, approved recordings, drafts, placeholders, stand-ins,
-    missing, texts not reviewed."""
+    """Per enabled language: ready to offer or not, approved recordings, drafts, placeholders, unreviewed
+    files (put in place by hand, approved by nobody), stand-ins, missing, texts not reviewed."""
     from ivr.prompts.coverage import coverage
     from ivr.prompts.readiness import load_hotline_flow, readiness
     from ivr.prompts.standins import stand_ins
@@ -103,14 +103,15 @@ def status(cli: CliContext, lang: str | None) -> None:
     ready = {r.lang: r for r in readiness(settings, flow, rows)} if flow is not None else {}
     standing = stand_ins(settings)
     click.echo(f"{'lang':5} {'language':12} {'ready':>5} {'recorded':>8} {'drafts':>6} {'placeholder':>11} "
-               f"{'stand-in':>8} {'missing':>7} {'text not reviewed':>17} {'stale':>5} {'errors':>6}"
+               f"{'unreviewed':>10} {'stand-in':>8} {'missing':>7} {'text not reviewed':>17} {'stale':>5} "
+               f"{'errors':>6}"
                f"  of {len(catalog.keys)} keys")
     for row in rows:
         verdict = "yes" if row.lang in ready and ready[row.lang].ready else "NO"
         note = f"  stand-in: {standing[row.lang]}" if row.lang in standing else ""
         click.echo(f"{row.lang:5} {LANGUAGES[row.lang].english:12} {verdict:>5} {row.recorded:8} "
-                   f"{sum(drafts.get(row.lang, {}).values()):6} {row.placeholder:11} {row.stand_in:8} "
-                   f"{row.missing:7} {row.review:17} {row.stale:5} {row.errors:6}{note}")
+                   f"{sum(drafts.get(row.lang, {}).values()):6} {row.placeholder:11} {row.unreviewed:10} "
+                   f"{row.stand_in:8} {row.missing:7} {row.review:17} {row.stale:5} {row.errors:6}{note}")
     for result in ready.values():
         for line in result.blocking:
             click.echo(f"not ready: {line}")
@@ -274,3 +275,110 @@ def import_(cli: CliContext, source: Path, lang: str, username: str) -> None:
                f"{len(report.unmatched)} unmatched; a second person with {lang} approves drafts at /prompts")
     if report.refused or report.unmatched:
         raise SystemExit(1)
+
+
+def _local(settings: Settings, stamp: str | None) -> str:
+    """A stored UTC time in the hotline's time zone, to the minute."""
+    from datetime import UTC, datetime
+
+    if not stamp:
+        return ""
+    try:
+        moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    except ValueError:
+        return stamp
+    return moment.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+
+
+@prompts.command("drafts")
+@click.option("--lang", default=None, help="Only this language.")
+@pass_cli
+def drafts_(cli: CliContext, lang: str | None) -> None:
+    """List the recordings waiting for a second person's approval: language, key, draft id, who made it,
+    when (in IVR_TIMEZONE), how long it is and how it came in."""
+    import asyncio
+
+    from ivr.db.writer import Database
+    from ivr.prompts.review import waiting
+
+    settings = cli.settings()
+    _known_languages((lang,) if lang else ())
+    database = Database(settings.db_path)
+    try:
+        rows = asyncio.run(database.read(lambda db: waiting(db, lang)))
+    finally:
+        database.close()
+    if not rows:
+        click.echo(f"no drafts waiting for approval{f' in {lang}' if lang else ''}")
+        return
+    click.echo(f"{'lang':5} {'key':24} {'draft':>6}  {'made by':20} {'when':16} {'seconds':>7}  via")
+    for row in rows:
+        seconds = f"{row['seconds']:.1f}" if row["seconds"] is not None else "?"
+        click.echo(f"{row['lang']:5} {row['key']:24} {row['id']:6}  {row['submitted_by_name'] or '?'!s:20} "
+                   f"{_local(settings, row['submitted_at']):16} {seconds:>7}  {row['via']}")
+    click.echo(f"{len(rows)} waiting; `ivr prompts approve --lang LANG KEY --as USERNAME` (or reject) reviews one")
+
+
+def _review(cli: CliContext, lang: str, key: str, username: str, draft: int | None, reason: str | None) -> None:
+    """Approve (reason None) or reject one draft as the named account, through the web page's own review code."""
+    import asyncio
+
+    from ivr.db.writer import Database
+    from ivr.prompts.convert import AudioError
+    from ivr.prompts.review import NotFound, PromptReview, ReviewError, draft_of, reviewer
+
+    settings = cli.settings()
+    _known_languages((lang,))
+    database = Database(settings.db_path)
+
+    async def run() -> int:
+        who = await database.read(lambda db: reviewer(db, username))
+        rec_id = await database.read(lambda db: draft_of(db, lang, key, draft))
+        review = PromptReview(settings, database)
+        if reason is None:
+            await review.approve(rec_id, who)
+        else:
+            await review.reject(rec_id, who, reason)
+        return rec_id
+
+    try:
+        rec_id = asyncio.run(run())
+    except (NotFound, ReviewError) as exc:
+        raise click.ClickException(str(exc)) from None
+    except AudioError as exc:   # the kept file no longer converts: the live prompt stays as it was
+        raise click.ClickException(f"{lang}/{key}: the recording was not used: {exc}") from None
+    finally:
+        database.close()
+    if reason is None:
+        click.echo(f"{lang}/{key}: draft {rec_id} approved by {username}; callers hear it from their next call")
+    else:
+        click.echo(f"{lang}/{key}: draft {rec_id} rejected by {username}")
+
+
+_LANG = click.option("--lang", required=True, help="The language of the draft.")
+_AS = click.option("--as", "username", required=True,
+                   help="The reviewer's account (a web UI user with the language; not the one who made the draft).")
+_DRAFT = click.option("--draft", type=int, default=None, help="The draft id, when the key has more than one.")
+
+
+@prompts.command()
+@_LANG
+@click.argument("key")
+@_AS
+@_DRAFT
+@pass_cli
+def approve(cli: CliContext, lang: str, key: str, username: str, draft: int | None) -> None:
+    """Approve the draft of KEY so callers hear it: four eyes, as on the prompts page (audited as USERNAME)."""
+    _review(cli, lang, key, username, draft, None)
+
+
+@prompts.command()
+@_LANG
+@click.argument("key")
+@_AS
+@_DRAFT
+@click.option("--reason", default="", help="Why, for the speaker and the record.")
+@pass_cli
+def reject(cli: CliContext, lang: str, key: str, username: str, draft: int | None, reason: str) -> None:
+    """Reject the draft of KEY (the file is kept for the record; audited as USERNAME)."""
+    _review(cli, lang, key, username, draft, reason)

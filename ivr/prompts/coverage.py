@@ -1,4 +1,5 @@
-"""What a caller hears for each prompt in each enabled language: recorded, placeholder or missing.
+"""What a caller hears for each prompt in each enabled language: recorded (and approved), placeholder,
+an unreviewed file (put in place by hand: ivr/prompts/provenance.py), or missing.
 
 Shared by `ivr prompts status`, `ivr check` and the web UI's prompts page.
 """
@@ -11,19 +12,21 @@ from typing import Any
 
 from ivr.prompts.build import PLACEHOLDER, RECORDED
 from ivr.prompts.catalog import Catalog
+from ivr.prompts.provenance import approved_contents, built_intact, file_sha256
 from ivr.prompts.sources import find_sources, recording_digest, stat_signature
 from ivr.prompts.standins import chain, stand_ins
 from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest
 from ivr.settings import Settings
 
 MISSING = "missing"
+UNREVIEWED = "unreviewed"   # plays, but nobody approved it: a recording or built file placed by hand
 
 
 @dataclass(frozen=True)
 class Cell:
     lang: str
     key: str
-    state: str  # RECORDED, PLACEHOLDER or MISSING (no audio of its own in this language)
+    state: str  # RECORDED (approved), PLACEHOLDER, UNREVIEWED or MISSING (no audio of its own in this language)
     plays: str | None  # the language whose audio a caller hears; None: nothing at all
     stand_in: bool  # a caller hears the stand-in language an admin chose (its audio, or its voice)
     review: bool  # the catalog text is a machine draft (or absent)
@@ -35,8 +38,9 @@ class Cell:
 @dataclass
 class LanguageCoverage:
     lang: str
-    recorded: int = 0
+    recorded: int = 0   # approved human recordings
     placeholder: int = 0
+    unreviewed: int = 0
     missing: int = 0
     stand_in: int = 0
     review: int = 0
@@ -51,15 +55,18 @@ def coverage(settings: Settings, catalog: Catalog, languages: tuple[str, ...] | 
     manifest = load_manifest(root)
     out = []
     standing = stand_ins(settings)
+    approved = approved_contents(settings)
     for lang in languages or settings.languages:
         sources = find_sources(settings.prompts_dir, lang).by_key
         row = LanguageCoverage(lang)
         for key in catalog.keys:
             entry = manifest.get(entry_name(lang, key), {})
-            cell = _cell(root, lang, key, entry, sources.get(key), catalog, standing)
+            cell = _cell(root, lang, key, entry, sources.get(key), catalog, standing,
+                         approved.get((lang, key), set()))
             row.cells.append(cell)
             row.recorded += cell.state == RECORDED
             row.placeholder += cell.state == PLACEHOLDER
+            row.unreviewed += cell.state == UNREVIEWED
             row.missing += cell.state == MISSING
             row.stand_in += cell.stand_in
             row.review += cell.review
@@ -71,12 +78,16 @@ def coverage(settings: Settings, catalog: Catalog, languages: tuple[str, ...] | 
 
 
 def _cell(root: Path, lang: str, key: str, entry: dict[str, Any], source: Path | None, catalog: Catalog,
-          standing: dict[str, str]) -> Cell:
+          standing: dict[str, str], approved: set[str]) -> Cell:
     path = built_path(root, lang, key)
     text = catalog.text(key, lang)
     review = text is None or text.review
     if is_playable(path):
-        state = str(entry.get("kind") or (RECORDED if source is not None else PLACEHOLDER))
+        state = str(entry.get("kind") or UNREVIEWED)   # no build wrote it: it was copied there by hand
+        if not built_intact(path, entry):
+            state = UNREVIEWED   # copied over what the build wrote
+        elif state == RECORDED and (source is None or file_sha256(source) not in approved):
+            state = UNREVIEWED   # a recording nobody approved (or no longer the approved one)
         plays: str | None = lang
     else:
         state, plays = MISSING, next(
@@ -89,5 +100,5 @@ def _cell(root: Path, lang: str, key: str, entry: dict[str, Any], source: Path |
         digest = recording_digest(source, stat_signature(source), entry)
         stale = entry.get("kind") != RECORDED or entry.get("hash") != digest
     else:
-        stale = state == RECORDED and bool(entry)
+        stale = entry.get("kind") == RECORDED   # built from a recording that is gone
     return Cell(lang, key, state, plays, stand_in, review, stale, entry.get("error"), path if plays == lang else None)

@@ -5,15 +5,15 @@ extension (asterisk_conf/extensions.conf, rendered by ivr/asterisk/render.py) to
 application, ``<IVR_ARI_APP>-prompts``, handled here and not by the hotline's flow engine:
 
 - from a staff phone (``Stasis(<app>-prompts,staff)`` in the staff phones' context) it opens at
-  once; from anywhere else it asks for IVR_PROMPT_LINE_PIN (three tries per call; after
-  ``PIN_FAILURES`` wrong PINs in ``PIN_WINDOW_S`` the PIN is refused for that long), and without
-  a PIN set it hangs up;
+  once; from anywhere else it asks for IVR_PROMPT_LINE_PIN (three tries per call; wrong PINs are
+  counted in the database per calling number, hashed, and too many lock that number, or the PIN,
+  out for a while, across engine restarts: ivr/prompts/pins.py), and without a PIN set it hangs up;
 - the speaker keys the language number and the prompt number (both printed in the voice-talent
   kit), hears what callers hear now and the newest draft, records after the tone, listens, and
   keeps it (1), hears it again (2), records again (3) or leaves it (*);
 - a kept take goes through the same checks as any other recording (ivr/prompts/review.py) and is
   a draft until a second person with the language approves it; ``TAKES_PER_HOUR`` caps the drafts
-  the line accepts;
+  the line accepts (counted from the drafts table, so a restart does not reset it either);
 - every call, wrong PIN and kept take is in the audit log (never the caller's number).
 
 The line's own words are English, synthesised once into ``$IVR_DATA_DIR/prompts/_line/``.
@@ -22,12 +22,11 @@ The line's own words are English, synthesised once into ``$IVR_DATA_DIR/prompts/
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import hmac
 import logging
 import tempfile
-import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +37,7 @@ from ivr.ari.errors import AriError
 from ivr.ari.stasis import Call, StasisApp
 from ivr.db.writer import Database
 from ivr.engine.channel import Channel, HungUp
+from ivr.prompts import pins
 from ivr.prompts.convert import AudioError, to_telephone_wav
 from ivr.prompts.kit import PHONE_LANGUAGES, max_seconds
 from ivr.prompts.resolve import INSTALL_PREFIX, MissingPrompt, PromptResolver
@@ -55,7 +55,6 @@ APP_SUFFIX = "-prompts"
 EXTENSION = "1700"
 FOLDER = "_line"   # beside the language folders of the built prompts; never a language code
 PIN_TRIES = 3
-PIN_FAILURES, PIN_WINDOW_S = 10, 900.0
 TAKES_PER_HOUR = 120
 TAKES_PER_KEY = 5
 ASK_TIMEOUT_S = 10.0
@@ -106,33 +105,6 @@ def line_prompts(settings: Settings, espeak: Espeak | None = None) -> Path:
     return folder
 
 
-class Limits:
-    """In-memory rate limits of the line (one engine process answers it)."""
-
-    def __init__(self) -> None:
-        self.pin_failures: collections.deque[float] = collections.deque()
-        self.takes: collections.deque[float] = collections.deque()
-
-    @staticmethod
-    def _recent(times: collections.deque[float], window: float) -> int:
-        now = time.monotonic()
-        while times and now - times[0] > window:
-            times.popleft()
-        return len(times)
-
-    def pin_locked(self) -> bool:
-        return self._recent(self.pin_failures, PIN_WINDOW_S) >= PIN_FAILURES
-
-    def pin_failed(self) -> None:
-        self.pin_failures.append(time.monotonic())
-
-    def take_allowed(self) -> bool:
-        return self._recent(self.takes, 3600.0) < TAKES_PER_HOUR
-
-    def took(self) -> None:
-        self.takes.append(time.monotonic())
-
-
 class PromptLine:
     """A Service: the line's Stasis application and one handler task per staff call."""
 
@@ -145,7 +117,7 @@ class PromptLine:
         self.resolver = resolver or PromptResolver(settings)
         self.review = PromptReview(settings, database)
         self.time_scale = time_scale
-        self.limits = Limits()
+        self._caller_key = settings.key(pins.KEY_PURPOSE) if settings.prompt_line_pin else b""
         self.app = StasisApp(self.client, app_name(settings), self.handle)
         self._own_client = client is None
 
@@ -172,7 +144,7 @@ class PromptLine:
             with contextlib.suppress(AriError):
                 await call.client.answer(call.channel_id)
             await self._audit("prompt_line.call", who, {"via": "staff phone" if trusted else "pin"})
-            if not trusted and not await self._pin(ch, who):
+            if not trusted and not await self._pin(ch, who, call.channel):
                 return
             await self._say(ch, "line_welcome")
             while (lang := await self._language(ch)) is not None:
@@ -184,17 +156,21 @@ class PromptLine:
         finally:
             await ch.hangup()
 
-    async def _pin(self, ch: Channel, who: str) -> bool:
-        if not self.settings.prompt_line_pin or self.limits.pin_locked():
+    async def _pin(self, ch: Channel, who: str, channel: dict[str, Any]) -> bool:
+        if not self.settings.prompt_line_pin:
+            await self._say(ch, "line_busy")
+            return False
+        caller = pins.caller_tag(self._caller_key, str((channel.get("caller") or {}).get("number") or "") or None)
+        if await self.database.read(lambda db: pins.locked(db, caller)):
+            ch.log.info("prompt line: this caller, or the PIN, is locked out after wrong PINs")
             await self._say(ch, "line_busy")
             return False
         for _ in range(PIN_TRIES):
             got = await self._ask(ch, "line_pin", 12)
             if got and hmac.compare_digest(got, self.settings.prompt_line_pin):
                 return True
-            self.limits.pin_failed()
-            await self._audit("prompt_line.pin_failed", who, {})
-            if self.limits.pin_locked():
+            if await self.database.write(lambda db: pins.failed(db, caller, f"phone:{who}")):
+                ch.log.warning("prompt line: too many wrong PINs; locked out (audited as prompt_line.pin_locked)")
                 break
             await self._say(ch, "line_wrong_pin")
         await self._say(ch, "line_busy")
@@ -238,7 +214,7 @@ class PromptLine:
         catalog = await asyncio.to_thread(catalog_for, self.settings)
         limit = max_seconds(self.settings, catalog, key)
         for attempt in range(TAKES_PER_KEY):
-            if not self.limits.take_allowed():
+            if not await self._take_allowed():
                 await self._say(ch, "line_busy")
                 raise HungUp
             name = f"prompt-line-{ch.call.channel_id}-{key}-{attempt}".replace(".", "-")
@@ -282,9 +258,15 @@ class PromptLine:
                 ch.log.info("prompt line: a take of %s/%s was refused (%s)", lang, key, exc)
                 await self._say(ch, "line_refused")
                 return False
-        self.limits.took()
         await self._say(ch, "line_kept")
         return True
+
+    async def _take_allowed(self) -> bool:
+        """Fewer than TAKES_PER_HOUR drafts came by phone in the last hour (from the table: a restart keeps it)."""
+        since = pins.iso(datetime.now(UTC) - timedelta(hours=1))
+        found = await self.database.query_one("select count(*) as n from prompt_recordings where via = 'phone' "
+                                              "and submitted_at > ?", [since])
+        return not found or int(found["n"]) < TAKES_PER_HOUR
 
     # -- saying and asking ------------------------------------------------------------------------------------
 

@@ -21,7 +21,7 @@ from ivr.flows.check import prompt_keys
 from ivr.flows.load import flow_path, parse_flow
 from ivr.flows.model import Flow
 from ivr.prompts.build import PLACEHOLDER, RECORDED
-from ivr.prompts.coverage import MISSING, Cell, LanguageCoverage
+from ivr.prompts.coverage import MISSING, UNREVIEWED, Cell, LanguageCoverage
 from ivr.prompts.standins import COUNTING_KEY, stand_ins
 from ivr.prompts.store import built_root, entry_name, load_manifest
 from ivr.settings import Settings
@@ -140,6 +140,10 @@ def _counting_note(counting: list[Cell]) -> Words:
 def _why_not(cell: Cell, placeholders_ok: bool) -> Words | None:
     if cell.state == RECORDED:
         return None
+    if cell.state == UNREVIEWED:   # it plays, but it never passed a second person (ivr/prompts/provenance.py)
+        return Words(N_("unreviewed files (put in place by hand, approved by nobody; bring them in with "
+                        "`ivr prompts import FOLDER --lang %(lang)s` and have a second person approve them)"),
+                     lang=cell.lang)
     if cell.stand_in:
         return None
     if cell.state == MISSING:

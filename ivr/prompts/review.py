@@ -29,6 +29,7 @@ from ivr.languages import LANGUAGES, language_words
 from ivr.prompts.build import PromptBuilder
 from ivr.prompts.catalog import KEY_RE
 from ivr.prompts.convert import PROMPT_MAX_SECONDS, SUPPORTED, AudioError, AudioInfo, to_telephone_wav
+from ivr.prompts.provenance import drafts_root, file_sha256
 from ivr.prompts.texts import catalog_for
 from ivr.protection import audit
 from ivr.settings import Settings
@@ -70,6 +71,10 @@ def _approving() -> asyncio.Lock:
     return _APPROVING.setdefault(asyncio.get_running_loop(), asyncio.Lock())
 
 
+class NotFound(LookupError):
+    """The account or draft named on the command line does not exist (one English line)."""
+
+
 class ReviewError(ShownError):
     """A review step is not allowed or not possible: one sentence a person can act on, shown in the reader's
     language on the prompts page (``str()`` is the English, for the command line and the staff line's log)."""
@@ -86,10 +91,6 @@ class Person:
 
     def speaks(self, lang: str) -> bool:
         return not self.languages or lang in self.languages
-
-
-def drafts_root(settings: Settings) -> Path:
-    return (settings.data_dir / "prompt-drafts").resolve()
 
 
 def listen_path(settings: Settings, row: dict[str, Any]) -> Path:
@@ -119,12 +120,16 @@ class PromptReview:
         name = f"{lang}/{key}.{secrets.token_hex(6)}{suffix}"
         kept = drafts_root(self.settings) / name
         info = await asyncio.to_thread(self._keep, src, kept, max_seconds or PROMPT_MAX_SECONDS)
+        # Approving installs a byte copy of the kept file: its hash tells an approved recording from a file
+        # copied in by hand (ivr/prompts/provenance.py), even if the drafts folder is lost.
+        digest = await asyncio.to_thread(file_sha256, kept)
 
         def insert(db: sqlite_utils.Database) -> int:
             rec_id = int(db.execute(
                 "insert into prompt_recordings (lang, key, state, file, seconds, via, submitted_by, "
-                "submitted_by_name, submitted_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [lang, key, DRAFT, name, round(info.duration, 2), via, who.id, who.name, utcnow()]).lastrowid or 0)
+                "submitted_by_name, submitted_at, sha256) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [lang, key, DRAFT, name, round(info.duration, 2), via, who.id, who.name, utcnow(),
+                 digest]).lastrowid or 0)
             audit.append(db, action="prompt.submit", user_id=who.id, username=who.name, object_type="prompt",
                          object_id=f"{lang}/{key}", detail={"recording": rec_id, "via": via,
                                                             "seconds": round(info.duration, 1)})
@@ -234,6 +239,42 @@ def check_reviewer(row: dict[str, Any], who: Person) -> None:
     if (who.id is not None and who.id == row["submitted_by"]) or (
             row["submitted_by"] is None and who.name == row["submitted_by_name"]):
         raise ReviewError(N_("A second person must review a recording: you submitted this one."))
+
+
+def reviewer(db: sqlite_utils.Database, username: str) -> Person:
+    """The account named ``username`` as a reviewer, for reviewing outside the web page (`ivr prompts
+    approve --as NAME`): the same four-eyes rules then hold as for the signed-in user on /prompts."""
+    rows = list(db.query("select id, username, role, languages, approved from users where username = ? collate nocase "
+                         "and active = 1", [username]))
+    if not rows:
+        raise NotFound(f"there is no active account named {username!r} (`ivr user list` shows them)")
+    row = rows[0]
+    if not row["approved"]:
+        raise NotFound(f"the account {username!r} is waiting for a supervisor's approval")
+    languages = tuple(code for code in str(row["languages"] or "").split(",") if code)
+    return Person(int(row["id"]), str(row["username"]), str(row["role"]), languages)
+
+
+def waiting(db: sqlite_utils.Database, lang: str | None = None) -> list[dict[str, Any]]:
+    """Drafts waiting for a reviewer (of one language, or all), oldest first."""
+    where, args = ("state = ?", [DRAFT]) if lang is None else ("state = ? and lang = ?", [DRAFT, lang])
+    return list(db.query(f"select * from prompt_recordings where {where} order by lang, id", args))
+
+
+def draft_of(db: sqlite_utils.Database, lang: str, key: str, rec_id: int | None = None) -> int:
+    """The id of the one draft of ``lang``/``key`` (or check that ``rec_id`` is one); NotFound when there is
+    none, or several and no id says which."""
+    found = [int(r["id"]) for r in waiting(db, lang) if r["key"] == key]
+    if rec_id is not None:
+        if rec_id not in found:
+            raise NotFound(f"recording {rec_id} is not a draft of {lang}/{key} waiting for approval")
+        return rec_id
+    if not found:
+        raise NotFound(f"no recording of {lang}/{key} is waiting for approval (`ivr prompts drafts` lists them)")
+    if len(found) > 1:
+        raise NotFound(f"{lang}/{key} has {len(found)} drafts ({', '.join(map(str, found))}): "
+                       "name one with --draft ID")
+    return found[0]
 
 
 def drafts(db: sqlite_utils.Database, lang: str) -> list[dict[str, Any]]:
