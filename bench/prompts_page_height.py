@@ -66,8 +66,8 @@ async def seed(settings: Settings, db: Database, root: Path, lang: str, ui: str)
     reviewer = await db.write(lambda conn: add_user(conn, "reviewer", hashed, "admin", lang))
     await db.write(lambda conn: conn.execute("update users set ui_language = ? where id = ?", [ui, reviewer]))
     take = root / "take.wav"
-    subprocess.run(["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(take), "synth", "1.5", "sine", "300",
-                    "vol", "0.3"], check=True, capture_output=True)
+    await asyncio.to_thread(subprocess.run, ["sox", "-n", "-r", "48000", "-c", "1", "-b", "16", str(take), "synth",
+                                             "1.5", "sine", "300", "vol", "0.3"], check=True, capture_output=True)
     review = PromptReview(settings, db)
     for key in DRAFT_KEYS:
         await review.submit(lang, key, take, Person(speaker, "speaker", "admin", (lang,)), "upload")
