@@ -298,3 +298,23 @@ async def test_two_reviewers_approving_at_once_install_it_once(web_settings: Set
     assert isinstance(refused, ReviewError) and "already approved" in str(refused)
     assert [r["action"] for r in web_db.query_sync("select action from audit_log order by id")] == [
         "prompt.submit", "prompt.approve"]
+
+
+async def test_the_list_is_rows_and_the_tools_are_on_a_keys_own_page(client: Client, web_settings: Settings,
+                                                                     web_db: Database, tmp_path: Path) -> None:
+    """Every tool on every row made the list 11,000 px tall on a phone: the list keeps only the row."""
+    await client.login("admin")
+    await upload(client, "/prompts/en/greeting", "take.wav", tone(tmp_path / "take.wav").read_bytes())
+    status, page = await client.get("/prompts?lang=en")
+    assert status == 200 and page.count('<li class="prompt"') == 2
+    for tool in ('class="recorder"', 'type="file"', "<textarea", "/approve", "<audio"):
+        assert tool not in page, tool
+    assert "Draft awaiting approval" in page and page.count('href="/prompts/en/greeting"') == 1
+    status, page = await client.get("/prompts/en/greeting")
+    assert status == 200 and page.count('class="recorder"') == 1 and page.count('type="file"') == 1
+    assert page.count("<textarea") == 1 and 'action="/prompts/en/greeting/text"' in page
+    assert 'href="/prompts?lang=en#greeting"' in page   # back to the list, at this row
+    # A key or language that does not exist is a 404, not an empty page.
+    for path in ("/prompts/en/no_such_key", "/prompts/xx/greeting", "/prompts/en/Bad-Key"):
+        status, _ = await client.get(path)
+        assert status == 404, path

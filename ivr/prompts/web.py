@@ -98,11 +98,12 @@ def _item(catalog: Catalog, lang: str, cell: Cell, manifest: dict[str, Any],
     """What the list and a key's own page show of one key: its words, what plays now, its drafts."""
     text, english = catalog.text(cell.key, lang), catalog.text(cell.key, "en")
     entry = manifest.get(f"{lang}/{cell.key}", {})
+    playing = manifest.get(f"{cell.plays}/{cell.key}", {})   # a stand-in's audio, where it has none of its own
     return {
         "cell": cell,
         "text": text.text if text else "",
         "english": english.text if english else "",
-        "version": str(entry.get("hash", ""))[:12],
+        "version": str(playing.get("hash", ""))[:12],
         "source": entry.get("source", ""),
         "drafts": drafts,
     }
