@@ -88,7 +88,7 @@ async def test_record_in_the_browser_approve_and_a_caller_hears_it(hotline: tupl
             await page.wait_for_function("() => document.querySelector('#main_menu a.play[aria-pressed]')")
             assert page.url.endswith("/prompts?lang=th&status=placeholder#main_menu")
             await row.locator("a.prompt-open").click()   # the key's own page holds its recorder
-            await page.wait_for_url("**/prompts/th/main_menu")
+            await page.wait_for_url("**/prompts/th/main_menu?status=placeholder")
             assert "แจ้งปัญหาในที่ทำงาน" in await page.locator("section#main_menu p.script").inner_text()
             recorder = page.locator(".recorder")
             await recorder.wait_for(state="visible")

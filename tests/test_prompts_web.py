@@ -314,6 +314,20 @@ async def test_the_list_is_rows_and_the_tools_are_on_a_keys_own_page(client: Cli
     assert status == 200 and page.count('class="recorder"') == 1 and page.count('type="file"') == 1
     assert page.count("<textarea") == 1 and 'action="/prompts/en/greeting/text"' in page
     assert 'href="/prompts?lang=en#greeting"' in page   # back to the list, at this row
+    # The list's filter and page ride along: back from a key, or after a review there, is the same rows.
+    status, page = await client.get("/prompts?lang=en&status=draft&review=&page=1")
+    assert 'href="/prompts/en/greeting?status=draft"' in page
+    status, page = await client.get("/prompts/en/greeting?status=draft&page=x&review=maybe")
+    assert 'href="/prompts?lang=en&amp;status=draft#greeting"' in page
+    assert '<input type="hidden" name="status" value="draft">' in page
+    [draft] = draft_ids(web_db)
+    add_reviewer(web_db, "rev_en", "en")
+    await client.login("rev_en")
+    await client.get("/prompts/en/greeting")
+    async with client.session.post(client.base + f"/prompts/drafts/{draft}/reject", allow_redirects=False,
+                                   data={"csrf": client.token, "reason": "noise", "status": "draft"}) as response:
+        assert response.status == 303
+        assert response.headers["Location"] == "/prompts?lang=en&status=draft&done=rejected#greeting"
     # A key or language that does not exist is a 404, not an empty page.
     for path in ("/prompts/en/no_such_key", "/prompts/xx/greeting", "/prompts/en/Bad-Key"):
         status, _ = await client.get(path)

@@ -17,8 +17,10 @@ import io
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -73,6 +75,25 @@ def person(user: User) -> Person:
 
 def _page_number(raw: str | None) -> int:
     return parse_int(raw, low=1, high=9_999) or 1
+
+
+def _kept(values: Mapping[str, Any]) -> dict[str, str]:
+    """The list's filter and page (from an address or a form), carried through a key's own page so that
+    going back, or approving there, returns to the same rows of the list."""
+    kept = {}
+    status = str(values.get("status") or "")
+    if status in STATUSES and status:
+        kept["status"] = status
+    if values.get("review") == "1":
+        kept["review"] = "1"
+    page = _page_number(str(values.get("page") or ""))
+    if page > 1:
+        kept["page"] = str(page)
+    return kept
+
+
+def _and(kept: dict[str, str]) -> str:
+    return "".join(f"&{name}={value}" for name, value in kept.items())   # values are checked words and digits
 
 
 async def _drafts(request: web.Request, lang: str, key: str | None = None) -> dict[str, list[dict[str, Any]]]:
@@ -146,6 +167,7 @@ async def _page(request: web.Request, lang: str, *, error: Words | None = None, 
     query = {"lang": lang, "status": wanted, "review": "1" if needs_review else ""}
     ctx = {
         "catalog_error": "", "rows": rows, "lang": lang, "keys": keys[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
+        "kept": urlencode(_kept({**query, "page": str(page)})),
         "matching": len(keys), "page": page, "pages": pages, "query": query, "statuses": STATUSES,
         "status": wanted, "needs_review": needs_review, "error": shown(request, error) if error else "",
         "total": len(catalog.keys), "drafts": draft_counts, "ready": ready,
@@ -165,8 +187,8 @@ async def _key_page(request: web.Request, lang: str, key: str, *, error: Words |
     try:
         catalog = await asyncio.to_thread(catalog_for, settings)
     except CatalogError as exc:
-        return render(request, "prompts/key.html", {"catalog_error": str(exc), "lang": lang, "key": key},
-                      status=500)
+        return render(request, "prompts/key.html", {"catalog_error": str(exc), "lang": lang, "key": key,
+                                                    "back": f"/prompts?lang={lang}", "kept": {}}, status=500)
     if key not in catalog.keys:
         raise http_error(web.HTTPNotFound, N_("There is no such prompt."))
     [row] = await asyncio.to_thread(coverage, settings, catalog, (lang,))
@@ -176,9 +198,12 @@ async def _key_page(request: web.Request, lang: str, key: str, *, error: Words |
     history = await request.app[DATABASE].query(
         "select key, text, reviewed, by_name, at from prompt_texts where lang = ? and key = ? order by id desc "
         "limit ?", [lang, key, HISTORY_SHOWN])
+    # After a refused form this page is shown again: the list's filter came with the form.
+    kept = _kept(request.query if request.method == "GET" else await request.post())
     ctx = {
         "catalog_error": "", "lang": lang, "key": key, "item": _item(catalog, lang, cell, manifest, drafts),
         "history": history, "accept": ",".join(SUPPORTED), "offered": settings.languages,
+        "kept": kept, "back": f"/prompts?lang={lang}{_and(kept)}#{key}",
         "error": shown(request, error) if error else "", "notice": _notice(request),
     }
     return render(request, "prompts/key.html", ctx, status=status)
@@ -190,14 +215,14 @@ def _notice(request: web.Request) -> str:
     return translator(request)(done) if done else ""
 
 
-def _back(lang: str, key: str, done: str) -> web.HTTPSeeOther:
+def _back(lang: str, key: str, done: str, kept: dict[str, str]) -> web.HTTPSeeOther:
     """Back to the list, at the key's row (after a review: the reviewer goes on down the list)."""
-    return web.HTTPSeeOther(f"/prompts?lang={lang}&done={done}#{key}")
+    return web.HTTPSeeOther(f"/prompts?lang={lang}{_and(kept)}&done={done}#{key}")
 
 
-def _to_key(lang: str, key: str, done: str) -> web.HTTPSeeOther:
+def _to_key(lang: str, key: str, done: str, kept: dict[str, str]) -> web.HTTPSeeOther:
     """Back to the key's own page (after a new take or a text: its draft or version shows there)."""
-    return web.HTTPSeeOther(f"/prompts/{lang}/{key}?done={done}")
+    return web.HTTPSeeOther(f"/prompts/{lang}/{key}?done={done}{_and(kept)}")
 
 
 @require_role("admin")
@@ -283,7 +308,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     if wants_json:
         return web.json_response({"ok": True, "recording": rec_id,
                                   "message": translator(request)(DONE["submitted"])})
-    raise _to_key(lang, key, "submitted")
+    raise _to_key(lang, key, "submitted", _kept(form))
 
 
 async def _refuse(request: web.Request, lang: str, key: str, message: Words, wants_json: bool) -> web.Response:
@@ -313,7 +338,7 @@ async def review_draft(request: web.Request) -> web.StreamResponse:
     except AudioError as exc:   # the kept file no longer converts: its reason stays as ivr.prompts.convert words it
         return await _key_page(request, str(row["lang"]), str(row["key"]), error=Words(
             N_("%(key)s: the recording was not used: %(why)s."), key=row["key"], why=str(exc)), status=400)
-    raise _back(str(row["lang"]), str(row["key"]), "approved" if decision == "approve" else "rejected")
+    raise _back(str(row["lang"]), str(row["key"]), "approved" if decision == "approve" else "rejected", _kept(form))
 
 
 @require_role("admin")
@@ -333,7 +358,7 @@ async def edit_text(request: web.Request) -> web.StreamResponse:
             username=user.username))
     except TextError as exc:
         return await _key_page(request, lang, key, error=exc.words, status=400)
-    raise _to_key(lang, key, "text")
+    raise _to_key(lang, key, "text", _kept(form))
 
 
 def _language_in_path(request: web.Request) -> str:
