@@ -90,6 +90,10 @@ def _seed(db: sqlite_utils.Database, data_dir: Path) -> dict[str, Any]:
     for i in range(30):
         insert_case(db, language=("my", "th", "km")[i % 3], priority=(1, 2, 3)[i % 3], workplace_id=wp,
                     workplace_confirmed=1, status=("new", "acknowledged", "in_progress")[i % 3])
+    # A draft waiting for review, so a prompt's own page shows its player and the approve and reject forms.
+    db.execute("insert into prompt_recordings (lang, key, state, file, seconds, via, submitted_by_name, "
+               "submitted_at) values ('my', 'main_menu', 'draft', 'my-main_menu-1.wav', 2.5, 'upload', 'super', "
+               "'2026-11-01T10:00:00Z')")
     # Pages are read in each UI language: Burmese has the longest words, and Thai breaks lines without spaces.
     for username, language in UI_LANGUAGE_OF.items():
         db.execute("update users set ui_language = ? where username = ?", [language, username])
