@@ -5,8 +5,15 @@
 (function () {
   var audio = null, playing = null;
 
+  function shows(link, on) {
+    link.classList.toggle("playing", on);
+    link.setAttribute("aria-pressed", on ? "true" : "false");
+    var icon = link.querySelector("[aria-hidden]");
+    if (icon) { icon.textContent = on ? "\u25A0" : "\u25B6"; }  // ■ while it plays, ▶ otherwise
+  }
+
   function stopped() {
-    if (playing) { playing.classList.remove("playing"); playing.setAttribute("aria-pressed", "false"); }
+    if (playing) { shows(playing, false); }
     playing = null;
   }
 
@@ -18,12 +25,14 @@
     if (audio) { audio.pause(); }
     stopped();
     if (again) { return; }
-    audio = new Audio(link.getAttribute("href"));
-    audio.addEventListener("ended", stopped);
-    audio.addEventListener("error", stopped);
+    var mine = new Audio(link.getAttribute("href"));
+    // Only this audio's own end resets the button: a pressed-over one's refused play() must not.
+    var done = function () { if (audio === mine) { stopped(); } };
+    audio = mine;
+    mine.addEventListener("ended", done);
+    mine.addEventListener("error", done);
     playing = link;
-    link.classList.add("playing");
-    link.setAttribute("aria-pressed", "true");
-    audio.play().catch(stopped);
+    shows(link, true);
+    mine.play().catch(done);
   });
 })();

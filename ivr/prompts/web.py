@@ -93,7 +93,7 @@ def _kept(values: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _and(kept: dict[str, str]) -> str:
-    return "".join(f"&{name}={value}" for name, value in kept.items())   # values are checked words and digits
+    return "&" + urlencode(kept) if kept else ""
 
 
 async def _drafts(request: web.Request, lang: str, key: str | None = None) -> dict[str, list[dict[str, Any]]]:
