@@ -90,6 +90,10 @@ def _seed(db: sqlite_utils.Database, data_dir: Path) -> dict[str, Any]:
     for i in range(30):
         insert_case(db, language=("my", "th", "km")[i % 3], priority=(1, 2, 3)[i % 3], workplace_id=wp,
                     workplace_confirmed=1, status=("new", "acknowledged", "in_progress")[i % 3])
+    # A draft waiting for review, so a prompt's own page shows its player and the approve and reject forms.
+    db.execute("insert into prompt_recordings (lang, key, state, file, seconds, via, submitted_by_name, "
+               "submitted_at) values ('my', 'main_menu', 'draft', 'my-main_menu-1.wav', 2.5, 'upload', 'super', "
+               "'2026-11-01T10:00:00Z')")
     # Pages are read in each UI language: Burmese has the longest words, and Thai breaks lines without spaces.
     for username, language in UI_LANGUAGE_OF.items():
         db.execute("update users set ui_language = ? where username = ?", [language, username])
@@ -103,8 +107,8 @@ def _pages(seed: dict[str, Any]) -> dict[str, list[str]]:
         "super": ["/cases", f"/cases/{case}", "/dashboard", "/approvals", "/workplaces", "/workplaces/cases",
                   f"/workplaces/{wp}",
                   "/brand", f"/brand/{brand}"],
-        "admin": ["/users", "/prompts", "/settings", "/audit", "/oncall", "/workplaces", f"/workplaces/{wp}",
-                  f"/brand/{brand}"],
+        "admin": ["/users", "/prompts", "/prompts/my/main_menu", "/settings", "/audit", "/oncall", "/workplaces",
+                  f"/workplaces/{wp}", f"/brand/{brand}"],
         "acme": ["/brand", f"/brand/{brand}", "/cases"],
     }
 
@@ -149,6 +153,35 @@ async def _check(page: Any, url: str, name: str, out: Path, problems: list[str])
         _keep(shot)
 
 
+# The prompts list stays a list a reviewer scans on a phone: one short row per key, and the heavy tools
+# (recorder, upload, review, text) only on a key's own page. Every tool on every row made it 11,000 px.
+PROMPT_ROWS = """() => ({
+  rows: [...document.querySelectorAll('ul.prompts > li.prompt')].map(li => li.getBoundingClientRect().height),
+  tools: document.querySelectorAll('main .recorder, main input[type=file], main textarea, ' +
+                                   'main form[action*="/approve"], main audio').length,
+  height: document.documentElement.scrollHeight,
+})"""
+
+
+async def _prompts_list_is_short(page: Any, url: str) -> list[str]:
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(url + "/prompts?lang=th")
+    await page.evaluate(FONTS_LOADED)
+    found = await page.evaluate(PROMPT_ROWS)
+    problems = []
+    if len(found["rows"]) != 20:
+        problems.append(f"/prompts shows {len(found['rows'])} rows, not a page of 20")
+    if found["tools"]:
+        problems.append(f"/prompts has {found['tools']} recorders, file inputs, text boxes, reviews or players "
+                        "in its list (they belong on a key's own page)")
+    tall = [h for h in found["rows"] if h > 844 / 4]
+    if tall:
+        problems.append(f"/prompts at 390 px: {len(tall)} rows taller than a quarter of the screen: {tall[:3]}")
+    if found["height"] > 20 * 844 / 4:
+        problems.append(f"/prompts at 390 px is {found['height']} px tall for 20 keys")
+    return problems
+
+
 async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: Database,
                                                   web_settings: Settings, users: dict[str, int],
                                                   tmp_path: Path) -> None:
@@ -185,6 +218,8 @@ async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: D
                     if await page.evaluate("document.documentElement.lang") != UI_LANGUAGE_OF.get(username, "en"):
                         problems.append(f"{name}: not in {username}'s language")
                     seen += 1
+                if "/prompts" in paths:
+                    problems += await _prompts_list_is_short(page, server.url)
                 await page.close()
         finally:
             await browser.close()

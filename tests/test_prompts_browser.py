@@ -81,10 +81,16 @@ async def test_record_in_the_browser_approve_and_a_caller_hears_it(hotline: tupl
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             await sign_in(page, server.url, "nok")
             await page.goto(server.url + "/prompts?lang=th&status=placeholder#main_menu")
-            card = page.locator("section#main_menu")
-            assert "แจ้งปัญหาในที่ทำงาน" in await card.locator("p.script").inner_text()   # the text to read
-            await card.locator("summary:has-text('Record or upload')").click()
-            recorder = card.locator(".recorder")
+            row = page.locator("li#main_menu")
+            assert "แจ้งปัญหาในที่ทำงาน" in await row.locator(".script").inner_text()   # the text to read
+            # Its play button plays the current prompt in the page (without JavaScript it is a link to the file).
+            await row.locator("a.play").click()
+            await page.wait_for_function("() => document.querySelector('#main_menu a.play[aria-pressed]')")
+            assert page.url.endswith("/prompts?lang=th&status=placeholder#main_menu")
+            await row.locator("a.prompt-open").click()   # the key's own page holds its recorder
+            await page.wait_for_url("**/prompts/th/main_menu?status=placeholder")
+            assert "แจ้งปัญหาในที่ทำงาน" in await page.locator("section#main_menu p.script").inner_text()
+            recorder = page.locator(".recorder")
             await recorder.wait_for(state="visible")
             await recorder.locator("[data-act=record]").click()
             await page.wait_for_timeout(3000)   # the speaker reads (real time: the microphone is live)
@@ -104,11 +110,15 @@ async def test_record_in_the_browser_approve_and_a_caller_hears_it(hotline: tupl
 
             # The speaker cannot approve their own take; a second Thai speaker can.
             await page.goto(server.url + "/prompts?lang=th&status=draft")
+            assert await page.locator("li.prompt").count() == 1
+            assert "Draft awaiting approval" in await page.locator("li#main_menu").inner_text()
+            await page.locator("li#main_menu a.prompt-open").click()
             assert "you submitted this one" in await page.locator("section#main_menu").inner_text()
             second = await browser.new_context(viewport={"width": 1280, "height": 900})
             reviewer = await second.new_page()
             await sign_in(reviewer, server.url, "somchai")
             await reviewer.goto(server.url + "/prompts?lang=th&status=draft")
+            await reviewer.locator("li#main_menu a.prompt-open").click()
             await reviewer.click(f"button:has-text('Approve draft {draft['id']}')")
             await reviewer.wait_for_url("**done=approved**")
             assert not [e for e in errors if "Content Security Policy" in e], errors

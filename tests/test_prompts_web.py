@@ -105,7 +105,12 @@ async def test_coverage_playback_and_uploads_become_drafts(client: Client, web_s
     assert status == 200 and "The stand-in was changed" in page and "Missing: callers hear the Thai prompt" in page
     assert actions(web_db) == [("prompt.stand_in", "admin")]
 
+    # The list: one row per key, with a play link (it plays without JavaScript too) to its own page.
     status, page = await client.get("/prompts?lang=en")
+    assert 'href="/prompts/en/greeting.wav?v=' in page and "Machine placeholder" in page
+    assert 'href="/prompts/en/greeting"' in page
+    status, page = await client.get("/prompts/en/greeting")
+    assert status == 200 and "Hello." in page
     assert 'src="/prompts/en/greeting.wav?v=' in page and "Now playing: a placeholder (computer speech)" in page
     built = web_settings.data_dir / "prompts" / "en" / "greeting.wav"
     async with client.session.get(client.base + "/prompts/en/greeting.wav") as response:
@@ -159,8 +164,10 @@ async def test_four_eyes_approval_releases_a_draft(client: Client, web_settings:
     assert built.read_bytes() == placeholder and draft_ids(web_db) == [draft]
 
     await client.login("rev_en")
-    status, page = await client.get("/prompts?lang=en")
-    assert f"Approve draft {draft}" in page
+    status, page = await client.get("/prompts?lang=en&status=draft")
+    assert "1 of 2 prompts" in page and "Draft awaiting approval" in page and "Approve draft" not in page
+    status, page = await client.get("/prompts/en/greeting")   # the row's own page: hear it, then decide
+    assert f"Approve draft {draft}" in page and f'src="/prompts/drafts/{draft}.wav"' in page
     status, page = await client.post(f"/prompts/drafts/{draft}/approve")
     assert status == 200 and "Callers hear the new recording" in page
     assert built.read_bytes() != placeholder
@@ -200,7 +207,7 @@ async def test_catalog_text_is_edited_with_history(client: Client, web_settings:
     rows = web_db.query_sync("select text, reviewed, by_name from prompt_texts order by id")
     assert rows == [{"text": "សួស្តី បង", "reviewed": 1, "by_name": "admin"},
                     {"text": "សួស្តី", "reviewed": 0, "by_name": "admin"}]
-    status, page = await client.get("/prompts?lang=km")
+    status, page = await client.get("/prompts/km/greeting")
     versions = page.split("Versions of this text, newest first", 1)[1].split("</ul>", 1)[0]
     assert versions.index("សួស្តី</span>") < versions.index("សួស្តី បង</span>")   # newest first, both kept
     from ivr.prompts.texts import catalog_for
@@ -259,7 +266,8 @@ async def test_the_prompts_page_speaks_the_users_language(client: Client) -> Non
     status, page = await client.post("/language", {"ui_language": "th", "back": "/prompts?lang=km"})
     assert status == 200 and '<html lang="th">' in page
     assert "<h1>Prompts</h1>" not in page and "ดาวน์โหลดชุดสำหรับผู้พากย์เสียง" in page   # "Download the ... kit"
-    assert 'data-say-recording="กำลังบันทึก' in page   # the recorder's words too
+    status, page = await client.get("/prompts/km/greeting")
+    assert status == 200 and 'data-say-recording="กำลังบันทึก' in page   # the recorder's words too
 
 
 async def test_a_language_is_recorded_before_it_is_offered(client: Client, web_settings: Settings,
@@ -290,3 +298,37 @@ async def test_two_reviewers_approving_at_once_install_it_once(web_settings: Set
     assert isinstance(refused, ReviewError) and "already approved" in str(refused)
     assert [r["action"] for r in web_db.query_sync("select action from audit_log order by id")] == [
         "prompt.submit", "prompt.approve"]
+
+
+async def test_the_list_is_rows_and_the_tools_are_on_a_keys_own_page(client: Client, web_settings: Settings,
+                                                                     web_db: Database, tmp_path: Path) -> None:
+    """Every tool on every row made the list 11,000 px tall on a phone: the list keeps only the row."""
+    await client.login("admin")
+    await upload(client, "/prompts/en/greeting", "take.wav", tone(tmp_path / "take.wav").read_bytes())
+    status, page = await client.get("/prompts?lang=en")
+    assert status == 200 and page.count('<li class="prompt"') == 2
+    for tool in ('class="recorder"', 'type="file"', "<textarea", "/approve", "<audio"):
+        assert tool not in page, tool
+    assert "Draft awaiting approval" in page and page.count('href="/prompts/en/greeting"') == 1
+    status, page = await client.get("/prompts/en/greeting")
+    assert status == 200 and page.count('class="recorder"') == 1 and page.count('type="file"') == 1
+    assert page.count("<textarea") == 1 and 'action="/prompts/en/greeting/text"' in page
+    assert 'href="/prompts?lang=en#greeting"' in page   # back to the list, at this row
+    # The list's filter and page ride along: back from a key, or after a review there, is the same rows.
+    status, page = await client.get("/prompts?lang=en&status=draft&review=&page=1")
+    assert 'href="/prompts/en/greeting?status=draft"' in page
+    status, page = await client.get("/prompts/en/greeting?status=draft&page=x&review=maybe")
+    assert 'href="/prompts?lang=en&amp;status=draft#greeting"' in page
+    assert '<input type="hidden" name="status" value="draft">' in page
+    [draft] = draft_ids(web_db)
+    add_reviewer(web_db, "rev_en", "en")
+    await client.login("rev_en")
+    await client.get("/prompts/en/greeting")
+    async with client.session.post(client.base + f"/prompts/drafts/{draft}/reject", allow_redirects=False,
+                                   data={"csrf": client.token, "reason": "noise", "status": "draft"}) as response:
+        assert response.status == 303
+        assert response.headers["Location"] == "/prompts?lang=en&status=draft&done=rejected#greeting"
+    # A key or language that does not exist is a 404, not an empty page.
+    for path in ("/prompts/en/no_such_key", "/prompts/xx/greeting", "/prompts/en/Bad-Key"):
+        status, _ = await client.get(path)
+        assert status == 404, path

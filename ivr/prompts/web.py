@@ -1,5 +1,9 @@
 """/prompts (admin): what callers hear per language, drafts to review, texts to edit, new recordings.
 
+The list (/prompts?lang=) is one short row per key, made to be scanned on a phone: the text, its state
+and a play button. Everything done to one key (record, upload, approve or reject, edit its text, its
+history) is on that key's own page, /prompts/<lang>/<key>.
+
 A recording sent here (a file, or one made with the microphone on the page) goes through the same
 conversion as `ivr prompts build` and becomes a draft (ivr/prompts/review.py): callers keep hearing
 the current prompt until a second person who has the language approves it. A file that cannot be
@@ -13,8 +17,10 @@ import io
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -24,9 +30,9 @@ from ivr.admin.keys import DATABASE, SETTINGS, User
 from ivr.admin.params import parse_int, path_id
 from ivr.admin.render import render, shown, translator
 from ivr.languages import LANGUAGES, language_words
-from ivr.prompts.catalog import KEY_RE, CatalogError
+from ivr.prompts.catalog import KEY_RE, Catalog, CatalogError
 from ivr.prompts.convert import SUPPORTED, AudioError
-from ivr.prompts.coverage import coverage
+from ivr.prompts.coverage import Cell, coverage
 from ivr.prompts.kit import make_kit, max_seconds
 from ivr.prompts.readiness import load_hotline_flow, readiness
 from ivr.prompts.review import DRAFT, Person, PromptReview, ReviewError, check_reviewer, listen_path
@@ -44,6 +50,7 @@ STATUSES = {
     "recorded": N_("Recorded"),
     "placeholder": N_("Placeholder"),
     "missing": N_("Missing"),
+    "unreviewed": N_("Unreviewed file"),
     "draft": N_("Has a draft to review"),
 }
 # Short notices after a redirect (?done=...): the page never echoes text from the address bar.
@@ -71,7 +78,61 @@ def _page_number(raw: str | None) -> int:
     return parse_int(raw, low=1, high=9_999) or 1
 
 
+def _kept(values: Mapping[str, Any]) -> dict[str, str]:
+    """The list's filter and page (from an address or a form), carried through a key's own page so that
+    going back, or approving there, returns to the same rows of the list."""
+    kept = {}
+    status = str(values.get("status") or "")
+    if status in STATUSES and status:
+        kept["status"] = status
+    if values.get("review") == "1":
+        kept["review"] = "1"
+    page = _page_number(str(values.get("page") or ""))
+    if page > 1:
+        kept["page"] = str(page)
+    return kept
+
+
+def _and(kept: dict[str, str]) -> str:
+    return "&" + urlencode(kept) if kept else ""
+
+
+async def _drafts(request: web.Request, lang: str, key: str | None = None) -> dict[str, list[dict[str, Any]]]:
+    """The drafts waiting for review in ``lang`` (of one key, or all), by key, each saying whether the
+    signed-in user may approve it, and if not why."""
+    where, args = ("and key = ?", [key]) if key else ("", [])
+    pending = await request.app[DATABASE].query(
+        f"select * from prompt_recordings where lang = ? and state = ? {where} order by id", [lang, DRAFT, *args])
+    by_key: dict[str, list[dict[str, Any]]] = {}
+    who = person(current_user(request))
+    for row in pending:
+        try:
+            check_reviewer(row, who)
+            row["may_review"], row["why_not"] = True, ""
+        except ReviewError as exc:
+            row["may_review"], row["why_not"] = False, shown(request, exc)
+        by_key.setdefault(str(row["key"]), []).append(row)
+    return by_key
+
+
+def _item(catalog: Catalog, lang: str, cell: Cell, manifest: dict[str, Any],
+          drafts: list[dict[str, Any]]) -> dict[str, Any]:
+    """What the list and a key's own page show of one key: its words, what plays now, its drafts."""
+    text, english = catalog.text(cell.key, lang), catalog.text(cell.key, "en")
+    entry = manifest.get(f"{lang}/{cell.key}", {})
+    playing = manifest.get(f"{cell.plays}/{cell.key}", {})   # a stand-in's audio, where it has none of its own
+    return {
+        "cell": cell,
+        "text": text.text if text else "",
+        "english": english.text if english else "",
+        "version": str(playing.get("hash", ""))[:12],
+        "source": entry.get("source", ""),
+        "drafts": drafts,
+    }
+
+
 async def _page(request: web.Request, lang: str, *, error: Words | None = None, status: int = 200) -> web.Response:
+    """The list: readiness per language, then one compact row per key (its tools are on the key's own page)."""
     settings = request.app[SETTINGS]
     try:
         catalog = await asyncio.to_thread(catalog_for, settings)
@@ -82,21 +143,7 @@ async def _page(request: web.Request, lang: str, *, error: Words | None = None, 
     flow = await asyncio.to_thread(load_hotline_flow, settings)
     ready = {r.lang: r for r in readiness(settings, flow, rows)} if flow is not None else {}
     manifest = await asyncio.to_thread(load_manifest, built_root(settings))
-    pending = await request.app[DATABASE].query(
-        "select * from prompt_recordings where lang = ? and state = ? order by id", [lang, DRAFT])
-    drafts_by_key: dict[str, list[dict[str, Any]]] = {}
-    who = person(current_user(request))
-    for row in pending:
-        try:
-            check_reviewer(row, who)
-            row["may_review"], row["why_not"] = True, ""
-        except ReviewError as exc:
-            row["may_review"], row["why_not"] = False, shown(request, exc)
-        drafts_by_key.setdefault(str(row["key"]), []).append(row)
-    history: dict[str, list[dict[str, Any]]] = {}
-    for version in await request.app[DATABASE].query(
-            "select key, text, reviewed, by_name, at from prompt_texts where lang = ? order by id desc", [lang]):
-        history.setdefault(str(version["key"]), []).append(version)
+    drafts_by_key = await _drafts(request, lang)
     draft_counts = {}
     for code in listed:
         found = await request.app[DATABASE].query_one(
@@ -115,42 +162,80 @@ async def _page(request: web.Request, lang: str, *, error: Words | None = None, 
             continue
         if needs_review and not cell.review:
             continue
-        text, english = catalog.text(cell.key, lang), catalog.text(cell.key, "en")
-        entry = manifest.get(f"{lang}/{cell.key}", {})
-        keys.append({
-            "cell": cell,
-            "text": text.text if text else "",
-            "english": english.text if english else "",
-            "version": str(entry.get("hash", ""))[:12],
-            "source": entry.get("source", ""),
-            "drafts": drafts_by_key.get(cell.key, []),
-            "history": history.get(cell.key, [])[:HISTORY_SHOWN],
-        })
+        keys.append(_item(catalog, lang, cell, manifest, drafts_by_key.get(cell.key, [])))
     pages = max(1, -(-len(keys) // PAGE_SIZE))
     page = min(_page_number(request.query.get("page")), pages)
     query = {"lang": lang, "status": wanted, "review": "1" if needs_review else ""}
     ctx = {
         "catalog_error": "", "rows": rows, "lang": lang, "keys": keys[(page - 1) * PAGE_SIZE:page * PAGE_SIZE],
+        "kept": urlencode(_kept({**query, "page": str(page)})),
         "matching": len(keys), "page": page, "pages": pages, "query": query, "statuses": STATUSES,
         "status": wanted, "needs_review": needs_review, "error": shown(request, error) if error else "",
-        "accept": ",".join(SUPPORTED),
         "total": len(catalog.keys), "drafts": draft_counts, "ready": ready,
         "stand_in": stand_ins(settings).get(lang), "stand_in_choices": [
             code for code in LANGUAGES if code != lang and code not in stand_ins(settings)],
         "languages": list(LANGUAGES), "offered": settings.languages,
-        "notice": DONE.get(request.query.get("done", ""), ""),
+        "notice": _notice(request),
     }
     return render(request, "prompts/index.html", ctx, status=status)
 
 
-def _back(lang: str, key: str, done: str) -> web.HTTPSeeOther:
-    return web.HTTPSeeOther(f"/prompts?lang={lang}&done={done}#{key}")
+async def _key_page(request: web.Request, lang: str, key: str, *, error: Words | None = None,
+                    status: int = 200) -> web.Response:
+    """One key's own page: the text to read, what plays now, its drafts to review, the recorder and the
+    upload form, and its text with history. The list links here, so it stays one short row per key."""
+    settings = request.app[SETTINGS]
+    try:
+        catalog = await asyncio.to_thread(catalog_for, settings)
+    except CatalogError as exc:
+        return render(request, "prompts/key.html", {"catalog_error": str(exc), "lang": lang, "key": key,
+                                                    "back": f"/prompts?lang={lang}", "kept": {}}, status=500)
+    if key not in catalog.keys:
+        raise http_error(web.HTTPNotFound, N_("There is no such prompt."))
+    [row] = await asyncio.to_thread(coverage, settings, catalog, (lang,))
+    cell = next(c for c in row.cells if c.key == key)
+    manifest = await asyncio.to_thread(load_manifest, built_root(settings))
+    drafts = (await _drafts(request, lang, key)).get(key, [])
+    history = await request.app[DATABASE].query(
+        "select key, text, reviewed, by_name, at from prompt_texts where lang = ? and key = ? order by id desc "
+        "limit ?", [lang, key, HISTORY_SHOWN])
+    # After a refused form this page is shown again: the list's filter came with the form.
+    kept = _kept(request.query if request.method == "GET" else await request.post())
+    ctx = {
+        "catalog_error": "", "lang": lang, "key": key, "item": _item(catalog, lang, cell, manifest, drafts),
+        "history": history, "accept": ",".join(SUPPORTED), "offered": settings.languages,
+        "kept": kept, "back": f"/prompts?lang={lang}{_and(kept)}#{key}",
+        "error": shown(request, error) if error else "", "notice": _notice(request),
+    }
+    return render(request, "prompts/key.html", ctx, status=status)
+
+
+def _notice(request: web.Request) -> str:
+    """The short notice after a redirect, in the user's language (base.html shows it)."""
+    done = DONE.get(request.query.get("done", ""))
+    return translator(request)(done) if done else ""
+
+
+def _back(lang: str, key: str, done: str, kept: dict[str, str]) -> web.HTTPSeeOther:
+    """Back to the list, at the key's row (after a review: the reviewer goes on down the list)."""
+    return web.HTTPSeeOther(f"/prompts?lang={lang}{_and(kept)}&done={done}#{key}")
+
+
+def _to_key(lang: str, key: str, done: str, kept: dict[str, str]) -> web.HTTPSeeOther:
+    """Back to the key's own page (after a new take or a text: its draft or version shows there)."""
+    return web.HTTPSeeOther(f"/prompts/{lang}/{key}?done={done}{_and(kept)}")
 
 
 @require_role("admin")
 async def prompts_page(request: web.Request) -> web.StreamResponse:
     settings = request.app[SETTINGS]
     return await _page(request, _language(settings, request.query.get("lang")))
+
+
+@require_role("admin")
+async def prompt_page(request: web.Request) -> web.StreamResponse:
+    lang, key = _target(request)
+    return await _key_page(request, lang, key)
 
 
 def _target(request: web.Request) -> tuple[str, str]:
@@ -195,7 +280,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
     field = form.get("file")
     wants_json = form.get("via") == "web"
     if not isinstance(field, web.FileField):
-        return await _refuse(request, lang, Words(N_("%(key)s: choose a recording to upload first."), key=key),
+        return await _refuse(request, lang, key, Words(N_("%(key)s: choose a recording to upload first."), key=key),
                              wants_json)
     suffix = Path(field.filename or "").suffix.lower()
     if suffix not in SUPPORTED:
@@ -203,12 +288,12 @@ async def upload(request: web.Request) -> web.StreamResponse:
         message = Words(N_("%(key)s: %(file)s is not a recording format this page takes (use %(kinds)s). The "
                            "previous prompt is still in place."),
                         key=key, file=field.filename or Words(N_("the file")), kinds=kinds)
-        return await _refuse(request, lang, message, wants_json)
+        return await _refuse(request, lang, key, message, wants_json)
     review = PromptReview(settings, request.app[DATABASE])
     try:
         catalog = await asyncio.to_thread(catalog_for, settings)
     except CatalogError as exc:
-        return await _refuse(request, lang, Words(N_("The prompt catalog cannot be read: %(why)s"), why=str(exc)),
+        return await _refuse(request, lang, key, Words(N_("The prompt catalog cannot be read: %(why)s"), why=str(exc)),
                              wants_json)
     limit = max_seconds(settings, catalog, key) if key in catalog.prompts else None
     with tempfile.TemporaryDirectory(prefix="ivr-prompt-upload-") as tmp:
@@ -219,17 +304,17 @@ async def upload(request: web.Request) -> web.StreamResponse:
         except AudioError as exc:
             message = Words(N_("The recording was not used: %(why)s. The previous prompt is still in place."),
                             why=exc.words)
-            return await _refuse(request, lang, message, wants_json)
+            return await _refuse(request, lang, key, message, wants_json)
     if wants_json:
         return web.json_response({"ok": True, "recording": rec_id,
                                   "message": translator(request)(DONE["submitted"])})
-    raise _back(lang, key, "submitted")
+    raise _to_key(lang, key, "submitted", _kept(form))
 
 
-async def _refuse(request: web.Request, lang: str, message: Words, wants_json: bool) -> web.Response:
+async def _refuse(request: web.Request, lang: str, key: str, message: Words, wants_json: bool) -> web.Response:
     if wants_json:
         return web.json_response({"ok": False, "error": shown(request, message)}, status=400)
-    return await _page(request, lang, error=message, status=400)
+    return await _key_page(request, lang, key, error=message, status=400)
 
 
 @require_role("admin")
@@ -248,12 +333,12 @@ async def review_draft(request: web.Request) -> web.StreamResponse:
         else:
             await review.reject(rec_id, who, str(form.get("reason") or ""))
     except ReviewError as exc:
-        return await _page(request, str(row["lang"]), error=Words(N_("%(key)s: %(why)s"), key=row["key"],
-                                                                   why=exc.words), status=403)
+        return await _key_page(request, str(row["lang"]), str(row["key"]), error=Words(
+            N_("%(key)s: %(why)s"), key=row["key"], why=exc.words), status=403)
     except AudioError as exc:   # the kept file no longer converts
-        return await _page(request, str(row["lang"]), error=Words(
+        return await _key_page(request, str(row["lang"]), str(row["key"]), error=Words(
             N_("%(key)s: the recording was not used: %(why)s."), key=row["key"], why=exc.words), status=400)
-    raise _back(str(row["lang"]), str(row["key"]), "approved" if decision == "approve" else "rejected")
+    raise _back(str(row["lang"]), str(row["key"]), "approved" if decision == "approve" else "rejected", _kept(form))
 
 
 @require_role("admin")
@@ -263,7 +348,7 @@ async def edit_text(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     user = current_user(request)
     if not user.speaks(lang):
-        return await _page(request, lang, error=Words(
+        return await _key_page(request, lang, key, error=Words(
             N_("%(key)s: only someone who has %(language)s may change its text."), key=key,
             language=language_words(lang)), status=403)
     text, reviewed = str(form.get("text") or ""), form.get("reviewed") == "1"
@@ -272,8 +357,8 @@ async def edit_text(request: web.Request) -> web.StreamResponse:
             db, settings, lang=lang, key=key, text=text, reviewed=reviewed, user_id=user.id,
             username=user.username))
     except TextError as exc:
-        return await _page(request, lang, error=exc.words, status=400)
-    raise _back(lang, key, "text")
+        return await _key_page(request, lang, key, error=exc.words, status=400)
+    raise _to_key(lang, key, "text", _kept(form))
 
 
 def _language_in_path(request: web.Request) -> str:
@@ -335,6 +420,7 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/prompts/kit/{lang}.zip", download_kit)
     app.router.add_post("/prompts/drafts/{id:\\d+}/{decision:approve|reject}", review_draft)
     app.router.add_get("/prompts/{lang}/{key}.wav", prompt_audio)
+    app.router.add_get("/prompts/{lang}/{key}", prompt_page)
     app.router.add_post("/prompts/{lang}/{key}/text", edit_text)
     app.router.add_post("/prompts/{lang}/stand-in", change_stand_in)
     app.router.add_post("/prompts/{lang}/{key}", upload)
