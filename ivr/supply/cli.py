@@ -12,9 +12,9 @@ from typing import TypeVar
 import click
 import sqlite_utils
 
+from ivr.cases import lifecycle
 from ivr.cli.context import CliContext, pass_cli
 from ivr.db.writer import Database
-from ivr.cases import lifecycle
 from ivr.supply import codes, registry, registry_csv
 from ivr.supply.registry import RegistryError, Workplace
 from ivr.words import N_
