@@ -8,8 +8,10 @@ one caller: what the caller hears is asserted against when the hash lands, never
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -28,6 +30,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GATE_LIMIT_S = 60.0   # a test that never opens the gate still ends
 LONG_PROMPT_S = 30.0  # media seconds (1.5 s on the wall at the rig's speed)
+SWEEP_EVERY_S = 0.2   # the engine's periodic sweep, often enough that the test does not wait a minute
 
 
 class HeldHasher:
@@ -130,6 +133,67 @@ async def test_a_caller_who_hangs_up_while_the_hash_is_held_back_still_has_a_wor
     code = open_code(rig.settings, call["code_sealed"])
     assert code is not None and casecode.verify_code(code, case["code_hash"])
     assert row["code_sealed"] is None
+
+
+class FailingHasher:
+    """``casecode.hash_code`` that fails (as a hashing thread out of memory would) until ``failing`` is cleared."""
+
+    def __init__(self) -> None:
+        self.failing = threading.Event()
+        self.failing.set()
+        self.failures = 0
+
+    def __call__(self, code: str) -> str:
+        if self.failing.is_set():
+            self.failures += 1
+            raise MemoryError("scrypt could not allocate its memory")
+        return casecode.hash_code(code)
+
+
+async def test_a_hash_that_fails_during_the_call_is_stored_by_the_sweep_and_the_code_works(
+        tmp_path: Path) -> None:
+    """The hash cannot be computed while the caller is on the line: the caller still hears their code, the
+    sealed copy outlives the call (only it can make that code work), and once hashing works again the
+    engine's periodic sweep stores the hash and wipes the sealed copy. A follow-up call with the code the
+    caller heard finds their case."""
+    hasher = FailingHasher()
+    async with running_rig(tmp_path, hasher=hasher, fallback_every=SWEEP_EVERY_S) as rig:
+        caller = await rig.dial()
+        await rig.pick_language(caller, "en")
+        await rig.menu(caller, "main_menu", "2")
+        await rig.leave_message(caller)
+        await caller.wait_prompt("case_code_keep")
+        await caller.wait_hung_up(timeout=20)
+        heard = "".join(digits_heard(caller))
+        assert len(heard) == 16 and heard[:8] == heard[8:]   # read out twice, as to any caller
+        ended = await rig.ended_call(caller)
+        assert ended["outcome"] == "completed"
+        case = await rig.database.query_one("select code_hash from cases where id = ?", [ended["case_id"]])
+        # A sweep may have run meanwhile: it failed too, and kept the sealed code.
+        kept = await rig.database.query_one("select code_sealed from calls where id = ?", [ended["id"]])
+        assert case == {"code_hash": None} and hasher.failures >= 1
+        assert kept is not None and open_code(rig.settings, kept["code_sealed"]) == heard[:8]
+
+        hasher.failing.clear()   # memory back: the next sweep stores the hash
+        async with asyncio.timeout(30):
+            while True:   # the engine's own sweep: poll the database
+                row = await rig.database.query_one("select code_sealed from calls where id = ?", [ended["id"]])
+                if row is not None and row["code_sealed"] is None:
+                    break
+                await asyncio.sleep(0.05)
+        case = await rig.database.query_one("select code_hash from cases where id = ?", [ended["case_id"]])
+        assert case is not None and casecode.verify_code(heard[:8], case["code_hash"])
+
+        again = await rig.dial()
+        await rig.pick_language(again, "en")
+        await rig.menu(again, "main_menu", "4")
+        await rig.menu(again, "followup_enter_code", heard[:8])
+        await again.wait_prompt("followup_no_message")   # found: no reply yet (not "invalid code")
+        await rig.menu(again, "followup_add_message", "2")
+        await again.wait_hung_up()
+        followed = await rig.ended_call(again)
+        assert followed["case_id"] == ended["case_id"]
+        assert not any("followup_invalid_code" in uri for uri in again.heard)
 
 
 # -- a trailing '#' ------------------------------------------------------------------------------------------

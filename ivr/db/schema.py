@@ -646,3 +646,10 @@ def m1902_case_workplace_link_in_lifecycle(db: sqlite_utils.Database) -> None:
     # link_unlinked_to_workplaces when a workplace is registered later), where it is on the audit log under
     # the registry's name: the trigger of m0202 linked cases outside it, with no record. Links it made stay.
     db.execute("drop trigger if exists cases_link_workplace")
+
+
+@migrations
+def m1903_calls_sealed_codes(db: sqlite_utils.Database) -> None:
+    # The engine's sweep looks every minute for ended calls whose sealed case code still waits for its
+    # hash (ivr/engine/codehash.py): a handful at most, found without reading every call.
+    db.execute("create index calls_code_sealed on calls (started_at) where code_sealed is not null")
