@@ -103,7 +103,9 @@ if ! awk -F: '$1 == "asterisk" { found = 1 } END { exit !found }' "${root%/}/etc
   useradd "${prefix_opt[@]}" --system --user-group --home-dir /var/lib/asterisk --no-create-home \
     --shell /usr/sbin/nologin --comment "Asterisk PBX" asterisk
 fi
-for d in /var/lib/asterisk /var/spool/asterisk /var/log/asterisk /var/run/asterisk /etc/asterisk; do
+# spool/recording: where ARI's recordings go (Asterisk answers 500 to a recording when it is missing).
+for d in /var/lib/asterisk /var/spool/asterisk /var/spool/asterisk/recording /var/log/asterisk /var/run/asterisk \
+         /etc/asterisk; do
   mkdir -p "${root%/}$d"
   chown -R "$(awk -F: '$1 == "asterisk" { print $3 ":" $4 }' "${root%/}/etc/passwd")" "${root%/}$d"
 done
