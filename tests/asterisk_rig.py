@@ -10,7 +10,8 @@
 - ``EngineProcess``: the real ``ivr engine`` as a subprocess (so it can be killed with SIGKILL).
 - ``HotlineSide``: how the hotline's ``ivr`` runs (command, settings, data dir, engine command and user).
   By default this checkout's, with a scratch data dir; a test of an installed system passes the
-  installed one to ``running_pair(hotline=...)``.
+  installed one to ``running_pair(hotline=...)``, with the installed Asterisk (``AsteriskInstall``:
+  its unit's command and asterisk.conf) that the hotline server then runs instead of one of its own.
 - ``Caller``: a person on a phone. It hears the hotline through an externalMedia channel (ulaw RTP
   to a local UDP socket) bridged with its call, decides "the hotline went quiet" from that audio
   (no packets is silence too), presses keys (RFC 4733), speaks (a WAV played on its channel) and
