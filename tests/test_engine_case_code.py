@@ -59,8 +59,10 @@ async def held(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[
             hasher.gate.set()
 
 
-def digits_heard(caller: ScriptedCaller) -> list[str]:
-    return [uri.rsplit("digit_", 1)[1][0] for uri in caller.heard if "/digit_" in uri]
+def code_read_out(caller: ScriptedCaller) -> str:
+    """The digits the caller heard from the case code's introduction on (not a menu's "press 1")."""
+    start = next(i for i, uri in enumerate(caller.heard) if "case_code_intro" in uri)
+    return "".join(uri.rsplit("digit_", 1)[1][0] for uri in caller.heard[start:] if "/digit_" in uri)
 
 
 async def case_of(rig: Rig, caller: ScriptedCaller) -> dict[str, Any]:
@@ -94,7 +96,7 @@ async def test_the_caller_hears_the_instructions_before_the_hash_lands_and_the_c
         await caller.wait_prompt("case_code_intro")
         await caller.wait_prompt_finished()
         # The code is not read out while its hash is held back ...
-        assert digits_heard(caller) == [] and hasher.gate.is_set() is False
+        assert code_read_out(caller) == "" and hasher.gate.is_set() is False
     finally:
         hasher.gate.set()
     # ... and once it lands, the code the caller hears finds their case.
@@ -103,7 +105,7 @@ async def test_the_caller_hears_the_instructions_before_the_hash_lands_and_the_c
     assert case["code_hash"] is not None, f"code read out ({first.media_uri}) before its hash was stored"
     await caller.wait_prompt("case_code_keep")
     await caller.wait_hung_up(timeout=20)
-    heard = "".join(digits_heard(caller))
+    heard = code_read_out(caller)
     assert len(heard) == 16 and heard[:8] == heard[8:]
     assert casecode.verify_code(heard[:8], case["code_hash"])
     found = await rig.database.read(lambda db: casecode.find_case(db, rig.settings.key("case-code"), heard[:8]))
@@ -164,7 +166,7 @@ async def test_a_hash_that_fails_during_the_call_is_stored_by_the_sweep_and_the_
         await rig.leave_message(caller)
         await caller.wait_prompt("case_code_keep")
         await caller.wait_hung_up(timeout=20)
-        heard = "".join(digits_heard(caller))
+        heard = code_read_out(caller)
         assert len(heard) == 16 and heard[:8] == heard[8:]   # read out twice, as to any caller
         ended = await rig.ended_call(caller)
         assert ended["outcome"] == "completed"
