@@ -20,9 +20,11 @@ from engine_rig import Rig, running_rig, write_wav
 
 from ivr.ari.events import PlaybackEvent
 from ivr.cases.lifecycle import open_case
-from ivr.engine.resume import open_code
+from ivr.engine import codehash
+from ivr.engine.resume import open_code, seal_code
 from ivr.engine.store import insert_recording
 from ivr.protection import casecode
+from ivr.protection.caller import NumberVault
 from ivr.sim.caller import ScriptedCaller
 from ivr.supply.codes import make_code
 
@@ -196,6 +198,46 @@ async def test_a_hash_that_fails_during_the_call_is_stored_by_the_sweep_and_the_
         followed = await rig.ended_call(again)
         assert followed["case_id"] == ended["case_id"]
         assert not any("followup_invalid_code" in uri for uri in again.heard)
+
+
+async def test_the_sweep_keeps_a_code_it_cannot_hash_yet_and_wipes_one_no_secret_opens(
+        held: tuple[Rig, HeldHasher], caplog: pytest.LogCaptureFixture) -> None:
+    """ivr.engine.codehash on its own: a failing hash leaves the sealed code for the next round (and says so);
+    a code sealed under another secret can never be opened, so it is wiped, and said so, never the code."""
+    rig, _ = held
+    tag = casecode.code_tag(rig.settings.key("case-code"), "24681357")
+
+    def ended_call_with_unhashed_case(db: Any, call_id: str, sealed: str) -> int:
+        db.execute("insert into calls (id, channel_id, started_at, ended_at, flow, flow_version, code_sealed) "
+                   "values (?, ?, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:01:00.000000Z', 'hotline', '1', ?)",
+                   [call_id, "ch-" + call_id, sealed])
+        case_id = open_case(db, call_id=call_id, caller_ref=None, language="en", category=None, workplace_code=None,
+                            workplace_id=None, code_hash=None, code_tag=tag)
+        return case_id
+
+    mine = await rig.database.write(lambda db: ended_call_with_unhashed_case(
+        db, "sweep-1", seal_code(rig.settings, "24681357")))
+    foreign = await rig.database.write(lambda db: ended_call_with_unhashed_case(
+        db, "sweep-2", NumberVault(b"another deployment's secret key!").seal("97531864")))
+
+    async def failing(code: str) -> str:
+        raise MemoryError("scrypt could not allocate its memory")
+
+    async def working(code: str) -> str:
+        return casecode.hash_code(code)
+
+    assert await codehash.sweep(rig.settings, rig.database, failing) == []
+    sealed = {r["id"]: r["code_sealed"] for r in await rig.database.query(
+        "select id, code_sealed from calls where id in ('sweep-1', 'sweep-2')")}
+    assert sealed["sweep-1"] is not None and sealed["sweep-2"] is None
+    assert f"call=sweep-1 case={mine}: the case code's hash failed again" in caplog.text
+    assert f"call=sweep-2 case={foreign}: its sealed case code cannot be opened" in caplog.text
+    assert await codehash.sweep(rig.settings, rig.database, working) == [mine]
+    assert await rig.database.query_one("select code_sealed from calls where id = 'sweep-1'") == {"code_sealed": None}
+    case = await rig.database.query_one("select code_hash from cases where id = ?", [mine])
+    assert case is not None and casecode.verify_code("24681357", case["code_hash"])
+    for secret in ("24681357", "97531864"):
+        assert secret not in caplog.text
 
 
 # -- a trailing '#' ------------------------------------------------------------------------------------------
