@@ -13,9 +13,11 @@
 #
 # The release's sound downloads are switched off (Debian's asterisk-core-sounds-en-wav gives the English
 # core sounds, e.g. the beep before a message). Then creates the asterisk system user, gives it
-# Asterisk's folders, and installs the systemd unit Asterisk ships (with its run folder), not enabled.
+# Asterisk's folders, writes /etc/asterisk/asterisk.conf (those folders, runuser asterisk) unless there
+# is one, and installs deploy/systemd/asterisk.service, which starts Asterisk with it, not enabled.
 # Refuses a tarball whose sha256 differs, before unpacking anything.
 set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
 root=/ prefix=/usr from="" tarball="" sha="" pj="" apt=1
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -43,7 +45,7 @@ elif [ -n "$tarball" ]; then
     echo "install-asterisk: $tarball has sha256 $got, not the published $sha; refusing it" >&2; exit 1
   fi
   [ -n "$pj" ] && [ -f "$pj" ] || { echo "install-asterisk: --pjproject FILE is required (no downloads here)" >&2; exit 1; }
-  # libsystemd-dev: the unit Asterisk ships is Type=notify, which needs Asterisk built with systemd.
+  # libsystemd-dev: built with it, Asterisk tells systemd when it is up (its unit is then Type=notify).
   deps="build-essential pkg-config libjansson-dev libxml2-dev libsqlite3-dev uuid-dev libedit-dev libssl-dev
         libsystemd-dev bzip2 xz-utils asterisk-core-sounds-en-wav"
   missing=$(for p in $deps; do dpkg -s "$p" >/dev/null 2>&1 || echo "$p"; done)
@@ -73,10 +75,6 @@ elif [ -n "$tarball" ]; then
   } >"$w/build.log" 2>&1; then
     tail -30 "$w/build.log"; echo "install-asterisk: build failed" >&2; exit 1
   fi
-  # Its run folder (the control socket `asterisk -rx` talks to) is on a tmpfs: systemd makes it at start.
-  install -d -m 0755 "${root%/}/etc/systemd/system"
-  sed 's/^#RuntimeDirectory=asterisk/RuntimeDirectory=asterisk/' contrib/systemd/asterisk.service \
-    > "${root%/}/etc/systemd/system/asterisk.service"
   sounds=${root%/}/var/lib/asterisk/sounds
   if [ -d /usr/share/asterisk/sounds/en_US_f_Allison ] && [ ! -e "$sounds/en" ]; then
     mkdir -p "$sounds" && ln -s /usr/share/asterisk/sounds/en_US_f_Allison "$sounds/en"
@@ -85,15 +83,32 @@ else
   echo "install-asterisk: give --from DIR or --tarball FILE --sha256 HEX --pjproject FILE" >&2; exit 2
 fi
 
+# Asterisk's own settings (its folders, the user it runs as), unless the operator has some already, and
+# its unit, which starts it with them. Type=notify only where the build can tell systemd it is up.
+etc=${root%/}/etc/asterisk
+mkdir -p "$etc"
+if [ ! -e "$etc/asterisk.conf" ]; then
+  sed "s|@PREFIX@|${prefix%/}|g" "$repo/deploy/asterisk/asterisk.conf" > "$etc/asterisk.conf"
+  chmod 0644 "$etc/asterisk.conf"
+fi
+type=simple
+if ldd "${root%/}$prefix/sbin/asterisk" 2>/dev/null | grep -q libsystemd; then type=notify; fi
+install -d -m 0755 "${root%/}/etc/systemd/system"
+sed -e "s|^Type=.*|Type=$type|" -e "s|/usr/sbin/asterisk|${prefix%/}/sbin/asterisk|g" \
+  "$repo/deploy/systemd/asterisk.service" > "${root%/}/etc/systemd/system/asterisk.service"
+chmod 0644 "${root%/}/etc/systemd/system/asterisk.service"
+
 prefix_opt=(); [ "$root" != / ] && prefix_opt=(--prefix "$root")
 if ! awk -F: '$1 == "asterisk" { found = 1 } END { exit !found }' "${root%/}/etc/passwd"; then
   useradd "${prefix_opt[@]}" --system --user-group --home-dir /var/lib/asterisk --no-create-home \
     --shell /usr/sbin/nologin --comment "Asterisk PBX" asterisk
 fi
-for d in /var/lib/asterisk /var/spool/asterisk /var/log/asterisk /var/run/asterisk /etc/asterisk; do
+# spool/recording: where ARI's recordings go (Asterisk answers 500 to a recording when it is missing).
+for d in /var/lib/asterisk /var/spool/asterisk /var/spool/asterisk/recording /var/log/asterisk /var/run/asterisk \
+         /etc/asterisk; do
   mkdir -p "${root%/}$d"
   chown -R "$(awk -F: '$1 == "asterisk" { print $3 ":" $4 }' "${root%/}/etc/passwd")" "${root%/}$d"
 done
 echo "install-asterisk: done ($("${root%/}$prefix/sbin/asterisk" -V 2>/dev/null || echo 'asterisk installed'))"
 echo "install-asterisk: now write its configuration with: ivr asterisk config --out /etc/asterisk"
-[ -z "$tarball" ] || echo "install-asterisk: then start it, now and at boot: systemctl enable --now asterisk"
+echo "install-asterisk: then start it, now and at boot: systemctl enable --now asterisk"

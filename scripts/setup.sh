@@ -4,7 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg sox libsox-fmt-all espeak-ng chromium chromium-driver python3 python3-venv python3-pip nginx openssl)
+# systemd: its systemd-analyze checks the units scripts/install.sh writes (tests/test_ops_install.py).
+APT_PACKAGES=(ffmpeg sox libsox-fmt-all espeak-ng chromium chromium-driver python3 python3-venv python3-pip nginx openssl
+              systemd)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

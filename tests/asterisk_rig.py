@@ -10,7 +10,8 @@
 - ``EngineProcess``: the real ``ivr engine`` as a subprocess (so it can be killed with SIGKILL).
 - ``HotlineSide``: how the hotline's ``ivr`` runs (command, settings, data dir, engine command and user).
   By default this checkout's, with a scratch data dir; a test of an installed system passes the
-  installed one to ``running_pair(hotline=...)``.
+  installed one to ``running_pair(hotline=...)``, with the installed Asterisk (``AsteriskInstall``:
+  its unit's command and asterisk.conf) that the hotline server then runs instead of one of its own.
 - ``Caller``: a person on a phone. It hears the hotline through an externalMedia channel (ulaw RTP
   to a local UDP socket) bridged with its call, decides "the hotline went quiet" from that audio
   (no packets is silence too), presses keys (RFC 4733), speaks (a WAV played on its channel) and
@@ -102,23 +103,51 @@ def rtp_range(size: int = 2000) -> tuple[int, int]:
 
 # -- one server -------------------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class AsteriskInstall:
+    """An Asterisk that scripts/install-asterisk.sh laid out under a scratch root, started as its unit does.
+
+    Its asterisk.conf is the installed one with each [directories] path read under the root (as a test of
+    an installed system reads every absolute path it wrote); its [options] (runuser) are as installed.
+    """
+
+    command: list[str]      # the unit's ExecStart, its program and -C read under the root
+    conf: Path              # that asterisk.conf
+    cwd: Path               # the unit's WorkingDirectory=
+    log_dir: Path           # astlogdir
+    spool_dir: Path         # astspooldir
+    wrap: tuple[str, ...]   # runs a command of root's with the installed system's accounts (passwd, group)
+
+
+def hotline_sounds() -> dict[str, Path]:
+    """The English core sounds the hotline's Asterisk plays (the beep before a message)."""
+    if (CORE_SOUNDS / "en" / "beep.wav").exists():
+        return {"en": CORE_SOUNDS / "en"}
+    return {"en": SHARED / "asterisk-ari" / "sounds" / "en"}
+
+
 class AsteriskServer:
     def __init__(self, name: str, root: Path, files: dict[str, str], *, http_port: int,
-                 sounds: dict[str, Path] | None = None, auth: dict[str, str] | None = None) -> None:
+                 sounds: dict[str, Path] | None = None, auth: dict[str, str] | None = None,
+                 installed: AsteriskInstall | None = None) -> None:
         self.name = name
         self.auth = auth or AUTH   # its ARI user's Authorization header
         self.root = root
         self.files = files
         self.http_port = http_port
         self.sounds = sounds or {}
+        self.installed = installed   # None: a server of the rig's own, laid out by write_config
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = f"http://127.0.0.1:{http_port}"
-        self.conf = root / "etc" / "asterisk.conf"
-        self.log = root / "log" / "messages.log"
+        self.conf = root / "etc" / "asterisk.conf" if installed is None else installed.conf
+        self.log = (root / "log" if installed is None else installed.log_dir) / "messages.log"
         self.console = root / "log" / "console.out"
-        self.spool = root / "spool"
+        self.spool = root / "spool" if installed is None else installed.spool_dir
 
     def write_config(self) -> None:
+        if self.installed is not None:   # laid out by the install and `ivr asterisk config`
+            (self.root / "log").mkdir(parents=True, exist_ok=True)
+            return
         for sub in ("etc", "lib", "spool/recording", "run", "log", "lib/sounds"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         r = self.root
@@ -146,8 +175,12 @@ class AsteriskServer:
         assert self.proc is None or self.proc.poll() is not None
         self.write_config()
         out = open(self.console, "ab")
-        self.proc = subprocess.Popen([str(ASTERISK), "-f", "-n", "-C", str(self.conf)], stdout=out,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+        command = [str(ASTERISK), "-f", "-n", "-C", str(self.conf)]
+        cwd = None
+        if self.installed is not None:
+            command, cwd = [*self.installed.wrap, *self.installed.command], self.installed.cwd
+        self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True, cwd=cwd)
         out.close()
 
     async def wait_ready(self, timeout: float = 60.0) -> float:  # noqa: ASYNC109
@@ -694,6 +727,7 @@ class HotlineSide:
     ari_password: str = ARI_PASSWORD
     ari_app: str = "hotline"
     prepare: bool = True         # build the prompts into the data dir (an installed side has done so)
+    asterisk: AsteriskInstall | None = None  # the installed Asterisk to run (default: one of the rig's own)
 
     @property
     def auth(self) -> dict[str, str]:
@@ -786,7 +820,10 @@ def build_prompts(env: dict[str, str]) -> None:
 
 def render_hotline(side: HotlineSide, *, sip: int, carrier_sip: int, http: int, rtp: tuple[int, int],
                    phones: tuple[str, ...], extra: tuple[str, ...] = ()) -> None:
-    args = [*side.ivr, "asterisk", "config", "--out", str(side.conf_dir), "--trunk", "ip",
+    # Run by root as on the server: with an installed Asterisk, among that system's accounts (the files
+    # holding secrets go to its asterisk group).
+    wrap = side.asterisk.wrap if side.asterisk is not None else ()
+    args = [*wrap, *side.ivr, "asterisk", "config", "--out", str(side.conf_dir), "--trunk", "ip",
             "--trunk-host", f"127.0.0.1:{carrier_sip}", "--trunk-match", f"127.0.0.1:{carrier_sip}/32",
             "--did", DID, "--bind", f"127.0.0.1:{sip}", "--rtp-ports", f"{rtp[0]}-{rtp[1]}",
             "--http-bind", f"127.0.0.1:{http}"]
@@ -841,9 +878,9 @@ async def running_pair(root: Path, *, languages: str = "en,th", phones: tuple[st
     conf = side.conf_dir
     files = {p.name: p.read_text() for p in conf.glob("*.conf")}
     phones_pw = read_phones(conf / "phones.txt") if phones else {}
-    sounds = {"en": CORE_SOUNDS / "en"} if (CORE_SOUNDS / "en" / "beep.wav").exists() else {
-        "en": SHARED / "asterisk-ari" / "sounds" / "en"}
-    server = AsteriskServer("hotline", root / "hotline", files, http_port=h_http, sounds=sounds, auth=side.auth)
+    sounds = hotline_sounds()
+    server = AsteriskServer("hotline", root / "hotline", files, http_port=h_http, sounds=sounds, auth=side.auth,
+                            installed=side.asterisk)
     cfiles = carrier_files(sip=c_sip, phone_sip=c_phone_sip, http=c_http, rtp=c_rtp, hotline_sip=h_sip,
                            phones=phones_pw)
     cfiles["modules.conf"] = files["modules.conf"]

@@ -21,7 +21,7 @@ from typing import Any
 from conftest import REPO, TEST_SECRET
 
 from ivr.db.writer import Database
-from ivr.engine.service import Engine
+from ivr.engine.service import FALLBACK_EVERY_S, Engine
 from ivr.prompts.build import PLACEHOLDER
 from ivr.prompts.catalog import load_catalog
 from ivr.prompts.resolve import PromptResolver
@@ -115,7 +115,7 @@ class Rig:
 async def running_rig(
     tmp: Path, *, languages: tuple[str, ...] = ("en", "th"), transfer_endpoint: str = "",
     routes: dict[str, str | None] | None = None, flags: dict[str, str] | None = None,
-    hasher: Callable[[str], str] = hash_code,
+    hasher: Callable[[str], str] = hash_code, fallback_every: float = FALLBACK_EVERY_S,
 ) -> AsyncIterator[Rig]:
     async with contextlib.AsyncExitStack() as stack:
         (tmp / "sounds").mkdir(parents=True, exist_ok=True)
@@ -132,7 +132,8 @@ async def running_rig(
         build_prompts(settings)
         database = Database(settings.db_path)
         stack.callback(database.close)
-        engine = Engine(settings, database, prompts=PromptResolver(settings), time_scale=SPEED, hasher=hasher)
+        engine = Engine(settings, database, prompts=PromptResolver(settings), time_scale=SPEED, hasher=hasher,
+                        fallback_every=fallback_every)
         await engine.start()
         await engine.app.wait_connected()
         hub = CallerHub(emulator.url, ARI_USER, ARI_PASSWORD, speed=SPEED)

@@ -8,7 +8,11 @@ Every absolute path the install wrote (in its units and in ivr.toml) is then rea
 Then, as docs/deploy.md says: the operator sets the languages in ivr.toml, runs ``ivr db migrate``,
 ``ivr prompts build``, ``ivr oncall add``, ``ivr check`` and adds the first supervisor as the ``ivr``
 user, and ``ivr asterisk config`` as root; the hotline Asterisk (tests/asterisk_rig.py) loads what that
-wrote. The engine starts the way ivr.service starts it: its ExecStart, Environment=, User=, Group= and
+wrote. That Asterisk is the one install-asterisk.sh laid out (from a prepared folder whose build.sh
+links this machine's build into the root), started as asterisk.service starts it: its ExecStart, with
+the asterisk.conf the install wrote (its folders read under the root), so it drops to the installed
+``asterisk`` user (runuser) with that user's groups, among the installed system's accounts. The
+engine starts the way ivr.service starts it: its ExecStart, Environment=, User=, Group= and
 UMask=, read from the unit the install wrote. A worker calls from the carrier, chooses a language in
 the language menu and leaves a message; the case and the voice must be in the installed data dir.
 While it runs: ``ivr status``, the backup and retention timers' services (as their units say), a
@@ -34,12 +38,17 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 from asterisk_rig import (
+    ASTERISK,
+    ASTERISK_DATA,
+    MODULES,
+    AsteriskInstall,
     HotlineSide,
     Pair,
     RunAs,
     asterisk_missing,
     db,
     ended_call,
+    hotline_sounds,
     leave_a_message,
     make_speech,
     now_text,
@@ -116,6 +125,33 @@ class Installed:
     def exec_start(self, unit: dict[str, list[str]]) -> list[str]:
         return [str(self.at(a)) if a.startswith("/") else a for a in shlex.split(unit["ExecStart"][0])]
 
+    def wrap(self) -> tuple[str, ...]:
+        """A command of root's run among the installed system's accounts (its passwd and group, mounted
+        over this machine's in a mount namespace of its own): as on the server, names resolve there."""
+        script = 'mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/group && shift 2 && exec "$@"'
+        return ("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "as-installed",
+                str(self.at("/etc/passwd")), str(self.at("/etc/group")))
+
+    def asterisk(self, scratch: Path) -> AsteriskInstall:
+        """asterisk.service's command with the installed asterisk.conf, its folders read under the root."""
+        unit = self.unit("asterisk.service")
+        command = shlex.split(unit["ExecStart"][0])
+        conf_at = command.index("-C") + 1
+        text, folders, section = [], {}, ""
+        for line in self.at(command[conf_at]).read_text().splitlines():
+            if line.startswith("["):
+                section = line.strip()
+            elif section == "[directories]" and "=>" in line and not line.startswith(";"):
+                key, path = (part.strip() for part in line.split("=>", 1))
+                folders[key] = self.at(path)
+                line = f"{key} => {folders[key]}"
+            text.append(line)
+        conf = scratch / "asterisk.conf"
+        conf.write_text("\n".join(text) + "\n")
+        command[0], command[conf_at] = str(self.at(command[0])), str(conf)
+        return AsteriskInstall(command, conf, self.at(unit["WorkingDirectory"][0]), folders["astlogdir"],
+                               folders["astspooldir"], self.wrap())
+
 
 def free_bind() -> str:
     with socket.socket() as s:
@@ -163,8 +199,22 @@ def installed(scratch: Path) -> Installed:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("IVR_", "VIRTUAL_ENV", "PYENV"))}
     env["PATH"] = SERVER_PATH
     private, public = generate_key()
-    run(["bash", str(REPO / "scripts/install.sh"), "--root", str(root), "--backup-recipient", public], env)
-    return Installed(root, private)
+    # Asterisk from a prepared folder (install.sh --asterisk-from): its build.sh puts this machine's build
+    # where `make install` would (program, modules, data, the Debian core sounds) by links.
+    source = scratch / "asterisk-src"
+    source.mkdir()
+    sounds = hotline_sounds()["en"]
+    (source / "build.sh").write_text(
+        'set -e\nmkdir -p "$1/sbin" "$1/lib/asterisk" "$1/../var/lib/asterisk/sounds"\n'
+        f'ln -sfn {ASTERISK} "$1/sbin/asterisk"\nln -sfn {MODULES} "$1/lib/asterisk/modules"\n'
+        f'for d in documentation rest-api; do ln -sfn "{ASTERISK_DATA}/$d" "$1/../var/lib/asterisk/$d"; done\n'
+        f'ln -sfn {sounds} "$1/../var/lib/asterisk/sounds/en"\n')
+    run(["bash", str(REPO / "scripts/install.sh"), "--root", str(root), "--backup-recipient", public,
+         "--asterisk-from", str(source)], env)
+    installed = Installed(root, private)
+    # The mount namespace the installed Asterisk runs in (root's, on the server): this machine must allow it.
+    run([*installed.wrap(), "true"], env)
+    return installed
 
 
 @dataclass
@@ -223,6 +273,7 @@ async def pair(installed: Installed, service: Service, scratch: Path) -> AsyncIt
         ari_password=str(service.settings["ari_password"]),
         ari_app=str(service.settings["ari_app"]),
         prepare=False,
+        asterisk=installed.asterisk(scratch),
     )
     async with running_pair(scratch / "rig", phones=(DESK_PHONE,), hotline=side) as p:
         yield p
@@ -251,6 +302,24 @@ async def test_the_installed_hotline_answers_and_keeps_the_message(pair: Pair, i
     # Written by the service's user, readable by nobody else.
     assert pair.engine.run_as is not None and kept.stat().st_uid == pair.engine.run_as.user
     assert kept.stat().st_mode & 0o007 == 0
+
+
+async def test_asterisk_runs_with_the_installed_asterisk_conf(pair: Pair, installed: Installed) -> None:
+    """asterisk.service's Asterisk took its folders and its user from the asterisk.conf the install wrote."""
+    assert pair.hotline.installed is not None and pair.hotline.proc is not None
+    status = proc_status(pair.hotline.proc.pid)
+    asterisk = installed.ids("passwd")["asterisk"]
+    groups = installed.ids("group")
+    # runuser = asterisk: the installed system's asterisk user, with its group for the hotline's files.
+    assert status["Uid"].split()[:2] == [asterisk[2], asterisk[2]]
+    assert groups["ivr-asterisk"][2] in status["Groups"].split()
+    # Its own database and logs are in the folders the install made for it.
+    for made in ("/var/lib/asterisk/astdb.sqlite3", "/var/log/asterisk/messages.log"):
+        assert installed.at(made).stat().st_uid == int(asterisk[2]), made
+
+
+def proc_status(pid: int) -> dict[str, str]:
+    return dict(line.split(":", 1) for line in Path(f"/proc/{pid}/status").read_text().splitlines())
 
 
 async def test_ivr_status_reports_the_running_install_healthy(pair: Pair) -> None:

@@ -102,7 +102,8 @@ def test_opening_a_case_is_on_record_by_what_opened_it(db: sqlite_utils.Database
     from_call = _open(db, call_id=call, emergency=True, workplace_code=WORKPLACE_CODE, callback=True)
     assert rows(db, from_call) == [("case.open", "(engine)", {
         "source": "call", "call": "call-1", "emergency": True, "callback": True, "category": "wages",
-        "workplace_id": 7})]  # linked from the caller's code as the case was opened
+        "workplace_id": 7}),  # linked from the caller's code as the case was opened, by the registry's record
+        ("case.workplace", "(registry)", {"workplace_id": 7, "confirmed": False})]
     fallback = w(lifecycle.open_fallback_case, db, language="km")
     assert rows(db, fallback) == [("case.open", "(fallback)", {
         "source": "fallback", "call": None, "emergency": False, "callback": False, "category": None,
@@ -149,6 +150,31 @@ def test_workplace_links_are_on_record(db: sqlite_utils.Database, data: Path) ->
     assert rows(db, keyed)[-1] == ("case.workplace", "mali", {"workplace_id": 7, "confirmed": True})
     assert w(lifecycle.link_workplace_from_code, db, keyed, lambda code: 8) is None  # decided: no change, no row
     assert len(rows(db, keyed)) == 4
+    _chain_verifies(db, data)
+
+
+def test_a_workplace_registered_after_the_call_links_the_case_on_record(db: sqlite_utils.Database,
+                                                                       data: Path) -> None:
+    """The caller keyed a code the registry did not have yet: `ivr workplaces add` with that code links the
+    case (unconfirmed, under the registry's name); the trigger that once did this at insert time is gone."""
+    keyed = _open(db, workplace_code=LATER_CODE)
+    other = _open(db, workplace_code=codes.make_code(1003))   # a code nobody registers: left alone
+    assert db.execute("select workplace_id from cases where id = ?", [keyed]).fetchone()[0] is None
+    assert db.execute("select name from sqlite_master where type = 'trigger' and name = 'cases_link_workplace'"
+                      ).fetchall() == []
+    config = data.parent / "ivr.toml"
+    config.write_text("")
+    result = CliRunner().invoke(main, ["--config", str(config), "--data-dir", str(data), "workplaces", "add",
+                                       "--name", "Small Shop", "--code", LATER_CODE],
+                                env={"IVR_SECRET_KEY": TEST_SECRET}, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    added = db.execute("select id from workplaces where code = ?", [LATER_CODE]).fetchone()[0]
+    linked = {r[0]: r[1:] for r in db.execute("select id, workplace_id, workplace_confirmed from cases")}
+    assert linked[keyed] == (added, 0) and linked[other] == (None, 0)
+    assert rows(db, keyed)[-1] == ("case.workplace", "(registry)", {"workplace_id": added, "confirmed": False})
+    assert [a for a, _, _ in rows(db, other)] == ["case.open"]
+    english = history.case_history(db, keyed)[0]
+    assert english["text"] == "Linked to a workplace from the code the caller keyed in (not yet confirmed)"
     _chain_verifies(db, data)
 
 

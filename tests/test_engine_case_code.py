@@ -8,8 +8,10 @@ one caller: what the caller hears is asserted against when the hash lands, never
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,9 +20,11 @@ from engine_rig import Rig, running_rig, write_wav
 
 from ivr.ari.events import PlaybackEvent
 from ivr.cases.lifecycle import open_case
-from ivr.engine.resume import open_code
+from ivr.engine import codehash
+from ivr.engine.resume import open_code, seal_code
 from ivr.engine.store import insert_recording
 from ivr.protection import casecode
+from ivr.protection.caller import NumberVault
 from ivr.sim.caller import ScriptedCaller
 from ivr.supply.codes import make_code
 
@@ -28,6 +32,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 GATE_LIMIT_S = 60.0   # a test that never opens the gate still ends
 LONG_PROMPT_S = 30.0  # media seconds (1.5 s on the wall at the rig's speed)
+SWEEP_EVERY_S = 0.2   # the engine's periodic sweep, often enough that the test does not wait a minute
 
 
 class HeldHasher:
@@ -56,8 +61,10 @@ async def held(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[
             hasher.gate.set()
 
 
-def digits_heard(caller: ScriptedCaller) -> list[str]:
-    return [uri.rsplit("digit_", 1)[1][0] for uri in caller.heard if "/digit_" in uri]
+def code_read_out(caller: ScriptedCaller) -> str:
+    """The digits the caller heard from the case code's introduction on (not a menu's "press 1")."""
+    start = next(i for i, uri in enumerate(caller.heard) if "case_code_intro" in uri)
+    return "".join(uri.rsplit("digit_", 1)[1][0] for uri in caller.heard[start:] if "/digit_" in uri)
 
 
 async def case_of(rig: Rig, caller: ScriptedCaller) -> dict[str, Any]:
@@ -91,7 +98,7 @@ async def test_the_caller_hears_the_instructions_before_the_hash_lands_and_the_c
         await caller.wait_prompt("case_code_intro")
         await caller.wait_prompt_finished()
         # The code is not read out while its hash is held back ...
-        assert digits_heard(caller) == [] and hasher.gate.is_set() is False
+        assert code_read_out(caller) == "" and hasher.gate.is_set() is False
     finally:
         hasher.gate.set()
     # ... and once it lands, the code the caller hears finds their case.
@@ -100,7 +107,7 @@ async def test_the_caller_hears_the_instructions_before_the_hash_lands_and_the_c
     assert case["code_hash"] is not None, f"code read out ({first.media_uri}) before its hash was stored"
     await caller.wait_prompt("case_code_keep")
     await caller.wait_hung_up(timeout=20)
-    heard = "".join(digits_heard(caller))
+    heard = code_read_out(caller)
     assert len(heard) == 16 and heard[:8] == heard[8:]
     assert casecode.verify_code(heard[:8], case["code_hash"])
     found = await rig.database.read(lambda db: casecode.find_case(db, rig.settings.key("case-code"), heard[:8]))
@@ -130,6 +137,107 @@ async def test_a_caller_who_hangs_up_while_the_hash_is_held_back_still_has_a_wor
     code = open_code(rig.settings, call["code_sealed"])
     assert code is not None and casecode.verify_code(code, case["code_hash"])
     assert row["code_sealed"] is None
+
+
+class FailingHasher:
+    """``casecode.hash_code`` that fails (as a hashing thread out of memory would) until ``failing`` is cleared."""
+
+    def __init__(self) -> None:
+        self.failing = threading.Event()
+        self.failing.set()
+        self.failures = 0
+
+    def __call__(self, code: str) -> str:
+        if self.failing.is_set():
+            self.failures += 1
+            raise MemoryError("scrypt could not allocate its memory")
+        return casecode.hash_code(code)
+
+
+async def test_a_hash_that_fails_during_the_call_is_stored_by_the_sweep_and_the_code_works(
+        tmp_path: Path) -> None:
+    """The hash cannot be computed while the caller is on the line: the caller still hears their code, the
+    sealed copy outlives the call (only it can make that code work), and once hashing works again the
+    engine's periodic sweep stores the hash and wipes the sealed copy. A follow-up call with the code the
+    caller heard finds their case."""
+    hasher = FailingHasher()
+    async with running_rig(tmp_path, hasher=hasher, fallback_every=SWEEP_EVERY_S) as rig:
+        caller = await rig.dial()
+        await rig.pick_language(caller, "en")
+        await rig.menu(caller, "main_menu", "2")
+        await rig.leave_message(caller)
+        await caller.wait_prompt("case_code_keep")
+        await caller.wait_hung_up(timeout=20)
+        heard = code_read_out(caller)
+        assert len(heard) == 16 and heard[:8] == heard[8:]   # read out twice, as to any caller
+        ended = await rig.ended_call(caller)
+        assert ended["outcome"] == "completed"
+        case = await rig.database.query_one("select code_hash from cases where id = ?", [ended["case_id"]])
+        # A sweep may have run meanwhile: it failed too, and kept the sealed code.
+        kept = await rig.database.query_one("select code_sealed from calls where id = ?", [ended["id"]])
+        assert case == {"code_hash": None} and hasher.failures >= 1
+        assert kept is not None and open_code(rig.settings, kept["code_sealed"]) == heard[:8]
+
+        hasher.failing.clear()   # memory back: the next sweep stores the hash
+        async with asyncio.timeout(30):
+            while True:   # the engine's own sweep: poll the database
+                row = await rig.database.query_one("select code_sealed from calls where id = ?", [ended["id"]])
+                if row is not None and row["code_sealed"] is None:
+                    break
+                await asyncio.sleep(0.05)
+        case = await rig.database.query_one("select code_hash from cases where id = ?", [ended["case_id"]])
+        assert case is not None and casecode.verify_code(heard[:8], case["code_hash"])
+
+        again = await rig.dial()
+        await rig.pick_language(again, "en")
+        await rig.menu(again, "main_menu", "4")
+        await rig.menu(again, "followup_enter_code", heard[:8])
+        await again.wait_prompt("followup_no_message")   # found: no reply yet (not "invalid code")
+        await rig.menu(again, "followup_add_message", "2")
+        await again.wait_hung_up()
+        followed = await rig.ended_call(again)
+        assert followed["case_id"] == ended["case_id"]
+        assert not any("followup_invalid_code" in uri for uri in again.heard)
+
+
+async def test_the_sweep_keeps_a_code_it_cannot_hash_yet_and_wipes_one_no_secret_opens(
+        held: tuple[Rig, HeldHasher], caplog: pytest.LogCaptureFixture) -> None:
+    """ivr.engine.codehash on its own: a failing hash leaves the sealed code for the next round (and says so);
+    a code sealed under another secret can never be opened, so it is wiped, and said so, never the code."""
+    rig, _ = held
+    tag = casecode.code_tag(rig.settings.key("case-code"), "24681357")
+
+    def ended_call_with_unhashed_case(db: Any, call_id: str, sealed: str) -> int:
+        db.execute("insert into calls (id, channel_id, started_at, ended_at, flow, flow_version, code_sealed) "
+                   "values (?, ?, '2026-01-01T00:00:00.000000Z', '2026-01-01T00:01:00.000000Z', 'hotline', '1', ?)",
+                   [call_id, "ch-" + call_id, sealed])
+        case_id = open_case(db, call_id=call_id, caller_ref=None, language="en", category=None, workplace_code=None,
+                            workplace_id=None, code_hash=None, code_tag=tag)
+        return case_id
+
+    mine = await rig.database.write(lambda db: ended_call_with_unhashed_case(
+        db, "sweep-1", seal_code(rig.settings, "24681357")))
+    foreign = await rig.database.write(lambda db: ended_call_with_unhashed_case(
+        db, "sweep-2", NumberVault(b"another deployment's secret key!").seal("97531864")))
+
+    async def failing(code: str) -> str:
+        raise MemoryError("scrypt could not allocate its memory")
+
+    async def working(code: str) -> str:
+        return casecode.hash_code(code)
+
+    assert await codehash.sweep(rig.settings, rig.database, failing) == []
+    sealed = {r["id"]: r["code_sealed"] for r in await rig.database.query(
+        "select id, code_sealed from calls where id in ('sweep-1', 'sweep-2')")}
+    assert sealed["sweep-1"] is not None and sealed["sweep-2"] is None
+    assert f"call=sweep-1 case={mine}: the case code's hash failed again" in caplog.text
+    assert f"call=sweep-2 case={foreign}: its sealed case code cannot be opened" in caplog.text
+    assert await codehash.sweep(rig.settings, rig.database, working) == [mine]
+    assert await rig.database.query_one("select code_sealed from calls where id = 'sweep-1'") == {"code_sealed": None}
+    case = await rig.database.query_one("select code_hash from cases where id = ?", [mine])
+    assert case is not None and casecode.verify_code("24681357", case["code_hash"])
+    for secret in ("24681357", "97531864"):
+        assert secret not in caplog.text
 
 
 # -- a trailing '#' ------------------------------------------------------------------------------------------

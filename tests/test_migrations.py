@@ -9,6 +9,7 @@ from click.testing import CliRunner
 
 from ivr.cli import main
 from ivr.db import connect
+from ivr.db import schema as schema_module
 from ivr.db.migrations import MigrationError, Migrations, NewerDatabaseError
 from ivr.db.schema import migrate
 from ivr.db.schema import migrations as schema
@@ -136,3 +137,21 @@ def test_two_processes_migrating_at_once_both_succeed(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert sorted(map(str, results)) == ["['m0001_slow']", "[]"]
+
+
+def test_upgrading_drops_the_workplace_link_trigger_and_keeps_its_links(tmp_path: Path) -> None:
+    """A database from before m1902, whose trigger linked a case to its workplace: after the upgrade the
+    link is still there, and linking is lifecycle's (ivr/cases/lifecycle.py), with an audit row."""
+    old = Migrations("ivr")
+    for name in schema.names[:schema.names.index("m1902_case_workplace_link_in_lifecycle")]:
+        old(getattr(schema_module, name))
+    db = connect(tmp_path / "ivr.db")
+    old.apply(db)
+    now = "2026-01-01T00:00:00.000000Z"
+    db.execute("insert into workplaces (id, code, name, active, created_at, updated_at) "
+               "values (3, '100017', 'Mill', 1, ?, ?)", [now, now])
+    db.execute("insert into cases (workplace_code, created_at, updated_at) values ('100017', ?, ?)", [now, now])
+    assert db.execute("select workplace_id from cases").fetchall() == [(3,)]   # the old trigger linked it
+    assert "m1902_case_workplace_link_in_lifecycle" in migrate(db)
+    assert db.execute("select workplace_id from cases").fetchall() == [(3,)]
+    assert db.execute("select name from sqlite_master where name = 'cases_link_workplace'").fetchall() == []

@@ -11,6 +11,7 @@ import os
 import shutil
 import stat
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,26 @@ def test_the_package_runs_without_test_tools(root: Path) -> None:
     assert "IVR_CONFIG" in wrapper and 'exec /opt/ivr/venv/bin/ivr "$@"' in wrapper
 
 
+def verify_units(root: Path, units: list[str], scratch: Path) -> dict[str, str]:
+    """``systemd-analyze verify`` on each unit installed under ``root``: unit -> what it complained of.
+
+    It checks that each ExecStart= program exists, so the copies it reads name the scratch root's ones.
+    """
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (Debian package systemd; scripts/setup.sh installs it)")
+    problems = {}
+    for unit in units:
+        text = (root / "etc/systemd/system" / unit).read_text()
+        for program in ("/opt/ivr/", "/usr/sbin/asterisk"):
+            text = text.replace(program, f"{root}{program}")
+        (scratch / unit).write_text(text)
+        result = subprocess.run(["systemd-analyze", "verify", "--man=no", str(scratch / unit)],
+                                capture_output=True, text=True, check=False)
+        if result.returncode != 0 or result.stderr.strip():
+            problems[unit] = f"exit {result.returncode}: {result.stderr.strip()}"
+    return problems
+
+
 def test_units_are_hardened_and_pass_systemd_analyze_verify(root: Path, tmp_path: Path) -> None:
     service = (root / "etc/systemd/system/ivr.service").read_text()
     for line in ("ProtectSystem=strict", "NoNewPrivileges=yes", "ReadWritePaths=/var/lib/ivr", "PrivateTmp=yes",
@@ -106,13 +127,66 @@ def test_units_are_hardened_and_pass_systemd_analyze_verify(root: Path, tmp_path
         assert line in service.splitlines()
     assert "ReadWritePaths=/var/lib/ivr /var/backups/ivr" in (root / "etc/systemd/system/ivr-backup.service"
                                                               ).read_text()
-    # systemd-analyze checks each ExecStart binary exists: point the copies at the scratch root's venv.
-    for unit in UNITS:
-        text = (root / "etc/systemd/system" / unit).read_text().replace("/opt/ivr/", f"{root}/opt/ivr/")
-        (tmp_path / unit).write_text(text)
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *(str(tmp_path / u) for u in UNITS)],
-                            capture_output=True, text=True, check=False)
-    assert result.returncode == 0 and result.stderr.strip() == "", result.stderr
+    assert verify_units(root, UNITS, tmp_path) == {}
+
+
+def test_the_unit_check_finds_a_broken_unit(root: Path, tmp_path: Path) -> None:
+    """The check can fail: a misspelt setting and a program that is not there are each named."""
+    broken = root / "etc/systemd/system/ivr-broken.service"
+    broken.write_text("[Service]\nType=oneshot\nExecStrat=/opt/ivr/venv/bin/ivr serve\n"
+                      "ExecStart=/opt/ivr/venv/bin/not-there\n")
+    try:
+        problems = verify_units(root, ["ivr-broken.service"], tmp_path)
+    finally:
+        broken.unlink()
+    assert "ExecStrat" in problems["ivr-broken.service"]
+    assert "not-there" in problems["ivr-broken.service"]
+
+
+def test_asterisk_gets_its_asterisk_conf_and_a_unit_that_uses_it(tmp_path: Path) -> None:
+    """install-asterisk.sh writes /etc/asterisk/asterisk.conf (the folders it made, the user it runs as),
+    keeps one the operator has, and its unit starts Asterisk with it; `ivr asterisk config` leaves it."""
+    source = tmp_path / "asterisk-src"
+    source.mkdir()
+    (source / "build.sh").write_text('mkdir -p "$1/sbin"; printf "#!/bin/sh\\necho Asterisk 22\\n" '
+                                     '> "$1/sbin/asterisk"; chmod +x "$1/sbin/asterisk"\n')
+    root = tmp_path / "root"
+    _bare_root(root)
+    _run(str(REPO / "scripts/install-asterisk.sh"), "--root", str(root), "--from", str(source))
+    conf = root / "etc/asterisk/asterisk.conf"
+    sections: dict[str, dict[str, str]] = {}
+    section = ""
+    for line in conf.read_text().splitlines():
+        if line.startswith("["):
+            section = line.strip("[]")
+        elif "=" in line and not line.startswith(";"):
+            key, value = (part.strip(" >") for part in line.split("=", 1))
+            sections.setdefault(section, {})[key] = value
+    folders = sections["directories"]
+    # Every folder it names is one the install made and gave to the asterisk user (or the build's own).
+    asterisk = _entry(root, "passwd", "asterisk")
+    assert asterisk is not None
+    for key in ("astvarlibdir", "astspooldir", "astlogdir", "astrundir", "astetcdir"):
+        assert (root / folders[key].lstrip("/")).is_dir(), key
+        assert (root / folders[key].lstrip("/")).stat().st_uid == int(asterisk[2]), key
+    assert folders["astsbindir"] == "/usr/sbin" and (root / "usr/sbin/asterisk").is_file()
+    assert folders["astmoddir"] == "/usr/lib/asterisk/modules"
+    assert sections["options"]["runuser"] == "asterisk" and "rungroup" not in sections["options"]
+    unit = (root / "etc/systemd/system/asterisk.service").read_text().splitlines()
+    assert "ExecStart=/usr/sbin/asterisk -mqf -C /etc/asterisk/asterisk.conf" in unit
+    assert "User=asterisk" in unit and "RuntimeDirectory=asterisk" in unit
+    assert "Type=simple" in unit   # this stand-in build cannot tell systemd it is up
+    assert verify_units(root, ["asterisk.service"], tmp_path) == {}
+    # The operator's own asterisk.conf stays through a reinstall and `ivr asterisk config`.
+    conf.write_text(conf.read_text() + "; mine\n")
+    _run(str(REPO / "scripts/install-asterisk.sh"), "--root", str(root), "--from", str(source))
+    result = subprocess.run([sys.executable, "-m", "ivr", "asterisk", "config", "--out", str(root / "etc/asterisk"),
+                             "--trunk", "ip", "--trunk-host", "192.0.2.10", "--did", "1800123456"],
+                            capture_output=True, text=True, check=False,
+                            env={**os.environ, "IVR_DATA_DIR": str(tmp_path / "var"), "IVR_SECRET_KEY": "k" * 40,
+                                 "IVR_ARI_PASSWORD": "a-long-ari-password"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert conf.read_text().endswith("; mine\n") and (root / "etc/asterisk/pjsip.conf").is_file()
 
 
 def test_ivr_asterisk_config_agrees_with_the_installed_settings(root: Path, tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 import sqlite_utils
 
 from ivr.cases import lifecycle
-from ivr.db import connect, transaction, utcnow
+from ivr.db import connect, transaction
 from ivr.db.schema import migrate
 from ivr.supply import codes, registry
 from ivr.supply.registry import RegistryError, Workplace
@@ -24,10 +24,10 @@ def db(tmp_path: Path) -> Iterator[sqlite_utils.Database]:
 
 
 def _case(db: sqlite_utils.Database, code: str | None) -> int:
-    now = utcnow()
-    return int(db.execute(
-        "insert into cases (workplace_code, created_at, updated_at) values (?, ?, ?)", [code, now, now]
-    ).lastrowid)
+    """A case whose caller keyed ``code``, opened as the engine opens one."""
+    with transaction(db):
+        return lifecycle.open_case(db, call_id=None, caller_ref=None, language="en", category=None,
+                                   workplace_code=code, workplace_id=None, code_hash=None, code_tag=None)
 
 
 def test_workplace_id_for_code_and_auto_link(db: sqlite_utils.Database) -> None:
@@ -41,7 +41,7 @@ def test_workplace_id_for_code_and_auto_link(db: sqlite_utils.Database) -> None:
     assert registry.workplace_id_for_code(db, codes.make_code(20002)) is None
 
     case = _case(db, code)
-    # The insert trigger (m0202) links it at once, whichever part opened the case.
+    # Opening it links it at once (ivr.cases.lifecycle.open_case), whichever part opened the case.
     assert db.execute("select workplace_id, workplace_confirmed from cases where id = ?", [case]).fetchone() == (
         wp_id, 0)
     db.execute("update cases set workplace_id = null where id = ?", [case])

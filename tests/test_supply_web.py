@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 
@@ -202,6 +203,30 @@ async def test_the_registry_page_is_paged(server: Served, chain: dict[str, int],
         assert status == 200 and "Page 1" in odd
     finally:
         await c.close()
+
+
+async def test_a_workplace_made_active_again_links_the_cases_keyed_meanwhile(
+        server: Served, chain: dict[str, int], web_db: Database) -> None:
+    late = codes.make_code(10009)
+
+    def seed(db: sqlite_utils.Database) -> tuple[int, int]:
+        wp_id = registry.save_workplace(db, Workplace(late, "Closed Pier"))
+        db.execute("update workplaces set active = 0 where id = ?", [wp_id])
+        return wp_id, insert_case(db, workplace_code=late)
+
+    wp_id, keyed = await web_db.write(seed)
+    c = await _signed_in(server, "admin")
+    try:
+        status, _ = await c.post(f"/workplaces/{wp_id}", {"code": late, "name": "Closed Pier", "active": "1"})
+        assert status == 200
+    finally:
+        await c.close()
+    row = await web_db.query_one("select workplace_id, workplace_confirmed from cases where id = ?", [keyed])
+    assert row == {"workplace_id": wp_id, "workplace_confirmed": 0}
+    entry = await web_db.query_one("select username, detail from audit_log where action = 'case.workplace' "
+                                   "and object_id = ?", [str(keyed)])
+    assert entry is not None and entry["username"] == "(registry)"
+    assert json.loads(entry["detail"]) == {"workplace_id": wp_id, "confirmed": False}
 
 
 async def test_case_panel_links_and_refers(server: Served, chain: dict[str, int], web_db: Database) -> None:

@@ -118,8 +118,15 @@ def open_case(
     code_hash: str | None, code_tag: str | None, emergency: bool = False, priority: int | None = None,
     callback: bool = False, by: By = "engine", source: str = "call",
 ) -> int:
-    """A new case from a call (linked to the call row) or, with ``call_id`` None, from elsewhere."""
+    """A new case from a call (linked to the call row) or, with ``call_id`` None, from elsewhere.
+
+    A caller-keyed ``workplace_code`` that an active workplace of the registry has links the case to it at
+    once, unconfirmed, on record as the registry's link (a workplace registered later links it then:
+    :func:`link_unlinked_to_workplaces`).
+    """
     now = utcnow()
+    from_code = _active_workplace(db, workplace_code) if workplace_id is None else None
+    workplace_id = workplace_id if from_code is None else from_code
     if priority is None:
         priority = PRIORITY_EMERGENCY if emergency else PRIORITY_NORMAL
     cur = db.execute(
@@ -132,12 +139,20 @@ def open_case(
     case_id = int(cur.lastrowid or 0)
     if call_id is not None:
         db.execute("update calls set case_id = ? where id = ?", [case_id, call_id])
-    # The insert trigger (migration m0202) may have linked the workplace from the caller's code: say so.
-    linked = db.execute("select workplace_id from cases where id = ?", [case_id]).fetchall()[0][0]
     _record(db, by, "case.open", case_id, {"source": source, "call": call_id, "emergency": emergency,
-                                           "callback": callback, "workplace_id": linked,
+                                           "callback": callback, "workplace_id": workplace_id,
                                            "category": category if category in CATEGORIES else None})
+    if from_code is not None:
+        _record(db, "registry", "case.workplace", case_id, {"workplace_id": from_code, "confirmed": False})
     return case_id
+
+
+def _active_workplace(db: sqlite_utils.Database, code: str | None) -> int | None:
+    """The active workplace a caller's code names (codes are unique in the registry), or None."""
+    if not code:
+        return None
+    row = db.execute("select id from workplaces where code = ? and active = 1", [code]).fetchone()
+    return None if row is None else int(row[0])
 
 
 def store_code_hash(db: sqlite_utils.Database, case_id: int, code_hash: str) -> Change:
@@ -342,7 +357,10 @@ def link_workplace_from_code(db: sqlite_utils.Database, case_id: int,
 
 
 def link_unlinked_to_workplaces(db: sqlite_utils.Database, *, by: By = "registry") -> int:
-    """Link every unconfirmed, unlinked case whose caller code matches an active workplace; return how many."""
+    """Link every unconfirmed, unlinked case whose caller code matches an active workplace; return how many.
+
+    The registry runs it whenever a workplace is added, imported or edited (its code or its being active
+    may have changed), so a case keyed before its workplace was registered is linked then."""
     # The cases first, so each gets its own audit row (the case page shows the link).
     found = db.execute(
         """select c.id, min(w.id) from cases c join workplaces w on w.code = c.workplace_code and w.active = 1

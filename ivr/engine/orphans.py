@@ -14,7 +14,8 @@ reviewing it) is released; all are filed to the call's case, a case being opened
 fallback voicemail if the caller had none yet, and queued for transcription. Only then is
 Asterisk's copy deleted and the call closed (outcome ``hangup``); a case whose code's hash the old
 engine had not yet stored gets it first, from the code sealed on the call row, which closing the
-call wipes. The engine runs it once its Stasis app has picked up the calls Asterisk held, and then
+call wipes (if that hash fails, closing keeps the sealed code for ivr/engine/codehash.py). The
+engine runs it once its Stasis app has picked up the calls Asterisk held, and then
 every minute with the fallback import, so calls cut off by an Asterisk restart are finished too.
 """
 
@@ -101,7 +102,11 @@ async def _finish(settings: Settings, database: Database, client: AriClient, row
     # The old engine opened the case but died before storing its code's hash: hash the sealed code
     # now, before closing the row wipes it, so the code the caller may have heard still works.
     code = open_code(settings, row["code_sealed"]) if row["code_unhashed"] else None
-    code_hash = None if code is None else await asyncio.to_thread(casecode.hash_code, code)
+    code_hash = None
+    try:
+        code_hash = None if code is None else await asyncio.to_thread(casecode.hash_code, code)
+    except Exception:   # closing keeps the sealed code then, and ivr/engine/codehash.py hashes it later
+        clog.exception("case=%s: the case code's hash failed; left sealed for the next sweep", row["case_id"])
 
     def file(db: Any) -> int | None:
         case_id = row["case_id"]

@@ -26,7 +26,8 @@ call could not read the code back, and a caller who never hears their code canno
 The code is sealed with Fernet under a key derived from the deployment secret for this purpose
 only, kept on the open call row until it was read back twice, and wiped then, or when the call
 ends, whichever comes first. Nobody with the database alone can read it, and it lives no longer
-than the call.
+than the call, unless its hash could not be stored during the call: then it stays until the engine's
+sweep has stored the hash (ivr/engine/codehash.py), since it is all that makes the code work.
 """
 
 from __future__ import annotations
@@ -80,7 +81,7 @@ async def code_read_back(s: Session) -> None:
     st.code_readbacks += 1
     if st.code_readbacks == READBACKS_KEPT:
         call_id = st.call_id
-        await s.write(lambda db: store.update_call(db, call_id, code_sealed=None, code_readbacks=READBACKS_KEPT))
+        await s.write(lambda db: store.wipe_sealed_code(db, call_id, code_readbacks=READBACKS_KEPT))
 
 
 # -- state -----------------------------------------------------------------------------------------------------

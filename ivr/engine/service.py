@@ -22,7 +22,7 @@ from ivr.ari.events import ChannelDestroyed, ChannelHangupRequest, StasisEnd
 from ivr.ari.stasis import Call, StasisApp
 from ivr.db.connect import utcnow
 from ivr.db.writer import Database
-from ivr.engine import interpreter, orphans, resume, store
+from ivr.engine import codehash, interpreter, orphans, resume, store
 from ivr.engine.background import Background
 from ivr.engine.channel import HungUp
 from ivr.engine.fallback import import_fallback
@@ -131,6 +131,7 @@ class Engine:
         log.info("engine ready: flow=%s version=%s app=%s", self.flow.name, self.flow.version, self.settings.ari_app)
         await self.app.reconciled.wait()
         await self._sweep_orphans()
+        await self._hash_left_codes()
 
     async def stop(self) -> None:
         if self._ready is not None:
@@ -155,6 +156,14 @@ class Engine:
             except Exception:   # a full disk, a locked database: try again next round
                 log.exception("fallback voicemail import failed; next try in %.0fs", seconds)
             await self._sweep_orphans()
+            await self._hash_left_codes()
+
+    async def _hash_left_codes(self) -> None:
+        """Hash the case codes whose hash a call could not store (ivr/engine/codehash.py)."""
+        try:
+            await codehash.sweep(self.settings, self.database, lambda code: self.background.run(self.hasher, code))
+        except Exception:   # a locked database: the sealed codes stay, try again next round
+            log.exception("case codes left unhashed not finished; next try in %.0fs", self.fallback_every)
 
     async def _sweep_orphans(self) -> None:
         """Finish calls an earlier engine left open whose caller has gone (ivr/engine/orphans.py)."""

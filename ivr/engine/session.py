@@ -167,18 +167,27 @@ class Session:
         caller hears the next prompt without waiting for a hashing thread; under a burst of calls those
         queue up for seconds. :meth:`code_hashed` waits for it before the code is read back and before
         the call row is closed (which wipes the sealed copy); an engine that dies in between leaves the
-        sealed code, from which the next engine hashes it (a resumed call, or the orphan sweep).
+        sealed code, from which the next engine hashes it (a resumed call, or the orphan sweep). A hash
+        that cannot be computed or stored now is only logged: the sealed code then outlives the call
+        (ivr.engine.store.wipe_sealed_code) until the engine's sweep stores it (ivr.engine.codehash), so the
+        code the caller hears works all the same, a minute later at most.
         """
         self._code_hash = asyncio.create_task(self._store_code_hash(case_id, code),
                                               name=f"code-hash-{self.state.call_id}")
 
     async def _store_code_hash(self, case_id: int, code: str) -> None:
-        code_hash = await self.background.run(self.hasher, code)
-        await self.write(lambda db: lifecycle.store_code_hash(db, case_id, code_hash))
+        try:
+            code_hash = await self.background.run(self.hasher, code)
+            await self.write(lambda db: lifecycle.store_code_hash(db, case_id, code_hash))
+        except Exception:   # out of memory, a locked database: the sweep finishes it from the sealed code
+            self.log.exception("case=%d: the case code's hash could not be stored; it stays sealed for the sweep",
+                               case_id)
+            return
         self.log.info("case=%d code hash stored", case_id)
 
     async def code_hashed(self) -> None:
-        """Return once the case holds its code's hash (at once if there is nothing to wait for)."""
+        """Return once the case holds its code's hash, or the hashing failed and was left to the sweep (at
+        once if there is nothing to wait for). Never raises: a caller is not cut off over a hash."""
         if self._code_hash is not None:
             await self._code_hash
 
@@ -200,10 +209,8 @@ class Session:
         for take in list(s.takes):
             with contextlib.suppress(Exception):
                 await self.release(take)
-        try:
-            await self.code_hashed()   # closing the row wipes the sealed code: the case must hold its hash
-        except Exception:
-            self.log.exception("case=%s: the case code's hash could not be stored", s.case_id)
+        # The hash first: closing the row wipes the sealed code once the case holds it.
+        await self.code_hashed()
         if not self.ch.ended:
             await self.ch.hangup()
         outcome = self.final_outcome()

@@ -57,14 +57,36 @@ def update_call(db: sqlite_utils.Database, call_id: str, **fields: Any) -> None:
         db.execute(f"update calls set {sets} where id = ?", [*fields.values(), call_id])
 
 
+# The sealed case code (ivr/engine/resume.py) goes once it has served, except while the call's case still
+# waits for its code's hash: then it is all that can make the code the caller heard work, and the engine's
+# sweep (ivr/engine/codehash.py) hashes it and wipes it.
+_SEALED_KEPT = ("case when exists (select 1 from cases k where k.id = calls.case_id and k.code_hash is null"
+                " and k.code_tag is not null) then code_sealed end")
+
+
+def wipe_sealed_code(db: sqlite_utils.Database, call_id: str, **fields: Any) -> None:
+    """Wipe the call's sealed case code (unless its case still waits for the hash), setting ``fields`` too."""
+    sets = "".join(f", {name} = ?" for name in fields)
+    db.execute(f"update calls set code_sealed = {_SEALED_KEPT}{sets} where id = ?", [*fields.values(), call_id])
+
+
+def sealed_after_end(db: sqlite_utils.Database) -> list[dict[str, Any]]:
+    """Ended calls still holding a sealed case code, with whether their case waits for its hash."""
+    return list(db.query(
+        "select id, case_id, code_sealed, exists (select 1 from cases k where k.id = calls.case_id"
+        " and k.code_hash is null and k.code_tag is not null) as unhashed"
+        " from calls where code_sealed is not null and ended_at is not null order by started_at"))
+
+
 def close_call(db: sqlite_utils.Database, call_id: str, *, outcome: str, last_node: str | None) -> None:
     row = db.execute("select started_at from calls where id = ?", [call_id]).fetchone()
     now = datetime.now(UTC)
     started = datetime.strptime(row[0], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC) if row else now
     db.execute(
-        # The sealed case code (ivr/engine/resume.py) is only for resuming this call: it goes now.
+        # The sealed case code (ivr/engine/resume.py) is only for resuming this call: it goes now, unless
+        # its hash could not be stored yet (see _SEALED_KEPT).
         "update calls set ended_at = ?, duration_s = ?, outcome = ?, last_node = coalesce(?, last_node),"
-        " code_sealed = null"
+        f" code_sealed = {_SEALED_KEPT}"
         " where id = ? and ended_at is null",
         [utcnow(), round((now - started).total_seconds(), 3), outcome, last_node, call_id],
     )

@@ -12,6 +12,7 @@ from typing import TypeVar
 import click
 import sqlite_utils
 
+from ivr.cases import lifecycle
 from ivr.cli.context import CliContext, pass_cli
 from ivr.db.writer import Database
 from ivr.supply import codes, registry, registry_csv
@@ -72,6 +73,7 @@ def add(cli: CliContext, name: str, supplier: str, location: str, sector: str, b
     def fn(db: sqlite_utils.Database) -> str:
         wp_code = code or codes.next_code(registry.used_codes(db))
         registry.save_workplace(db, Workplace(wp_code, name, location, sector, supplier, brands))
+        lifecycle.link_unlinked_to_workplaces(db)   # cases whose callers keyed this code before it was added
         return wp_code
     click.echo(_run(cli, fn))
 

@@ -126,6 +126,8 @@ async def save_workplace(request: web.Request) -> web.StreamResponse:
     def write(db: sqlite_utils.Database) -> None:
         registry.save_workplace(db, _workplace_from(form), workplace_id=wp_id)
         db.execute("update workplaces set active = ? where id = ?", [1 if form.get("active") else 0, wp_id])
+        # A corrected code or a workplace made active again: the cases whose callers keyed it are linked.
+        lifecycle.link_unlinked_to_workplaces(db)
         audit.record(db, user, "workplace.edit", "workplace", wp_id)
 
     try:
