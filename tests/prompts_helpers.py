@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import array
+import dataclasses
 import math
 import subprocess
 import wave
 from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ivr.prompts.build import PromptBuilder
+from ivr.settings import Settings
 
 
 def run(*args: str) -> None:
@@ -70,3 +77,15 @@ def lufs(path: Path) -> float:
 def rms_db(samples: list[float]) -> float:
     power = sum(x * x for x in samples) / len(samples)
     return 10 * math.log10(power) if power > 0 else -200.0
+
+
+def web_deployment(settings: Settings, tmp_path: Path, catalog: dict[str, Any], **changes: Any) -> Settings:
+    """Settings for the prompts pages: ``catalog`` as the prompt catalog (Khmer offered, then English), its
+    placeholders built, cookies over plain HTTP and a free port; ``changes`` override any of it."""
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "catalog.yaml").write_text(yaml.safe_dump(catalog, allow_unicode=True), encoding="utf-8")
+    web = dataclasses.replace(settings, **{"cookie_secure": False, "admin_bind": "127.0.0.1:0",
+                                           "prompts_dir": prompts, "languages": ("km", "en"), **changes})
+    PromptBuilder(web).build()
+    return web

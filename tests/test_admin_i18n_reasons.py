@@ -6,7 +6,6 @@ yet (/prompts), why lines of a registry CSV are refused, and why a password is t
 from __future__ import annotations
 
 import ast
-import dataclasses
 import html
 import re
 from pathlib import Path
@@ -14,16 +13,14 @@ from typing import Any
 
 import aiohttp
 import pytest
-import yaml
 import zxcvbn.feedback
 from admin_helpers import Client, admin_template, client, insert_case, server, users, web_db  # noqa: F401
-from prompts_helpers import run, silence, tone
+from prompts_helpers import run, silence, tone, web_deployment
 
 from ivr.admin.i18n import Translations
 from ivr.admin.passwords import HINTS, UNKNOWN_HINT, hints
 from ivr.admin.server import AdminServer
 from ivr.db.writer import Database
-from ivr.prompts.build import PromptBuilder
 from ivr.prompts.convert import AudioError
 from ivr.settings import Settings
 from ivr.supply import codes, registry
@@ -41,13 +38,7 @@ CATALOG = {
 
 @pytest.fixture
 def web_settings(settings: Settings, tmp_path: Path) -> Settings:
-    prompts = tmp_path / "prompts"
-    prompts.mkdir()
-    (prompts / "catalog.yaml").write_text(yaml.safe_dump(CATALOG, allow_unicode=True), encoding="utf-8")
-    web = dataclasses.replace(settings, cookie_secure=False, admin_bind="127.0.0.1:0", prompts_dir=prompts,
-                              languages=("km", "en"), prompt_placeholders=("th",))
-    PromptBuilder(web).build()
-    return web
+    return web_deployment(settings, tmp_path, CATALOG, prompt_placeholders=("th",))
 
 
 async def _in(client: Client, username: str, language: str) -> None:

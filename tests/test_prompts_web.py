@@ -4,17 +4,15 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import io
 import zipfile
 from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
 from admin_helpers import Client, admin_template, client, server, users, web_db  # noqa: F401
 from browser_support import requires_chromium
-from prompts_helpers import tone
+from prompts_helpers import tone, web_deployment
 
 from ivr.admin.users import add_user
 from ivr.db.writer import Database
@@ -35,13 +33,7 @@ CATALOG = {
 
 @pytest.fixture
 def web_settings(settings: Settings, tmp_path: Path) -> Settings:
-    prompts = tmp_path / "prompts"
-    prompts.mkdir()
-    (prompts / "catalog.yaml").write_text(yaml.safe_dump(CATALOG, allow_unicode=True), encoding="utf-8")
-    web = dataclasses.replace(settings, cookie_secure=False, admin_bind="127.0.0.1:0", prompts_dir=prompts,
-                              languages=("km", "en"))
-    PromptBuilder(web).build()
-    return web
+    return web_deployment(settings, tmp_path, CATALOG)
 
 
 async def upload(client: Client, path: str, name: str, data: bytes) -> tuple[int, str]:
