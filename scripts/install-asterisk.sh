@@ -104,11 +104,15 @@ if ! awk -F: '$1 == "asterisk" { found = 1 } END { exit !found }' "${root%/}/etc
     --shell /usr/sbin/nologin --comment "Asterisk PBX" asterisk
 fi
 # spool/recording: where ARI's recordings go (Asterisk answers 500 to a recording when it is missing).
-for d in /var/lib/asterisk /var/spool/asterisk /var/spool/asterisk/recording /var/log/asterisk /var/run/asterisk \
-         /etc/asterisk; do
+owner=$(awk -F: '$1 == "asterisk" { print $3 ":" $4 }' "${root%/}/etc/passwd")
+for d in /var/lib/asterisk /var/spool/asterisk /var/spool/asterisk/recording /var/log/asterisk /var/run/asterisk; do
   mkdir -p "${root%/}$d"
-  chown -R "$(awk -F: '$1 == "asterisk" { print $3 ":" $4 }' "${root%/}/etc/passwd")" "${root%/}$d"
+  chown -R "$owner" "${root%/}$d"
 done
+# Its settings are read, never written, by Asterisk: root owns them and the asterisk group reads them. Not
+# recursive, so a reinstall leaves the files `ivr asterisk config` wrote (passwords: root:asterisk 0640) alone.
+chown "0:${owner#*:}" "$etc"
+chmod 0750 "$etc"
 echo "install-asterisk: done ($("${root%/}$prefix/sbin/asterisk" -V 2>/dev/null || echo 'asterisk installed'))"
 echo "install-asterisk: now write its configuration with: ivr asterisk config --out /etc/asterisk"
 echo "install-asterisk: then start it, now and at boot: systemctl enable --now asterisk"

@@ -166,9 +166,11 @@ def test_asterisk_gets_its_asterisk_conf_and_a_unit_that_uses_it(tmp_path: Path)
     # Every folder it names is one the install made and gave to the asterisk user (or the build's own).
     asterisk = _entry(root, "passwd", "asterisk")
     assert asterisk is not None
-    for key in ("astvarlibdir", "astspooldir", "astlogdir", "astrundir", "astetcdir"):
+    for key in ("astvarlibdir", "astspooldir", "astlogdir", "astrundir"):
         assert (root / folders[key].lstrip("/")).is_dir(), key
         assert (root / folders[key].lstrip("/")).stat().st_uid == int(asterisk[2]), key
+    # Its settings: root's, read by the asterisk group only (they will hold the trunk's and ARI's passwords).
+    assert _mode(root / folders["astetcdir"].lstrip("/")) == (0o750, 0, int(asterisk[3]))
     assert folders["astsbindir"] == "/usr/sbin" and (root / "usr/sbin/asterisk").is_file()
     assert folders["astmoddir"] == "/usr/lib/asterisk/modules"
     assert sections["options"]["runuser"] == "asterisk" and "rungroup" not in sections["options"]
@@ -187,6 +189,13 @@ def test_asterisk_gets_its_asterisk_conf_and_a_unit_that_uses_it(tmp_path: Path)
                                  "IVR_ARI_PASSWORD": "a-long-ari-password"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert conf.read_text().endswith("; mine\n") and (root / "etc/asterisk/pjsip.conf").is_file()
+    # A reinstall keeps the password files as `ivr asterisk config` left them: root's, not Asterisk's.
+    # (0600 here: the asterisk user is the scratch root's, not this machine's, so there is no group to share.)
+    secrets = {p.name: _mode(p) for p in (root / "etc/asterisk").iterdir() if not p.stat().st_mode & 0o004}
+    assert "pjsip.conf" in secrets, secrets
+    _run(str(REPO / "scripts/install-asterisk.sh"), "--root", str(root), "--from", str(source))
+    assert {name: _mode(root / "etc/asterisk" / name) for name in secrets} == secrets
+    assert all(uid == 0 for _, uid, _ in secrets.values()), secrets
 
 
 def test_ivr_asterisk_config_agrees_with_the_installed_settings(root: Path, tmp_path: Path) -> None:
