@@ -24,7 +24,8 @@ TEMPLATES_DIR = ADMIN_DIR / "templates"
 STATIC_DIR = ADMIN_DIR / "static"
 
 # Short notices a redirect can ask the next page to show (?done=KEY), so no page
-# ever echoes text taken from the address bar.
+# ever echoes text taken from the address bar. base.html is the one place that prints a notice (a
+# page with notices of its own passes ``notice`` in its context instead), in the reader's language.
 NOTICES = {
     "saved": N_("Saved."),
     "note": N_("Your note was added."),
@@ -214,13 +215,18 @@ def page_context(request: web.Request) -> dict[str, Any]:
     }
 
 
-def render_text(request: web.Request, template: str, ctx: dict[str, Any] | None = None) -> str:
+def render_text(request: web.Request, template: str, ctx: dict[str, Any] | None = None, *,
+                status: int = 200) -> str:
     full = page_context(request)
     full.update(ctx or {})
+    if status >= 400:
+        # A refusal or an error page says what went wrong, not "Saved." from an address that was kept.
+        full["notice"] = ""
     return request.app[JINJA].get_template(template).render(full)
 
 
 def render(
     request: web.Request, template: str, ctx: dict[str, Any] | None = None, *, status: int = 200
 ) -> web.Response:
-    return web.Response(text=render_text(request, template, ctx), status=status, content_type="text/html")
+    return web.Response(text=render_text(request, template, ctx, status=status), status=status,
+                        content_type="text/html")
