@@ -80,6 +80,18 @@ async def test_a_done_notice_shows_once_in_the_readers_language(
     assert status == 403 and NOTICE.findall(page) == []
     status, page = await client.get("/prompts/en/no_such_key?done=submitted")
     assert status == 404 and NOTICE.findall(page) == []
+    # Signing out: "You have signed out." in the language they were reading, whatever the browser asks for,
+    # and the sign-in form that follows stays in it (a wrong password is refused in Thai too).
+    status, page = await client.post("/logout", headers={"Accept-Language": "en"})
+    assert status == 200 and '<html lang="th">' in page and NOTICE.findall(page) == ["คุณออกจากระบบแล้ว"]
+    assert 'action="/login?ui=th"' in page
+    async with client.session.post(client.base + "/login?ui=th", headers={"Accept-Language": "en"},
+                                   data={"csrf": client.token, "username": "admin", "password": "wrong"}) as response:
+        page = await response.text()
+    assert response.status in (400, 401, 429) and '<html lang="th">' in page and NOTICE.findall(page) == []
+    # An address naming no UI language is the browser's choice, as before.
+    status, page = await client.get("/login?ui=xx", headers={"Accept-Language": "en"})
+    assert '<html lang="en">' in page and 'action="/login"' in page
 
 
 async def test_a_reviewer_goes_from_key_to_key_within_the_filter(

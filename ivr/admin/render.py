@@ -118,9 +118,23 @@ def words(context: jinja2.runtime.Context, message: Words) -> str:
     return message.translate(catalog.gettext, catalog.ngettext)
 
 
+UI_PARAMETER = "ui"   # /login?ui=th: a page before signing in, in the language of whoever just signed out
+
+
 def ui_language(request: web.Request) -> str:
+    """The signed-in user's language; before signing in, the one the address names (``?ui=``: signing out
+    or choosing a password says so, so its notice is in that person's language and not the browser's),
+    else the browser's."""
     user = request.get(USER)
-    return user.ui_language if user is not None else i18n.best(request.headers.get("Accept-Language", ""))
+    if user is not None:
+        return user.ui_language
+    named = request.query.get(UI_PARAMETER, "")
+    return named if named in i18n.UI_LANGUAGES else i18n.best(request.headers.get("Accept-Language", ""))
+
+
+def in_language(path: str, language: str) -> str:
+    """``path`` for a page before signing in, drawn in ``language`` (see :func:`ui_language`)."""
+    return f"{path}{'&' if '?' in path else '?'}{UI_PARAMETER}={language}" if language in i18n.UI_LANGUAGES else path
 
 
 @jinja2.pass_context
