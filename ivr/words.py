@@ -125,7 +125,7 @@ def words_from_data(data: object) -> Words | None:
     try:
         words = _from_data(data)
         str(words)   # every %(name)s has its field (the catalog's translations keep the same fields)
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, RecursionError):
         return None
     return words
 
