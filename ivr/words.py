@@ -64,6 +64,15 @@ class Words:
     def __str__(self) -> str:
         return self.translate(_english)
 
+    def to_data(self) -> dict[str, object]:
+        """The words as JSON can keep them (a stored reason, e.g. a failed build in the prompts manifest),
+        to be shown later in each reader's language: :func:`words_from_data` reads them back. A field
+        that is itself words stays words; any other value is kept as it is if JSON holds it, else as text."""
+        data: dict[str, object] = {"text": self.text, "fields": {k: _field_data(v) for k, v in self.fields.items()}}
+        if self.plural is not None:
+            data["plural"] = self.plural
+        return data
+
     def __repr__(self) -> str:
         plural = "" if self.plural is None else f", plural={self.plural!r}"
         return f"Words({self.text!r}{plural}, **{self.fields!r})"
@@ -89,6 +98,9 @@ class Joined(Words):
     def translate(self, gettext: Gettext, ngettext: Ngettext | None = None) -> str:
         return self.sep.join(part.translate(gettext, ngettext) for part in self.parts)
 
+    def to_data(self) -> dict[str, object]:
+        return {"parts": [part.to_data() for part in self.parts], "sep": self.sep}
+
     def __repr__(self) -> str:
         return f"Joined({list(self.parts)!r}, sep={self.sep!r})"
 
@@ -98,6 +110,44 @@ class Joined(Words):
 
 def _english(message: str) -> str:
     return message
+
+
+def _field_data(value: object) -> object:
+    if isinstance(value, Words):
+        return {"words": value.to_data()}
+    return value if value is None or isinstance(value, str | int | float | bool) else str(value)
+
+
+def words_from_data(data: object) -> Words | None:
+    """Words kept by :meth:`Words.to_data`; None for anything else (a file written by an older version,
+    or damaged), so the caller shows what it kept as plain text instead. Words whose fields no longer
+    fill their text (the message changed since) are refused the same way, rather than failing on a page."""
+    try:
+        words = _from_data(data)
+        str(words)   # every %(name)s has its field (the catalog's translations keep the same fields)
+    except (TypeError, ValueError, KeyError, RecursionError):
+        return None
+    return words
+
+
+def _from_data(data: object) -> Words:
+    if not isinstance(data, dict):
+        raise TypeError("not words")
+    if "parts" in data:
+        parts, sep = data["parts"], data.get("sep", " ")
+        if not isinstance(parts, list) or not isinstance(sep, str):
+            raise TypeError("not joined words")
+        return Joined([_from_data(part) for part in parts], sep)
+    text, fields, plural = data.get("text"), data.get("fields", {}), data.get("plural")
+    if not isinstance(text, str) or not text or not isinstance(fields, dict) or \
+            not (plural is None or isinstance(plural, str)):
+        raise TypeError("not words")
+    words = Words(text, **{str(k): _from_data(v["words"]) if isinstance(v, dict) else v for k, v in fields.items()})
+    if plural is not None:
+        if not isinstance(words.fields.get("n"), int):
+            raise TypeError("a plural without its count")
+        words.plural = plural
+    return words
 
 
 class ShownError(Exception):

@@ -182,6 +182,29 @@ async def _prompts_list_is_short(page: Any, url: str) -> list[str]:
     return problems
 
 
+# A key's own page leads to the neighbouring keys of the list: two links a thumb can hit, each naming its key.
+NEIGHBOURS = """() => [...document.querySelectorAll('nav.keys a')].map(a => {
+  const r = a.getBoundingClientRect();
+  return {rel: a.rel, text: a.textContent.trim(), href: a.getAttribute('href'), width: r.width, height: r.height};
+})"""
+
+
+async def _key_page_leads_on(page: Any, url: str) -> list[str]:
+    problems = []
+    for width, height in VIEWPORTS:
+        await page.set_viewport_size({"width": width, "height": height})
+        await page.goto(url + "/prompts/my/main_menu")
+        await page.evaluate(FONTS_LOADED)
+        links = await page.evaluate(NEIGHBOURS)
+        if sorted(link["rel"] for link in links) != ["next", "prev"]:
+            problems.append(f"/prompts/my/main_menu at {width}px: neighbour links {links}, not previous and next")
+        for link in links:
+            key = link["href"].split("?")[0].rsplit("/", 1)[-1]
+            if key not in link["text"] or link["height"] < 43.5 or link["width"] < 43.5:
+                problems.append(f"/prompts/my/main_menu at {width}px: {link} (not named by its key, or under 44 px)")
+    return problems
+
+
 async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: Database,
                                                   web_settings: Settings, users: dict[str, int],
                                                   tmp_path: Path) -> None:
@@ -220,6 +243,7 @@ async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: D
                     seen += 1
                 if "/prompts" in paths:
                     problems += await _prompts_list_is_short(page, server.url)
+                    problems += await _key_page_leads_on(page, server.url)
                 await page.close()
         finally:
             await browser.close()

@@ -24,7 +24,8 @@ TEMPLATES_DIR = ADMIN_DIR / "templates"
 STATIC_DIR = ADMIN_DIR / "static"
 
 # Short notices a redirect can ask the next page to show (?done=KEY), so no page
-# ever echoes text taken from the address bar.
+# ever echoes text taken from the address bar. base.html is the one place that prints a notice (a
+# page with notices of its own passes ``notice`` in its context instead), in the reader's language.
 NOTICES = {
     "saved": N_("Saved."),
     "note": N_("Your note was added."),
@@ -117,9 +118,23 @@ def words(context: jinja2.runtime.Context, message: Words) -> str:
     return message.translate(catalog.gettext, catalog.ngettext)
 
 
+UI_PARAMETER = "ui"   # /login?ui=th: a page before signing in, in the language of whoever just signed out
+
+
 def ui_language(request: web.Request) -> str:
+    """The signed-in user's language; before signing in, the one the address names (``?ui=``: signing out
+    or choosing a password says so, so its notice is in that person's language and not the browser's),
+    else the browser's."""
     user = request.get(USER)
-    return user.ui_language if user is not None else i18n.best(request.headers.get("Accept-Language", ""))
+    if user is not None:
+        return user.ui_language
+    named = request.query.get(UI_PARAMETER, "")
+    return named if named in i18n.UI_LANGUAGES else i18n.best(request.headers.get("Accept-Language", ""))
+
+
+def in_language(path: str, language: str) -> str:
+    """``path`` for a page before signing in, drawn in ``language`` (see :func:`ui_language`)."""
+    return f"{path}{'&' if '?' in path else '?'}{UI_PARAMETER}={language}" if language in i18n.UI_LANGUAGES else path
 
 
 @jinja2.pass_context
@@ -214,13 +229,18 @@ def page_context(request: web.Request) -> dict[str, Any]:
     }
 
 
-def render_text(request: web.Request, template: str, ctx: dict[str, Any] | None = None) -> str:
+def render_text(request: web.Request, template: str, ctx: dict[str, Any] | None = None, *,
+                status: int = 200) -> str:
     full = page_context(request)
     full.update(ctx or {})
+    if status >= 400:
+        # A refusal or an error page says what went wrong, not "Saved." from an address that was kept.
+        full["notice"] = ""
     return request.app[JINJA].get_template(template).render(full)
 
 
 def render(
     request: web.Request, template: str, ctx: dict[str, Any] | None = None, *, status: int = 200
 ) -> web.Response:
-    return web.Response(text=render_text(request, template, ctx), status=status, content_type="text/html")
+    return web.Response(text=render_text(request, template, ctx, status=status), status=status,
+                        content_type="text/html")

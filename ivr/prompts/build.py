@@ -43,6 +43,9 @@ log = logging.getLogger(__name__)
 
 RECORDED = "recorded"
 PLACEHOLDER = "placeholder"
+# A manifest entry's failed build: the English line (``ivr prompts status``; all that older versions kept) and
+# the same reason as words with their fields (ivr.words), which the prompts page shows in its reader's language.
+FAILED, FAILED_WORDS = "error", "error_words"
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,11 @@ class BuildReport:
     warnings: list[str] = field(default_factory=list)
     fallbacks: dict[str, list[str]] = field(default_factory=dict)  # lang -> keys that play another language
     seconds: float = 0.0
+
+
+def failure(error: AudioError) -> dict[str, Any]:
+    """What a manifest entry keeps of a failed build (FAILED and FAILED_WORDS)."""
+    return {FAILED: str(error), FAILED_WORDS: error.words.to_data()}
 
 
 def build_languages(settings: Settings) -> list[str]:
@@ -111,13 +119,13 @@ class PromptBuilder:
             for task, entry, error in pool.map(self._run, tasks):
                 name = entry_name(task.lang, task.key)
                 if error is not None:
-                    report.failed.append(error)
+                    report.failed.append(str(error))
                     log.error("prompt %s not built: %s", name, error)
                 if entry is not None:
                     changes[name] = entry
                     (report.recorded if entry["kind"] == RECORDED else report.placeholders).append(name)
                 elif error is not None and name in manifest:
-                    changes[name] = {**manifest[name], "error": error}
+                    changes[name] = {**manifest[name], **failure(error)}
         update_manifest(self.root, changes)
         standing = stand_ins(self.settings)
         for lang, keys in report.fallbacks.items():
@@ -170,7 +178,7 @@ class PromptBuilder:
                     report.removed.append(name)
                 report.fallbacks.setdefault(lang, []).append(key)
                 continue
-            if (not force and previous.get("hash") == task.digest and is_playable(dst) and "error" not in previous
+            if (not force and previous.get("hash") == task.digest and is_playable(dst) and FAILED not in previous
                     and built_intact(dst, previous)):   # a file copied over it by hand is built again
                 report.unchanged += 1
                 if "sha256" not in previous:   # built before the hash was recorded: record it from now on
@@ -179,20 +187,21 @@ class PromptBuilder:
             tasks.append(task)
         return tasks
 
-    def _run(self, task: Task) -> tuple[Task, dict[str, Any] | None, str | None]:
+    def _run(self, task: Task) -> tuple[Task, dict[str, Any] | None, AudioError | None]:
         dst = built_path(self.root, task.lang, task.key)
         try:
             if task.kind == RECORDED and task.source is not None:
                 return task, self._entry(task, to_telephone_wav(task.source, dst)), None
             return task, self._entry(task, self._synthesize(task, dst)), None
         except AudioError as exc:
-            error = str(exc)
+            error = exc
         if task.kind == RECORDED and not is_playable(dst):
             # Nothing plays yet in this language: a placeholder is better than the fallback language.
             placeholder = self._placeholder_for(task)
             if placeholder is not None:
                 try:
-                    return task, {**self._entry(placeholder, self._synthesize(placeholder, dst)), "error": error}, error
+                    return task, {**self._entry(placeholder, self._synthesize(placeholder, dst)),
+                                  **failure(error)}, error
                 except AudioError:
                     pass
         return task, None, error

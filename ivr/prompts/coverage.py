@@ -10,13 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ivr.prompts.build import PLACEHOLDER, RECORDED
+from ivr.prompts.build import FAILED, FAILED_WORDS, PLACEHOLDER, RECORDED
 from ivr.prompts.catalog import Catalog
 from ivr.prompts.provenance import approved_contents, built_intact, file_sha256
 from ivr.prompts.sources import find_sources, recording_digest, stat_signature
 from ivr.prompts.standins import chain, stand_ins
 from ivr.prompts.store import built_path, built_root, entry_name, is_playable, load_manifest
 from ivr.settings import Settings
+from ivr.words import Words, words_from_data
 
 MISSING = "missing"
 UNREVIEWED = "unreviewed"   # plays, but nobody approved it: a recording or built file placed by hand
@@ -31,8 +32,10 @@ class Cell:
     stand_in: bool  # a caller hears the stand-in language an admin chose (its audio, or its voice)
     review: bool  # the catalog text is a machine draft (or absent)
     stale: bool  # the recording changed (or appeared) since the last build
-    error: str | None  # why the last build of this prompt failed
+    error: str | None  # why the last build of this prompt failed (English: the command line)
     path: Path | None  # the built file, when there is one
+    # The same reason as words to translate (ivr.words); None from a manifest written before they were kept.
+    error_words: Words | None = None
 
 
 @dataclass
@@ -101,4 +104,7 @@ def _cell(root: Path, lang: str, key: str, entry: dict[str, Any], source: Path |
         stale = entry.get("kind") != RECORDED or entry.get("hash") != digest
     else:
         stale = entry.get("kind") == RECORDED   # built from a recording that is gone
-    return Cell(lang, key, state, plays, stand_in, review, stale, entry.get("error"), path if plays == lang else None)
+    error = entry.get(FAILED)
+    return Cell(lang, key, state, plays, stand_in, review, stale, None if error is None else str(error),
+                path if plays == lang else None,
+                words_from_data(entry.get(FAILED_WORDS)) if error is not None else None)

@@ -154,15 +154,8 @@ async def _page(request: web.Request, lang: str, *, error: Words | None = None, 
     wanted = wanted if wanted in STATUSES else ""
     needs_review = request.query.get("review") == "1"
     selected = next(row for row in rows if row.lang == lang)
-    keys: list[dict[str, Any]] = []
-    for cell in selected.cells:
-        if wanted == "draft" and cell.key not in drafts_by_key:
-            continue
-        if wanted and wanted != "draft" and cell.state != wanted:
-            continue
-        if needs_review and not cell.review:
-            continue
-        keys.append(_item(catalog, lang, cell, manifest, drafts_by_key.get(cell.key, [])))
+    keys = [_item(catalog, lang, cell, manifest, drafts_by_key.get(cell.key, []))
+            for cell in selected.cells if _matches(cell, wanted, needs_review, drafts_by_key)]
     pages = max(1, -(-len(keys) // PAGE_SIZE))
     page = min(_page_number(request.query.get("page")), pages)
     query = {"lang": lang, "status": wanted, "review": "1" if needs_review else ""}
@@ -180,6 +173,37 @@ async def _page(request: web.Request, lang: str, *, error: Words | None = None, 
     return render(request, "prompts/index.html", ctx, status=status)
 
 
+def _matches(cell: Cell, status: str, needs_review: bool, drafts_by_key: Mapping[str, object]) -> bool:
+    """Whether the list, filtered by ``status`` and "text needs review", shows ``cell``."""
+    if status == "draft" and cell.key not in drafts_by_key:
+        return False
+    if status and status != "draft" and cell.state != status:
+        return False
+    return not (needs_review and not cell.review)
+
+
+def _neighbours(lang: str, cells: list[Cell], key: str, kept: dict[str, str],
+                drafts_by_key: Mapping[str, object]) -> dict[str, dict[str, str] | None]:
+    """The keys before and after ``key`` among those the list shows with the same filter, so a reviewer
+    goes through the drafts (or the missing prompts) one after another on a phone. Each link keeps the
+    filter, with the list's page that holds that neighbour (so "back" from there returns to its row).
+    ``key`` itself may no longer match (its draft was just rejected, say): its neighbours are then the
+    matching keys on either side of its place in the catalog."""
+    status, needs_review = kept.get("status", ""), kept.get("review") == "1"
+    here = next(i for i, cell in enumerate(cells) if cell.key == key)
+    matching = [(i, cell.key) for i, cell in enumerate(cells) if _matches(cell, status, needs_review, drafts_by_key)]
+    before = [(n, k) for n, (i, k) in enumerate(matching) if i < here]
+    after = [(n, k) for n, (i, k) in enumerate(matching) if i > here]
+
+    def link(found: tuple[int, str]) -> dict[str, str]:
+        position, neighbour = found
+        page = position // PAGE_SIZE + 1
+        query = {k: v for k, v in kept.items() if k != "page"} | ({"page": str(page)} if page > 1 else {})
+        return {"key": neighbour, "href": f"/prompts/{lang}/{neighbour}" + (f"?{urlencode(query)}" if query else "")}
+
+    return {"previous": link(before[-1]) if before else None, "next": link(after[0]) if after else None}
+
+
 async def _key_page(request: web.Request, lang: str, key: str, *, error: Words | None = None,
                     status: int = 200) -> web.Response:
     """One key's own page: the text to read, what plays now, its drafts to review, the recorder and the
@@ -195,7 +219,8 @@ async def _key_page(request: web.Request, lang: str, key: str, *, error: Words |
     [row] = await asyncio.to_thread(coverage, settings, catalog, (lang,))
     cell = next(c for c in row.cells if c.key == key)
     manifest = await asyncio.to_thread(load_manifest, built_root(settings))
-    drafts = (await _drafts(request, lang, key)).get(key, [])
+    drafts_by_key = await _drafts(request, lang)
+    drafts = drafts_by_key.get(key, [])
     history = await request.app[DATABASE].query(
         "select key, text, reviewed, by_name, at from prompt_texts where lang = ? and key = ? order by id desc "
         "limit ?", [lang, key, HISTORY_SHOWN])
@@ -205,6 +230,7 @@ async def _key_page(request: web.Request, lang: str, key: str, *, error: Words |
         "catalog_error": "", "lang": lang, "key": key, "item": _item(catalog, lang, cell, manifest, drafts),
         "history": history, "accept": ",".join(SUPPORTED), "offered": settings.languages,
         "kept": kept, "back": f"/prompts?lang={lang}{_and(kept)}#{key}",
+        **_neighbours(lang, list(row.cells), key, kept, drafts_by_key),
         "error": shown(request, error) if error else "", "notice": _notice(request),
     }
     return render(request, "prompts/key.html", ctx, status=status)
@@ -279,6 +305,19 @@ async def upload(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     field = form.get("file")
     wants_json = form.get("via") == "web"
+    try:
+        catalog = await asyncio.to_thread(catalog_for, settings)
+    except CatalogError as exc:
+        return await _refuse(request, lang, key, Words(N_("The prompt catalog cannot be read: %(why)s"), why=str(exc)),
+                             wants_json)
+    if key not in catalog.prompts:
+        # Refused before the file is even looked at: a draft of a key no flow plays could never be heard, and
+        # the key's own page, where a refusal is usually shown, does not exist.
+        unknown = Words(N_("There is no prompt “%(key)s” in the catalog, so the recording was not kept. Choose the "
+                           "prompt from the list."), key=key)
+        if wants_json:
+            return web.json_response({"ok": False, "error": shown(request, unknown)}, status=404)
+        return await _page(request, lang, error=unknown, status=404)
     if not isinstance(field, web.FileField):
         return await _refuse(request, lang, key, Words(N_("%(key)s: choose a recording to upload first."), key=key),
                              wants_json)
@@ -290,12 +329,7 @@ async def upload(request: web.Request) -> web.StreamResponse:
                         key=key, file=field.filename or Words(N_("the file")), kinds=kinds)
         return await _refuse(request, lang, key, message, wants_json)
     review = PromptReview(settings, request.app[DATABASE])
-    try:
-        catalog = await asyncio.to_thread(catalog_for, settings)
-    except CatalogError as exc:
-        return await _refuse(request, lang, key, Words(N_("The prompt catalog cannot be read: %(why)s"), why=str(exc)),
-                             wants_json)
-    limit = max_seconds(settings, catalog, key) if key in catalog.prompts else None
+    limit = max_seconds(settings, catalog, key)
     with tempfile.TemporaryDirectory(prefix="ivr-prompt-upload-") as tmp:
         spooled = await asyncio.to_thread(_spool, field.file, Path(tmp) / f"upload{suffix}")
         try:

@@ -66,7 +66,8 @@ async def _registry_page(request: web.Request, *, error: Words | None = None, pr
         "workplaces": workplaces, "page": page, "has_next": has_next,
         "suppliers": suppliers, "brands": brands, "next_code": next_code,
         "error": shown(request, error) if error else "", "problems": problems or [],
-        "message": shown(request, notice) if notice else "", "columns": ",".join(registry_csv.COLUMNS),
+        **({"notice": shown(request, notice)} if notice else {}),   # base.html prints it, once
+        "columns": ",".join(registry_csv.COLUMNS),
     }, status=status)
 
 

@@ -15,7 +15,7 @@ from ivr.admin import audit, limits
 from ivr.admin.auth import SESSIONS, public, session_cookie_name, set_cookie
 from ivr.admin.keys import DATABASE, NAV_LINKS, SESSION_EXPIRED, SESSION_TOKEN, SETTINGS, USER
 from ivr.admin.passwords import hash_password, needs_rehash, verify_password
-from ivr.admin.render import render, shown
+from ivr.admin.render import UI_PARAMETER, in_language, render, shown
 from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
@@ -95,6 +95,8 @@ def _form(request: web.Request, *, error: Words | None = None, username: str = "
         "username": username,
         "expired": expired,
         "next": _safe_next(request.query.get("next", "")),
+        # The form posts back in the language the page was asked for, so a refusal reads the same.
+        "action": in_language("/login", request.query.get(UI_PARAMETER, "")),
     }
     return render(request, "login.html", ctx, status=status)
 
@@ -165,7 +167,10 @@ async def logout(request: web.Request) -> web.StreamResponse:
     token = request.get(SESSION_TOKEN)
     if token:
         await request.app[SESSIONS].end(token)
-    response = web.HTTPSeeOther("/login?done=signedout")
+    user = request.get(USER)
+    # "You have signed out." in the language they used, not their browser's.
+    response = web.HTTPSeeOther(in_language("/login?done=signedout", user.ui_language) if user else
+                                "/login?done=signedout")
     response.del_cookie(session_cookie_name(request.app), path="/")
     raise response
 
