@@ -207,7 +207,7 @@ async def test_emergency_alerts_staff_and_takes_a_message(rig: Rig, lang: str) -
 
 async def test_no_input_at_all_ends_politely_as_abandoned(rig: Rig) -> None:
     caller = await rig.dial()
-    await caller.wait_prompt("goodbye", timeout=20)
+    await caller.wait_prompt("goodbye", slack=20)
     await caller.wait_hung_up()
     row = await rig.ended_call(caller)
     assert row["outcome"] == "abandoned" and row["menu_choice"] is None and row["case_id"] is None
