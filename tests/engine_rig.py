@@ -109,10 +109,8 @@ class Rig:
         is seen can start too late in media time on a loaded machine: a 0.3 s stall of this process is
         6 s of silence at SPEED 20, the flow's max_silence, and the take then ends at once, empty.
         """
-        speech = await caller.start_speaking(voice or self.voice)
-        await caller.wait_recording()
-        await caller.silence(2.0)      # still talking: the message lasts this long at least
-        await caller.press("#")        # while talking, so no silence can end the take first
+        speech = await caller.speak_through_beep(voice or self.voice)
+        await caller.press("#")
         await caller.stop_speaking(speech)
 
     async def leave_message(self, caller: ScriptedCaller, *, keep: bool = True) -> None:

@@ -191,6 +191,16 @@ class ScriptedCaller:
         Returns the playback's id."""
         return await self._play([_sound_uri(wav)] * repeat)
 
+    async def speak_through_beep(self, wav: Path, *, after: float = 2.0) -> str:
+        """Start saying ``wav`` now, through the hotline's beep, and return ``after`` media seconds into its
+        recording (later on a loaded machine), still talking: end the take (press '#', '*', hang up),
+        then :meth:`stop_speaking` with the id returned. No silence can end the take first, so it always
+        holds at least ``after`` seconds of speech."""
+        speech = await self.start_speaking(wav)
+        await self.wait_recording()
+        await self.hub.sleep(after)
+        return speech
+
     async def stop_speaking(self, playback_id: str) -> None:
         """Stop what :meth:`start_speaking` started (nothing if it ended, or the call did)."""
         with contextlib.suppress(NotFound):
