@@ -332,6 +332,47 @@ async def test_a_hash_after_the_eight_digit_code_ends_it_and_never_cuts_the_repl
     assert attempts == [{"success": 1}]
 
 
+async def test_a_hash_after_the_code_ends_it_even_when_looking_the_code_up_is_slow(
+        held: tuple[Rig, HeldHasher]) -> None:
+    """The lookup between the code and the reply (one slow hash per case whose tag matches; the hashing
+    threads queued up behind other calls' in a burst) outlasts the window in which a '#' ends the entry.
+    The '#' came at once: it still ends the code, and the reply is heard whole."""
+    rig, _ = held
+    code = "27182818"
+    key = rig.settings.key("case-code")
+    reply = write_wav(rig.settings.data_dir / "replies" / f"reply-{code}.wav", 0.5, freq=660)
+    decoy = casecode.hash_code("11111111")
+
+    def make(db: Any) -> int:
+        case_id = open_case(db, call_id=None, caller_ref=None, language="en", category="wages",
+                            workplace_code=None, workplace_id=None, code_hash=casecode.hash_code(code),
+                            code_tag=casecode.code_tag(key, code))
+        insert_recording(db, call_id=None, case_id=case_id, kind="reply", path=str(reply.relative_to(
+            rig.settings.data_dir)), duration=0.5, size=reply.stat().st_size, sha256=None, state="stored",
+            asterisk_name=None)
+        # Newer cases with the same 3-digit tag, checked first: ten slow hashes take well over the window
+        # (the flow's interdigit, 4 s, is 0.2 s on the wall at the rig's speed).
+        for _ in range(10):
+            open_case(db, call_id=None, caller_ref=None, language="en", category="wages", workplace_code=None,
+                      workplace_id=None, code_hash=decoy, code_tag=casecode.code_tag(key, code))
+        return case_id
+
+    case_id = await rig.database.write(make)
+    caller = await rig.dial()
+    await rig.pick_language(caller, "en")
+    await rig.menu(caller, "main_menu", "4")
+    await rig.menu(caller, "followup_enter_code", code + "#")
+    await caller.wait_prompt("followup_add_message", slack=30)   # the lookup takes wall time, not media time
+    await caller.wait_prompt_finished()
+    await caller.press("2")
+    await caller.wait_hung_up()
+    row = await rig.ended_call(caller)
+    assert row["case_id"] == case_id
+    assert heard_after(caller, "followup_enter_code")[:3] == [
+        "followup_message_intro", f"reply-{code}", "followup_add_message"]
+    assert not any("invalid_input" in uri for uri in caller.heard)
+
+
 async def test_a_hash_after_a_full_workplace_code_ends_it_and_the_instructions_play(
         held: tuple[Rig, HeldHasher]) -> None:
     rig, _ = held
