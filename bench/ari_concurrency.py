@@ -86,7 +86,7 @@ async def bench_handler(call: Call) -> None:
 
 async def bench_caller(caller: ScriptedCaller, sounds: Path) -> None:
     await caller.wait_answered(120)
-    await caller.wait_prompt("vm-intro", 120)
+    await caller.wait_prompt("vm-intro", slack=120)
     await caller.press("1")
     await caller.wait_recording(120)
     await caller.speak(sounds / "speech.wav")

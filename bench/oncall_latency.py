@@ -54,7 +54,7 @@ async def run(calls: int) -> None:
                 await caller.wait_prompt("main_menu")
                 t0 = time.perf_counter()
                 await caller.press("9")
-                await caller.wait_prompt("emergency", timeout=20)
+                await caller.wait_prompt("emergency", slack=20)
                 t_prompt = time.perf_counter()
                 t_ring = await asyncio.wait_for(rang.get(), 20)
                 ring_ms.append((t_ring - t0) * 1000)

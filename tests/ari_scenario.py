@@ -62,7 +62,7 @@ async def run_scenario(target: Target, *, speed: float = 1.0) -> None:
         # The answer is a snapshot taken after the playback was handed to the channel's control thread:
         # a real server usually says "queued", but it may already have started it (seen once in six full runs).
         assert playback["state"] in ("queued", "playing"), playback
-        await caller.wait_prompt("vm-intro", 15)
+        await caller.wait_prompt("vm-intro", slack=15)
         await caller.press("1")
         seen = await until(call, "ChannelDtmfReceived")
         assert [e.type for e in seen] == ["ChannelStateChange", "PlaybackStarted", "PlaybackContinuing",

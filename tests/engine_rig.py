@@ -102,11 +102,20 @@ class Rig:
         await caller.wait_prompt(prompt)
         await caller.press(digit)
 
+    async def say_message(self, caller: ScriptedCaller, voice: Path | None = None) -> None:
+        """Talk through the beep and for at least 2 s after it, then end the message with '#'.
+
+        The caller starts talking before the recording does. One who starts only once RecordingStarted
+        is seen can start too late in media time on a loaded machine: a 0.3 s stall of this process is
+        6 s of silence at SPEED 20, the flow's max_silence, and the take then ends at once, empty.
+        """
+        speech = await caller.speak_through_beep(voice or self.voice)
+        await caller.press("#")
+        await caller.stop_speaking(speech)
+
     async def leave_message(self, caller: ScriptedCaller, *, keep: bool = True) -> None:
         """Speak after the beep, end with '#', and keep it at the review menu."""
-        await caller.wait_recording()
-        await caller.speak(self.voice)
-        await caller.press("#")
+        await self.say_message(caller)
         if keep:
             await self.menu(caller, "review_menu", "1")
 

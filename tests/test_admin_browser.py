@@ -52,7 +52,7 @@ async def emulated_report(rig: Rig) -> dict[str, Any]:
     await rig.pick_language(caller, "en")
     await rig.menu(caller, "main_menu", "2")
     await rig.leave_message(caller)
-    await caller.wait_hung_up(timeout=30)
+    await caller.wait_hung_up(slack=30)
     return await rig.ended_call(caller)
 
 

@@ -106,7 +106,7 @@ async def test_the_caller_hears_the_instructions_before_the_hash_lands_and_the_c
     case = await case_of(rig, caller)
     assert case["code_hash"] is not None, f"code read out ({first.media_uri}) before its hash was stored"
     await caller.wait_prompt("case_code_keep")
-    await caller.wait_hung_up(timeout=20)
+    await caller.wait_hung_up(slack=20)
     heard = code_read_out(caller)
     assert len(heard) == 16 and heard[:8] == heard[8:]
     assert casecode.verify_code(heard[:8], case["code_hash"])
@@ -167,7 +167,7 @@ async def test_a_hash_that_fails_during_the_call_is_stored_by_the_sweep_and_the_
         await rig.menu(caller, "main_menu", "2")
         await rig.leave_message(caller)
         await caller.wait_prompt("case_code_keep")
-        await caller.wait_hung_up(timeout=20)
+        await caller.wait_hung_up(slack=20)
         heard = code_read_out(caller)
         assert len(heard) == 16 and heard[:8] == heard[8:]   # read out twice, as to any caller
         ended = await rig.ended_call(caller)
@@ -198,6 +198,55 @@ async def test_a_hash_that_fails_during_the_call_is_stored_by_the_sweep_and_the_
         followed = await rig.ended_call(again)
         assert followed["case_id"] == ended["case_id"]
         assert not any("followup_invalid_code" in uri for uri in again.heard)
+
+
+async def test_the_orphan_sweep_hashes_with_the_engines_hasher(tmp_path: Path) -> None:
+    """An earlier engine died after opening a case and before storing its code's hash, and the caller hung
+    up before this engine came: the orphan sweep closes the call with the engine's own hasher (the one
+    its calls use, on the same threads). While that fails, the sealed code is kept; once it works, the
+    engine's sweep stores the hash, and the code the caller may have heard finds the case."""
+    hasher = FailingHasher()
+    code = "86420975"
+    async with running_rig(tmp_path, hasher=hasher, fallback_every=SWEEP_EVERY_S) as rig:
+        settings = rig.settings
+
+        def orphan(db: Any) -> int:
+            db.execute("insert into calls (id, channel_id, started_at, flow, flow_version, code_sealed) "
+                       "values ('orphan-1', 'gone-1', '2026-01-01T00:00:00.000000Z', 'hotline', '1', ?)",
+                       [seal_code(settings, code)])
+            case_id = open_case(db, call_id="orphan-1", caller_ref=None, language="en", category=None,
+                                workplace_code=None, workplace_id=None, code_hash=None,
+                                code_tag=casecode.code_tag(settings.key("case-code"), code))
+            db.execute("update calls set case_id = ? where id = 'orphan-1'", [case_id])
+            return case_id
+
+        case_id = await rig.database.write(orphan)
+
+        async def call_row() -> dict[str, Any]:
+            row = await rig.database.query_one("select ended_at, outcome, code_sealed from calls where id = 'orphan-1'")
+            assert row is not None
+            return row
+
+        async with asyncio.timeout(30):
+            while True:   # the engine's own sweep: poll the database
+                row = await call_row()
+                if row["ended_at"] is not None:
+                    break
+                await asyncio.sleep(0.05)
+        case = await rig.database.query_one("select code_hash from cases where id = ?", [case_id])
+        assert row["outcome"] == "hangup" and hasher.failures >= 1
+        assert case == {"code_hash": None} and open_code(settings, row["code_sealed"]) == code
+
+        hasher.failing.clear()
+        async with asyncio.timeout(30):
+            while True:
+                if (await call_row())["code_sealed"] is None:
+                    break
+                await asyncio.sleep(0.05)
+        case = await rig.database.query_one("select code_hash from cases where id = ?", [case_id])
+        assert case is not None and casecode.verify_code(code, case["code_hash"])
+        found = await rig.database.read(lambda db: casecode.find_case(db, settings.key("case-code"), code))
+        assert found == case_id
 
 
 async def test_the_sweep_keeps_a_code_it_cannot_hash_yet_and_wipes_one_no_secret_opens(
@@ -283,6 +332,47 @@ async def test_a_hash_after_the_eight_digit_code_ends_it_and_never_cuts_the_repl
     assert attempts == [{"success": 1}]
 
 
+async def test_a_hash_after_the_code_ends_it_even_when_looking_the_code_up_is_slow(
+        held: tuple[Rig, HeldHasher]) -> None:
+    """The lookup between the code and the reply (one slow hash per case whose tag matches; the hashing
+    threads queued up behind other calls' in a burst) outlasts the window in which a '#' ends the entry.
+    The '#' came at once: it still ends the code, and the reply is heard whole."""
+    rig, _ = held
+    code = "27182818"
+    key = rig.settings.key("case-code")
+    reply = write_wav(rig.settings.data_dir / "replies" / f"reply-{code}.wav", 0.5, freq=660)
+    decoy = casecode.hash_code("11111111")
+
+    def make(db: Any) -> int:
+        case_id = open_case(db, call_id=None, caller_ref=None, language="en", category="wages",
+                            workplace_code=None, workplace_id=None, code_hash=casecode.hash_code(code),
+                            code_tag=casecode.code_tag(key, code))
+        insert_recording(db, call_id=None, case_id=case_id, kind="reply", path=str(reply.relative_to(
+            rig.settings.data_dir)), duration=0.5, size=reply.stat().st_size, sha256=None, state="stored",
+            asterisk_name=None)
+        # Newer cases with the same 3-digit tag, checked first: ten slow hashes take well over the window
+        # (the flow's interdigit, 4 s, is 0.2 s on the wall at the rig's speed).
+        for _ in range(10):
+            open_case(db, call_id=None, caller_ref=None, language="en", category="wages", workplace_code=None,
+                      workplace_id=None, code_hash=decoy, code_tag=casecode.code_tag(key, code))
+        return case_id
+
+    case_id = await rig.database.write(make)
+    caller = await rig.dial()
+    await rig.pick_language(caller, "en")
+    await rig.menu(caller, "main_menu", "4")
+    await rig.menu(caller, "followup_enter_code", code + "#")
+    await caller.wait_prompt("followup_add_message", slack=30)   # the lookup takes wall time, not media time
+    await caller.wait_prompt_finished()
+    await caller.press("2")
+    await caller.wait_hung_up()
+    row = await rig.ended_call(caller)
+    assert row["case_id"] == case_id
+    assert heard_after(caller, "followup_enter_code")[:3] == [
+        "followup_message_intro", f"reply-{code}", "followup_add_message"]
+    assert not any("invalid_input" in uri for uri in caller.heard)
+
+
 async def test_a_hash_after_a_full_workplace_code_ends_it_and_the_instructions_play(
         held: tuple[Rig, HeldHasher]) -> None:
     rig, _ = held
@@ -299,7 +389,7 @@ async def test_a_hash_after_a_full_workplace_code_ends_it_and_the_instructions_p
                 and e.playback_id == instructions.playback_id], "the '#' cut the recording instructions"
     await rig.leave_message(caller)
     await caller.wait_prompt("case_code_keep")
-    await caller.wait_hung_up(timeout=20)
+    await caller.wait_hung_up(slack=20)
     row = await rig.ended_call(caller)
     case = await rig.database.query_one("select workplace_code from cases where id = ?", [row["case_id"]])
     assert case == {"workplace_code": make_code(4242)}

@@ -48,7 +48,7 @@ async def test_ari_outage_mid_call_keeps_the_call_going(rig: Rig) -> None:
     await reconnect_callers(rig)
     await rig.engine.app.wait_connected()
     await rig.menu(caller, "review_menu", "1")
-    await caller.wait_hung_up(timeout=20)
+    await caller.wait_hung_up(slack=20)
     row = await rig.ended_call(caller)
     assert rig.engine.app.connects > connects
     assert row["outcome"] == "completed"
@@ -84,10 +84,10 @@ async def test_engine_restart_mid_call_resumes_where_the_caller_was(rig: Rig) ->
     await replacement.start()
     await replacement.app.wait_connected()
     # Picked up again at the main menu, still in Thai, without the language menu.
-    await caller.wait_prompt("th/main_menu", timeout=15)
+    await caller.wait_prompt("th/main_menu", slack=15)
     await caller.press("2")
     await rig.leave_message(caller)
-    await caller.wait_hung_up(timeout=20)
+    await caller.wait_hung_up(slack=20)
     row = await rig.ended_call(caller)
     assert row["language"] == "th" and row["outcome"] == "completed" and row["menu_choice"] == "message"
     assert await rig.database.query("select id from recordings where call_id = ? and state = 'stored'", [row["id"]])
@@ -119,9 +119,7 @@ async def test_unexpected_error_apologises_and_still_takes_the_message(rig: Rig)
         await rig.pick_language(caller, "en")
         await rig.menu(caller, "main_menu", "1")
         await caller.wait_prompt("apology_message")
-        await caller.wait_recording()
-        await caller.speak(rig.voice)
-        await caller.press("#")
+        await rig.say_message(caller)
         await caller.wait_prompt("message_saved")
         await caller.wait_hung_up()
     finally:

@@ -141,7 +141,7 @@ class Hotline:
         return row
 
     async def ended(self, caller: ScriptedCaller) -> dict[str, Any]:
-        await caller.wait_hung_up(timeout=20)
+        await caller.wait_hung_up(slack=20)
         async with asyncio.timeout(15):
             while True:   # the database has no event to wait on: poll it
                 row = await self.call_row(caller)
@@ -220,8 +220,8 @@ def code_heard(caller: ScriptedCaller) -> str:
 
 
 async def reads_code_then_ends(line: Hotline, caller: ScriptedCaller) -> dict[str, Any]:
-    await caller.wait_prompt("case_code_intro", timeout=20)
-    await caller.wait_prompt("case_code_keep", timeout=20)
+    await caller.wait_prompt("case_code_intro", slack=20)
+    await caller.wait_prompt("case_code_keep", slack=20)
     return await line.ended(caller)
 
 
@@ -264,7 +264,7 @@ async def test_kill_9_with_calls_in_progress(hotline: Hotline) -> None:
         await until_logged(line, f"call={call_id} resume: recording ivr-{call_id}-1 still running")
         await caller.client.stop_playback(playback["id"])
         await caller.press("#")
-        await caller.wait_prompt("message_saved_resumed", timeout=20)
+        await caller.wait_prompt("message_saved_resumed", slack=20)
         return caller, spoken
 
     # Killed after the message was stored, while "message saved" plays (Thai): the code is still read.
@@ -280,7 +280,7 @@ async def test_kill_9_with_calls_in_progress(hotline: Hotline) -> None:
         await caller.wait_prompt("th/message_saved")
         r.set()
         await back.wait()
-        await caller.wait_prompt("th/message_saved", timeout=20)
+        await caller.wait_prompt("th/message_saved", slack=20)
         return caller
 
     # Killed while the caller hears a caseworker's reply (follow-up with a case code).
@@ -308,7 +308,7 @@ async def test_kill_9_with_calls_in_progress(hotline: Hotline) -> None:
         await caller.wait_prompt("reply-1")
         r.set()
         await back.wait()
-        await caller.wait_prompt("reply-1", timeout=20)   # heard again from the start
+        await caller.wait_prompt("reply-1", slack=20)   # heard again from the start
         await caller.wait_prompt("followup_add_message")
         await caller.press("2")
         return caller
@@ -383,7 +383,7 @@ async def test_a_follow_up_message_cut_by_a_kill_is_kept(hotline: Hotline) -> No
     await caller.press("#")
     await caller.wait_recording_finished()
     await line.engine.start()
-    await caller.wait_prompt("message_saved_resumed", timeout=20)
+    await caller.wait_prompt("message_saved_resumed", slack=20)
     await caller.wait_prompt("message_saved")
     row = await line.ended(caller)
     [take] = await line.takes(row["id"])
@@ -401,7 +401,7 @@ async def test_kill_9_during_the_beep(hotline: Hotline) -> None:
     await caller.press("#")
     await caller.wait_recording_finished()
     await line.engine.start()
-    await caller.wait_prompt("message_saved_resumed", timeout=20)
+    await caller.wait_prompt("message_saved_resumed", slack=20)
     row = await reads_code_then_ends(line, caller)
     [take] = await line.takes(row["id"])
     assert (take["state"], take["case_id"], take["jobs"]) == ("stored", row["case_id"], 1)
@@ -418,7 +418,7 @@ async def test_kill_9_during_review_keeps_the_take_and_a_second_take_never_touch
     [first] = await line.takes(row["id"])
     first_sha = sha(line.settings.data_dir / first["path"])
     await line.engine.start()
-    await caller.wait_prompt("message_saved_resumed", timeout=20)
+    await caller.wait_prompt("message_saved_resumed", slack=20)
     await caller.press("1")                     # add more: a second take
     await caller.wait_recording()
     await caller.speak(line.voice)
@@ -510,7 +510,7 @@ async def test_kill_9_before_the_code_hash_is_stored_leaves_a_code_that_works(ho
     caller, row = await open_case_without_hash(line, "+66810000020")
     await line.engine.kill()
     await line.engine.start()
-    await caller.wait_recording(timeout=20)    # resumed: the instructions again, then the beep
+    await caller.wait_recording(slack=20)    # resumed: the instructions again, then the beep
     await caller.speak(line.voice)
     await caller.press("#")
     await caller.wait_prompt("review_menu")

@@ -6,7 +6,7 @@ import hashlib
 from pathlib import Path
 
 from conftest import REPO
-from engine_rig import write_wav
+from engine_rig import running_rig, write_wav
 
 from ivr.db.writer import Database
 from ivr.engine import store
@@ -57,3 +57,24 @@ def test_ivr_check_names_a_recording_whose_file_is_missing_or_changed(tmp_path: 
                      "recording 3 (case -): recordings/ivr-x-2.wav no longer matches its sha256:"
                      " the file changed after it was stored"]
     assert "recordings: 2 problem(s)" in result.output and result.exit_code == 1
+
+
+async def test_a_short_message_asterisk_reports_as_0_s_is_kept_and_transcribed(tmp_path: Path) -> None:
+    # Asterisk gives a recording's duration in whole seconds: "help!" said in 0.7 s finishes with
+    # duration 0. What the caller said is judged from the audio brought home, not from that figure.
+    async with running_rig(tmp_path) as rig:
+        caller = await rig.dial()
+        await rig.pick_language(caller, "en")
+        await caller.wait_prompt("main_menu")
+        assert caller.hotline_channel_id is not None
+        session = rig.engine.sessions[caller.hotline_channel_id]
+        name = f"ivr-{session.state.call_id}-99"
+        write_wav(rig.emulator.world.spool_dir / f"{name}.wav", 0.7, freq=300, amplitude=12000)
+        take = await session.bring_home(name, 0)      # as a RecordingFinished with duration 0 gives it
+        assert not take.empty
+        await caller.press("*")                       # the call ends; the take is released with it
+        row = await rig.ended_call(caller)
+        recs = await rig.database.query(
+            "select r.state, r.duration_s, j.state as job from recordings r left join jobs j on j.recording_id = r.id"
+            " where r.call_id = ?", [row["id"]])
+    assert recs == [{"state": "stored", "duration_s": 0.7, "job": "queued"}]

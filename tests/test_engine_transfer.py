@@ -118,7 +118,7 @@ async def test_nobody_answers_so_the_caller_leaves_a_message(rig: Rig, caseworke
     caller = await rig.dial()
     await rig.pick_language(caller, "th")
     await rig.menu(caller, "main_menu", "9")
-    await caller.wait_prompt("transfer_unavailable", timeout=20)
+    await caller.wait_prompt("transfer_unavailable", slack=20)
     await rig.leave_message(caller)
     await caller.wait_hung_up()
     row = await rig.ended_call(caller)
@@ -135,7 +135,7 @@ async def test_zero_reaches_a_caseworker_in_office_hours_else_a_message(rig: Rig
     await rig.menu(caller, "main_menu", "0")
     if open_now:
         await caller.wait_prompt("transfer_connecting")
-        await caller.wait_prompt("transfer_unavailable", timeout=20)
+        await caller.wait_prompt("transfer_unavailable", slack=20)
     else:
         await caller.wait_prompt("office_closed")
     await rig.leave_message(caller)

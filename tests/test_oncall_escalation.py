@@ -181,7 +181,7 @@ async def test_press_1_takes_the_case_and_bridges_the_caller(rig: Rig, phones: S
     assert [(s["seq"], s["staff_name"], s["state"]) for s in steps] == [(1, "alice", "acknowledged")]
     assert phones.rings == ["alice"]                       # Thai caller: the Thai speaker first, nobody else
     await phones.hang_up("alice")                          # the conversation ends
-    await caller.wait_hung_up(timeout=20)
+    await caller.wait_hung_up(slack=20)
     assert (await rig.ended_call(caller))["outcome"] == "emergency"
 
 

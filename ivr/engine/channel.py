@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
@@ -72,7 +73,10 @@ class Channel:
         self.typeahead: list[str] = []
         self.ended = False
         # A terminator still to come after an entry that filled up (the eight digits of a case code, then
-        # '#' as many phone systems teach): (key, loop time until which it is taken as that entry's end).
+        # '#' as many phone systems teach): (key, time.perf_counter() until which it is taken as that
+        # entry's end). A key is judged by when it reached the engine (Event.received_at), not by when
+        # the call reads it: what runs between the entry and the next prompt (looking a case code up,
+        # on hashing threads that queue up in a burst) may well take longer than the window.
         self._late_terminator: tuple[str, float] | None = None
 
     # -- events -----------------------------------------------------------------------------------
@@ -88,7 +92,7 @@ class Channel:
     def _digit(self, event: Event) -> str | None:
         if isinstance(event, ChannelDtmfReceived) and event.channel_id == self.call.channel_id:
             late, self._late_terminator = self._late_terminator, None
-            if late is not None and event.digit == late[0] and asyncio.get_running_loop().time() <= late[1]:
+            if late is not None and event.digit == late[0] and (event.received_at or time.perf_counter()) <= late[1]:
                 return None   # it ends the entry just made: it never barges into the next prompt
             return event.digit
         return None
@@ -174,7 +178,7 @@ class Channel:
             if self.typeahead and self.typeahead[0] == terminator:
                 self.typeahead.pop(0)
             elif not self.typeahead:
-                self._late_terminator = (terminator, asyncio.get_running_loop().time() + interdigit)
+                self._late_terminator = (terminator, time.perf_counter() + interdigit)
         return got
 
     # -- recordings ------------------------------------------------------------------------------------

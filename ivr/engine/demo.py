@@ -22,7 +22,7 @@ from ivr.sim.caller import CallerHub, ScriptedCaller
 from ivr.sim.media import write_wav
 
 BRANCHES = ("report", "message", "callback", "followup", "emergency", "quick_exit", "silent")
-WAIT_S = 60.0
+WAIT_S = 60.0   # media seconds a demo caller waits for each step (ivr.sim.caller adds its wall slack)
 
 
 @dataclass

@@ -14,7 +14,9 @@ reviewing it) is released; all are filed to the call's case, a case being opened
 fallback voicemail if the caller had none yet, and queued for transcription. Only then is
 Asterisk's copy deleted and the call closed (outcome ``hangup``); a case whose code's hash the old
 engine had not yet stored gets it first, from the code sealed on the call row, which closing the
-call wipes (if that hash fails, closing keeps the sealed code for ivr/engine/codehash.py). The
+call wipes (if that hash fails, closing keeps the sealed code for ivr/engine/codehash.py). That hash
+is the engine's own (``hash_code``: its hasher on its hashing threads, as the calls' hashes are), so
+the sweep takes one of those threads at a time and never crowds out the calls' hashing in a burst. The
 engine runs it once its Stasis app has picked up the calls Asterisk held, and then
 every minute with the fallback import, so calls cut off by an Asterisk restart are finished too.
 """
@@ -24,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ivr.ari.client import AriClient
@@ -35,7 +37,6 @@ from ivr.engine import store
 from ivr.engine.recordings import RecordingError, Stored, store_bytes
 from ivr.engine.resume import open_code, take_number
 from ivr.log import CallLog
-from ivr.protection import casecode
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,14 @@ OUTCOME = "hangup"
 
 
 async def sweep(settings: Settings, database: Database, client: AriClient, *, started_before: str,
-                held: Callable[[], set[str]]) -> list[str]:
+                held: Callable[[], set[str]], hash_code: Callable[[str], Awaitable[str]]) -> list[str]:
     """Finish every orphaned call; return their ids.
 
     ``started_before``: this engine's start (UTC, as the rows store it); ``held()``: the channel ids this
     engine is handling now (its Stasis app's calls, complete once it has reconciled after connecting).
     It is asked after Asterisk's channels are listed: a channel gone from that list that no handler of
-    ours holds then can never come back to one.
+    ours holds then can never come back to one. ``hash_code``: the engine's slow hash of a case code, on
+    its hashing threads.
     """
     rows = await database.read(lambda db: _open_calls(db, started_before))
     if not rows:
@@ -67,7 +69,7 @@ async def sweep(settings: Settings, database: Database, client: AriClient, *, st
         if row["channel_id"] in live or row["channel_id"] in ours:
             continue   # still on Asterisk (the Stasis app resumes it), or being finished by its handler
         try:
-            await _finish(settings, database, client, row, spool)
+            await _finish(settings, database, client, row, spool, hash_code)
         except (AriError, RecordingError) as exc:
             CallLog(log, row["id"]).error("orphaned call not finished (%s); next try in a minute", exc)
             continue
@@ -84,7 +86,7 @@ def _open_calls(db: Any, started_before: str) -> list[dict[str, Any]]:
 
 
 async def _finish(settings: Settings, database: Database, client: AriClient, row: dict[str, Any],
-                  spool: list[str]) -> None:
+                  spool: list[str], hash_code: Callable[[str], Awaitable[str]]) -> None:
     call_id = str(row["id"])
     clog = CallLog(log, call_id)
     takes = await database.read(lambda db: store.call_takes(db, call_id))
@@ -104,7 +106,7 @@ async def _finish(settings: Settings, database: Database, client: AriClient, row
     code = open_code(settings, row["code_sealed"]) if row["code_unhashed"] else None
     code_hash = None
     try:
-        code_hash = None if code is None else await asyncio.to_thread(casecode.hash_code, code)
+        code_hash = None if code is None else await hash_code(code)
     except Exception:   # closing keeps the sealed code then, and ivr/engine/codehash.py hashes it later
         clog.exception("case=%s: the case code's hash failed; left sealed for the next sweep", row["case_id"])
 

@@ -158,10 +158,16 @@ class Engine:
             await self._sweep_orphans()
             await self._hash_left_codes()
 
+    async def hash_code(self, code: str) -> str:
+        """The case code's slow hash on the engine's hashing threads: what the sweeps use, as calls do
+        (``Session`` runs the same ``hasher`` on the same ``background``), so a test's slow or failing
+        hasher covers them all, and a sweep never adds hashing threads beside the calls' in a burst."""
+        return await self.background.run(self.hasher, code)
+
     async def _hash_left_codes(self) -> None:
         """Hash the case codes whose hash a call could not store (ivr/engine/codehash.py)."""
         try:
-            await codehash.sweep(self.settings, self.database, lambda code: self.background.run(self.hasher, code))
+            await codehash.sweep(self.settings, self.database, self.hash_code)
         except Exception:   # a locked database: the sealed codes stay, try again next round
             log.exception("case codes left unhashed not finished; next try in %.0fs", self.fallback_every)
 
@@ -171,7 +177,7 @@ class Engine:
             return   # the socket is down or calls are being picked up again: judge nothing now
         try:
             await orphans.sweep(self.settings, self.database, self.client, started_before=self.started_at,
-                                held=lambda: set(self.app.calls))
+                                held=lambda: set(self.app.calls), hash_code=self.hash_code)
         except Exception:   # a full disk, a locked database: try again next round
             log.exception("orphaned calls not finished; next try in %.0fs", self.fallback_every)
 

@@ -254,7 +254,9 @@ class Session:
         except (AriError, RecordingError) as exc:
             # Left on Asterisk with a 'failed' row naming it, so it can be fetched again later.
             self.log.error("recording %s could not be brought home (%s); kept on Asterisk", name, exc)
-        empty = stored is not None and (stored.silent or duration == 0)
+        # Judged from the audio itself, never from Asterisk's duration: that is whole seconds, so a
+        # "help!" of 0.7 s finishes as 0 s, and would be filed as empty and never transcribed.
+        empty = stored is not None and stored.silent
         state = "failed" if stored is None else ("empty" if empty else "stored")
 
         def insert(db: Any) -> int:

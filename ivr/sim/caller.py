@@ -14,6 +14,12 @@ and against a real Asterisk alike.
     await caller.wait_recording()
     await caller.speak(Path("message.wav"))
     await caller.hangup()
+
+Timeouts are in media seconds, like everything the caller hears: a wait allows ``timeout`` media
+seconds at the hub's ``speed`` plus ``slack`` wall seconds (``CallerHub.slack`` unless given) for
+what does not run on the media clock — the engine's own work, a restart, a loaded machine. So a
+long prompt at ``speed=1`` does not time out, and a wait at ``speed=20`` gives up in seconds, not
+minutes. A wait that spans something slow in wall time (an engine restart) passes a larger ``slack``.
 """
 
 from __future__ import annotations
@@ -34,6 +40,15 @@ from ivr.ari.events import Event, PlaybackEvent, RecordingEvent, parse_event
 log = logging.getLogger(__name__)
 
 Predicate = Callable[[Event], bool]
+
+# Media seconds a wait covers by default: a few prompts in a row, or a caller's silence and the
+# hotline's reply to it (the default flow's menus time out after 6 s).
+WAIT_MEDIA_S = 30.0
+# A recording ends by 180 s (the flow's max_duration) plus its silence allowance.
+RECORDING_MEDIA_S = 200.0
+# Wall seconds every wait allows on top of its media time: the engine's work between events, and a
+# loaded 2-core machine (5 s is well over what a test call on such a machine was seen to need).
+SLACK_S = 5.0
 
 
 class CallerTimeout(AssertionError):
@@ -72,10 +87,16 @@ class ScriptedCaller:
         return any(e.type in ("ChannelDestroyed", "StasisEnd") and e.channel_id == self.channel_id
                    for e in self.events)
 
-    async def wait_for(self, predicate: Predicate, timeout: float = 10.0, what: str = "event") -> Event:  # noqa: ASYNC109
-        """The first event after the cursor that matches; moves the cursor past it."""
+    async def wait_for(
+        self, predicate: Predicate, timeout: float = WAIT_MEDIA_S, what: str = "event", *,  # noqa: ASYNC109
+        slack: float | None = None,
+    ) -> Event:
+        """The first event after the cursor that matches; moves the cursor past it.
+
+        ``timeout`` media seconds plus ``slack`` wall seconds (see the module's docstring)."""
+        wall = self.hub.wall_timeout(timeout, slack)
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(wall):
                 while True:
                     for index in range(self.cursor, len(self.events)):
                         if predicate(self.events[index]):
@@ -85,53 +106,58 @@ class ScriptedCaller:
                     await self._changed.wait()
         except TimeoutError:
             seen = [e.type for e in self.events[self.cursor :]]
-            raise CallerTimeout(f"caller {self.channel_id}: no {what} within {timeout}s; saw {seen}") from None
+            raise CallerTimeout(f"caller {self.channel_id}: no {what} within {wall:.1f}s (wall; {timeout:g} media s"
+                                f" at speed {self.hub.speed:g}); saw {seen}") from None
 
     def _on_hotline(self, event: Event) -> bool:
         return self.hotline_channel_id is not None and event.channel_id == self.hotline_channel_id
 
-    async def wait_answered(self, timeout: float = 10.0) -> Event:  # noqa: ASYNC109
+    async def wait_answered(self, timeout: float = WAIT_MEDIA_S, *, slack: float | None = None) -> Event:  # noqa: ASYNC109
         """Our leg entered our app: the hotline answered."""
         return await self.wait_for(
-            lambda e: e.type == "StasisStart" and e.channel_id == self.channel_id, timeout, "answer"
+            lambda e: e.type == "StasisStart" and e.channel_id == self.channel_id, timeout, "answer", slack=slack
         )
 
-    async def wait_prompt(self, media: str | None = None, timeout: float = 10.0) -> PlaybackEvent:  # noqa: ASYNC109
+    async def wait_prompt(
+        self, media: str | None = None, timeout: float = WAIT_MEDIA_S, *, slack: float | None = None,  # noqa: ASYNC109
+    ) -> PlaybackEvent:
         """The hotline started playing ``media`` to us (a URI, or any part of one, e.g. a prompt key)."""
 
         def match(e: Event) -> bool:
             return (isinstance(e, PlaybackEvent) and e.type == "PlaybackStarted" and self._on_hotline(e)
                     and (media is None or media in e.media_uri))
 
-        event = await self.wait_for(match, timeout, f"prompt {media or ''}".strip())
+        event = await self.wait_for(match, timeout, f"prompt {media or ''}".strip(), slack=slack)
         assert isinstance(event, PlaybackEvent)
         return event
 
-    async def wait_prompt_finished(self, timeout: float = 10.0) -> PlaybackEvent:  # noqa: ASYNC109
-        event = await self._on_hotline_leg("PlaybackFinished", timeout, "end of prompt")
+    async def wait_prompt_finished(self, timeout: float = WAIT_MEDIA_S, *, slack: float | None = None) -> PlaybackEvent:  # noqa: ASYNC109
+        event = await self._on_hotline_leg("PlaybackFinished", timeout, "end of prompt", slack)
         assert isinstance(event, PlaybackEvent)
         return event
 
-    async def wait_recording(self, timeout: float = 10.0) -> RecordingEvent:  # noqa: ASYNC109
+    async def wait_recording(self, timeout: float = WAIT_MEDIA_S, *, slack: float | None = None) -> RecordingEvent:  # noqa: ASYNC109
         """The hotline started recording us."""
-        event = await self._on_hotline_leg("RecordingStarted", timeout, "recording start")
+        event = await self._on_hotline_leg("RecordingStarted", timeout, "recording start", slack)
         assert isinstance(event, RecordingEvent)
         return event
 
-    async def wait_recording_finished(self, timeout: float = 30.0) -> RecordingEvent:  # noqa: ASYNC109
-        event = await self._on_hotline_leg("RecordingFinished", timeout, "recording end")
+    async def wait_recording_finished(
+        self, timeout: float = RECORDING_MEDIA_S, *, slack: float | None = None,  # noqa: ASYNC109
+    ) -> RecordingEvent:
+        event = await self._on_hotline_leg("RecordingFinished", timeout, "recording end", slack)
         assert isinstance(event, RecordingEvent)
         return event
 
-    async def _on_hotline_leg(self, kind: str, timeout: float, what: str) -> Event:  # noqa: ASYNC109
-        return await self.wait_for(lambda e: e.type == kind and self._on_hotline(e), timeout, what)
+    async def _on_hotline_leg(self, kind: str, timeout: float, what: str, slack: float | None) -> Event:  # noqa: ASYNC109
+        return await self.wait_for(lambda e: e.type == kind and self._on_hotline(e), timeout, what, slack=slack)
 
-    async def wait_hung_up(self, timeout: float = 10.0) -> None:  # noqa: ASYNC109
+    async def wait_hung_up(self, timeout: float = WAIT_MEDIA_S, *, slack: float | None = None) -> None:  # noqa: ASYNC109
         """Our leg is gone (the hotline hung up, or we did)."""
         if not self.hung_up:
             await self.wait_for(
                 lambda e: e.type in ("ChannelDestroyed", "StasisEnd") and e.channel_id == self.channel_id,
-                timeout, "hang-up",
+                timeout, "hang-up", slack=slack,
             )
 
     # -- what the caller does ---------------------------------------------------------------------------------
@@ -146,21 +172,46 @@ class ScriptedCaller:
         """Say what is in ``wav`` (played on our leg, heard and recorded on the hotline's).
 
         The path must be absolute and readable by the Asterisk server (the emulator is local)."""
-        if not PurePath(wav).is_absolute():
-            raise ValueError("speak() needs an absolute path: Asterisk resolves relative names itself")
-        path = str(wav)
-        await self.say("sound:" + (path[: -len(".wav")] if path.endswith(".wav") else path), timeout=timeout)
+        await self.say(_sound_uri(wav), timeout=timeout)
 
     async def say(self, media_uri: str, *, timeout: float = 120.0) -> None:  # noqa: ASYNC109
         """Play any media URI on our leg (e.g. ``sound:hello-world`` on a real server) and wait for its end."""
-        playback = await self.client.play(self.channel_id, [media_uri])
-        pid = playback["id"]
+        pid = await self._play([media_uri])
         await self.wait_for(
             lambda e: isinstance(e, PlaybackEvent) and e.type == "PlaybackFinished" and e.playback_id == pid,
             timeout, "end of our speech",
         )
 
+    async def start_speaking(self, wav: Path, *, repeat: int = 30) -> str:
+        """Start saying ``wav`` over and over (``repeat`` times) and return at once; see :meth:`stop_speaking`.
+
+        For a message spoken through the beep: a caller who starts only once RecordingStarted is seen
+        races the recording's silence limit, since every wall second the test process stalls is
+        ``speed`` media seconds of silence on the line; one already talking cannot lose that race.
+        Returns the playback's id."""
+        return await self._play([_sound_uri(wav)] * repeat)
+
+    async def speak_through_beep(self, wav: Path, *, after: float = 2.0) -> str:
+        """Start saying ``wav`` now, through the hotline's beep, and return ``after`` media seconds into its
+        recording (later on a loaded machine), still talking: end the take (press '#', '*', hang up),
+        then :meth:`stop_speaking` with the id returned. No silence can end the take first, so it always
+        holds at least ``after`` seconds of speech."""
+        speech = await self.start_speaking(wav)
+        await self.wait_recording()
+        await self.hub.sleep(after)
+        return speech
+
+    async def stop_speaking(self, playback_id: str) -> None:
+        """Stop what :meth:`start_speaking` started (nothing if it ended, or the call did)."""
+        with contextlib.suppress(NotFound):
+            await self.client.stop_playback(playback_id)
+
+    async def _play(self, media: list[str]) -> str:
+        playback = await self.client.play(self.channel_id, media)
+        return str(playback["id"])
+
     async def silence(self, seconds: float) -> None:
+        """Say nothing new for ``seconds`` media seconds (what was started with start_speaking goes on)."""
         await self.hub.sleep(seconds)
 
     async def hangup(self) -> None:
@@ -173,12 +224,13 @@ class CallerHub:
 
     def __init__(
         self, url: str, user: str, password: str, *, app: str = "ivr-caller", speed: float = 1.0,
-        caller_id: str = "Worker <66800000000>",
+        caller_id: str = "Worker <66800000000>", slack: float = SLACK_S,
     ) -> None:
         self.name = f"callers:{app}"
         self.client = AriClient(url, user, password)
         self.app = app
-        self.speed = speed
+        self.speed = speed   # the server's media clock against the wall clock (the emulator's --speed)
+        self.slack = slack   # wall seconds every wait allows on top of its media time
         self.caller_id = caller_id
         self.callers: dict[str, ScriptedCaller] = {}
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -200,6 +252,10 @@ class CallerHub:
 
     async def sleep(self, media_seconds: float) -> None:
         await asyncio.sleep(media_seconds / self.speed)
+
+    def wall_timeout(self, media_seconds: float, slack: float | None = None) -> float:
+        """Wall seconds for a wait of ``media_seconds`` on the line, plus ``slack`` (default ``self.slack``)."""
+        return media_seconds / self.speed + (self.slack if slack is None else slack)
 
     async def dial(
         self, exten: str = "1000", context: str = "hotline-in", *, caller_id: str | None = None, timeout: int = 30  # noqa: ASYNC109
@@ -239,6 +295,13 @@ class CallerHub:
         if event.channel_id and event.channel_id not in self.callers:
             self.callers[event.channel_id] = caller
         caller.add(event)
+
+
+def _sound_uri(wav: Path) -> str:
+    if not PurePath(wav).is_absolute():
+        raise ValueError("a caller needs an absolute path: Asterisk resolves relative names itself")
+    path = str(wav)
+    return "sound:" + (path[: -len(".wav")] if path.endswith(".wav") else path)
 
 
 def _other_leg(name: str) -> str:
