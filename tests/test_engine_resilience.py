@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,6 +20,7 @@ from ivr.cli import main
 from ivr.engine.fallback import import_fallback
 from ivr.engine.service import Engine
 from ivr.prompts.resolve import MissingPrompt
+from ivr.sim.caller import ScriptedCaller
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -111,7 +113,10 @@ class BrokenPrompts:
         return list(self.real.number(n, lang))
 
 
-async def test_unexpected_error_apologises_and_still_takes_the_message(rig: Rig) -> None:
+@contextlib.asynccontextmanager
+async def apologised(rig: Rig) -> AsyncIterator[ScriptedCaller]:
+    """A caller who chose "report a problem" and heard the apology: the next prompt is broken, so the
+    engine's rescue runs (apologise, then a voicemail without a review menu)."""
     real = rig.engine.prompts
     rig.engine.prompts = BrokenPrompts(real, "category_menu")
     try:
@@ -119,15 +124,46 @@ async def test_unexpected_error_apologises_and_still_takes_the_message(rig: Rig)
         await rig.pick_language(caller, "en")
         await rig.menu(caller, "main_menu", "1")
         await caller.wait_prompt("apology_message")
+        yield caller
+    finally:
+        rig.engine.prompts = real
+
+
+async def test_unexpected_error_apologises_and_still_takes_the_message(rig: Rig) -> None:
+    async with apologised(rig) as caller:
         await rig.say_message(caller)
         await caller.wait_prompt("message_saved")
         await caller.wait_hung_up()
-    finally:
-        rig.engine.prompts = real
     row = await rig.ended_call(caller)
     assert row["outcome"] == "error" and row["case_id"] is not None
     recs = await rig.database.query("select state, case_id from recordings where call_id = ?", [row["id"]])
     assert recs == [{"state": "stored", "case_id": row["case_id"]}]
+
+
+async def test_a_caller_silent_after_the_apology_gets_a_second_take(rig: Rig) -> None:
+    """The rescue voicemail has no review menu: a first take that is only silence is not called saved."""
+    async with apologised(rig) as caller:
+        await caller.wait_recording()              # says nothing: the take ends on silence
+        await caller.wait_prompt("no_input")
+        await rig.say_message(caller)
+        await caller.wait_prompt("message_saved")
+        await caller.wait_hung_up()
+    row = await rig.ended_call(caller)
+    recs = await rig.database.query("select state from recordings where call_id = ? order by id", [row["id"]])
+    assert [r["state"] for r in recs] == ["empty", "stored"]
+    heard = [k for uri in caller.heard for k in ("no_input", "message_saved") if k in uri]
+    assert heard == ["no_input", "message_saved"]
+
+
+async def test_a_caller_silent_twice_after_the_apology_is_never_told_it_was_saved(rig: Rig) -> None:
+    async with apologised(rig) as caller:
+        await caller.wait_prompt("no_input")
+        await caller.wait_prompt("goodbye")
+        await caller.wait_hung_up()
+    row = await rig.ended_call(caller)
+    assert not [uri for uri in caller.heard if "message_saved" in uri], caller.heard
+    recs = await rig.database.query("select state from recordings where call_id = ? order by id", [row["id"]])
+    assert [r["state"] for r in recs] == ["empty", "empty"]
 
 
 async def test_engine_start_imports_the_fallback_folder(rig: Rig, tmp_path: Path) -> None:

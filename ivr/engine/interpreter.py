@@ -132,6 +132,11 @@ async def _save(s: Session, **fields: str) -> None:
     await s.write(lambda db: store.update_call(db, call_id, **fields))
 
 
+# Takes the rescue voicemail offers. It has no review menu, so a caller still silent when the first ends
+# (unsure after the apology, or not alone yet) is told nothing was heard and gets one more.
+RESCUE_TAKES = 2
+
+
 async def _rescue(s: Session) -> None:
     """Never strand a caller: apologise, then take a voicemail, else hand back to the dialplan."""
     if s.ch.ended:
@@ -141,8 +146,14 @@ async def _rescue(s: Session) -> None:
     try:
         if s.state.case_id is None:
             await open_call_case(s, emergency=False)
-        await record_message(s, {"prompts": ["record_instructions"], "beep": True, "review": False})
-        await s.ch.play(s.media(["message_saved", "goodbye"]), lang=s.lang, barge_in=False)
+        kept = False
+        for take in range(RESCUE_TAKES):
+            prompts = ["record_instructions"] if take == 0 else ["no_input", "record_instructions"]
+            category, _ = await record_message(s, {"prompts": prompts, "beep": True, "review": False})
+            if kept := category != "empty":
+                break
+        # "Saved" only when something was: a caller told so after a silent take would hang up and be lost.
+        await s.ch.play(s.media(["message_saved", "goodbye"] if kept else ["goodbye"]), lang=s.lang, barge_in=False)
         await s.ch.hangup()
     except (HungUp, QuickExit):
         return
