@@ -35,23 +35,29 @@ LONG_PROMPT_S = 30.0  # media seconds (1.5 s on the wall at the rig's speed)
 SWEEP_EVERY_S = 0.2   # the engine's periodic sweep, often enough that the test does not wait a minute
 
 
-class HeldHasher:
-    """``casecode.hash_code``, held until the test opens the gate (runs on the engine's hashing thread)."""
+class SteeredHasher:
+    """``casecode.hash_code`` on the engine's hashing thread, as the test steers it: held while ``gate`` is
+    clear, failing while ``failing`` is set (as a hashing thread out of memory would)."""
 
-    def __init__(self) -> None:
-        self.gate = threading.Event()
+    def __init__(self, *, failing: bool = False) -> None:
+        self.gate, self.failing = threading.Event(), threading.Event()
         self.gate.set()
-        self.hashed = 0
+        if failing:
+            self.failing.set()
+        self.hashed = self.failures = 0
 
     def __call__(self, code: str) -> str:
         self.gate.wait(GATE_LIMIT_S)
+        if self.failing.is_set():
+            self.failures += 1
+            raise MemoryError("scrypt could not allocate its memory")
         self.hashed += 1
         return casecode.hash_code(code)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def held(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Rig, HeldHasher]]:
-    hasher = HeldHasher()
+async def held(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[Rig, SteeredHasher]]:
+    hasher = SteeredHasher()
     async with running_rig(tmp_path_factory.mktemp("casecode"), hasher=hasher) as r:
         # Long enough in media time that a key cutting it is told from its end by what the caller does meanwhile.
         write_wav(r.settings.data_dir / "prompts" / "en" / "record_instructions.wav", LONG_PROMPT_S)
@@ -77,7 +83,7 @@ async def case_of(rig: Rig, caller: ScriptedCaller) -> dict[str, Any]:
 
 @pytest.mark.parametrize("choice", ["message", "report"])
 async def test_the_caller_hears_the_instructions_before_the_hash_lands_and_the_code_works(
-        held: tuple[Rig, HeldHasher], choice: str) -> None:
+        held: tuple[Rig, SteeredHasher], choice: str) -> None:
     rig, hasher = held
     hasher.gate.clear()
     try:
@@ -117,7 +123,7 @@ async def test_the_caller_hears_the_instructions_before_the_hash_lands_and_the_c
 
 
 async def test_a_caller_who_hangs_up_while_the_hash_is_held_back_still_has_a_working_code(
-        held: tuple[Rig, HeldHasher]) -> None:
+        held: tuple[Rig, SteeredHasher]) -> None:
     """The call ends before the hash lands: the engine stores it before it closes the call (which wipes the
     sealed copy), so the case's code works."""
     rig, hasher = held
@@ -139,28 +145,13 @@ async def test_a_caller_who_hangs_up_while_the_hash_is_held_back_still_has_a_wor
     assert row["code_sealed"] is None
 
 
-class FailingHasher:
-    """``casecode.hash_code`` that fails (as a hashing thread out of memory would) until ``failing`` is cleared."""
-
-    def __init__(self) -> None:
-        self.failing = threading.Event()
-        self.failing.set()
-        self.failures = 0
-
-    def __call__(self, code: str) -> str:
-        if self.failing.is_set():
-            self.failures += 1
-            raise MemoryError("scrypt could not allocate its memory")
-        return casecode.hash_code(code)
-
-
 async def test_a_hash_that_fails_during_the_call_is_stored_by_the_sweep_and_the_code_works(
         tmp_path: Path) -> None:
     """The hash cannot be computed while the caller is on the line: the caller still hears their code, the
     sealed copy outlives the call (only it can make that code work), and once hashing works again the
     engine's periodic sweep stores the hash and wipes the sealed copy. A follow-up call with the code the
     caller heard finds their case."""
-    hasher = FailingHasher()
+    hasher = SteeredHasher(failing=True)
     async with running_rig(tmp_path, hasher=hasher, fallback_every=SWEEP_EVERY_S) as rig:
         caller = await rig.dial()
         await rig.pick_language(caller, "en")
@@ -205,7 +196,7 @@ async def test_the_orphan_sweep_hashes_with_the_engines_hasher(tmp_path: Path) -
     up before this engine came: the orphan sweep closes the call with the engine's own hasher (the one
     its calls use, on the same threads). While that fails, the sealed code is kept; once it works, the
     engine's sweep stores the hash, and the code the caller may have heard finds the case."""
-    hasher = FailingHasher()
+    hasher = SteeredHasher(failing=True)
     code = "86420975"
     async with running_rig(tmp_path, hasher=hasher, fallback_every=SWEEP_EVERY_S) as rig:
         settings = rig.settings
@@ -250,7 +241,7 @@ async def test_the_orphan_sweep_hashes_with_the_engines_hasher(tmp_path: Path) -
 
 
 async def test_the_sweep_keeps_a_code_it_cannot_hash_yet_and_wipes_one_no_secret_opens(
-        held: tuple[Rig, HeldHasher], caplog: pytest.LogCaptureFixture) -> None:
+        held: tuple[Rig, SteeredHasher], caplog: pytest.LogCaptureFixture) -> None:
     """ivr.engine.codehash on its own: a failing hash leaves the sealed code for the next round (and says so);
     a code sealed under another secret can never be opened, so it is wiped, and said so, never the code."""
     rig, _ = held
@@ -299,7 +290,7 @@ def heard_after(caller: ScriptedCaller, prompt: str) -> list[str]:
 
 
 async def test_a_hash_after_the_eight_digit_code_ends_it_and_never_cuts_the_reply(
-        held: tuple[Rig, HeldHasher]) -> None:
+        held: tuple[Rig, SteeredHasher]) -> None:
     rig, _ = held
     code = "31415926"
     reply = write_wav(rig.settings.data_dir / "replies" / f"reply-{code}.wav", 0.5, freq=660)
@@ -333,7 +324,7 @@ async def test_a_hash_after_the_eight_digit_code_ends_it_and_never_cuts_the_repl
 
 
 async def test_a_hash_after_the_code_ends_it_even_when_looking_the_code_up_is_slow(
-        held: tuple[Rig, HeldHasher]) -> None:
+        held: tuple[Rig, SteeredHasher]) -> None:
     """The lookup between the code and the reply (one slow hash per case whose tag matches; the hashing
     threads queued up behind other calls' in a burst) outlasts the window in which a '#' ends the entry.
     The '#' came at once: it still ends the code, and the reply is heard whole."""
@@ -374,7 +365,7 @@ async def test_a_hash_after_the_code_ends_it_even_when_looking_the_code_up_is_sl
 
 
 async def test_a_hash_after_a_full_workplace_code_ends_it_and_the_instructions_play(
-        held: tuple[Rig, HeldHasher]) -> None:
+        held: tuple[Rig, SteeredHasher]) -> None:
     rig, _ = held
     caller = await rig.dial()
     await rig.pick_language(caller, "en")

@@ -143,14 +143,19 @@ def test_the_unit_check_finds_a_broken_unit(root: Path, tmp_path: Path) -> None:
     assert "not-there" in problems["ivr-broken.service"]
 
 
-def test_asterisk_gets_its_asterisk_conf_and_a_unit_that_uses_it(tmp_path: Path) -> None:
-    """install-asterisk.sh writes /etc/asterisk/asterisk.conf (the folders it made, the user it runs as),
-    keeps one the operator has, and its unit starts Asterisk with it; `ivr asterisk config` leaves it."""
+def _stand_in_source(tmp_path: Path) -> Path:
+    """A prepared source folder whose build.sh installs a stand-in `asterisk` that prints its version."""
     source = tmp_path / "asterisk-src"
     source.mkdir()
     (source / "build.sh").write_text('mkdir -p "$1/sbin"; printf "#!/bin/sh\\necho Asterisk 22\\n" '
                                      '> "$1/sbin/asterisk"; chmod +x "$1/sbin/asterisk"\n')
-    root = tmp_path / "root"
+    return source
+
+
+def test_asterisk_gets_its_asterisk_conf_and_a_unit_that_uses_it(tmp_path: Path) -> None:
+    """install-asterisk.sh writes /etc/asterisk/asterisk.conf (the folders it made, the user it runs as),
+    keeps one the operator has, and its unit starts Asterisk with it; `ivr asterisk config` leaves it."""
+    source, root = _stand_in_source(tmp_path), tmp_path / "root"
     _bare_root(root)
     _run(str(REPO / "scripts/install-asterisk.sh"), "--root", str(root), "--from", str(source))
     conf = root / "etc/asterisk/asterisk.conf"
@@ -278,11 +283,7 @@ def test_install_asterisk_refuses_a_tarball_with_the_wrong_checksum(tmp_path: Pa
 
 def test_install_asterisk_from_a_folder_runs_its_build_script(tmp_path: Path) -> None:
     # The prepared source folder's build.sh is called with the prefix (here a stand-in that records it).
-    source = tmp_path / "asterisk-src"
-    source.mkdir()
-    (source / "build.sh").write_text('mkdir -p "$1/sbin"; printf "#!/bin/sh\\necho Asterisk 22\\n" '
-                                     '> "$1/sbin/asterisk"; chmod +x "$1/sbin/asterisk"\n')
-    root = tmp_path / "root"
+    source, root = _stand_in_source(tmp_path), tmp_path / "root"
     _bare_root(root)
     out = _run(str(REPO / "scripts/install-asterisk.sh"), "--root", str(root), "--from", str(source)).stdout
     assert "Asterisk 22" in out and "ivr asterisk config" in out
