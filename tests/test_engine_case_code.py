@@ -289,47 +289,9 @@ def heard_after(caller: ScriptedCaller, prompt: str) -> list[str]:
     return [uri.rsplit("/", 1)[-1] for uri in heard[start + 1:]]
 
 
-async def test_a_hash_after_the_eight_digit_code_ends_it_and_never_cuts_the_reply(
-        held: tuple[Rig, SteeredHasher]) -> None:
-    rig, _ = held
-    code = "31415926"
-    reply = write_wav(rig.settings.data_dir / "replies" / f"reply-{code}.wav", 0.5, freq=660)
-
-    def make(db: Any) -> int:
-        case_id = open_case(db, call_id=None, caller_ref=None, language="en", category="wages",
-                            workplace_code=None, workplace_id=None, code_hash=casecode.hash_code(code),
-                            code_tag=casecode.code_tag(rig.settings.key("case-code"), code))
-        insert_recording(db, call_id=None, case_id=case_id, kind="reply", path=str(reply.relative_to(
-            rig.settings.data_dir)), duration=0.5, size=reply.stat().st_size, sha256=None, state="stored",
-            asterisk_name=None)
-        return case_id
-
-    case_id = await rig.database.write(make)
-    caller = await rig.dial()
-    await rig.pick_language(caller, "en")
-    await rig.menu(caller, "main_menu", "4")
-    await rig.menu(caller, "followup_enter_code", code + "#")   # as many phone systems teach
-    await caller.wait_prompt("followup_add_message")
-    await caller.wait_prompt_finished()
-    await caller.press("2")
-    await caller.wait_hung_up()
-    row = await rig.ended_call(caller)
-    assert row["case_id"] == case_id
-    # The intro, the whole reply, the question: nothing skipped, no "invalid input" for the '#'.
-    assert heard_after(caller, "followup_enter_code")[:3] == [
-        "followup_message_intro", f"reply-{code}", "followup_add_message"]
-    assert not any("invalid_input" in uri for uri in caller.heard)
-    attempts = await rig.database.query("select success from code_attempts where call_id = ?", [row["id"]])
-    assert attempts == [{"success": 1}]
-
-
-async def test_a_hash_after_the_code_ends_it_even_when_looking_the_code_up_is_slow(
-        held: tuple[Rig, SteeredHasher]) -> None:
-    """The lookup between the code and the reply (one slow hash per case whose tag matches; the hashing
-    threads queued up behind other calls' in a burst) outlasts the window in which a '#' ends the entry.
-    The '#' came at once: it still ends the code, and the reply is heard whole."""
-    rig, _ = held
-    code = "27182818"
+async def replied_case(rig: Rig, code: str, *, same_tag: int = 0) -> int:
+    """A case with a caseworker's reply, reached with ``code``; ``same_tag`` newer cases share its 3-digit
+    tag (checked first, one slow hash each)."""
     key = rig.settings.key("case-code")
     reply = write_wav(rig.settings.data_dir / "replies" / f"reply-{code}.wav", 0.5, freq=660)
     decoy = casecode.hash_code("11111111")
@@ -341,19 +303,23 @@ async def test_a_hash_after_the_code_ends_it_even_when_looking_the_code_up_is_sl
         insert_recording(db, call_id=None, case_id=case_id, kind="reply", path=str(reply.relative_to(
             rig.settings.data_dir)), duration=0.5, size=reply.stat().st_size, sha256=None, state="stored",
             asterisk_name=None)
-        # Newer cases with the same 3-digit tag, checked first: ten slow hashes take well over the window
-        # (the flow's interdigit, 4 s, is 0.2 s on the wall at the rig's speed).
-        for _ in range(10):
+        for _ in range(same_tag):
             open_case(db, call_id=None, caller_ref=None, language="en", category="wages", workplace_code=None,
                       workplace_id=None, code_hash=decoy, code_tag=casecode.code_tag(key, code))
         return case_id
 
-    case_id = await rig.database.write(make)
+    return await rig.database.write(make)
+
+
+async def hears_the_whole_reply_after_code_and_hash(rig: Rig, code: str, case_id: int, *,
+                                                  slack: float | None = None) -> None:
+    """A follow-up caller keys ``code`` then '#' (as many phone systems teach): the code finds the case, and
+    the intro, the whole reply and the question are heard, with no "invalid input" for the '#'."""
     caller = await rig.dial()
     await rig.pick_language(caller, "en")
     await rig.menu(caller, "main_menu", "4")
     await rig.menu(caller, "followup_enter_code", code + "#")
-    await caller.wait_prompt("followup_add_message", slack=30)   # the lookup takes wall time, not media time
+    await caller.wait_prompt("followup_add_message", slack=slack)
     await caller.wait_prompt_finished()
     await caller.press("2")
     await caller.wait_hung_up()
@@ -362,6 +328,27 @@ async def test_a_hash_after_the_code_ends_it_even_when_looking_the_code_up_is_sl
     assert heard_after(caller, "followup_enter_code")[:3] == [
         "followup_message_intro", f"reply-{code}", "followup_add_message"]
     assert not any("invalid_input" in uri for uri in caller.heard)
+    attempts = await rig.database.query("select success from code_attempts where call_id = ?", [row["id"]])
+    assert attempts == [{"success": 1}]
+
+
+async def test_a_hash_after_the_eight_digit_code_ends_it_and_never_cuts_the_reply(
+        held: tuple[Rig, SteeredHasher]) -> None:
+    rig, _ = held
+    case_id = await replied_case(rig, "31415926")
+    await hears_the_whole_reply_after_code_and_hash(rig, "31415926", case_id)
+
+
+async def test_a_hash_after_the_code_ends_it_even_when_looking_the_code_up_is_slow(
+        held: tuple[Rig, SteeredHasher]) -> None:
+    """The lookup between the code and the reply (one slow hash per case whose tag matches; the hashing
+    threads queued up behind other calls' in a burst) outlasts the window in which a '#' ends the entry.
+    The '#' came at once: it still ends the code, and the reply is heard whole."""
+    rig, _ = held
+    # Ten slow hashes take well over the window (the flow's interdigit, 4 s, is 0.2 s on the wall here).
+    case_id = await replied_case(rig, "27182818", same_tag=10)
+    # The lookup takes wall time, not media time.
+    await hears_the_whole_reply_after_code_and_hash(rig, "27182818", case_id, slack=30)
 
 
 async def test_a_hash_after_a_full_workplace_code_ends_it_and_the_instructions_play(
