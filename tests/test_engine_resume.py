@@ -41,7 +41,7 @@ SPEED = 20.0
 # A caller's message, in media seconds: at SPEED a 2 s message lasts 100 ms on the wall, which a CPU stall of
 # this process on the shared machine (the engine hashing case codes meanwhile) could swallow whole.
 VOICE_S = 5.0
-INTERDIGIT_S = 30   # media seconds: 1.5 s on the wall (see flows_with_patient_keys)
+PATIENCE_S = 30   # media seconds: 1.5 s on the wall (see patient_flows)
 HERE = Path(__file__).resolve().parent
 
 
@@ -164,7 +164,7 @@ async def hotline(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hot
     await emulator.start()
     env = {
         "IVR_DATA_DIR": str(tmp / "var"), "IVR_SECRET_KEY": TEST_SECRET, "IVR_PROMPTS_DIR": str(REPO / "prompts"),
-        "IVR_FLOWS_DIR": str(flows_with_patient_keys(tmp / "callflows")), "IVR_MODELS_DIR": str(tmp / "models"),
+        "IVR_FLOWS_DIR": str(patient_flows(tmp / "callflows")), "IVR_MODELS_DIR": str(tmp / "models"),
         "IVR_ARI_URL": emulator.url, "IVR_ARI_USER": ARI_USER, "IVR_ARI_PASSWORD": ARI_PASSWORD,
         "IVR_LANGUAGES": "en,th",
     }
@@ -191,18 +191,22 @@ async def hotline(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Hot
         database.close()
 
 
-def flows_with_patient_keys(into: Path) -> Path:
-    """The shipped flows, waiting ``INTERDIGIT_S`` between a caller's keys instead of 4 s.
+def patient_flows(into: Path) -> Path:
+    """The shipped flows, waiting ``PATIENCE_S`` media seconds where they wait 4 s between a caller's keys
+    and 6 s of silence before a message ends.
 
-    At SPEED 4 media seconds are 0.2 s on the wall, and a stall of this process or the engine's that long
-    (the 2-core machine running other test workers) would split an 8-digit case code in two. No entry here
-    ends on a pause: each is cut by its last key or '#', so the longer wait costs nothing."""
+    At SPEED those are 0.2 and 0.3 s on the wall, and a stall of this process or the engine's that long
+    (the 2-core machine running other test workers) would split an 8-digit case code in two, or end a
+    message as empty before the scripted caller (who speaks once it sees the recording start) begins. No
+    entry or message here ends on a pause: each is cut by its last key or '#', so the longer waits cost
+    nothing."""
     into.mkdir(parents=True)
     for source in (REPO / "callflows").iterdir():
         text = source.read_text()
         if source.suffix == ".yaml":
-            assert "\ndefaults:\n" in text and "interdigit" not in text, source
-            text = text.replace("\ndefaults:\n", f"\ndefaults:\n  interdigit: {INTERDIGIT_S}\n", 1)
+            assert "\ndefaults:\n" in text and "interdigit" not in text and "max_silence: 6," in text, source
+            text = text.replace("\ndefaults:\n", f"\ndefaults:\n  interdigit: {PATIENCE_S}\n", 1)
+            text = text.replace("max_silence: 6,", f"max_silence: {PATIENCE_S},")
         (into / source.name).write_text(text)
     return into
 

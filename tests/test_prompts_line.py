@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from conftest import REPO
-from engine_rig import SPEED, Rig, running_rig
+from engine_rig import SPEED, Rig, running_rig, write_wav
 
 from ivr.asterisk.render import Deployment, Trunk, render
 from ivr.db.writer import Database
@@ -62,9 +62,12 @@ async def test_a_take_recorded_by_phone_becomes_a_draft(line: tuple[Rig, PromptL
     await caller.wait_prompt("_line/line_current")
     await caller.wait_prompt("th/main_menu")                       # what callers hear now
     await caller.wait_prompt("_line/line_record")
-    await caller.wait_recording()
-    await caller.speak(rig.voice)
+    # Talking from the instructions on, through the beep: the line's 4 s of silence are 0.2 s on the wall at
+    # SPEED, and a stall that long before the speaker began would end the take empty.
+    speech = await caller.speak_through_beep(write_wav(rig.voice.with_name("long.wav"), 60.0, freq=300,
+                                                       amplitude=12000))
     await caller.press("#")
+    await caller.stop_speaking(speech)
     await caller.wait_prompt("recording:")                         # the take, played back
     await caller.wait_prompt("_line/line_review")
     await caller.press("1")
