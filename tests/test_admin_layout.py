@@ -182,6 +182,52 @@ async def _prompts_list_is_short(page: Any, url: str) -> list[str]:
     return problems
 
 
+# On a phone, in Burmese (the longest words): the header stays short and shows the current page's link
+# (the admin's menu filled half the screen, and /oncall's link was off it); the queue starts with its
+# search box, its filters folded (they filled the first screen), and each case shows its problem, state
+# and assignee without scrolling sideways. On a laptop the filters are open.
+PHONE = """() => {
+  const vw = document.documentElement.clientWidth;
+  const box = s => { const el = document.querySelector(s); return el ? el.getBoundingClientRect() : null; };
+  const here = box('.top nav a[aria-current]');
+  const out = {header: box('header.top').height, here: !!here && here.left >= 0 && here.right <= vw};
+  const q = box('form[action="/cases"] input[name=q]');
+  if (q) {
+    out.search_top = q.top + window.scrollY;
+    out.filters_open = document.querySelector('details.more-filters').open;
+    const row = document.querySelector('#queue tr[data-id]');
+    out.cells_off_screen = [...row.querySelectorAll('td')].filter(
+      td => { const r = td.getBoundingClientRect(); return r.width > 0 && r.right > vw; }).length;
+  }
+  return out;
+}"""
+PHONE_PAGES = {"cw_my": "/cases", "admin": "/oncall"}
+
+
+async def _on_a_phone(page: Any, url: str) -> list[str]:
+    problems = []
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(url)
+    await page.evaluate(FONTS_LOADED)
+    found = await page.evaluate(PHONE)
+    if found["header"] > 844 / 4:
+        problems.append(f"{url} at 390 px: the header is {found['header']:.0f} px tall")
+    if not found["here"]:
+        problems.append(f"{url} at 390 px: the menu's link to this page is off the screen")
+    if "search_top" in found:
+        if found["search_top"] > 844 / 2:
+            problems.append(f"{url} at 390 px: the search box starts {found['search_top']:.0f} px down")
+        if found["filters_open"]:
+            problems.append(f"{url} at 390 px: the filters are open before any is used")
+        if found["cells_off_screen"]:
+            problems.append(f"{url} at 390 px: {found['cells_off_screen']} of a case's cells are off the screen")
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        await page.goto(url)
+        if not (await page.evaluate(PHONE))["filters_open"]:
+            problems.append(f"{url} at 1280 px: the filters are folded away")
+    return problems
+
+
 async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: Database,
                                                   web_settings: Settings, users: dict[str, int],
                                                   tmp_path: Path) -> None:
@@ -218,6 +264,8 @@ async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: D
                     if await page.evaluate("document.documentElement.lang") != UI_LANGUAGE_OF.get(username, "en"):
                         problems.append(f"{name}: not in {username}'s language")
                     seen += 1
+                if username in PHONE_PAGES:
+                    problems += await _on_a_phone(page, server.url + PHONE_PAGES[username])
                 if "/prompts" in paths:
                     problems += await _prompts_list_is_short(page, server.url)
                 await page.close()

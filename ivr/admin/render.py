@@ -119,7 +119,12 @@ def words(context: jinja2.runtime.Context, message: Words) -> str:
 
 def ui_language(request: web.Request) -> str:
     user = request.get(USER)
-    return user.ui_language if user is not None else i18n.best(request.headers.get("Accept-Language", ""))
+    if user is not None:
+        return user.ui_language
+    # Before signing in, a language chosen on the sign-in page (?lang=) beats the browser's: an office
+    # laptop set to English is often shared by caseworkers who read Thai or Burmese first.
+    chosen = request.query.get("lang", "")
+    return chosen if chosen in i18n.UI_LANGUAGES else i18n.best(request.headers.get("Accept-Language", ""))
 
 
 @jinja2.pass_context
