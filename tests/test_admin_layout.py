@@ -182,7 +182,7 @@ async def _prompts_list_is_short(page: Any, url: str) -> list[str]:
     return problems
 
 
-# On a phone, in Burmese (the longest words): the header stays short and shows the current page's link
+# On a phone, in Burmese or Thai: the header stays short and shows the current page's link
 # (the admin's menu filled half the screen, and /oncall's link was off it); the queue starts with its
 # search box, its filters folded (they filled the first screen), and each case shows its problem, state
 # and assignee without scrolling sideways. On a laptop the filters are open.
@@ -191,6 +191,10 @@ PHONE = """() => {
   const box = s => { const el = document.querySelector(s); return el ? el.getBoundingClientRect() : null; };
   const here = box('.top nav a[aria-current]');
   const out = {header: box('header.top').height, here: !!here && here.left >= 0 && here.right <= vw};
+  const cards = [...document.querySelectorAll('.cards > .card')].map(c => c.getBoundingClientRect());
+  if (cards.length) {
+    out.cards = Math.max(...cards.map(r => r.bottom)) - Math.min(...cards.map(r => r.top));
+  }
   const q = box('form[action="/cases"] input[name=q]');
   if (q) {
     out.search_top = q.top + window.scrollY;
@@ -201,7 +205,7 @@ PHONE = """() => {
   }
   return out;
 }"""
-PHONE_PAGES = {"cw_my": "/cases", "admin": "/oncall"}
+PHONE_PAGES = {"cw_my": "/cases", "admin": "/oncall", "super": "/dashboard"}
 
 
 async def _on_a_phone(page: Any, url: str) -> list[str]:
@@ -214,6 +218,8 @@ async def _on_a_phone(page: Any, url: str) -> list[str]:
         problems.append(f"{url} at 390 px: the header is {found['header']:.0f} px tall")
     if not found["here"]:
         problems.append(f"{url} at 390 px: the menu's link to this page is off the screen")
+    if found.get("cards", 0) > 844 / 3:  # the dashboard's live figures: one card a screen hid the charts
+        problems.append(f"{url} at 390 px: the live figures take {found['cards']:.0f} px")
     if "search_top" in found:
         if found["search_top"] > 844 / 2:
             problems.append(f"{url} at 390 px: the search box starts {found['search_top']:.0f} px down")
