@@ -184,8 +184,8 @@ async def _prompts_list_is_short(page: Any, url: str) -> list[str]:
 
 # On a phone, in Burmese or Thai: the header stays short and shows the current page's link
 # (the admin's menu filled half the screen, and /oncall's link was off it); the queue starts with its
-# search box, its filters folded (they filled the first screen), and each case shows its problem, state
-# and assignee without scrolling sideways. On a laptop the filters are open.
+# search box, its filters folded (they filled the first screen), and each case (or user) shows its problem,
+# state and assignee (or actions) without scrolling sideways. On a laptop the filters are open.
 PHONE = """() => {
   const vw = document.documentElement.clientWidth;
   const box = s => { const el = document.querySelector(s); return el ? el.getBoundingClientRect() : null; };
@@ -199,13 +199,15 @@ PHONE = """() => {
   if (q) {
     out.search_top = q.top + window.scrollY;
     out.filters_open = document.querySelector('details.more-filters').open;
-    const row = document.querySelector('#queue tr[data-id]');
+  }
+  const row = document.querySelector('#queue tr[data-id], #users tr:not(.head)');
+  if (row) {
     out.cells_off_screen = [...row.querySelectorAll('td')].filter(
       td => { const r = td.getBoundingClientRect(); return r.width > 0 && r.right > vw; }).length;
   }
   return out;
 }"""
-PHONE_PAGES = {"cw_my": "/cases", "admin": "/oncall", "super": "/dashboard"}
+PHONE_PAGES = {"cw_my": ("/cases",), "admin": ("/oncall", "/users"), "super": ("/dashboard",)}
 
 
 async def _on_a_phone(page: Any, url: str) -> list[str]:
@@ -220,13 +222,13 @@ async def _on_a_phone(page: Any, url: str) -> list[str]:
         problems.append(f"{url} at 390 px: the menu's link to this page is off the screen")
     if found.get("cards", 0) > 844 / 3:  # the dashboard's live figures: one card a screen hid the charts
         problems.append(f"{url} at 390 px: the live figures take {found['cards']:.0f} px")
+    if found.get("cells_off_screen"):
+        problems.append(f"{url} at 390 px: {found['cells_off_screen']} cells of a row are off the screen")
     if "search_top" in found:
         if found["search_top"] > 844 / 2:
             problems.append(f"{url} at 390 px: the search box starts {found['search_top']:.0f} px down")
         if found["filters_open"]:
             problems.append(f"{url} at 390 px: the filters are open before any is used")
-        if found["cells_off_screen"]:
-            problems.append(f"{url} at 390 px: {found['cells_off_screen']} of a case's cells are off the screen")
         await page.set_viewport_size({"width": 1280, "height": 800})
         await page.goto(url)
         if not (await page.evaluate(PHONE))["filters_open"]:
@@ -270,8 +272,8 @@ async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: D
                     if await page.evaluate("document.documentElement.lang") != UI_LANGUAGE_OF.get(username, "en"):
                         problems.append(f"{name}: not in {username}'s language")
                     seen += 1
-                if username in PHONE_PAGES:
-                    problems += await _on_a_phone(page, server.url + PHONE_PAGES[username])
+                for path in PHONE_PAGES.get(username, ()):
+                    problems += await _on_a_phone(page, server.url + path)
                 if "/prompts" in paths:
                     problems += await _prompts_list_is_short(page, server.url)
                 await page.close()
