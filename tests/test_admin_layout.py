@@ -195,6 +195,12 @@ PHONE = """() => {
   if (cards.length) {
     out.cards = Math.max(...cards.map(r => r.bottom)) - Math.min(...cards.map(r => r.top));
   }
+  const jump = document.querySelector('nav.jump');
+  if (jump) {  // the case page: shortcuts to its actions, history and notes in the first screen
+    const links = [...jump.querySelectorAll('a')];
+    out.jump = links.length > 0 && jump.getBoundingClientRect().bottom < 844 / 2 &&
+               links.every(a => document.querySelector(a.getAttribute('href')));
+  }
   const q = box('form[action="/cases"] input[name=q]');
   if (q) {
     out.search_top = q.top + window.scrollY;
@@ -207,7 +213,7 @@ PHONE = """() => {
   }
   return out;
 }"""
-PHONE_PAGES = {"cw_my": ("/cases",), "admin": ("/oncall", "/users"), "super": ("/dashboard",)}
+PHONE_PAGES = {"cw_my": ("/cases", "/cases/{case}"), "admin": ("/oncall", "/users"), "super": ("/dashboard",)}
 
 
 async def _on_a_phone(page: Any, url: str) -> list[str]:
@@ -222,6 +228,8 @@ async def _on_a_phone(page: Any, url: str) -> list[str]:
         problems.append(f"{url} at 390 px: the menu's link to this page is off the screen")
     if found.get("cards", 0) > 844 / 3:  # the dashboard's live figures: one card a screen hid the charts
         problems.append(f"{url} at 390 px: the live figures take {found['cards']:.0f} px")
+    if "/cases/" in url and not found.get("jump"):
+        problems.append(f"{url} at 390 px: no shortcuts to the case's actions, activity and notes near the top")
     if found.get("cells_off_screen"):
         problems.append(f"{url} at 390 px: {found['cells_off_screen']} cells of a row are off the screen")
     if "search_top" in found:
@@ -273,7 +281,7 @@ async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: D
                         problems.append(f"{name}: not in {username}'s language")
                     seen += 1
                 for path in PHONE_PAGES.get(username, ()):
-                    problems += await _on_a_phone(page, server.url + path)
+                    problems += await _on_a_phone(page, server.url + path.format(**seed))
                 if "/prompts" in paths:
                     problems += await _prompts_list_is_short(page, server.url)
                 await page.close()
