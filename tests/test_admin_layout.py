@@ -205,6 +205,8 @@ PHONE = """() => {
   if (q) {
     out.search_top = q.top + window.scrollY;
     out.filters_open = document.querySelector('details.more-filters').open;
+    const scroll = document.querySelector('#queue').parentElement;
+    out.cut = scroll.scrollWidth - scroll.clientWidth;
   }
   const row = document.querySelector('#queue tr[data-id], #users tr:not(.head)');
   if (row) {
@@ -239,8 +241,11 @@ async def _on_a_phone(page: Any, url: str) -> list[str]:
             problems.append(f"{url} at 390 px: the filters are open before any is used")
         await page.set_viewport_size({"width": 1280, "height": 800})
         await page.goto(url)
-        if not (await page.evaluate(PHONE))["filters_open"]:
+        wide = await page.evaluate(PHONE)
+        if not wide["filters_open"]:
             problems.append(f"{url} at 1280 px: the filters are folded away")
+        if wide["cut"]:
+            problems.append(f"{url} at 1280 px: the queue's last {wide['cut']} px are cut off (scroll to see them)")
     return problems
 
 
