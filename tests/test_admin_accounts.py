@@ -185,3 +185,20 @@ async def test_a_reset_lifts_the_sign_in_slow_down(client: Client, server: Admin
     await client.login("admin")
     await client.post("/users/cw_my/password")
     assert web_db.query_sync("select 1 from signin_failures where username = 'cw_my'") == []
+
+
+async def test_a_brand_account_is_tied_to_a_brand_by_its_name(client: Client, server: AdminServer,
+                                                               web_db: Database) -> None:
+    # The form asked the admin for the brand's internal number ("Brand number"), which no page shows.
+    web_db.write_sync(lambda db: db.execute("insert into brands (id, name, created_at) values (7, 'Acme', 'x')"))
+    web_db.write_sync(lambda db: db.execute("update users set ui_language = 'th' where username = 'admin'"))
+    await client.login("admin")
+    status, _ = await client.post("/users", {"username": "acme", "role": "brand", "brand_id": "7"})
+    assert status == 200
+    _, page = await client.get("/users")
+    assert 'name="brand_id" inputmode="numeric"' not in page
+    assert '<option value="7">Acme</option>' in page  # the new-user form offers brands by name
+    assert '<option value="7" selected>Acme</option>' in page  # acme's own edit form has it chosen
+    assert "ไม่มี (ไม่ใช่ผู้ใช้แบรนด์)" in page  # "None (not a brand user)", in the admin's Thai
+    row = re.search(r"<td>acme</td>\s*<td>(.*?)</td>", page, re.S)
+    assert row and "(Acme)" in row.group(1)  # the list says which brand

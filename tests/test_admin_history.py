@@ -65,3 +65,50 @@ async def test_case_history_and_audit_page(client: Client, web_db: Database, use
     await client.login("super")
     status, _ = await client.get("/audit")
     assert status == 403
+
+
+def _cells(page: str) -> list[list[str]]:
+    body = page.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)]
+
+
+async def test_audit_page_names_actions_and_changes_in_the_readers_language(
+        client: Client, web_db: Database, users: dict[str, int]) -> None:
+    # Admins read /audit in Thai: "signin" and "case.status" were shown as keys, and a status change as JSON.
+    case = await web_db.write(lambda db: insert_case(db, language="my"))
+    await client.login("super")
+    await client.post(f"/cases/{case}/status", {"status": "acknowledged", "version": 1})
+    await web_db.write(lambda db: db.execute("update users set ui_language = 'th' where username = 'admin'"))
+    await client.login("admin")
+    status, page = await client.get("/audit")
+    assert status == 200 and '<html lang="th">' in page
+    rows = {row[3]: row for row in _cells(page)}
+    assert "เข้าสู่ระบบ" in rows and "เปลี่ยนสถานะ" in rows  # "Signed in", "Status changed"
+    assert not [a for a in rows if re.fullmatch(r"[a-z_]+(\.[a-z_]+)*", a)], f"action keys shown: {list(rows)}"
+    assert rows["เปลี่ยนสถานะ"][5] == "สถานะ: ใหม่ → รับทราบแล้ว"  # "Status: New → Acknowledged", not JSON
+    assert rows["เข้าสู่ระบบ"][4] == "ผู้ใช้ super"  # "user super", not "user 3"
+    assert '<option value="case.status">เปลี่ยนสถานะ</option>' in page  # the filter names actions too
+
+
+def test_every_audited_action_has_a_name() -> None:
+    """Every action string the code records (in any module) is in history.AUDIT_ACTIONS, so /audit never
+    shows a bare key such as "prompt.stand_in" to an admin."""
+    import ast
+    from pathlib import Path
+
+    from ivr.admin.history import AUDIT_ACTIONS
+
+    action = re.compile(r"(signin|export)(\.[a-z_]+)*|(case|user|prompt|prompt_line|callback|alert|oncall|workplace|"
+                        r"supplier|remediation|brand|recording|reply|transcript|retention)(\.[a-z_]+)+")
+    root = Path(__file__).resolve().parents[1] / "ivr"
+    found = set()
+    for path in root.rglob("*.py"):
+        if path.name == "history.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and action.fullmatch(node.value):
+                found.add(node.value)
+    found -= {"case.html"}  # a template's name, not an action
+    assert {"signin", "case.status", "prompt.stand_in", "user.ui_language"} <= found  # the scan finds them
+    assert not found - set(AUDIT_ACTIONS), sorted(found - set(AUDIT_ACTIONS))

@@ -158,6 +158,23 @@ async def test_a_user_reads_the_ui_in_their_language(client: Client, users: dict
         await fresh.close()
 
 
+async def test_the_sign_in_page_offers_each_language_before_signing_in(client: Client) -> None:
+    # A shared office laptop set to English showed a Burmese reader only English, with no way to change it.
+    _, page = await client.get("/login?next=/cases/7", headers={"Accept-Language": "en-US,en;q=0.9"})
+    assert '<html lang="en">' in page
+    for code, name in UI_LANGUAGES.items():
+        assert f'<a href="/login?ui={code}&amp;next=%2Fcases%2F7" lang="{code}"' in page and f">{name}</a>" in page
+    _, page = await client.get("/login?ui=my", headers={"Accept-Language": "th"})
+    assert '<html lang="my">' in page and "<h1>ဝင်ရောက်ရန်</h1>" in page  # the choice beats the browser's
+    assert 'action="/login?ui=my"' in page
+    _, page = await client.get("/login?ui=xx", headers={"Accept-Language": "th"})
+    assert '<html lang="th">' in page  # an unknown choice: the browser's language
+    # A wrong password keeps the chosen language for the error.
+    status, page = await client.post("/login?ui=my", {"username": "cw_my", "password": "wrong"})
+    assert status in (400, 401, 403) and '<html lang="my">' in page
+    assert "အသုံးပြုသူအမည် သို့မဟုတ် စကားဝှက် မမှန်ပါ" in page  # "The username or password is not right"
+
+
 async def test_a_thai_caseworker_reads_the_case_page_and_dashboard_in_thai(
         client: Client, web_db: Database, web_settings: Settings, users: dict[str, int]) -> None:
     case = await web_db.write(lambda db: insert_reported_case(db, web_settings.data_dir, language="my"))

@@ -205,6 +205,73 @@ async def _key_page_leads_on(page: Any, url: str) -> list[str]:
     return problems
 
 
+# On a phone, in Burmese or Thai: the header stays short and shows the current page's link
+# (the admin's menu filled half the screen, and /oncall's link was off it); the queue starts with its
+# search box, its filters folded (they filled the first screen), and each case (or user) shows its problem,
+# state and assignee (or actions) without scrolling sideways. On a laptop the filters are open.
+PHONE = """() => {
+  const vw = document.documentElement.clientWidth;
+  const box = s => { const el = document.querySelector(s); return el ? el.getBoundingClientRect() : null; };
+  const here = box('.top nav a[aria-current]');
+  const out = {header: box('header.top').height, here: !!here && here.left >= 0 && here.right <= vw};
+  const cards = [...document.querySelectorAll('.cards > .card')].map(c => c.getBoundingClientRect());
+  if (cards.length) {
+    out.cards = Math.max(...cards.map(r => r.bottom)) - Math.min(...cards.map(r => r.top));
+  }
+  const jump = document.querySelector('nav.jump');
+  if (jump) {  // the case page: shortcuts to its actions, history and notes in the first screen
+    const links = [...jump.querySelectorAll('a')];
+    out.jump = links.length > 0 && jump.getBoundingClientRect().bottom < 844 / 2 &&
+               links.every(a => document.querySelector(a.getAttribute('href')));
+  }
+  const q = box('form[action="/cases"] input[name=q]');
+  if (q) {
+    out.search_top = q.top + window.scrollY;
+    out.filters_open = document.querySelector('details.more-filters').open;
+    const scroll = document.querySelector('#queue').parentElement;
+    out.cut = scroll.scrollWidth - scroll.clientWidth;
+  }
+  const row = document.querySelector('#queue tr[data-id], #users tr:not(.head)');
+  if (row) {
+    out.cells_off_screen = [...row.querySelectorAll('td')].filter(
+      td => { const r = td.getBoundingClientRect(); return r.width > 0 && r.right > vw; }).length;
+  }
+  return out;
+}"""
+PHONE_PAGES = {"cw_my": ("/cases", "/cases/{case}"), "admin": ("/oncall", "/users"), "super": ("/dashboard",)}
+
+
+async def _on_a_phone(page: Any, url: str) -> list[str]:
+    problems = []
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.goto(url)
+    await page.evaluate(FONTS_LOADED)
+    found = await page.evaluate(PHONE)
+    if found["header"] > 844 / 4:
+        problems.append(f"{url} at 390 px: the header is {found['header']:.0f} px tall")
+    if not found["here"]:
+        problems.append(f"{url} at 390 px: the menu's link to this page is off the screen")
+    if found.get("cards", 0) > 844 / 3:  # the dashboard's live figures: one card a screen hid the charts
+        problems.append(f"{url} at 390 px: the live figures take {found['cards']:.0f} px")
+    if "/cases/" in url and not found.get("jump"):
+        problems.append(f"{url} at 390 px: no shortcuts to the case's actions, activity and notes near the top")
+    if found.get("cells_off_screen"):
+        problems.append(f"{url} at 390 px: {found['cells_off_screen']} cells of a row are off the screen")
+    if "search_top" in found:
+        if found["search_top"] > 844 / 2:
+            problems.append(f"{url} at 390 px: the search box starts {found['search_top']:.0f} px down")
+        if found["filters_open"]:
+            problems.append(f"{url} at 390 px: the filters are open before any is used")
+        await page.set_viewport_size({"width": 1280, "height": 800})
+        await page.goto(url)
+        wide = await page.evaluate(PHONE)
+        if not wide["filters_open"]:
+            problems.append(f"{url} at 1280 px: the filters are folded away")
+        if wide["cut"]:
+            problems.append(f"{url} at 1280 px: the queue's last {wide['cut']} px are cut off (scroll to see them)")
+    return problems
+
+
 async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: Database,
                                                   web_settings: Settings, users: dict[str, int],
                                                   tmp_path: Path) -> None:
@@ -241,6 +308,8 @@ async def test_every_page_fits_phones_and_laptops(server: AdminServer, web_db: D
                     if await page.evaluate("document.documentElement.lang") != UI_LANGUAGE_OF.get(username, "en"):
                         problems.append(f"{name}: not in {username}'s language")
                     seen += 1
+                for path in PHONE_PAGES.get(username, ()):
+                    problems += await _on_a_phone(page, server.url + path.format(**seed))
                 if "/prompts" in paths:
                     problems += await _prompts_list_is_short(page, server.url)
                     problems += await _key_page_leads_on(page, server.url)

@@ -176,3 +176,19 @@ async def test_pdfs_embed_the_served_fonts() -> None:
     data = await pdf.html_to_pdf(html.replace("</head>", f"<style>{fonts.stylesheet(files=True)}</style></head>"))
     names = set(re.findall(rb"/FontName\s*/[A-Z]{6}\+([A-Za-z-]+)", data))
     assert {b"NotoSansThai-Regular", b"NotoSansMyanmar-Regular"} <= names, names
+
+
+async def test_the_search_box_comes_first_and_filters_fold_until_used(client: Client, web_db: Database) -> None:
+    # The queue's search box sat below eleven filters (a phone's whole screen) and, on a laptop, alone at
+    # the bottom left of an empty box. It is first now, with its own button; the filters fold under it.
+    await web_db.write(lambda db: db.execute("update users set ui_language = 'th' where username = 'cw_my'"))
+    await client.login("cw_my")
+    _, page = await client.get("/cases")
+    form = page.split('<form method="get" action="/cases"', 1)[1].split("</form>", 1)[0]
+    assert form.index('name="q"') < form.index("<details") < form.index('name="status"')
+    assert '<button class="primary">ค้นหา</button>' in form.split("<details", 1)[0]  # "Search"
+    assert '<details class="more-filters">' in form  # folded: no filter in use
+    assert "ตัวกรองและการเรียงลำดับ</summary>" in form  # "Filters and order"
+    # The defaults sent back by the form are not "in use"; a language and the emergencies are.
+    _, page = await client.get("/cases?q=&status=open&sort=priority&language=my&emergency=1")
+    assert '<details class="more-filters" open>' in page and "(ใช้อยู่ 2)" in page  # "(2 in use)"

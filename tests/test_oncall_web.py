@@ -109,3 +109,21 @@ async def test_dashboard_shows_emergencies_not_taken_and_the_oldest_age(client: 
     status, text = await client.get("/dashboard")
     assert status == 200 and '<p class="big" id="emergency-waiting">2</p>' in text
     assert "the oldest waiting 12 minutes" in text
+
+
+async def test_a_burmese_admin_reads_the_rotas_problems_in_burmese(client: Client, web_db: Database) -> None:
+    # The page showed `ivr check`'s English line ("oncall: the on-call rota has nobody ... `ivr oncall add`")
+    # to an admin reading Burmese, and its menu link said "On call" in English.
+    await web_db.write(lambda db: db.execute("update users set ui_language = 'my' where username = 'admin'"))
+    await client.login("admin")
+    status, page = await client.get("/oncall")
+    assert status == 200 and '<html lang="my">' in page
+    assert '<a href="/oncall" aria-current="page">တာဝန်ကျ အလှည့်စာရင်း</a>' in page  # "On-call rota"
+    assert "oncall:" not in page and "ivr oncall add" not in page and "On call" not in page
+    assert "တာဝန်ကျ အလှည့်စာရင်းတွင် မည်သူမျှ မရှိပါ" in page  # "Nobody is on the rota"
+    assert '<table class="rota">' not in page  # the alert says it; no empty table beside it
+    await web_db.write(lambda db: rota.add(db, rota.parse("Mai", "+66812345678"), actor="test"))
+    _, page = await client.get("/oncall")
+    assert "Mai တွင် ဖုန်းနံပါတ် ရှိသော်လည်း" in page and "IVR_ONCALL_TRUNK" in page  # no trunk to ring numbers
+    # A wide rota scrolls in its own box: its headings are never squeezed to a letter a line on a phone.
+    assert '<div class="scroll" tabindex="0"><table class="rota">' in page

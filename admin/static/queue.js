@@ -1,6 +1,9 @@
 // Keeps the case queue current without a reload: polls /cases/live every 5 s and swaps the rows.
 "use strict";
 (function () {
+  // The filters fold away on a phone only: a laptop has the room to show them.
+  var more = document.querySelector("details.more-filters");
+  if (more && window.matchMedia("(min-width: 601px)").matches) { more.open = true; }
   var table = document.getElementById("queue");
   if (!table) { return; }
   var rows = document.getElementById("queue-rows");

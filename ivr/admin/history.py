@@ -65,6 +65,74 @@ ACTION_WORDS = {
 }
 
 
+# Every action the log records, as the admins' /audit page names it (its filter and its Action column);
+# an action missing here shows its key. tests/test_admin_history.py checks every recorded action is here.
+AUDIT_ACTIONS = {
+    "signin": N_("Signed in"),
+    "signin.failed": N_("Sign-in failed"),
+    "case.open": N_("Case opened"),
+    "case.followup": N_("Caller called again"),
+    "case.view": N_("Case viewed"),
+    "case.view.refused": N_("Case view refused"),
+    "case.search": N_("Cases searched"),
+    "case.status": N_("Status changed"),
+    "case.assign": N_("Assignment changed"),
+    "case.category": N_("Problem confirmed"),
+    "case.suggest": N_("Problems suggested"),
+    "case.workplace": N_("Workplace linked"),
+    "case.note": N_("Note added"),
+    "case.needs_transcript": N_("Needs a transcript by hand"),
+    "case.anonymise": N_("Caller forgotten"),
+    "transcript.edit": N_("Transcript or translation saved"),
+    "reply.save": N_("Reply recorded"),
+    "recording.play": N_("Recording played"),
+    "recording.download": N_("Recording downloaded"),
+    "callback.request": N_("Call-back asked for"),
+    "callback.reveal": N_("Call-back number revealed"),
+    "callback.reveal.denied": N_("Call-back number refused"),
+    "callback.done": N_("Call-back done"),
+    "alert.emergency": N_("Emergency alert"),
+    "alert.keywords": N_("Emergency from the caller's words"),
+    "oncall.escalation": N_("On-call staff alerted"),
+    "oncall.acknowledged": N_("On-call alert acknowledged"),
+    "oncall.add": N_("Added to the on-call rota"),
+    "oncall.edit": N_("On-call rota changed"),
+    "oncall.move": N_("On-call order changed"),
+    "oncall.remove": N_("Removed from the on-call rota"),
+    "prompt.submit": N_("Prompt recording submitted"),
+    "prompt.approve": N_("Prompt recording approved"),
+    "prompt.reject": N_("Prompt recording rejected"),
+    "prompt.replace": N_("Prompt recording replaced"),
+    "prompt.text": N_("Prompt text changed"),
+    "prompt.stand_in": N_("Stand-in language changed"),
+    "prompt_line.call": N_("Prompt line called"),
+    "prompt_line.pin_failed": N_("Prompt line: wrong PIN"),
+    "prompt_line.pin_locked": N_("Prompt line locked"),
+    "workplace.add": N_("Workplace added"),
+    "workplace.edit": N_("Workplace changed"),
+    "workplace.import": N_("Workplaces imported"),
+    "supplier.add": N_("Supplier added"),
+    "remediation.add": N_("Remediation added"),
+    "remediation.status": N_("Remediation status changed"),
+    "brand.report": N_("Brand report viewed"),
+    "export": N_("Exported"),
+    "retention.run": N_("Old data deleted (retention)"),
+    "user.create": N_("User created"),
+    "user.edit": N_("User changed"),
+    "user.deactivate": N_("User deactivated"),
+    "user.password": N_("Password reset"),
+    "user.password.set": N_("Password set"),
+    "user.approve": N_("Account approved"),
+    "user.refuse": N_("Account refused"),
+    "user.link": N_("Password link made"),
+    "user.ui_language": N_("Site language changed"),
+}
+
+
+def action_label(action: str, _: Callable[[str], str] = _untranslated) -> str:
+    return _(AUDIT_ACTIONS[action]) if action in AUDIT_ACTIONS else action
+
+
 def describe(action: str, detail: Mapping[str, Any], names: Mapping[int, str],
              _: Callable[[str], str] = _untranslated) -> str:
     """One line a person reads, e.g. "Status: New → Acknowledged", in the reader's language (``_``)."""
@@ -106,8 +174,22 @@ def describe(action: str, detail: Mapping[str, Any], names: Mapping[int, str],
     return _(ACTION_WORDS[action]) if action in ACTION_WORDS else action
 
 
-def _names(db: sqlite_utils.Database) -> dict[int, str]:
+def user_names(db: sqlite_utils.Database) -> dict[int, str]:
     return {int(r[0]): str(r[1]) for r in db.execute("select id, username from users").fetchall()}
+
+
+def shown_row(row: Mapping[str, Any], names: Mapping[int, str],
+              _: Callable[[str], str] = _untranslated) -> dict[str, Any]:
+    """A row of ``log_rows`` as /audit shows it: the action named in the reader's language, a case's
+    change in words ("Status: New → Acknowledged"), and the raw details only where there are no words."""
+    action, detail = str(row["action"]), json.loads(row["detail"] or "{}")
+    words = describe(action, detail, names, _) if action in CASE_ACTIONS and row["object_type"] == "case" else ""
+    if words == _(AUDIT_ACTIONS.get(action, "")):
+        words = ""   # the same words twice say nothing more
+    who = row["username"]
+    return {**row, "label": action_label(action, _),
+            "who": _(SYSTEM_WHO[who]) if who in SYSTEM_WHO else who or _("the hotline"),
+            "words": words, "raw": "" if words or row["detail"] in (None, "{}") else row["detail"]}
 
 
 def case_history(db: sqlite_utils.Database, case_id: int, limit: int = 200,
@@ -117,7 +199,7 @@ def case_history(db: sqlite_utils.Database, case_id: int, limit: int = 200,
     rows = db.execute(
         f"select at, username, action, detail from audit_log where object_type = 'case' and object_id = ? "
         f"and action in ({marks}) order by id desc limit ?", [str(case_id), *CASE_ACTIONS, limit]).fetchall()
-    names = _names(db)
+    names = user_names(db)
     return [{"at": at, "who": _(SYSTEM_WHO[username]) if username in SYSTEM_WHO else username or _("the hotline"),
              "action": action,
              "text": describe(action, json.loads(detail or "{}"), names, _)} for at, username, action, detail in rows]

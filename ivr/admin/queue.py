@@ -47,6 +47,15 @@ class QueueFilter:
     page: int = 1
     raw: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def narrowed(self) -> int:
+        """How many filters (not the search words, the order or the page) differ from the defaults: the
+        queue page opens its filters when some are in use, so nobody wonders why cases are missing."""
+        default = QueueFilter()
+        names = ("status", "language", "category", "priority", "workplace", "date_from", "date_to", "assignee",
+                 "emergency")
+        return sum(getattr(self, n) != getattr(default, n) for n in names)
+
     def query_string(self, **changes: Any) -> str:
         """The filter as a query string, e.g. for the next page's link."""
         from urllib.parse import urlencode

@@ -128,6 +128,9 @@ def ui_language(request: web.Request) -> str:
     user = request.get(USER)
     if user is not None:
         return user.ui_language
+    # Before signing in, a language named in the address (the sign-in page's choice, or the one just used
+    # before signing out) beats the browser's: an office laptop set to English is often shared by
+    # caseworkers who read Thai or Burmese first.
     named = request.query.get(UI_PARAMETER, "")
     return named if named in i18n.UI_LANGUAGES else i18n.best(request.headers.get("Accept-Language", ""))
 

@@ -19,8 +19,8 @@ from ivr.admin.keys import CASE_PANELS, DATABASE, NAV_LINKS, SETTINGS, NavLink
 from ivr.admin.render import render, shown
 from ivr.admin.views.case import visible_case
 from ivr.oncall import rota, store
-from ivr.oncall.check import rota_problems
 from ivr.oncall.rota import RotaError
+from ivr.settings import Settings
 from ivr.words import N_, Words
 
 log = logging.getLogger(__name__)
@@ -38,13 +38,24 @@ def _staff_id(request: web.Request) -> int:
     return int(raw)
 
 
+def rota_gaps(staff: list[rota.Staff], settings: Settings) -> list[Words]:
+    """What `ivr check` says of the rota (ivr.oncall.check.rota_problems), in words for the admin reading
+    this page in their own language, who can fix it here rather than with a command."""
+    if not [s for s in staff if s.active]:
+        return [Words(N_("Nobody is on the rota, so an emergency call rings no phone. Add someone below."))]
+    return [Words(N_("%(name)s has a phone number, but the hotline has no line to ring numbers on "
+                     "(IVR_ONCALL_TRUNK is not set), so they cannot be rung."), name=s.name)
+            for s in staff if s.active and s.is_number and not settings.oncall_trunk]
+
+
 async def _rota_page(request: web.Request, *, error: Words | None = None, form: dict[str, str] | None = None,
                      edit_id: int | None = None, status: int = 200) -> web.Response:
     staff = await request.app[DATABASE].read(lambda db: rota.list_staff(db, active_only=True))
     return render(request, "oncall/rota.html", {
         "staff": staff, "error": shown(request, error) if error else "", "form": form or {f: "" for f in FIELDS},
         "edit_id": edit_id,
-        "problems": rota_problems(staff, request.app[SETTINGS]), "timezone": request.app[SETTINGS].timezone,
+        "problems": [shown(request, w) for w in rota_gaps(staff, request.app[SETTINGS])],
+        "timezone": request.app[SETTINGS].timezone,
     }, status=status)
 
 
@@ -146,7 +157,7 @@ async def panel(request: web.Request, case: dict[str, Any]) -> dict[str, Any] | 
 
 def setup(app: web.Application) -> None:
     app[CASE_PANELS].append((PANEL_TEMPLATE, panel))
-    app[NAV_LINKS].append(NavLink("On call", "/oncall", ROTA_ROLES))
+    app[NAV_LINKS].append(NavLink(N_("On-call rota"), "/oncall", ROTA_ROLES))
     app.router.add_get("/oncall", rota_page)
     app.router.add_post("/oncall", add)
     app.router.add_post(r"/oncall/{id}", save)

@@ -42,9 +42,13 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     problems = await database.read(lambda db: chain.verify(db))
     head = await database.read(chain.head)
     names = await database.read(history.actions)
+    users = await database.read(history.user_names)
+    _ = translator(request)
+    shown_rows = [history.shown_row(r, users, _) for r in rows[: history.PAGE_SIZE]]
     return render(request, "audit.html", {
-        "filter": f, "rows": rows[: history.PAGE_SIZE], "has_next": len(rows) > history.PAGE_SIZE,
-        "problems": problems, "head": head, "actions": names})
+        "filter": f, "rows": shown_rows, "has_next": len(rows) > history.PAGE_SIZE,
+        "problems": problems, "head": head, "users": users,
+        "actions": [(a, history.action_label(a, _)) for a in names]})
 
 
 def _cell(value: Any) -> Any:

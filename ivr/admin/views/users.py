@@ -45,8 +45,10 @@ async def _page(request: web.Request, *, error: Words | None = None, status: int
         "select id, username, role, pending_role, approved, languages, brand_id, active, last_login_at, created_at, "
         "password_hash = '' as no_password from users order by active desc, username"
     )
+    # Brand accounts are tied to a brand by its name here: admins were asked for its internal number.
+    brands = await request.app[DATABASE].query("select id, name from brands order by name")
     ctx = {"users": rows, "roles": ROLES, "error": shown(request, error) if error else "", "link": "", "link_for": "",
-           **extra}
+           "brands": brands, "brand_names": {b["id"]: b["name"] for b in brands}, **extra}
     return render(request, "users.html", ctx, status=status)
 
 
