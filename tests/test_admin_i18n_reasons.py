@@ -19,6 +19,7 @@ from prompts_helpers import run, silence, tone, web_deployment
 
 from ivr.admin.i18n import Translations
 from ivr.admin.passwords import HINTS, UNKNOWN_HINT, hints
+from ivr.admin.render import commands
 from ivr.admin.server import AdminServer
 from ivr.db.writer import Database
 from ivr.prompts.convert import AudioError
@@ -281,3 +282,12 @@ def test_every_zxcvbn_hint_is_marked_and_an_unknown_one_gets_the_general_hint() 
     thai = Translations().get("th")
     assert Joined(hints(feedback)).translate(thai.gettext) == \
         "ใช้รหัสผ่านที่ยาวขึ้น: คำที่ไม่ค่อยมีคนใช้หลายคำต่อกันจำง่ายและเดายาก หลีกเลี่ยงลำดับที่เรียงกัน"
+
+
+async def test_commands_in_messages_are_code_not_backticks(client: Client) -> None:
+    # "`ivr prompts build`" read as stray marks around a command in a Thai sentence.
+    await _in(client, "admin", "th")
+    status, page = await client.get("/prompts?lang=km")
+    assert status == 200
+    assert "<code>ivr prompts import</code>" in page and "`ivr" not in page
+    assert str(commands("<b>`ivr check`</b> & `x")) == "&lt;b&gt;<code>ivr check</code>&lt;/b&gt; &amp; `x"

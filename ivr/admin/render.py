@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 from aiohttp import web
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ivr.admin import i18n
 from ivr.admin.auth import CSRF_FIELD, csrf_token
@@ -86,6 +87,7 @@ def make_environment(translations: i18n.Translations | None = None) -> jinja2.En
     env.filters["age"] = age
     env.filters["duration"] = duration
     env.filters["words"] = words
+    env.filters["commands"] = commands
     return env
 
 
@@ -112,10 +114,20 @@ def shown(request: web.Request, message: Words | ShownError) -> str:
 
 
 @jinja2.pass_context
-def words(context: jinja2.runtime.Context, message: Words) -> str:
-    """``{{ reason|words }}``: words Python built (ivr.words), in the page's language."""
+def words(context: jinja2.runtime.Context, message: Words) -> Markup:
+    """``{{ reason|words }}``: words Python built (ivr.words), in the page's language, commands set as code."""
     catalog = _translations(context.environment).get(context.get("ui_language"))
-    return message.translate(catalog.gettext, catalog.ngettext)
+    return commands(message.translate(catalog.gettext, catalog.ngettext))
+
+
+_COMMAND = re.compile(r"`([^`\n]+)`")
+
+
+def commands(text: str) -> Markup:
+    """``{{ _("... `ivr prompts build` ...")|commands }}``: a command a message names in backticks (as the
+    command line prints it) shown as code, not with the backticks, which read as stray marks in Thai or
+    Burmese. The text is escaped first: only the backticks become markup."""
+    return Markup(_COMMAND.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(text))))
 
 
 UI_PARAMETER = "ui"   # /login?ui=th: a page before signing in, in the language of whoever just signed out
