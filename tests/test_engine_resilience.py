@@ -43,7 +43,8 @@ async def test_ari_outage_mid_call_keeps_the_call_going(rig: Rig) -> None:
     await rig.menu(caller, "main_menu", "2")
     # The caller talks through the beep (one who began only once the recording started could begin after
     # the flow's 6 s of silence, 0.3 s on the wall, on a loaded machine).
-    await caller.speak_through_beep(rig.voice, after=0.5)
+    speech = await caller.speak_through_beep(rig.voice, after=1.0)
+    await caller.stop_speaking(speech)   # silent from here: 6 media seconds on, the take ends
     connects = rig.engine.app.connects
     # The ARI connection drops while the caller speaks; their channel survives, and the recording
     # ends on silence while the engine cannot hear it (its RecordingFinished is lost).

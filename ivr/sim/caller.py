@@ -28,6 +28,8 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
+import wave
 from collections.abc import Callable
 from pathlib import Path, PurePath
 
@@ -54,6 +56,9 @@ SLACK_S = 5.0
 class CallerTimeout(AssertionError):
     """What a scripted caller waited for did not happen in time."""
 
+
+TALK_WALL_S = 30.0   # how long start_speaking talks, on the wall, unless stopped (see there)
+MEDIA_LIST_CHARS = 6000
 
 class ScriptedCaller:
     def __init__(self, hub: CallerHub, channel: dict[str, object]) -> None:
@@ -182,14 +187,22 @@ class ScriptedCaller:
             timeout, "end of our speech",
         )
 
-    async def start_speaking(self, wav: Path, *, repeat: int = 30) -> str:
-        """Start saying ``wav`` over and over (``repeat`` times) and return at once; see :meth:`stop_speaking`.
+    async def start_speaking(self, wav: Path, *, repeat: int | None = None) -> str:
+        """Start saying ``wav`` over and over and return at once; see :meth:`stop_speaking`.
 
         For a message spoken through the beep: a caller who starts only once RecordingStarted is seen
         races the recording's silence limit, since every wall second the test process stalls is
-        ``speed`` media seconds of silence on the line; one already talking cannot lose that race.
-        Returns the playback's id."""
-        return await self._play([_sound_uri(wav)] * repeat)
+        ``speed`` media seconds of silence on the line; one already talking cannot lose that race. By
+        default the talk lasts ``TALK_WALL_S`` on the wall at the hub's speed: it must outlast whatever
+        the hotline does before its beep (a case opened, a code looked up) on a loaded machine, or the
+        caller falls silent before the recording starts. Returns the playback's id."""
+        uri = _sound_uri(wav)
+        if repeat is None:
+            with contextlib.closing(wave.open(str(wav))) as w:
+                seconds = w.getnframes() / w.getframerate()
+            repeat = max(1, math.ceil(TALK_WALL_S * self.hub.speed / max(seconds, 0.1)))
+        # The media list travels in the request's address, which servers cap at 8 KB (aiohttp, Asterisk).
+        return await self._play([uri] * min(repeat, MEDIA_LIST_CHARS // (len(uri) + 1)))
 
     async def speak_through_beep(self, wav: Path, *, after: float = 2.0) -> str:
         """Start saying ``wav`` now, through the hotline's beep, and return ``after`` media seconds into its
