@@ -2,10 +2,10 @@
 """Every page, for every role, in real Chromium at a phone's 390×844 and a laptop's 1280×800.
 
 On each: the page itself never scrolls sideways (wide tables scroll in their own box), no text
-is under 11 px (chart text included, measured as drawn), controls are at least 44 px high, and
-axe-core (from npm, web/node_modules, injected into the page) finds no serious or critical
-violation. A screenshot of each is saved in the test's output folder (IVR_SCREENSHOTS=dir keeps
-copies). One browser, one server, one page per role.
+is under 11 px (chart text included, measured as drawn), controls are at least 44 px high (links in a
+table row or a list item 44 px each way), and axe-core (from npm, web/node_modules, injected into
+the page) finds no serious or critical violation. A screenshot of each is saved in the test's output
+folder (IVR_SCREENSHOTS=dir keeps copies). One browser, one server, one page per role.
 """
 
 from __future__ import annotations
@@ -69,6 +69,15 @@ MEASURE = """() => {
     const r = el.getBoundingClientRect();
     const what = (el.textContent || el.name).trim().slice(0, 30);
     if (r.height < 43.5) out.targets.push(`${el.tagName} ${r.height.toFixed(0)}px: ${what}`);
+  }
+  // Links in a table's rows and in a list's items (a row's "Edit · Cases", a brand's "cases · report")
+  // are what a thumb taps on a phone: each at least 44 px each way.
+  for (const el of document.querySelectorAll('main td a, main th a, main li a')) {
+    if (!shown(el)) continue;
+    const r = el.getBoundingClientRect();
+    if (r.height < 43.5 || r.width < 43.5) {
+      out.targets.push(`link ${r.width.toFixed(0)}×${r.height.toFixed(0)}px: ${el.textContent.trim().slice(0, 30)}`);
+    }
   }
   return out;
 }"""
