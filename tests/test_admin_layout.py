@@ -240,6 +240,10 @@ PHONE = """() => {
     const scroll = document.querySelector('#queue').parentElement;
     out.cut = scroll.scrollWidth - scroll.clientWidth;
   }
+  // The users list: a red "Deactivate" shows only once its own "Deactivate…" is opened, never beside
+  // "Reset password" where a thumb can hit it by mistake.
+  out.danger_shown = [...document.querySelectorAll('#users button.danger')].filter(
+    b => b.checkVisibility()).length;
   const row = document.querySelector('#queue tr[data-id], #users tr:not(.head)');
   if (row) {
     out.cells_off_screen = [...row.querySelectorAll('td')].filter(
@@ -264,6 +268,8 @@ async def _on_a_phone(page: Any, url: str) -> list[str]:
         problems.append(f"{url} at 390 px: the live figures take {found['cards']:.0f} px")
     if "/cases/" in url and not found.get("jump"):
         problems.append(f"{url} at 390 px: no shortcuts to the case's actions, activity and notes near the top")
+    if found["danger_shown"]:
+        problems.append(f"{url} at 390 px: {found['danger_shown']} Deactivate buttons show without being asked for")
     if found.get("cells_off_screen"):
         problems.append(f"{url} at 390 px: {found['cells_off_screen']} cells of a row are off the screen")
     if "search_top" in found:
