@@ -36,9 +36,15 @@ async def test_case_history_and_audit_page(client: Client, web_db: Database, use
     await client.post(f"/cases/{case}/assign", {"assignee": str(users["cw_my"]), "version": 2})
     _, page = await client.get(f"/cases/{case}")
     activity = _activity(page)
+    # Newest first and said so, in an unnumbered list: an <ol> numbered the latest change "1.".
+    panel = page.split('id="activity">', 1)[1].split("</section>", 1)[0]
+    assert "<ol" not in panel and '<ul class="history">' in panel and "Newest first." in activity
     assert "super: Assigned: nobody → cw_my" in activity
     assert "super: Status: New → Acknowledged" in activity
     assert activity.index("Assigned") < activity.index("Status")  # newest first
+    await web_db.write(lambda db: db.execute("update users set ui_language = 'th' where username = 'super'"))
+    _, page = await client.get(f"/cases/{case}")
+    assert "รายการล่าสุดอยู่ก่อน" in _activity(page)  # "Newest first.", in the reader's Thai
 
     await client.login("admin")
     status, page = await client.get("/audit")
