@@ -239,6 +239,11 @@ PHONE = """() => {
     out.filters_open = document.querySelector('details.more-filters').open;
     const scroll = document.querySelector('#queue').parentElement;
     out.cut = scroll.scrollWidth - scroll.clientWidth;
+    // Lines of text in each case's Problem cell (the 4th): it wrapped to three while Notes had room.
+    out.problem_lines = Math.max(0, ...[...document.querySelectorAll('#queue tr[data-id] td:nth-child(4)')].map(td => {
+      const range = document.createRange(); range.selectNodeContents(td);
+      return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+    }));
   }
   // The users list: a red "Deactivate" shows only once its own "Deactivate…" is opened, never beside
   // "Reset password" where a thumb can hit it by mistake.
@@ -282,6 +287,8 @@ async def _on_a_phone(page: Any, url: str) -> list[str]:
         wide = await page.evaluate(PHONE)
         if not wide["filters_open"]:
             problems.append(f"{url} at 1280 px: the filters are folded away")
+        if wide["problem_lines"] > 2:
+            problems.append(f"{url} at 1280 px: a case's problem wraps to {wide['problem_lines']} lines")
         if wide["cut"]:
             problems.append(f"{url} at 1280 px: the queue's last {wide['cut']} px are cut off (scroll to see them)")
     return problems
