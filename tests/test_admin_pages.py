@@ -204,3 +204,16 @@ def test_every_setting_has_a_label() -> None:
     from ivr.admin.setting_labels import LABELS
 
     assert set(Settings().masked()) <= set(LABELS), set(Settings().masked()) - set(LABELS)
+
+
+def test_the_style_sheet_has_no_stray_brace() -> None:
+    # A stray "}" after a media block made the browser drop the next rule (the dashboard cards' headings).
+    from pathlib import Path
+
+    css = re.sub(r"/\*.*?\*/", "", (Path(__file__).resolve().parents[1] / "admin/static/style.css").read_text(),
+                 flags=re.S)
+    depth = 0
+    for line_no, line in enumerate(css.splitlines(), 1):
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, f"style.css: a '}}' with nothing to close near line {line_no}"
+    assert depth == 0
