@@ -290,6 +290,7 @@ async def test_a_thai_reader_gets_the_report_and_registry_refusals_in_thai(
         assert '<text x="155" y="140" text-anchor="middle" class="month">มี.ค.</text>' in page
         assert f'<text x="155" y="160" text-anchor="middle" class="year">{year}</text>' in page
         assert ">03</text>" not in page
+        assert page.count("<div") == page.count("</div>")  # the chart closed one box more than it opened
         # A pooled workplace: the refusal, in Thai, names it.
         status, text = await c.get(f"/brand/{chain['acme']}?year={year}&workplace={SMALL}")
         assert status == 403 and f"Small Shop มีรายงานที่ยืนยันแล้วน้อยกว่า 5 รายการในปี {year}" in text
