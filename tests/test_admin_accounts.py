@@ -202,3 +202,36 @@ async def test_a_brand_account_is_tied_to_a_brand_by_its_name(client: Client, se
     assert "ไม่มี (ไม่ใช่ผู้ใช้แบรนด์)" in page  # "None (not a brand user)", in the admin's Thai
     row = re.search(r"<td>acme</td>\s*<td>(.*?)</td>", page, re.S)
     assert row and "(Acme)" in row.group(1)  # the list says which brand
+
+
+async def test_the_users_list_says_what_languages_mean_and_keeps_deactivate_apart(
+        client: Client, web_db: Database) -> None:
+    # An admin or brand account showed "all" under Languages, and the red "Deactivate" sat right beside
+    # "Reset password", one slip of a thumb away.
+    web_db.write_sync(lambda db: db.execute("insert into brands (id, name, created_at) values (7, 'Acme', 'x')"))
+    web_db.write_sync(lambda db: db.execute("update users set ui_language = 'my' where username = 'admin'"))
+    await client.login("admin")
+    status, _ = await client.post("/users", {"username": "acme", "role": "brand", "brand_id": "7"})
+    assert status == 200
+    _, page = await client.get("/users")
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr[^>]*>\s*<td>([a-z_]+)</td>(.*?)</tr>", page, re.S)}
+    assert set(rows) == {"cw_my", "cw_km", "super", "admin", "acme"}
+
+    def languages(username: str) -> str:
+        cell = re.search(r'<td data-label="ဘာသာစကားများ">(.*?)</td>', rows[username], re.S)
+        assert cell, rows[username]
+        return re.sub(r"<[^>]+>", "", cell.group(1)).strip()
+
+    assert languages("cw_my") == "မြန်မာ"  # a caseworker's own languages, by name
+    assert languages("super") == "ဘာသာစကား အားလုံး"  # "every language": supervisors see every case
+    for nobody in ("admin", "acme"):  # they see no cases: a dash and why, not "all"
+        assert languages(nobody) == "— (ကိစ္စများကို မမြင်ရ)", languages(nobody)
+    assert "အားလုံး" not in languages("admin")
+    # Deactivate is folded away after the Edit form, behind its own "Deactivate…" with what it does.
+    actions = rows["cw_km"]
+    reset, edit_ends = actions.index('/users/cw_km/password"'), actions.index("</details>")
+    zone = actions.index('<details class="danger-zone"><summary>ပိတ်ရန်…</summary>')
+    assert reset < edit_ends < zone < actions.index('/users/cw_km/deactivate"')
+    assert "cw_km သည် နောက်ထပ် ဝင်ရောက်၍ မရတော့ဘဲ" in actions
+    assert '<button class="danger">cw_km ကို ပိတ်ရန်</button>' in actions
+    assert "/users/admin/deactivate" not in page  # never yourself

@@ -7,6 +7,7 @@ import csv
 import io
 import re
 
+import sqlite_utils
 from admin_helpers import (  # noqa: F401
     Client,
     admin_template,
@@ -19,6 +20,10 @@ from admin_helpers import (  # noqa: F401
 )
 
 from ivr.db.writer import Database
+from ivr.oncall import rota
+from ivr.protection import audit
+from ivr.supply import codes, registry
+from ivr.supply.registry import Workplace
 
 
 def _activity(page: str) -> str:
@@ -36,9 +41,15 @@ async def test_case_history_and_audit_page(client: Client, web_db: Database, use
     await client.post(f"/cases/{case}/assign", {"assignee": str(users["cw_my"]), "version": 2})
     _, page = await client.get(f"/cases/{case}")
     activity = _activity(page)
+    # Newest first and said so, in an unnumbered list: an <ol> numbered the latest change "1.".
+    panel = page.split('id="activity">', 1)[1].split("</section>", 1)[0]
+    assert "<ol" not in panel and '<ul class="history">' in panel and "Newest first." in activity
     assert "super: Assigned: nobody → cw_my" in activity
     assert "super: Status: New → Acknowledged" in activity
     assert activity.index("Assigned") < activity.index("Status")  # newest first
+    await web_db.write(lambda db: db.execute("update users set ui_language = 'th' where username = 'super'"))
+    _, page = await client.get(f"/cases/{case}")
+    assert "รายการล่าสุดอยู่ก่อน" in _activity(page)  # "Newest first.", in the reader's Thai
 
     await client.login("admin")
     status, page = await client.get("/audit")
@@ -89,6 +100,33 @@ async def test_audit_page_names_actions_and_changes_in_the_readers_language(
     assert rows["เปลี่ยนสถานะ"][5] == "สถานะ: ใหม่ → รับทราบแล้ว"  # "Status: New → Acknowledged", not JSON
     assert rows["เข้าสู่ระบบ"][4] == "ผู้ใช้ super"  # "user super", not "user 3"
     assert '<option value="case.status">เปลี่ยนสถานะ</option>' in page  # the filter names actions too
+
+
+async def test_audit_names_what_each_row_is_about_in_the_readers_language(
+        client: Client, web_db: Database) -> None:
+    # "About" showed objects other than cases and users as stored: "brand 1", "oncall_staff 3".
+    def seed(db: sqlite_utils.Database) -> dict[str, int]:
+        supplier = registry.add_supplier(db, "Thread Co")
+        registry.save_workplace(db, Workplace(codes.make_code(10001), "Big Mill", "", "", "Thread Co", ("Acme",)))
+        brand = registry.brand_id(db, "Acme")
+        assert brand is not None
+        kept = rota.add(db, rota.Staff("Ko Aung", "PJSIP/aung"), actor="admin")
+        gone = rota.add(db, rota.Staff("Ma Hla", "PJSIP/hla"), actor="admin")
+        db.execute("delete from oncall_staff where id = ?", [gone])  # no name left to show
+        audit.append(db, action="brand.report", username="admin", object_type="brand", object_id=brand)
+        audit.append(db, action="supplier.add", username="admin", object_type="supplier", object_id=supplier)
+        audit.append(db, action="prompt.approve", username="admin", object_type="prompt", object_id="th/main_menu")
+        db.execute("update users set ui_language = 'th' where username = 'admin'")
+        return {"kept": kept, "gone": gone}
+
+    staff = await web_db.write(seed)
+    await client.login("admin")
+    _, page = await client.get("/audit")
+    about = [row[4] for row in _cells(page)]
+    for thai in ("แบรนด์ Acme", "ซัพพลายเออร์ Thread Co", "เจ้าหน้าที่เวร Ko Aung",
+                 f"เจ้าหน้าที่เวร #{staff['gone']}", "ข้อความเสียง main_menu (ไทย)", "ผู้ใช้ admin"):
+        assert thai in about, (thai, about)
+    assert not [a for a in about if re.search(r"\b(brand|supplier|oncall_staff|prompt) ", a)], about
 
 
 def test_every_audited_action_has_a_name() -> None:

@@ -2,10 +2,10 @@
 """Every page, for every role, in real Chromium at a phone's 390×844 and a laptop's 1280×800.
 
 On each: the page itself never scrolls sideways (wide tables scroll in their own box), no text
-is under 11 px (chart text included, measured as drawn), controls are at least 44 px high, and
-axe-core (from npm, web/node_modules, injected into the page) finds no serious or critical
-violation. A screenshot of each is saved in the test's output folder (IVR_SCREENSHOTS=dir keeps
-copies). One browser, one server, one page per role.
+is under 11 px (chart text included, measured as drawn), controls are at least 44 px high (links in a
+table row or a list item 44 px each way), and axe-core (from npm, web/node_modules, injected into
+the page) finds no serious or critical violation. A screenshot of each is saved in the test's output
+folder (IVR_SCREENSHOTS=dir keeps copies). One browser, one server, one page per role.
 """
 
 from __future__ import annotations
@@ -69,6 +69,15 @@ MEASURE = """() => {
     const r = el.getBoundingClientRect();
     const what = (el.textContent || el.name).trim().slice(0, 30);
     if (r.height < 43.5) out.targets.push(`${el.tagName} ${r.height.toFixed(0)}px: ${what}`);
+  }
+  // Links in a table's rows and in a list's items (a row's "Edit · Cases", a brand's "cases · report")
+  // are what a thumb taps on a phone: each at least 44 px each way.
+  for (const el of document.querySelectorAll('main td a, main th a, main li a')) {
+    if (!shown(el)) continue;
+    const r = el.getBoundingClientRect();
+    if (r.height < 43.5 || r.width < 43.5) {
+      out.targets.push(`link ${r.width.toFixed(0)}×${r.height.toFixed(0)}px: ${el.textContent.trim().slice(0, 30)}`);
+    }
   }
   return out;
 }"""
@@ -230,7 +239,16 @@ PHONE = """() => {
     out.filters_open = document.querySelector('details.more-filters').open;
     const scroll = document.querySelector('#queue').parentElement;
     out.cut = scroll.scrollWidth - scroll.clientWidth;
+    // Lines of text in each case's Problem cell (the 4th): it wrapped to three while Notes had room.
+    out.problem_lines = Math.max(0, ...[...document.querySelectorAll('#queue tr[data-id] td:nth-child(4)')].map(td => {
+      const range = document.createRange(); range.selectNodeContents(td);
+      return new Set([...range.getClientRects()].map(r => Math.round(r.top))).size;
+    }));
   }
+  // The users list: a red "Deactivate" shows only once its own "Deactivate…" is opened, never beside
+  // "Reset password" where a thumb can hit it by mistake.
+  out.danger_shown = [...document.querySelectorAll('#users button.danger')].filter(
+    b => b.checkVisibility()).length;
   const row = document.querySelector('#queue tr[data-id], #users tr:not(.head)');
   if (row) {
     out.cells_off_screen = [...row.querySelectorAll('td')].filter(
@@ -255,6 +273,8 @@ async def _on_a_phone(page: Any, url: str) -> list[str]:
         problems.append(f"{url} at 390 px: the live figures take {found['cards']:.0f} px")
     if "/cases/" in url and not found.get("jump"):
         problems.append(f"{url} at 390 px: no shortcuts to the case's actions, activity and notes near the top")
+    if found["danger_shown"]:
+        problems.append(f"{url} at 390 px: {found['danger_shown']} Deactivate buttons show without being asked for")
     if found.get("cells_off_screen"):
         problems.append(f"{url} at 390 px: {found['cells_off_screen']} cells of a row are off the screen")
     if "search_top" in found:
@@ -267,6 +287,8 @@ async def _on_a_phone(page: Any, url: str) -> list[str]:
         wide = await page.evaluate(PHONE)
         if not wide["filters_open"]:
             problems.append(f"{url} at 1280 px: the filters are folded away")
+        if wide["problem_lines"] > 2:
+            problems.append(f"{url} at 1280 px: a case's problem wraps to {wide['problem_lines']} lines")
         if wide["cut"]:
             problems.append(f"{url} at 1280 px: the queue's last {wide['cut']} px are cut off (scroll to see them)")
     return problems

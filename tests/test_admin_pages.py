@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -178,3 +179,41 @@ def test_call_counts_remember_settled_hours_and_read_recent_ones(web_db: Databas
     assert totals() == (3, 1, {"Khmer": 3})
     assert counts._settled_until <= stats._hour(now - stats.CallCounts.SETTLE)
     db.conn.close()
+
+
+async def test_settings_page_names_each_setting_in_the_readers_language(client: Client, web_db: Database) -> None:
+    # /settings showed raw names (retention_call_days) and, for a value not set, a blank or "(not set)".
+    web_db.write_sync(lambda db: db.execute("update users set ui_language = 'th' where username = 'admin'"))
+    await client.login("admin")
+    status, page = await client.get("/settings")
+    assert status == 200
+    rows = {m.group(2): (m.group(1), m.group(3)) for m in re.finditer(
+        r'<tr><td>([^<]*)<br><code class="setting-name">([a-z_]+)</code></td><td>(.*?)</td></tr>', page)}
+    assert set(rows) == set(Settings().masked())  # every setting, each under its label
+    assert rows["retention_call_days"][0] == "จำนวนวันที่เก็บบันทึกการโทร"  # "Days call records are kept"
+    assert rows["timezone"] == ("เขตเวลา", "Asia/Bangkok")
+    # One way to say "not set", in Thai, whether the value is empty text (smtp_host) or none (alert_ca_file).
+    for name in ("smtp_host", "alert_ca_file"):
+        assert rows[name][1] == '<span class="muted">ยังไม่ได้ตั้งค่า</span>', rows[name]
+    assert rows["cookie_secure"][1] in ("ใช่", "ไม่")  # yes or no, not True or False
+    assert not [n for n, (_, value) in rows.items() if value.strip() in ("", "(not set)")]
+    assert "(not set)" not in page
+
+
+def test_every_setting_has_a_label() -> None:
+    from ivr.admin.setting_labels import LABELS
+
+    assert set(Settings().masked()) <= set(LABELS), set(Settings().masked()) - set(LABELS)
+
+
+def test_the_style_sheet_has_no_stray_brace() -> None:
+    # A stray "}" after a media block made the browser drop the next rule (the dashboard cards' headings).
+    from pathlib import Path
+
+    css = re.sub(r"/\*.*?\*/", "", (Path(__file__).resolve().parents[1] / "admin/static/style.css").read_text(),
+                 flags=re.S)
+    depth = 0
+    for line_no, line in enumerate(css.splitlines(), 1):
+        depth += line.count("{") - line.count("}")
+        assert depth >= 0, f"style.css: a '}}' with nothing to close near line {line_no}"
+    assert depth == 0

@@ -103,6 +103,8 @@ async def test_brand_sees_only_its_own_aggregates(server: Served, chain: dict[st
         assert status == 403 and "hidden" in text
         status, text = await c.get(f"/brand/{chain['acme']}?year={year}&category=wages&month={year}-03")
         assert status == 200 and "12 report(s)" in text
+        assert '<text x="155" y="140" text-anchor="middle" class="month">Mar</text>' in page
+        assert f'<text x="155" y="160" text-anchor="middle" class="year">{year}</text>' in page
         status, _ = await c.get(f"/brand/{chain['acme']}?year=1999")
         assert status == 400
 
@@ -284,6 +286,11 @@ async def test_a_thai_reader_gets_the_report_and_registry_refusals_in_thai(
         for english in ("Reports by issue and month", "Other workplaces", "Median days", "Not yet resolved"):
             assert english not in page, english
         assert "Big Mill — Mae Sot" in page  # names stay as they are
+        # The chart's months say their year, in Thai: March over the year, not a bare "03".
+        assert '<text x="155" y="140" text-anchor="middle" class="month">มี.ค.</text>' in page
+        assert f'<text x="155" y="160" text-anchor="middle" class="year">{year}</text>' in page
+        assert ">03</text>" not in page
+        assert page.count("<div") == page.count("</div>")  # the chart closed one box more than it opened
         # A pooled workplace: the refusal, in Thai, names it.
         status, text = await c.get(f"/brand/{chain['acme']}?year={year}&workplace={SMALL}")
         assert status == 403 and f"Small Shop มีรายงานที่ยืนยันแล้วน้อยกว่า 5 รายการในปี {year}" in text

@@ -7,7 +7,7 @@ reads it: the case page's activity panel, and the filters, pages and CSV of ``/a
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -17,6 +17,7 @@ import sqlite_utils
 
 from ivr.admin.params import parse_int
 from ivr.cases import CATEGORIES, STATUS_LABELS
+from ivr.languages import LANGUAGES
 from ivr.words import N_, ShownError
 
 # The case's own history: changes, and the two moments that reveal something.
@@ -178,7 +179,73 @@ def user_names(db: sqlite_utils.Database) -> dict[int, str]:
     return {int(r[0]): str(r[1]) for r in db.execute("select id, username from users").fetchall()}
 
 
-def shown_row(row: Mapping[str, Any], names: Mapping[int, str],
+# What /audit's "About" column calls a logged object, in the reader's language: a named thing by its name,
+# else by its kind and number ("brand 1" and "oncall_staff 3" were shown as stored). For each kind: the
+# words with its name, the words with only its number, and the words when the row names no one object.
+NAMED_KINDS: dict[str, tuple[str, str, str]] = {
+    "user": (N_("user %(name)s"), N_("user %(id)s"), N_("an unknown user")),
+    "brand": (N_("brand %(name)s"), N_("brand #%(id)s"), N_("brands")),
+    "supplier": (N_("supplier %(name)s"), N_("supplier #%(id)s"), N_("suppliers")),
+    "workplace": (N_("workplace %(name)s"), N_("workplace #%(id)s"), N_("workplaces")),
+    "oncall_staff": (N_("on-call staff %(name)s"), N_("on-call staff #%(id)s"), N_("on-call staff")),
+}
+NAME_SQL = {
+    "user": "select id, username from users",
+    "brand": "select id, name from brands",
+    "supplier": "select id, name from suppliers",
+    "workplace": "select id, name || ' (' || code || ')' from workplaces",
+    "oncall_staff": "select id, name from oncall_staff",
+}
+OTHER_KINDS = {
+    "case": N_("case #%(id)s"),
+    "recording": N_("recording #%(id)s"),
+    "prompt_line": N_("the prompt phone line"),
+    "retention": N_("data retention"),
+    "audit_log": N_("the audit log"),
+    "workplaces": N_("the workplace list"),
+    "dashboard": N_("dashboard table %(id)s"),
+}
+
+
+def object_names(db: sqlite_utils.Database, rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, str]]:
+    """The names of the named objects ``rows`` are about, by kind and id (as stored: text)."""
+    out: dict[str, dict[str, str]] = {}
+    for kind, sql in NAME_SQL.items():
+        ids = sorted({str(r["object_id"]) for r in rows if r["object_type"] == kind and r["object_id"]})
+        if ids:
+            marks = ", ".join("?" for _ in ids)
+            found = db.execute(f"select * from ({sql}) where cast(id as text) in ({marks})", ids).fetchall()
+            out[kind] = {str(i): str(name) for i, name in found}
+    return out
+
+
+def about(kind: str | None, object_id: Any, names: Mapping[str, Mapping[str, str]],
+          _: Callable[[str], str] = _untranslated) -> str:
+    """What a log row is about, in words: "brand Acme", "case #12", "prompt main_menu (Thai)"."""
+    if not kind:
+        return ""
+    if kind in NAMED_KINDS:
+        named, numbered, none = NAMED_KINDS[kind]
+        if object_id in (None, ""):
+            return _(none)
+        name = names.get(kind, {}).get(str(object_id))
+        return _(named) % {"name": name} if name else _(numbered) % {"id": object_id}
+    if kind == "prompt" and "/" in str(object_id):
+        lang, key = str(object_id).split("/", 1)
+        return _("prompt %(key)s (%(language)s)") % {"key": key, "language": _language(lang, _)}
+    if kind == "language":
+        return _("the prompts in %(language)s") % {"language": _language(str(object_id), _)}
+    if kind in OTHER_KINDS and (object_id not in (None, "") or "%(id)s" not in OTHER_KINDS[kind]):
+        return _(OTHER_KINDS[kind]) % {"id": object_id}
+    return f"{kind} {object_id or ''}".strip()  # a kind this page does not know yet: as stored
+
+
+def _language(code: str, _: Callable[[str], str]) -> str:
+    lang = LANGUAGES.get(code)
+    return _(lang.english) if lang else code
+
+
+def shown_row(row: Mapping[str, Any], names: Mapping[int, str], objects: Mapping[str, Mapping[str, str]],
               _: Callable[[str], str] = _untranslated) -> dict[str, Any]:
     """A row of ``log_rows`` as /audit shows it: the action named in the reader's language, a case's
     change in words ("Status: New → Acknowledged"), and the raw details only where there are no words."""
@@ -189,6 +256,7 @@ def shown_row(row: Mapping[str, Any], names: Mapping[int, str],
     who = row["username"]
     return {**row, "label": action_label(action, _),
             "who": _(SYSTEM_WHO[who]) if who in SYSTEM_WHO else who or _("the hotline"),
+            "about": about(row["object_type"], row["object_id"], objects, _),
             "words": words, "raw": "" if words or row["detail"] in (None, "{}") else row["detail"]}
 
 

@@ -10,18 +10,19 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlite_utils
 from aiohttp import web
+from babel.dates import format_date
 
 from ivr.admin import audit, fonts
 from ivr.admin.auth import current_user, require_role
 from ivr.admin.i18n import http_error
 from ivr.admin.keys import DATABASE, NAV_LINKS, SETTINGS, NavLink, User
 from ivr.admin.params import parse_int
-from ivr.admin.render import render, render_text, translator
+from ivr.admin.render import render, render_text, translator, ui_language
 from ivr.cases import CATEGORIES
 from ivr.supply import codes, pdf, registry, report
 from ivr.supply.report import BrandReport, ReportRefused
@@ -115,10 +116,19 @@ async def brand_report(request: web.Request) -> web.StreamResponse:
     except ReportRefused as exc:
         raise http_error(web.HTTPForbidden, exc.words.text, **exc.words.fields) from None
     await _audit(request, user, "brand.report", rep)
-    return render(request, "supply/brand_report.html", _context(rep, translator(request), focus))
+    return render(request, "supply/brand_report.html",
+                  _context(rep, translator(request), ui_language(request), focus))
 
 
-def _context(rep: BrandReport, gettext: Callable[[str], str], focus: dict[str, Any] | None = None) -> dict[str, Any]:
+def month_label(month: str, language: str) -> tuple[str, str]:
+    """A report month (``2026-03``) as the chart names it in ``language``: its month and its year
+    (``มี.ค.``, ``2026``). A bare ``03`` under a bar did not say which year it was."""
+    day = date(int(month[:4]), int(month[5:7]), 1)
+    return format_date(day, "LLL", locale=language), format_date(day, "y", locale=language)
+
+
+def _context(rep: BrandReport, gettext: Callable[[str], str], language: str,
+             focus: dict[str, Any] | None = None) -> dict[str, Any]:
     """The report for its page or PDF, its own words in the reader's language (the CSV keeps English)."""
     def say(label: str) -> str:
         return report.translate(rep, label, gettext)
@@ -132,7 +142,8 @@ def _context(rep: BrandReport, gettext: Callable[[str], str], focus: dict[str, A
     trend = report.table_rows(rep.tables["category_month"])[-1][1][:-1]  # the totals row, without its total
     numbers = [int(v) for v in trend if v.isdigit()]
     peak = max(numbers, default=0) or 1
-    bars = [{"month": m, "value": v, "height": (int(v) * 100 // peak) if v.isdigit() else 0}
+    bars = [{"month": m, "label": month_label(m, language), "value": v,
+             "height": (int(v) * 100 // peak) if v.isdigit() else 0}
             for m, v in zip(rep.months, trend, strict=True)]
     return {"rep": rep, "tables": tables, "bars": bars, "hidden": report.HIDDEN,
             "facts": [(say(name), value) for name, value in rep.facts.items()],
@@ -152,7 +163,7 @@ async def brand_csv(request: web.Request) -> web.StreamResponse:
 @require_role(*REPORT_ROLES)
 async def brand_pdf(request: web.Request) -> web.StreamResponse:
     user, rep = await _requested(request)
-    html = render_text(request, "supply/brand_print.html", _context(rep, translator(request)))
+    html = render_text(request, "supply/brand_print.html", _context(rep, translator(request), ui_language(request)))
     # Chromium embeds the fonts a PDF uses: give it the Myanmar, Khmer, Lao and Thai ones from disk.
     html = html.replace("</head>", f"<style>{fonts.stylesheet(files=True)}</style></head>", 1)
     try:

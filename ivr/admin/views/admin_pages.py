@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from ivr.admin import setting_labels
 from ivr.admin.auth import require_role
 from ivr.admin.keys import SETTINGS
-from ivr.admin.render import render
+from ivr.admin.render import render, translator
 
 
 @require_role("admin")
 async def settings_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "settings.html", {"values": request.app[SETTINGS].masked()})
+    return render(request, "settings.html",
+                  {"rows": setting_labels.shown(request.app[SETTINGS], translator(request))})
 
 
 @require_role("admin")

@@ -43,11 +43,13 @@ async def audit_page(request: web.Request) -> web.StreamResponse:
     head = await database.read(chain.head)
     names = await database.read(history.actions)
     users = await database.read(history.user_names)
+    page_rows = rows[: history.PAGE_SIZE]
+    objects = await database.read(lambda db: history.object_names(db, page_rows))
     _ = translator(request)
-    shown_rows = [history.shown_row(r, users, _) for r in rows[: history.PAGE_SIZE]]
+    shown_rows = [history.shown_row(r, users, objects, _) for r in page_rows]
     return render(request, "audit.html", {
         "filter": f, "rows": shown_rows, "has_next": len(rows) > history.PAGE_SIZE,
-        "problems": problems, "head": head, "users": users,
+        "problems": problems, "head": head,
         "actions": [(a, history.action_label(a, _)) for a in names]})
 
 
