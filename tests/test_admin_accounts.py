@@ -187,15 +187,22 @@ async def test_a_reset_lifts_the_sign_in_slow_down(client: Client, server: Admin
     assert web_db.query_sync("select 1 from signin_failures where username = 'cw_my'") == []
 
 
-async def test_a_brand_account_is_tied_to_a_brand_by_its_name(client: Client, server: AdminServer,
-                                                               web_db: Database) -> None:
-    # The form asked the admin for the brand's internal number ("Brand number"), which no page shows.
+async def users_with_a_brand_account(client: Client, web_db: Database, language: str) -> str:
+    """/users read by the admin in ``language``, once the admin has made "acme", the brand Acme's account."""
     web_db.write_sync(lambda db: db.execute("insert into brands (id, name, created_at) values (7, 'Acme', 'x')"))
-    web_db.write_sync(lambda db: db.execute("update users set ui_language = 'th' where username = 'admin'"))
+    web_db.write_sync(lambda db: db.execute("update users set ui_language = ? where username = 'admin'",
+                                            [language]))
     await client.login("admin")
     status, _ = await client.post("/users", {"username": "acme", "role": "brand", "brand_id": "7"})
     assert status == 200
     _, page = await client.get("/users")
+    return page
+
+
+async def test_a_brand_account_is_tied_to_a_brand_by_its_name(client: Client, server: AdminServer,
+                                                               web_db: Database) -> None:
+    # The form asked the admin for the brand's internal number ("Brand number"), which no page shows.
+    page = await users_with_a_brand_account(client, web_db, "th")
     assert 'name="brand_id" inputmode="numeric"' not in page
     assert '<option value="7">Acme</option>' in page  # the new-user form offers brands by name
     assert '<option value="7" selected>Acme</option>' in page  # acme's own edit form has it chosen
@@ -208,12 +215,7 @@ async def test_the_users_list_says_what_languages_mean_and_keeps_deactivate_apar
         client: Client, web_db: Database) -> None:
     # An admin or brand account showed "all" under Languages, and the red "Deactivate" sat right beside
     # "Reset password", one slip of a thumb away.
-    web_db.write_sync(lambda db: db.execute("insert into brands (id, name, created_at) values (7, 'Acme', 'x')"))
-    web_db.write_sync(lambda db: db.execute("update users set ui_language = 'my' where username = 'admin'"))
-    await client.login("admin")
-    status, _ = await client.post("/users", {"username": "acme", "role": "brand", "brand_id": "7"})
-    assert status == 200
-    _, page = await client.get("/users")
+    page = await users_with_a_brand_account(client, web_db, "my")
     rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr[^>]*>\s*<td>([a-z_]+)</td>(.*?)</tr>", page, re.S)}
     assert set(rows) == {"cw_my", "cw_km", "super", "admin", "acme"}
 
