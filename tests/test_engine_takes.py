@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 from engine_rig import running_rig, write_wav
 
@@ -29,12 +31,15 @@ def test_storing_never_replaces_a_file_a_row_points_to(tmp_path: Path) -> None:
     assert sorted(p.name for p in (tmp_path / "data" / "recordings").iterdir()) == ["ivr-abc-1.wav", "ivr-abc-1~1.wav"]
 
 
-def test_ivr_check_names_a_recording_whose_file_is_missing_or_changed(tmp_path: Path) -> None:
+# A folder named with URI characters: the check's read-only connection must still open this very file,
+# not a truncated name it would find empty and call healthy.
+@pytest.mark.parametrize("folder", ["var", "ivr data?#%41"])
+def test_ivr_check_names_a_recording_whose_file_is_missing_or_changed(tmp_path: Path, folder: str) -> None:
     from click.testing import CliRunner
 
     from ivr.cli import main as cli
 
-    env = {"IVR_DATA_DIR": str(tmp_path / "var"), "IVR_PROMPTS_DIR": str(REPO / "prompts"),
+    env = {"IVR_DATA_DIR": str(tmp_path / folder), "IVR_PROMPTS_DIR": str(REPO / "prompts"),
            "IVR_FLOWS_DIR": str(REPO / "callflows"), "IVR_MODELS_DIR": str(tmp_path / "models")}
     settings = load(environ=env)
     database = Database(settings.db_path)

@@ -42,6 +42,12 @@ def describe(exc: sqlite3.Error) -> str:
     return f"cannot be used ({exc})"
 
 
+def readonly_uri(path: Path | str) -> str:
+    """The URI that opens ``path`` read-only; percent-encoded, so a folder named with ``?``, ``#`` or
+    ``%`` still names the right file."""
+    return Path(path).absolute().as_uri() + "?mode=ro"
+
+
 def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Database:
     """Open ``path`` in WAL mode with secure deletion and foreign keys on.
 
@@ -52,7 +58,7 @@ def connect(path: Path | str, *, readonly: bool = False) -> sqlite_utils.Databas
     try:
         if readonly:
             conn = sqlite3.connect(
-                f"file:{path}?mode=ro", uri=True, check_same_thread=False, isolation_level=None
+                readonly_uri(path), uri=True, check_same_thread=False, isolation_level=None
             )
         else:
             make_dir(path.parent, SHARED_DIR)

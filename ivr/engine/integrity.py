@@ -13,6 +13,7 @@ import sqlite3
 from pathlib import Path
 
 from ivr.checks import check
+from ivr.db.connect import readonly_uri
 from ivr.engine.recordings import file_sha256
 from ivr.settings import Settings
 
@@ -26,7 +27,7 @@ def recording_problems(db_path: Path, data_dir: Path, *, full: bool = True) -> l
     """One line per recording row whose file is missing or differs (``full``: by sha256, else by size)."""
     if not db_path.is_file():
         return []
-    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    con = sqlite3.connect(readonly_uri(db_path), uri=True)
     try:
         rows = con.execute(ROWS).fetchall()
     except sqlite3.OperationalError:

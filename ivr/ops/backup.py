@@ -35,6 +35,7 @@ import pyrage
 from pyrage import x25519
 
 from ivr import __version__
+from ivr.db.connect import readonly_uri
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -111,7 +112,7 @@ def snapshot_db(db_path: Path, dest: Path) -> None:
     """A consistent copy of a live WAL database, taken page by page without stopping writers."""
     if not db_path.exists():
         raise BackupError(f"IVR_DB: {db_path} does not exist")
-    src = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=30)
+    src = sqlite3.connect(readonly_uri(db_path), uri=True, timeout=30)
     dst = sqlite3.connect(dest)
     try:
         src.backup(dst, pages=1024)
@@ -194,7 +195,7 @@ def _age(path: Path) -> tuple[str, int]:
 
 
 def _count_cases(db_file: Path) -> int:
-    conn = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
+    conn = sqlite3.connect(readonly_uri(db_file), uri=True)
     try:
         return int(conn.execute("select count(*) from cases").fetchone()[0])
     except sqlite3.DatabaseError:
@@ -275,7 +276,7 @@ def _unpack(path: Path, identity: x25519.Identity, into: Path) -> dict[str, Any]
             raise BackupError(f"{path}: {name} is in the manifest but not in the archive")
         if _sha256(member) != meta["sha256"]:
             raise BackupError(f"{path}: {name} does not match its sha256 in the manifest")
-    conn = sqlite3.connect(f"file:{into / DB_NAME}?mode=ro", uri=True)
+    conn = sqlite3.connect(readonly_uri(into / DB_NAME), uri=True)
     try:
         result = conn.execute("PRAGMA integrity_check").fetchone()[0]
     except sqlite3.DatabaseError as exc:
