@@ -287,7 +287,27 @@ class EngineProcess:
     def tail(self, lines: int = 40) -> str:
         if not self.log.exists():
             return ""
-        return f"--- {self.log}\n" + "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        text = self.log.read_text(errors="replace").splitlines()
+        # The warnings and errors of the whole run, then its last lines: a failure's cause is often
+        # logged long before the test gives up.
+        alarms = [line for line in text[:-lines] if " WARNING " in line or " ERROR " in line]
+        return (f"--- {self.log} (warnings and errors before the last {lines} lines)\n" + "\n".join(alarms[-60:])
+                + f"\n--- {self.log}\n" + "\n".join(text[-lines:]) + "\n" + self.open_files())
+
+    def open_files(self) -> str:
+        """Which database files the engine holds open, by name: a "(deleted)" one means its writes
+        go where no other process can see them."""
+        if self.proc is None or self.proc.poll() is not None:
+            return "--- engine not running"
+        fd_dir = Path(f"/proc/{self.proc.pid}/fd")
+        held = []
+        with contextlib.suppress(OSError):
+            for fd in fd_dir.iterdir():
+                with contextlib.suppress(OSError):
+                    target = os.readlink(fd)
+                    if "ivr.db" in target:
+                        held.append(target)
+        return "--- engine holds open: " + (", ".join(sorted(held)) or "no database file")
 
 
 async def app_connected(url: str, app: str, timeout: float = 30.0,  # noqa: ASYNC109
@@ -768,7 +788,19 @@ class Pair:
         await app_connected(self.hotline.url, self.side.ari_app, auth=self.side.auth)
 
     def debug(self) -> str:
-        return "\n".join([self.hotline.tail(), self.carrier.tail(), self.engine.tail()])
+        return "\n".join([self.hotline.tail(), self.carrier.tail(), self.engine.tail(), self.db_view()])
+
+    def db_view(self) -> str:
+        """What the tests see in the database: its newest calls and recordings."""
+        try:
+            with db(self) as conn:
+                calls = [tuple(r) for r in conn.execute(
+                    "select id, started_at, ended_at, outcome from calls order by started_at desc limit 3")]
+                recs = [tuple(r) for r in conn.execute(
+                    "select id, kind, state, created_at from recordings order by id desc limit 3")]
+        except sqlite3.Error as exc:
+            return f"--- database: {exc}"
+        return f"--- newest calls: {calls}\n--- newest recordings: {recs}"
 
 
 def db(pair: Pair) -> sqlite3.Connection:
