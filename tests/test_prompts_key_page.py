@@ -205,3 +205,37 @@ def test_words_kept_as_data_come_back_as_the_same_words() -> None:
                     {"text": "a", "fields": {"x": {"no": "words"}}}, {"parts": "x"},
                     {"text": "%(n)s", "fields": {"n": "3"}, "plural": "%(n)s"}):
         assert words_from_data(damaged) is None, damaged
+
+
+async def test_after_a_decision_the_reviewer_lands_on_the_next_draft_waiting_for_them(
+        client: Client, web_settings: Settings, web_db: Database, tmp_path: Path) -> None:
+    review = PromptReview(web_settings, web_db)
+    speaker = Person(None, "speaker")
+    admin_id = web_db.query_sync("select id from users where username = 'admin'")[0]["id"]
+    drafts = {key: await review.submit("en", key, tone(tmp_path / f"{key}.wav"), speaker, "import")
+              for key in ("a_hello", "c_wait", "e_bye")}
+    # The reviewer's own take is not theirs to decide: it is passed over.
+    await review.submit("en", "b_menu", tone(tmp_path / "own.wav"), Person(admin_id, "admin", "admin", ("en",)), "web")
+    await client.login("admin")
+
+    async def decide(key: str, decision: str) -> str:
+        async with client.session.post(f"{client.base}/prompts/drafts/{drafts[key]}/{decision}", allow_redirects=False,
+                                       data={"csrf": client.token, "status": "draft", "page": "2",
+                                             "reason": "noise"}) as response:
+            assert response.status == 303
+            return response.headers["Location"]
+
+    # From c_wait on down the catalog, then round to its start; the filter goes along, its page does not.
+    assert await decide("c_wait", "approve") == "/prompts/en/e_bye?done=approved_next&status=draft"
+    status, page = await client.get("/prompts/en/e_bye?done=approved_next&status=draft")
+    assert status == 200 and NOTICE.findall(page) == [
+        "Approved. Callers hear the new recording from their next call. Here is the next draft waiting for you."]
+    assert await decide("e_bye", "reject") == "/prompts/en/a_hello?done=rejected_next&status=draft"
+    # Nothing left for them: back to the list, at the row just decided, with the plain notice.
+    assert await decide("a_hello", "approve") == "/prompts?lang=en&status=draft&page=2&done=approved#a_hello"
+    states = {r["key"]: r["state"] for r in web_db.query_sync("select key, state from prompt_recordings")}
+    assert states == {"a_hello": "approved", "b_menu": "draft", "c_wait": "approved", "e_bye": "rejected"}
+    # In Thai the notice is Thai.
+    await as_thai(client)
+    status, page = await client.get("/prompts/en/b_menu?done=rejected_next")
+    assert NOTICE.findall(page) == ["ฉบับร่างถูกปฏิเสธ ผู้โทรยังคงได้ยินข้อความเสียงเดิม นี่คือฉบับร่างถัดไปที่รอคุณตรวจ"]

@@ -59,6 +59,10 @@ DONE = {
                     "approves it."),
     "approved": N_("Approved. Callers hear the new recording from their next call."),
     "rejected": N_("The draft was rejected. Callers still hear the previous prompt."),
+    "approved_next": N_("Approved. Callers hear the new recording from their next call. Here is the next draft "
+                        "waiting for you."),
+    "rejected_next": N_("The draft was rejected. Callers still hear the previous prompt. Here is the next draft "
+                        "waiting for you."),
     "text": N_("The text was saved. Run `ivr prompts build` (or restart the hotline) to rebuild its placeholder."),
     "standin": N_("The stand-in was changed. Run `ivr prompts build` (or restart the hotline) to rebuild the "
                   "language menu's entry."),
@@ -372,7 +376,27 @@ async def review_draft(request: web.Request) -> web.StreamResponse:
     except AudioError as exc:   # the kept file no longer converts
         return await _key_page(request, str(row["lang"]), str(row["key"]), error=Words(
             N_("%(key)s: the recording was not used: %(why)s."), key=row["key"], why=exc.words), status=400)
-    raise _back(str(row["lang"]), str(row["key"]), "approved" if decision == "approve" else "rejected", _kept(form))
+    raise await _after_review(request, str(row["lang"]), str(row["key"]),
+                              "approved" if decision == "approve" else "rejected", _kept(form))
+
+
+async def _after_review(request: web.Request, lang: str, key: str, done: str,
+                        kept: dict[str, str]) -> web.HTTPSeeOther:
+    """Where a reviewer goes after a decision: on to the next draft they may decide on, so going through
+    thirty drafts on a phone is one tap each, not a return to the list between them. That is this key
+    again while it has another, then the next such key in the catalog's order (round to the start), with
+    the list's filter kept; the list itself, at this key's row, once none is left."""
+    waiting = {k for k, rows in (await _drafts(request, lang)).items() if any(r["may_review"] for r in rows)}
+    try:
+        order = (await asyncio.to_thread(catalog_for, request.app[SETTINGS])).keys if waiting else []
+    except CatalogError:   # the list says what is wrong with it
+        order = []
+    here = order.index(key) if key in order else -1
+    upcoming = next((k for k in order[here + 1:] + order[:here + 1] if k in waiting), None)
+    if upcoming is None:
+        return _back(lang, key, done, kept)
+    # The list's page number belonged to the key just decided; its neighbour may sit on another.
+    return _to_key(lang, upcoming, f"{done}_next", {k: v for k, v in kept.items() if k != "page"})
 
 
 @require_role("admin")
