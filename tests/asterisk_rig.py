@@ -275,10 +275,15 @@ class EngineProcess:
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
+        began = time.monotonic()
         try:
             self.proc.wait(15)
         except subprocess.TimeoutExpired:
+            print(f"engine {self.proc.pid} did not stop within 15 s of SIGTERM; killed")   # shown if the test fails
             self.kill()
+            self.proc.wait(5)
+        else:
+            print(f"engine {self.proc.pid} stopped {time.monotonic() - began:.2f} s after SIGTERM")
 
     @property
     def running(self) -> bool:
