@@ -10,11 +10,30 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 log = logging.getLogger(__name__)
+
+
+# The exit status of a service that stopped itself to be started again (EX_TEMPFAIL): systemd's
+# Restart=on-failure does so, and an operator reading `systemctl status` sees it was deliberate.
+EXIT_RESTART = 75
+
+
+def exit_for_restart(reason: str) -> None:
+    """Stop this process at once so that its service manager starts it again: for a fault that only a
+    fresh process mends, such as the database file replaced under it (ivr.db.writer.DatabaseMoved).
+
+    At once, not gracefully: the engine is built to survive ``kill -9`` with calls in progress (they
+    resume, the dialplan takes new ones meanwhile), while a graceful stop would try to write more.
+    """
+    log.critical("stopping to be restarted (exit status %d): %s", EXIT_RESTART, reason)
+    for handler in logging.getLogger().handlers:
+        handler.flush()
+    os._exit(EXIT_RESTART)
 
 
 class PortInUse(Exception):

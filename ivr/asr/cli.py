@@ -83,11 +83,11 @@ def _run_worker(cli: CliContext) -> None:
 
     from ivr.asr.worker import TranscribeWorker
     from ivr.db.writer import Database
-    from ivr.lifecycle import run_services
+    from ivr.lifecycle import exit_for_restart, run_services
     from ivr.ops.heartbeat import with_heartbeats
 
     settings = cli.settings(mode="transcribe")
-    database = Database(settings.db_path)
+    database = Database(settings.db_path, on_moved=exit_for_restart)
     try:
         asyncio.run(run_services(with_heartbeats([TranscribeWorker(settings)], database)))
     finally:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable, Sequence
@@ -32,9 +33,32 @@ class DatabaseClosed(Exception):
     """A write was submitted after :meth:`Database.close`."""
 
 
+class DatabaseMoved(Exception):
+    """The file at the database's path is no longer the one this process writes to.
+
+    Someone deleted it or its ``-wal`` file, or copied another file over it (a hand-made "restore", a
+    clean-up of files that look temporary). SQLite would go on committing into the unlinked inode,
+    where no other process reads it, and everything would be lost at the next restart. So the write is
+    rolled back and refused. The message is one line naming the file.
+    """
+
+
+def _identity(path: Path) -> tuple[int, int] | None:
+    try:
+        found = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return found.st_dev, found.st_ino
+
+
 class Database:
-    def __init__(self, path: Path | str, *, readers: int = 2, migrate_on_open: bool = True) -> None:
+    def __init__(self, path: Path | str, *, readers: int = 2, migrate_on_open: bool = True,
+                 on_moved: Callable[[str], None] | None = None) -> None:
+        """``on_moved`` is told, once, why writes are refused when the file is found moved (see
+        :class:`DatabaseMoved`): a long-running service passes :func:`ivr.lifecycle.exit_for_restart`."""
         self.path = Path(path)
+        self.on_moved = on_moved
+        self._moved: str | None = None
         self._queue: queue.Queue[tuple[WriteFn[Any], Future[Any]] | None] = queue.Queue()
         self._local = threading.local()
         self._read_dbs: list[sqlite_utils.Database] = []
@@ -49,6 +73,9 @@ class Database:
         except BaseException:
             write_db.conn.close()
             raise
+        # The database file and its WAL as this connection opened them. While it stays open SQLite
+        # never deletes or recreates either (only the last connection to close removes the WAL).
+        self._files = {f: _identity(f) for f in (self.path, Path(f"{self.path}-wal"))}
         self._writer = threading.Thread(
             target=self._write_loop, args=(write_db,), name="ivr-db-writer", daemon=True
         )
@@ -69,6 +96,7 @@ class Database:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     result = fn(db)
+                    self._check_files()
                 except BaseException:
                     db.execute("ROLLBACK")
                     raise
@@ -78,6 +106,26 @@ class Database:
             else:
                 future.set_result(result)
         db.conn.close()
+
+    def _check_files(self) -> None:
+        """Raise :class:`DatabaseMoved` if the path no longer leads to the files this connection writes
+        (two ``stat`` calls, a few microseconds beside a commit's fsync)."""
+        if self._moved is None:
+            for path, opened in self._files.items():
+                if opened is None:
+                    continue   # no WAL at open (not WAL mode): nothing to compare
+                now = _identity(path)
+                if now != opened:
+                    what = "deleted" if now is None else "replaced by another file"
+                    self._moved = (f"{path} was {what} while in use; nothing more is written to it "
+                                   f"until the service restarts on the file there now")
+                    if self.on_moved is not None:
+                        self.on_moved(self._moved)
+                    else:
+                        log.critical("%s", self._moved)
+                    break
+        if self._moved is not None:
+            raise DatabaseMoved(self._moved)
 
     def submit_write(self, fn: WriteFn[T]) -> Future[T]:
         """Queue ``fn(db)`` to run in one transaction on the writer thread."""

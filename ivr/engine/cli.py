@@ -23,10 +23,10 @@ def engine(cli: CliContext, import_fallback_only: bool) -> None:
     """
     from ivr.engine.fallback import import_fallback
     from ivr.engine.service import Engine
-    from ivr.lifecycle import run_services
+    from ivr.lifecycle import exit_for_restart, run_services
 
     settings = cli.settings(mode="engine")
-    database = Database(settings.db_path)
+    database = Database(settings.db_path, on_moved=exit_for_restart)
     try:
         if import_fallback_only:
             cases = asyncio.run(import_fallback(settings, database))

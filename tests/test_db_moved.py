@@ -1,0 +1,113 @@
+"""The database file taken from under a running service: its `-wal` deleted as if it were a temporary
+file, or another file copied over it. SQLite would go on committing into the unlinked inode, where no
+other process reads, and lose it all at the next restart. Writes are refused instead, and a service stops
+to be started again on the file that is there now."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import sqlite_utils
+from conftest import REPO, TEST_SECRET
+
+from ivr.db.writer import Database, DatabaseMoved
+from ivr.lifecycle import EXIT_RESTART
+
+
+def note(text: str) -> Callable[[sqlite_utils.Database], None]:
+    def write(db: sqlite_utils.Database) -> None:
+        db.execute("create table if not exists kept (text text)")
+        db.execute("insert into kept values (?)", [text])
+    return write
+
+
+def kept(path: Path) -> list[str]:
+    database = Database(path)
+    try:
+        return [r["text"] for r in database.query_sync("select text from kept")]
+    finally:
+        database.close()
+
+
+@pytest.mark.parametrize("mishap", ["wal deleted", "file replaced"])
+def test_a_write_after_the_file_was_taken_away_is_refused_and_named(tmp_path: Path, mishap: str) -> None:
+    path = tmp_path / "ivr.db"
+    told: list[str] = []
+    database = Database(path, on_moved=told.append)
+    try:
+        database.write_sync(note("before"))
+        if mishap == "wal deleted":
+            Path(f"{path}-wal").unlink()
+            where, what = f"{path}-wal", "deleted"
+        else:
+            shutil.copy(path, tmp_path / "copy.db")       # an old copy put back by hand
+            os.replace(tmp_path / "copy.db", path)
+            where, what = str(path), "replaced by another file"
+        for attempt in ("after", "again"):
+            with pytest.raises(DatabaseMoved) as refused:
+                database.write_sync(note(attempt))
+            assert str(refused.value).startswith(f"{where} was {what} while in use")
+        assert told == [str(refused.value)]          # told once, however many writes follow
+    finally:
+        database.close()
+    assert "after" not in kept(path) and "again" not in kept(path)
+
+
+def test_a_database_left_alone_keeps_every_write(tmp_path: Path) -> None:
+    path = tmp_path / "ivr.db"
+    database = Database(path, on_moved=lambda why: pytest.fail(why))
+    try:
+        for n in range(50):
+            database.write_sync(note(f"n{n}"))
+        # Another process's connections come and go: none of that moves the files.
+        other = Database(path)
+        other.write_sync(note("other"))
+        other.close()
+        database.write_sync(note("last"))
+    finally:
+        database.close()
+    assert kept(path) == [*(f"n{n}" for n in range(50)), "other", "last"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_the_engine_stops_to_be_restarted_when_its_wal_is_deleted(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")} | {
+        "IVR_DATA_DIR": str(data), "IVR_SECRET_KEY": TEST_SECRET, "IVR_PROMPTS_DIR": str(REPO / "prompts"),
+        "IVR_FLOWS_DIR": str(REPO / "callflows"), "IVR_MODELS_DIR": str(tmp_path / "no-models"),
+        # Asterisk never answers here: the engine retries, and its heartbeat writes every 10 s meanwhile.
+        "IVR_ARI_URL": f"http://127.0.0.1:{free_port()}", "IVR_ARI_PASSWORD": "pw", "IVR_LOG_LEVEL": "INFO"}
+    log = tmp_path / "engine.log"
+    with open(log, "wb") as out:
+        engine = subprocess.Popen([sys.executable, "-m", "ivr", "engine"], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, cwd=tmp_path)
+    try:
+        deadline = time.monotonic() + 60
+        while "cannot be reached yet" not in log.read_text(errors="replace"):
+            assert engine.poll() is None and time.monotonic() < deadline, log.read_text()
+            time.sleep(0.1)
+        wal = data / "ivr.db-wal"
+        wal.unlink()                                  # an operator "cleaning up"
+        status = engine.wait(60)                      # by the next heartbeat at the latest
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+            engine.wait()
+    text = log.read_text(errors="replace")
+    assert status == EXIT_RESTART, text
+    lines = [line for line in text.splitlines() if "stopping to be restarted" in line]
+    assert len(lines) == 1 and f"{wal} was deleted while in use" in lines[0], text
+    assert "Traceback" not in text
