@@ -6,7 +6,6 @@ import hashlib
 from pathlib import Path
 
 import pytest
-
 from conftest import REPO
 from engine_rig import running_rig, write_wav
 
