@@ -44,6 +44,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from conftest import free_port
 
 from ivr.ari.client import AriClient
 from ivr.ari.errors import AriError
@@ -79,12 +80,6 @@ def asterisk_missing() -> str | None:
     if not (MODULES / "chan_pjsip.so").exists():
         return f"{MODULES} has no chan_pjsip.so: Asterisk was built without chan_pjsip"
     return None
-
-
-def free_port(kind: int = socket.SOCK_STREAM) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def free_sip_port() -> int:

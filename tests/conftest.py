@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,6 +23,13 @@ requires_shared = pytest.mark.skipif(
 )
 
 TEST_SECRET = "test-secret-key-0123456789abcdef"
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 free right now (TCP, or ``socket.SOCK_DGRAM`` for UDP), so runs never collide."""
+    with socket.socket(socket.AF_INET, kind) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from conftest import REPO, TEST_SECRET
+from conftest import REPO, TEST_SECRET, free_port
 
 from ivr.db.writer import Database, DatabaseMoved
 from ivr.lifecycle import EXIT_RESTART
@@ -75,12 +74,6 @@ def test_a_database_left_alone_keeps_every_write(tmp_path: Path) -> None:
     finally:
         database.close()
     assert kept(path) == [*(f"n{n}" for n in range(50)), "other", "last"]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_the_engine_stops_to_be_restarted_when_its_wal_is_deleted(tmp_path: Path) -> None:

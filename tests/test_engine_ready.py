@@ -6,21 +6,15 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-import socket
 from pathlib import Path
 
 import pytest
+from conftest import free_port
 
 from ivr.db.writer import Database
 from ivr.engine.service import Engine
 from ivr.settings import Settings
 from ivr.sim.server import Emulator
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_ready_only_once_asterisk_answers(settings: Settings, database: Database, tmp_path: Path,

@@ -7,7 +7,6 @@ import asyncio
 import dataclasses
 import os
 import shutil
-import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,7 +15,7 @@ import aiohttp
 import pytest
 from admin_helpers import PASSWORD
 from browser_support import ARGS, CHROMIUM
-from conftest import REPO
+from conftest import REPO, free_port
 
 from ivr.admin.server import AdminServer
 from ivr.admin.users import add_user, password_hash
@@ -29,12 +28,6 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's /usr/bin/chromium is not installed"),
     pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx is not installed (scripts/setup.sh installs it)"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proxy_config(tmp: Path, *, https: int, http: int, upstream: int) -> Path:
@@ -74,7 +67,7 @@ async def proxied(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[str
     await database.write(lambda db: add_user(db, "mai", hashed, "supervisor"))
     admin = AdminServer(web_settings, database)
     await admin.start()
-    https, http = _free_port(), _free_port()
+    https, http = free_port(), free_port()
     conf = await asyncio.to_thread(proxy_config, tmp_path, https=https, http=http, upstream=admin.port)
     checked = await asyncio.create_subprocess_exec(NGINX, "-t", "-c", str(conf), stderr=asyncio.subprocess.PIPE)
     _, err = await checked.communicate()
