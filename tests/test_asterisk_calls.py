@@ -337,7 +337,9 @@ async def test_with_the_engine_down_the_dialplan_takes_the_message(pair: Pair, s
         if rows or time.monotonic() > deadline:
             break
         await asyncio.sleep(0.2)
-    assert [(r["state"], r["language"]) for r in rows] == [("stored", LANGUAGES[0])]
+    left = sorted(p.name for p in (pair.data_dir / "fallback").iterdir())
+    assert [(r["state"], r["language"]) for r in rows] == [("stored", LANGUAGES[0])], \
+        f"fallback folder: {left}\n{pair.debug()}"
     seconds, loudest = wav_stats(pair.data_dir / rows[0]["path"])
     assert seconds >= wav_stats(speech)[0] - 0.5 and loudest > 1000
     assert not list((pair.data_dir / "fallback").glob("*.wav"))
