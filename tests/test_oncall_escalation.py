@@ -207,10 +207,14 @@ async def test_a_restarted_engine_never_rings_the_same_step_twice(rig: Rig, phon
     phones.reset("bob")
     caller = await emergency_call(rig, "th")
     await until(lambda: phones.rings == ["alice"])          # step 1 rings alice...
-    await rig.engine.stop()                                 # ...and the engine goes away mid-ring
+    # A stop or start that hangs fails here, naming the step, not at pytest's 300 s with the module's
+    # engine left half-stopped for the tests after it (seen once in CI, not reproduced since).
+    async with asyncio.timeout(30):
+        await rig.engine.stop()                             # ...and the engine goes away mid-ring
     replacement = Engine(rig.settings, rig.database, prompts=rig.engine.prompts, time_scale=rig.engine.time_scale)
     rig.engine = replacement
-    await replacement.start()
+    async with asyncio.timeout(30):
+        await replacement.start()
     await replacement.app.wait_connected()
     esc = await escalation_of(rig, caller)
     done = await until_db(rig, "select * from escalations where id = ? and state = 'acknowledged'", [esc["id"]],
