@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 import sqlite_utils
-from conftest import REPO, TEST_SECRET, free_port
+from asterisk_rig import hotline_env
+from conftest import free_port
 
 from ivr.db.writer import Database, DatabaseMoved
 from ivr.lifecycle import EXIT_RESTART
@@ -77,12 +78,10 @@ def test_a_database_left_alone_keeps_every_write(tmp_path: Path) -> None:
 
 
 def test_the_engine_stops_to_be_restarted_when_its_wal_is_deleted(tmp_path: Path) -> None:
-    data = tmp_path / "var"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("IVR_")} | {
-        "IVR_DATA_DIR": str(data), "IVR_SECRET_KEY": TEST_SECRET, "IVR_PROMPTS_DIR": str(REPO / "prompts"),
-        "IVR_FLOWS_DIR": str(REPO / "callflows"), "IVR_MODELS_DIR": str(tmp_path / "no-models"),
-        # Asterisk never answers here: the engine retries, and its heartbeat writes every 10 s meanwhile.
-        "IVR_ARI_URL": f"http://127.0.0.1:{free_port()}", "IVR_ARI_PASSWORD": "pw", "IVR_LOG_LEVEL": "INFO"}
+    # The real-server tests' engine settings, with an ARI port nobody answers: the engine retries, and
+    # its heartbeat writes every 10 s meanwhile.
+    env = hotline_env(tmp_path, free_port(), languages="en")
+    data = Path(env["IVR_DATA_DIR"])
     log = tmp_path / "engine.log"
     with open(log, "wb") as out:
         engine = subprocess.Popen([sys.executable, "-m", "ivr", "engine"], env=env, stdout=out,

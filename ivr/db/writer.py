@@ -73,9 +73,10 @@ class Database:
         except BaseException:
             write_db.conn.close()
             raise
-        # The database file and its WAL as this connection opened them. While it stays open SQLite
-        # never deletes or recreates either (only the last connection to close removes the WAL).
-        self._files = {f: _identity(f) for f in (self.path, Path(f"{self.path}-wal"))}
+        # The database file and its WAL as this connection opened them (a WAL is there in WAL mode, which
+        # connect() sets). While it stays open SQLite never deletes or recreates either: only the last
+        # connection to close removes the WAL.
+        self._files = {f: found for f in (self.path, Path(f"{self.path}-wal")) if (found := _identity(f))}
         self._writer = threading.Thread(
             target=self._write_loop, args=(write_db,), name="ivr-db-writer", daemon=True
         )
@@ -112,8 +113,6 @@ class Database:
         (two ``stat`` calls, a few microseconds beside a commit's fsync)."""
         if self._moved is None:
             for path, opened in self._files.items():
-                if opened is None:
-                    continue   # no WAL at open (not WAL mode): nothing to compare
                 now = _identity(path)
                 if now != opened:
                     what = "deleted" if now is None else "replaced by another file"
