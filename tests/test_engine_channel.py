@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
+from array import array
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,9 @@ from sim_support import rig
 from ivr.ari.stasis import Call
 from ivr.engine import channel
 from ivr.engine.channel import Channel
+from ivr.engine.recordings import measure
 from ivr.log import CallLog
+from ivr.sim import media
 
 
 async def test_a_playback_that_never_ends_is_stopped_so_the_next_prompt_plays(
@@ -36,3 +40,43 @@ async def test_a_playback_that_never_ends_is_stopped_so_the_next_prompt_plays(
         await caller.wait_hung_up()
     # The engine waits a grace period for the first prompt's end, then stops it and plays the next one.
     assert any(uri.endswith("hello-world") for uri in caller.heard)
+
+
+async def test_a_terminator_pressed_late_after_a_full_entry_does_not_end_the_next_recording(tmp_path: Path) -> None:
+    """Six digits fill the entry, and the caller's '#' comes a moment later, once the engine has moved on.
+
+    Asterisk ends a recording on '#' by itself: had the recording started before the key arrived, the
+    take would end at once, empty, before the caller said a word."""
+    taken: dict[str, object] = {}
+    done, hang_up = asyncio.Event(), asyncio.Event()
+
+    async def handler(call: Call) -> None:
+        ch = Channel(call, CallLog(logging.getLogger(__name__), call.channel_id))
+        await call.client.answer(call.channel_id)
+        # A wide window (wall seconds), so that only the order of events matters here, not the machine's load.
+        taken["entry"] = await ch.digits(max_digits=6, timeout=30, interdigit=30)
+        taken["result"] = await ch.record("after-entry", max_duration=60, max_silence=10, beep=True)
+        done.set()
+        await hang_up.wait()
+        await ch.hangup()
+
+    voice = tmp_path / "voice.wav"
+    async with rig(tmp_path, handler) as r:
+        caller = await r.callers.dial("1000", "hotline-in")
+        await caller.wait_answered()
+        await caller.press("123456")
+        await caller.silence(3.0)          # the engine is past the entry by now, at the recording
+        await caller.press("#")
+        media.write_wav(voice, array("h", (int(9000 * math.sin(2 * math.pi * 300 * i / media.RATE))
+                                            for i in range(2 * media.RATE))))
+        speech = await caller.speak_through_beep(voice)
+        await caller.press("#")
+        await caller.stop_speaking(speech)
+        async with asyncio.timeout(10):
+            await done.wait()
+        data = await r.client.download_stored_recording("after-entry")
+        hang_up.set()
+        await caller.wait_hung_up()
+    assert taken["entry"] == "123456"
+    seconds, silent = measure(data)
+    assert not silent and seconds >= 1.5, (seconds, silent)

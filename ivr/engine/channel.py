@@ -192,6 +192,7 @@ class Channel:
         ``wall_limit``: wall seconds after which a recording whose finish event never came is
         fetched anyway (default ``max_duration``).
         """
+        await self._settle_late_terminator()
         self.typeahead.clear()
         try:
             # Never over an existing file: a name Asterisk already holds is a take not yet brought home
@@ -204,6 +205,26 @@ class Channel:
             raise HungUp from None
         return await self.follow_recording(name, wall_limit=max_duration if wall_limit is None else wall_limit,
                                            terminate_on=terminate_on)
+
+    async def _settle_late_terminator(self) -> None:
+        """Before a recording starts, wait out a terminator still due from the entry before it.
+
+        Asterisk ends a recording on '#' by itself (terminateOn), before the engine sees the key: a
+        caller who typed a full code and then '#' a moment late would end the take they had not yet
+        begun, and be told nothing was heard. Waiting costs nothing when a prompt longer than the
+        window came in between, which is the usual case."""
+        while (late := self._late_terminator) is not None:
+            left = late[1] - time.perf_counter()
+            if left <= 0:
+                self._late_terminator = None
+                return
+            event = await self._event(left)
+            if event is None:
+                continue   # the window closed: the loop ends above
+            if self.ended:
+                raise HungUp
+            if self._digit(event) == self.quick_exit:   # any key closes the window (see _digit)
+                raise QuickExit
 
     async def follow_recording(
         self, name: str, *, wall_limit: float, terminate_on: Literal["#", "any"] = "#",
