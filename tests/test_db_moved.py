@@ -5,6 +5,8 @@ to be started again on the file that is there now."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
@@ -13,8 +15,10 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import aiohttp
 import pytest
 import sqlite_utils
+from admin_helpers import META_CSRF
 from asterisk_rig import hotline_env
 from conftest import free_port
 
@@ -35,6 +39,28 @@ def kept(path: Path) -> list[str]:
         return [r["text"] for r in database.query_sync("select text from kept")]
     finally:
         database.close()
+
+
+def start(command: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """``ivr <command>`` as its service unit runs it, its output into ``log``."""
+    with open(log, "wb") as out:
+        return subprocess.Popen([sys.executable, "-m", "ivr", command], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=log.parent)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait()
+
+
+def assert_stopped_for_restart(status: int, log: Path, wal: Path) -> None:
+    """Exit status 75 for systemd's Restart=on-failure, and one line naming the file, no traceback."""
+    text = log.read_text(errors="replace")
+    assert status == EXIT_RESTART, text
+    lines = [line for line in text.splitlines() if "stopping to be restarted" in line]
+    assert len(lines) == 1 and f"{wal} was deleted while in use" in lines[0], text
+    assert "Traceback" not in text
 
 
 @pytest.mark.parametrize("mishap", ["wal deleted", "file replaced"])
@@ -83,9 +109,7 @@ def test_the_engine_stops_to_be_restarted_when_its_wal_is_deleted(tmp_path: Path
     env = hotline_env(tmp_path, free_port(), languages="en")
     data = Path(env["IVR_DATA_DIR"])
     log = tmp_path / "engine.log"
-    with open(log, "wb") as out:
-        engine = subprocess.Popen([sys.executable, "-m", "ivr", "engine"], env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, cwd=tmp_path)
+    engine = start("engine", env, log)
     try:
         deadline = time.monotonic() + 60
         while "cannot be reached yet" not in log.read_text(errors="replace"):
@@ -95,11 +119,40 @@ def test_the_engine_stops_to_be_restarted_when_its_wal_is_deleted(tmp_path: Path
         wal.unlink()                                  # an operator "cleaning up"
         status = engine.wait(60)                      # by the next heartbeat at the latest
     finally:
-        if engine.poll() is None:
-            engine.kill()
-            engine.wait()
-    text = log.read_text(errors="replace")
-    assert status == EXIT_RESTART, text
-    lines = [line for line in text.splitlines() if "stopping to be restarted" in line]
-    assert len(lines) == 1 and f"{wal} was deleted while in use" in lines[0], text
-    assert "Traceback" not in text
+        stop(engine)
+    assert_stopped_for_restart(status, log, wal)
+
+
+async def test_the_web_ui_stops_to_be_restarted_at_the_first_write_into_a_lost_file(tmp_path: Path) -> None:
+    port = free_port()
+    env = hotline_env(tmp_path, free_port(), languages="en", flags={"IVR_ADMIN_BIND": f"127.0.0.1:{port}"})
+    data = Path(env["IVR_DATA_DIR"])
+    log = tmp_path / "admin.log"
+    admin = await asyncio.to_thread(start, "admin", env, log)
+    url = f"http://127.0.0.1:{port}/login"
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with asyncio.timeout(60):
+                while True:
+                    assert admin.poll() is None, log.read_text()
+                    with contextlib.suppress(aiohttp.ClientError):
+                        async with http.get(url) as page:
+                            if page.status == 200:
+                                html = await page.text()
+                                break
+                    await asyncio.sleep(0.1)
+            # Its sign-in cookie is Secure (this is plain http on loopback): sent back by hand.
+            cookie = page.headers["Set-Cookie"].split(";")[0]
+            token = META_CSRF.search(html)
+            assert token is not None
+            wal = data / "ivr.db-wal"
+            wal.unlink()                              # an operator "cleaning up"
+            # A sign-in is counted before the password is checked: the first write the page makes.
+            form = {"csrf": token.group(1), "username": "someone", "password": "not this"}
+            with pytest.raises(aiohttp.ClientError):
+                async with http.post(url, data=form, headers={"Cookie": cookie}) as answer:
+                    pytest.fail(f"answered {answer.status}: {await answer.text()}")
+        status = await asyncio.to_thread(admin.wait, 60)
+    finally:
+        await asyncio.to_thread(stop, admin)
+    assert_stopped_for_restart(status, log, wal)
