@@ -239,3 +239,30 @@ async def test_after_a_decision_the_reviewer_lands_on_the_next_draft_waiting_for
     await as_thai(client)
     status, page = await client.get("/prompts/en/b_menu?done=rejected_next")
     assert NOTICE.findall(page) == ["ฉบับร่างถูกปฏิเสธ ผู้โทรยังคงได้ยินข้อความเสียงเดิม นี่คือฉบับร่างถัดไปที่รอคุณตรวจ"]
+
+
+async def test_with_a_broken_catalog_a_decision_is_refused_or_lands_back_on_the_list(
+        client: Client, web_settings: Settings, web_db: Database, tmp_path: Path) -> None:
+    review = PromptReview(web_settings, web_db)
+    drafts = {key: await review.submit("en", key, tone(tmp_path / f"{key}.wav"), Person(None, "speaker"), "import")
+              for key in ("a_hello", "c_wait")}
+    live = (built_root(web_settings) / "en" / "a_hello.wav").read_bytes()
+    # Someone editing the catalog by hand left it unreadable while drafts wait.
+    (web_settings.prompts_dir / "catalog.yaml").write_text("prompts: [unclosed\n", encoding="utf-8")
+    await client.login("admin")
+
+    async def decide(key: str, decision: str) -> tuple[int, str, str]:
+        async with client.session.post(f"{client.base}/prompts/drafts/{drafts[key]}/{decision}",
+                                       allow_redirects=False, data={"csrf": client.token, "status": "draft"}) as r:
+            return r.status, r.headers.get("Location", ""), await r.text()
+
+    # Approving checks the key against the catalog: refused, the reason shown, the live prompt unchanged.
+    status, _, page = await decide("a_hello", "approve")
+    assert status == 500 and "catalog.yaml: not valid YAML" in page
+    assert "Nothing was decided: the draft is kept, and callers still hear the recording they heard before." in page
+    assert (built_root(web_settings) / "en" / "a_hello.wav").read_bytes() == live
+    # Rejecting needs no catalog; with no order to find the next draft in, it goes back to the list.
+    status, location, _ = await decide("c_wait", "reject")
+    assert (status, location) == (303, "/prompts?lang=en&status=draft&done=rejected#c_wait")
+    states = {r["key"]: r["state"] for r in web_db.query_sync("select key, state from prompt_recordings")}
+    assert states == {"a_hello": "draft", "c_wait": "rejected"}

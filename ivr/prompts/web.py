@@ -216,8 +216,9 @@ async def _key_page(request: web.Request, lang: str, key: str, *, error: Words |
     try:
         catalog = await asyncio.to_thread(catalog_for, settings)
     except CatalogError as exc:
-        return render(request, "prompts/key.html", {"catalog_error": str(exc), "lang": lang, "key": key,
-                                                    "back": f"/prompts?lang={lang}", "kept": {}}, status=500)
+        return render(request, "prompts/key.html", {"catalog_error": str(exc), "error": error, "lang": lang,
+                                                    "key": key, "back": f"/prompts?lang={lang}", "kept": {}},
+                      status=500)
     if key not in catalog.keys:
         raise http_error(web.HTTPNotFound, N_("There is no such prompt."))
     [row] = await asyncio.to_thread(coverage, settings, catalog, (lang,))
@@ -376,6 +377,9 @@ async def review_draft(request: web.Request) -> web.StreamResponse:
     except AudioError as exc:   # the kept file no longer converts
         return await _key_page(request, str(row["lang"]), str(row["key"]), error=Words(
             N_("%(key)s: the recording was not used: %(why)s."), key=row["key"], why=exc.words), status=400)
+    except CatalogError:   # approving checks the key against it; the page says what is wrong with it
+        return await _key_page(request, str(row["lang"]), str(row["key"]), error=Words(
+            N_("Nothing was decided: the draft is kept, and callers still hear the recording they heard before.")))
     raise await _after_review(request, str(row["lang"]), str(row["key"]),
                               "approved" if decision == "approve" else "rejected", _kept(form))
 
