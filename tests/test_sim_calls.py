@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import time
 import wave
+from array import array
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -102,6 +105,42 @@ async def test_hangup_during_recording_keeps_what_was_said(r: tuple[Rig, Calls])
     assert events[2].raw["recording"]["state"] == "done" and events[2].raw["recording"]["duration"] >= 1
     names = [r["name"] for r in await setup.client.list_stored_recordings()]
     assert "scen/hangup-rec" in names
+
+
+def _stall(seconds: float) -> None:
+    """Hold up the whole event loop, as a loaded machine does to the emulator now and then."""
+    time.sleep(seconds)
+
+
+def _longest_silence(samples: array) -> float:
+    """Seconds of the longest run of silent samples (8 kHz)."""
+    longest = run = 0
+    for value in samples:
+        run = run + 1 if abs(value) < 100 else 0
+        longest = max(longest, run)
+    return longest / 8000
+
+
+async def test_a_stall_of_the_emulator_is_no_silence_in_a_media_list(r: tuple[Rig, Calls]) -> None:
+    """A caller talking through a list of sounds is one unbroken stream on the line, as on a real channel,
+    even when this process stalls between two of them: at speed 20, 0.3 s of wall time would be 6 s of
+    silence, long enough to end a take on its silence limit."""
+    setup, call, caller = await answered(r)
+    await setup.client.record(call.channel_id, "scen/unbroken", max_duration=60, max_silence=0, terminate_on="#")
+    await caller.wait_recording()  # type: ignore[attr-defined]
+    playback = await setup.client.play(caller.channel_id, ["sound:hello-world"] * 4, lang="en")  # type: ignore[attr-defined]
+    await caller.wait_for(lambda e: e.type == "PlaybackContinuing" and e.playback_id == playback["id"])  # type: ignore[attr-defined]
+    _stall(0.3)
+    await caller.wait_for(lambda e: e.type == "PlaybackFinished" and e.playback_id == playback["id"])  # type: ignore[attr-defined]
+    await setup.client.stop_recording("scen/unbroken")
+    await types_until(call, "RecordingFinished")
+    with wave.open(io.BytesIO(await setup.client.download_stored_recording("scen/unbroken"))) as w:
+        heard = array("h", w.readframes(w.getnframes()))
+    # Silence may come before the first sound (the caller's reaction to the beep) and after the last (the
+    # stop); from the first sound to the end of the fourth, 5.6 s, there is no gap.
+    voiced = [i for i, value in enumerate(heard) if abs(value) >= 100]
+    talk = heard[voiced[0]:voiced[-1] + 1]
+    assert _longest_silence(talk) < 0.1 and len(talk) / 8000 >= 4 * 1.4 - 0.1, (_longest_silence(talk), len(talk))
 
 
 async def test_hangup_during_prompt_then_404(r: tuple[Rig, Calls]) -> None:

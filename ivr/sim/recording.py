@@ -71,7 +71,7 @@ class LiveRecording:
         if self.beep:
             beep_file = media.resolve(self.media.sounds_dir, "beep", self.channel.language)
             beep = (media.load(beep_file) if beep_file else None) or media.tone(1000.0, 0.25)
-            self.media.send_audio(self.channel, beep)
+            self.media.send_audio(self.channel, beep, None)
             if await self.media.clock.wait(self._ended, beep.duration):
                 return
         self.start = self.media.clock.now()

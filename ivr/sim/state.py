@@ -80,7 +80,7 @@ class MediaPort:
     sounds_dir: Path
     spool_dir: Path
     emit: Callable[..., None]                          # World.emit(kind, apps, **fields)
-    send_audio: Callable[[Channel, Sound], Segment]    # the channel sends this sound from now
+    send_audio: Callable[[Channel, Sound, float | None], Segment]  # the channel sends this sound from then (None: now)
     cut_audio: Callable[[Channel, Segment], None]      # ... and stops sending it now
     forget_playback: Callable[[str], None]             # the playback (by id) is over: the world drops it
     forget_recording: Callable[[str], None]            # the live recording (by name) is over

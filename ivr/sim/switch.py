@@ -229,9 +229,10 @@ class Switch:
 
     # -- audio ------------------------------------------------------------------------------------------------
 
-    def send_audio(self, ch: Channel, sound: Sound) -> Segment:
+    def send_audio(self, ch: Channel, sound: Sound, start: float | None = None) -> Segment:
         now = self.world.clock.now()
-        seg = Segment(now, sound, now + sound.duration)
+        start = now if start is None else min(start, now)
+        seg = Segment(start, sound, start + sound.duration)
         ch.output = [s for s in ch.output if s.end > now - 3600] + [seg]
         self._audio_changed(ch)
         return seg
