@@ -23,7 +23,6 @@ every minute with the fallback import, so calls cut off by an Asterisk restart a
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -34,6 +33,7 @@ from ivr.ari.errors import AriError
 from ivr.cases import lifecycle
 from ivr.db.writer import Database
 from ivr.engine import store
+from ivr.engine.background import Background
 from ivr.engine.recordings import RecordingError, Stored, store_bytes
 from ivr.engine.resume import open_code, take_number
 from ivr.log import CallLog
@@ -45,14 +45,16 @@ OUTCOME = "hangup"
 
 
 async def sweep(settings: Settings, database: Database, client: AriClient, *, started_before: str,
-                held: Callable[[], set[str]], hash_code: Callable[[str], Awaitable[str]]) -> list[str]:
+                held: Callable[[], set[str]], hash_code: Callable[[str], Awaitable[str]],
+                background: Background) -> list[str]:
     """Finish every orphaned call; return their ids.
 
     ``started_before``: this engine's start (UTC, as the rows store it); ``held()``: the channel ids this
     engine is handling now (its Stasis app's calls, complete once it has reconciled after connecting).
     It is asked after Asterisk's channels are listed: a channel gone from that list that no handler of
     ours holds then can never come back to one. ``hash_code``: the engine's slow hash of a case code, on
-    its hashing threads.
+    its hashing threads. ``background``: the engine's low-priority threads, where takes are checked and filed
+    as a live call's are (a sweep after a crash may file dozens while new calls come in).
     """
     rows = await database.read(lambda db: _open_calls(db, started_before))
     if not rows:
@@ -69,7 +71,7 @@ async def sweep(settings: Settings, database: Database, client: AriClient, *, st
         if row["channel_id"] in live or row["channel_id"] in ours:
             continue   # still on Asterisk (the Stasis app resumes it), or being finished by its handler
         try:
-            await _finish(settings, database, client, row, spool, hash_code)
+            await _finish(settings, database, client, row, spool, hash_code, background)
         except (AriError, RecordingError) as exc:
             CallLog(log, row["id"]).error("orphaned call not finished (%s); next try in a minute", exc)
             continue
@@ -86,7 +88,7 @@ def _open_calls(db: Any, started_before: str) -> list[dict[str, Any]]:
 
 
 async def _finish(settings: Settings, database: Database, client: AriClient, row: dict[str, Any],
-                  spool: list[str], hash_code: Callable[[str], Awaitable[str]]) -> None:
+                  spool: list[str], hash_code: Callable[[str], Awaitable[str]], background: Background) -> None:
     call_id = str(row["id"])
     clog = CallLog(log, call_id)
     takes = await database.read(lambda db: store.call_takes(db, call_id))
@@ -99,7 +101,7 @@ async def _finish(settings: Settings, database: Database, client: AriClient, row
     fetched: list[tuple[str, Stored]] = []
     for name in mine:
         data = await client.download_stored_recording(name)
-        fetched.append((name, await asyncio.to_thread(store_bytes, data, settings.data_dir, name)))
+        fetched.append((name, await background.run(store_bytes, data, settings.data_dir, name)))
     language = row["language"]
     # The old engine opened the case but died before storing its code's hash: hash the sealed code
     # now, before closing the row wipes it, so the code the caller may have heard still works.

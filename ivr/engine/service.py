@@ -177,7 +177,8 @@ class Engine:
             return   # the socket is down or calls are being picked up again: judge nothing now
         try:
             await orphans.sweep(self.settings, self.database, self.client, started_before=self.started_at,
-                                held=lambda: set(self.app.calls), hash_code=self.hash_code)
+                                held=lambda: set(self.app.calls), hash_code=self.hash_code,
+                                background=self.background)
         except Exception:   # a full disk, a locked database: try again next round
             log.exception("orphaned calls not finished; next try in %.0fs", self.fallback_every)
 
