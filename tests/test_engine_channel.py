@@ -13,7 +13,7 @@ from sim_support import rig
 
 from ivr.ari.stasis import Call
 from ivr.engine import channel
-from ivr.engine.channel import Channel
+from ivr.engine.channel import Channel, HungUp
 from ivr.engine.recordings import measure
 from ivr.log import CallLog
 from ivr.sim import media
@@ -80,3 +80,30 @@ async def test_a_terminator_pressed_late_after_a_full_entry_does_not_end_the_nex
     assert taken["entry"] == "123456"
     seconds, silent = measure(data)
     assert not silent and seconds >= 1.5, (seconds, silent)
+
+
+async def test_a_caller_who_hangs_up_while_a_late_terminator_may_come_starts_no_recording(tmp_path: Path) -> None:
+    outcome: list[str] = []
+    done = asyncio.Event()
+
+    async def handler(call: Call) -> None:
+        ch = Channel(call, CallLog(logging.getLogger(__name__), call.channel_id))
+        await call.client.answer(call.channel_id)
+        await ch.digits(max_digits=6, timeout=30, interdigit=30)
+        try:
+            await ch.record("never-started", max_duration=60, max_silence=10, beep=True)
+            outcome.append("recorded")
+        except HungUp:
+            outcome.append("hung up")
+        done.set()
+
+    async with rig(tmp_path, handler) as r:
+        caller = await r.callers.dial("1000", "hotline-in")
+        await caller.wait_answered()
+        await caller.press("123456")
+        await caller.silence(1.0)
+        await caller.hangup()                 # gone before any '#': the engine was still waiting for it
+        async with asyncio.timeout(10):
+            await done.wait()
+        names = [rec["name"] for rec in await r.client.list_stored_recordings()]
+    assert outcome == ["hung up"] and "never-started" not in names
