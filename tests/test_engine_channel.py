@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from array import array
 from pathlib import Path
 
 import pytest
+from engine_rig import write_wav
 from sim_support import rig
 
 from ivr.ari.stasis import Call
@@ -16,7 +15,6 @@ from ivr.engine import channel
 from ivr.engine.channel import Channel, HungUp
 from ivr.engine.recordings import measure
 from ivr.log import CallLog
-from ivr.sim import media
 
 
 async def test_a_playback_that_never_ends_is_stopped_so_the_next_prompt_plays(
@@ -67,8 +65,7 @@ async def test_a_terminator_pressed_late_after_a_full_entry_does_not_end_the_nex
         await caller.press("123456")
         await caller.silence(3.0)          # the engine is past the entry by now, at the recording
         await caller.press("#")
-        media.write_wav(voice, array("h", (int(9000 * math.sin(2 * math.pi * 300 * i / media.RATE))
-                                            for i in range(2 * media.RATE))))
+        write_wav(voice, 2.0, freq=300, amplitude=9000)
         speech = await caller.speak_through_beep(voice)
         await caller.press("#")
         await caller.stop_speaking(speech)
