@@ -13,7 +13,10 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any, Protocol
+
+from ivr.db.writer import Database
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,13 @@ def exit_for_restart(reason: str) -> None:
     for handler in logging.getLogger().handlers:
         handler.flush()
     os._exit(EXIT_RESTART)
+
+
+def service_database(path: Path) -> Database:
+    """The database of a long-running service (engine, web UI, transcription, ``ivr serve``): if its file is
+    taken from under it, the service stops to be restarted (:func:`exit_for_restart`) instead of writing on
+    into a file no other process reads."""
+    return Database(path, on_moved=exit_for_restart)
 
 
 class PortInUse(Exception):

@@ -27,10 +27,10 @@ ROLE_CHOICE = click.Choice(ROLES)
 def admin(cli: CliContext) -> None:
     """Run the web UI for caseworkers and supervisors on IVR_ADMIN_BIND."""
     from ivr.admin.server import AdminServer
-    from ivr.lifecycle import exit_for_restart, run_services
+    from ivr.lifecycle import run_services, service_database
 
     settings = cli.settings(mode="admin")
-    database = Database(settings.db_path, on_moved=exit_for_restart)
+    database = service_database(settings.db_path)
     try:
         asyncio.run(run_services([AdminServer(settings, database)]))
     finally:

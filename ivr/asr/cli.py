@@ -82,12 +82,11 @@ def _run_worker(cli: CliContext) -> None:
     import asyncio
 
     from ivr.asr.worker import TranscribeWorker
-    from ivr.db.writer import Database
-    from ivr.lifecycle import exit_for_restart, run_services
+    from ivr.lifecycle import run_services, service_database
     from ivr.ops.heartbeat import with_heartbeats
 
     settings = cli.settings(mode="transcribe")
-    database = Database(settings.db_path, on_moved=exit_for_restart)
+    database = service_database(settings.db_path)
     try:
         asyncio.run(run_services(with_heartbeats([TranscribeWorker(settings)], database)))
     finally:

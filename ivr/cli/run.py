@@ -16,7 +16,7 @@ import sqlite_utils
 
 from ivr.cli.context import CliContext, pass_cli
 from ivr.db.writer import Database
-from ivr.lifecycle import Service, exit_for_restart, run_services
+from ivr.lifecycle import Service, run_services, service_database
 from ivr.settings import Settings, SettingsError, validate
 
 
@@ -56,7 +56,7 @@ async def _run(
 ) -> None:
     from ivr.prompts.readiness import log_unready
 
-    database = Database(settings.db_path, on_moved=exit_for_restart)
+    database = service_database(settings.db_path)
 
     async def started() -> None:
         # Once everything is up (a busy port or a broken flow stops before, with one line): name each

@@ -55,7 +55,7 @@ class Database:
     def __init__(self, path: Path | str, *, readers: int = 2, migrate_on_open: bool = True,
                  on_moved: Callable[[str], None] | None = None) -> None:
         """``on_moved`` is told, once, why writes are refused when the file is found moved (see
-        :class:`DatabaseMoved`): a long-running service passes :func:`ivr.lifecycle.exit_for_restart`."""
+        :class:`DatabaseMoved`): a long-running service's comes from :func:`ivr.lifecycle.service_database`."""
         self.path = Path(path)
         self.on_moved = on_moved
         self._moved: str | None = None

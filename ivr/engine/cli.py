@@ -7,7 +7,6 @@ import asyncio
 import click
 
 from ivr.cli.context import CliContext, pass_cli
-from ivr.db.writer import Database
 from ivr.settings import SettingsError
 
 
@@ -23,10 +22,10 @@ def engine(cli: CliContext, import_fallback_only: bool) -> None:
     """
     from ivr.engine.fallback import import_fallback
     from ivr.engine.service import Engine
-    from ivr.lifecycle import exit_for_restart, run_services
+    from ivr.lifecycle import run_services, service_database
 
     settings = cli.settings(mode="engine")
-    database = Database(settings.db_path, on_moved=exit_for_restart)
+    database = service_database(settings.db_path)
     try:
         if import_fallback_only:
             cases = asyncio.run(import_fallback(settings, database))
