@@ -803,10 +803,22 @@ class Pair:
         return f"--- newest calls: {calls}\n--- newest recordings: {recs}"
 
 
-def db(pair: Pair) -> sqlite3.Connection:
+@contextlib.contextmanager
+def db(pair: Pair) -> Iterator[sqlite3.Connection]:
+    """A connection to the hotline's database, closed on leaving the block.
+
+    Closed, not left to the garbage collector (a sqlite3 connection sits in a reference cycle with its
+    statement cache, so it outlives its last use until a collection). One left open, whose locks this
+    process then loses (reading the database file to look for a number drops them all: POSIX locks are
+    per process), let the stopping engine delete the WAL and its index from under it. Every later
+    connection of this process then shared that stale index and never saw the restarted engine's rows:
+    stop 23's failure, and this one's (reproduced outside pytest)."""
     conn = sqlite3.connect(pair.data_dir / "ivr.db", timeout=10)
     conn.row_factory = sqlite3.Row
-    return conn
+    try:
+        yield conn
+    finally:
+        conn.close()
 
 
 async def ended_call(pair: Pair, started_after: str, timeout: float = 30.0) -> list[dict[str, Any]]:  # noqa: ASYNC109

@@ -6,7 +6,6 @@ The caller and the staff phones act only on what they hear; the database is read
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 import time
@@ -16,7 +15,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
-from asterisk_rig import PHONES_APP, Caller, Pair, running_pair, write_tone
+from asterisk_rig import PHONES_APP, Caller, Pair, db, running_pair, write_tone
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.asyncio(loop_scope="module")]
 
@@ -56,12 +55,8 @@ def oncall_cli(pair: Pair, *args: str) -> None:
 
 
 def rows(pair: Pair, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-    conn = sqlite3.connect(pair.data_dir / "ivr.db", timeout=10)
-    conn.row_factory = sqlite3.Row
-    try:
+    with db(pair) as conn:
         return [dict(r) for r in conn.execute(sql, params)]
-    finally:
-        conn.close()
 
 
 async def until_rows(pair: Pair, sql: str, params: list[Any], timeout: float = 60.0) -> list[dict[str, Any]]:  # noqa: ASYNC109

@@ -7,12 +7,11 @@ The caller acts only on what it hears (the line going quiet), never on the engin
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from asterisk_rig import Caller, Pair, app_connected, make_speech, running_pair
+from asterisk_rig import Caller, Pair, app_connected, db, make_speech, running_pair
 from conftest import REPO
 
 from ivr.languages import LANGUAGES
@@ -58,12 +57,9 @@ async def test_a_speaker_records_a_prompt_by_phone(pair: Pair, tmp_path_factory:
     finally:
         await caller.hangup()
 
-    conn = sqlite3.connect(pair.data_dir / "ivr.db", timeout=10)
-    try:
-        drafts = conn.execute("select lang, key, state, via, seconds from prompt_recordings").fetchall()
+    with db(pair) as conn:
+        drafts = [tuple(r) for r in conn.execute("select lang, key, state, via, seconds from prompt_recordings")]
         audit = [r[0] for r in conn.execute("select action from audit_log where action like 'prompt%' order by id")]
-    finally:
-        conn.close()
     assert [d[:4] for d in drafts] == [("th", "main_menu", "draft", "phone")], pair.debug()
     assert drafts[0][4] > 1.5                              # the speaker's words, not a click
     assert audit == ["prompt_line.call", "prompt.submit"]
